@@ -17,6 +17,7 @@ pub mod proxmox;
 pub mod sim;
 pub mod state;
 pub mod util;
+pub mod ws;
 
 /// The version reported by `pulse --version` and `/api/version`.
 pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));

@@ -6,6 +6,7 @@
 
 pub mod health;
 pub mod version;
+pub mod ws;
 
 use crate::http::router::{Route, Router};
 
@@ -14,6 +15,7 @@ pub fn all_routes() -> Vec<Route> {
     let mut routes = Vec::new();
     routes.extend(health::routes());
     routes.extend(version::routes());
+    routes.extend(ws::routes());
     routes
 }
 

@@ -9,8 +9,10 @@ use crate::core::outcome::{Finish, Outcome};
 use crate::core::timers::TimerHeap;
 use crate::core::workers::WorkerPool;
 use crate::env::RuntimeConfig;
-use crate::http::reply::Reply;
+use crate::http::reply::{Reply, SharedBody};
 use crate::http::router::Router;
+use crate::ws::client::{Client, Frame, FrameKind, Inbound};
+use crate::ws::hub::{self, Hub};
 use std::collections::HashMap;
 use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
@@ -31,6 +33,11 @@ pub struct App {
     pub router: std::sync::Arc<Router>,
     /// Blocking jobs for handlers (bcrypt, connection tests).
     pub tasks: WorkerPool,
+    /// The loop's mio registry, for sockets the loop drives itself (WebSocket clients).
+    pub registry: mio::Registry,
+    pub hub: Hub,
+    /// The latest `/api/state` JSON, serialised once per change and shared by every reader.
+    pub state_json: SharedBody,
     timers: TimerHeap<Timer>,
     pending: HashMap<u64, Pending>,
     next_id: u64,
@@ -54,6 +61,7 @@ impl App {
         handle: LoopHandle,
         tasks: WorkerPool,
         router: std::sync::Arc<Router>,
+        registry: mio::Registry,
     ) -> App {
         let mut timers = TimerHeap::default();
         timers.schedule(Instant::now() + Duration::from_secs(1), Timer::Housekeeping);
@@ -64,6 +72,9 @@ impl App {
             handle,
             router,
             tasks,
+            registry,
+            hub: Hub::new(Instant::now()),
+            state_json: SharedBody::new(b"{}".to_vec()),
             timers,
             pending: HashMap::new(),
             next_id: 0,
@@ -88,6 +99,7 @@ impl App {
                 }
             }
             Msg::Apply(f) => f(self),
+            Msg::WsAttach { stream, keep, info } => self.attach_ws(stream, keep, info),
             Msg::Shutdown => self.request_shutdown(),
         }
     }
@@ -135,6 +147,10 @@ impl App {
             match t {
                 Timer::Housekeeping => {
                     self.expire_pending(now);
+                    self.hub.tick(&self.registry, now);
+                    if now.duration_since(self.hub.last_state_broadcast) >= hub::STATE_EVERY {
+                        self.broadcast_state();
+                    }
                     self.timers
                         .schedule(now + Duration::from_secs(1), Timer::Housekeeping);
                 }
@@ -159,6 +175,79 @@ impl App {
     /// Called after each batch of messages: publish snapshots that changed.
     pub fn after_batch(&mut self) {}
 
+    /// Whether a WebSocket upgrade may receive data (otherwise it is closed with 1008).
+    /// The route itself is public so that an unauthenticated browser gets the 1008 close
+    /// code (→ login page) rather than a bare HTTP 401 it cannot see.
+    pub fn ws_authorized(&self, _req: &crate::http::request::ApiRequest) -> bool {
+        // No authentication is configured yet (the security layer decides once it exists):
+        // Pulse without credentials is open, as the original is.
+        true
+    }
+
+    /// Replaces the state snapshot and pushes it to every WebSocket client.
+    pub fn publish_state(&mut self, json: Vec<u8>) {
+        self.state_json = SharedBody::new(json);
+        self.broadcast_state();
+    }
+
+    fn state_frame(&self, msg_type: &str) -> Frame {
+        hub::frame_raw(FrameKind::State, msg_type, &self.state_json.raw)
+    }
+
+    fn broadcast_state(&mut self) {
+        let frame = self.state_frame("rawData");
+        self.hub.broadcast(&self.registry, &frame, Instant::now());
+    }
+
+    /// Broadcasts any event (`alert`, `settingsUpdate`, ...) to every client.
+    pub fn broadcast_event(&mut self, msg_type: &str, data: &serde_json::Value) {
+        let frame = hub::frame(FrameKind::Other, msg_type, data);
+        self.hub.broadcast(&self.registry, &frame, Instant::now());
+    }
+
+    fn attach_ws(
+        &mut self,
+        stream: std::net::TcpStream,
+        keep: Box<dyn tiny_http::ReadWrite + Send>,
+        info: crate::ws::WsUpgrade,
+    ) {
+        let now = Instant::now();
+        let mut client = Client::new(mio::net::TcpStream::from_std(stream), info.peer, keep, now);
+        if !info.authorized {
+            client.close(
+                tungstenite::protocol::frame::coding::CloseCode::Policy,
+                "Authentication required",
+            );
+            return;
+        }
+        let initial = self.state_frame("initialState");
+        if let Err(e) = self.hub.add(&self.registry, client, initial, now) {
+            crate::log_warn!("websocket client refused", peer = info.peer, reason = e);
+        }
+    }
+
+    /// Readiness on a socket the loop drives.
+    pub fn on_socket_event(&mut self, token: mio::Token, readable: bool, writable: bool) {
+        let now = Instant::now();
+        if !self.hub.owns(token) {
+            return;
+        }
+        for inbound in self
+            .hub
+            .on_event(&self.registry, token, readable, writable, now)
+        {
+            let frame = match inbound {
+                Inbound::Ping => hub::frame(
+                    FrameKind::Other,
+                    "pong",
+                    &serde_json::json!({"timestamp": crate::util::time::unix_now()}),
+                ),
+                Inbound::RequestData => self.state_frame("rawData"),
+            };
+            self.hub.send_to(&self.registry, token, frame, now);
+        }
+    }
+
     pub fn request_shutdown(&mut self) {
         self.shutting_down = true;
     }
@@ -174,6 +263,7 @@ impl App {
                 .reply
                 .try_send(Reply::error(503, "Pulse is shutting down"));
         }
+        self.hub.close_all(&self.registry);
         self.tasks.shutdown();
         crate::log_info!("event loop stopped");
     }

@@ -26,6 +26,13 @@ pub enum Msg {
     },
     /// A worker's result that knows how to apply itself (poll results, connection tests...).
     Apply(Box<dyn FnOnce(&mut App) + Send>),
+    /// An upgraded WebSocket connection: our non-blocking duplicate of its socket, and the
+    /// tiny_http stream that must stay alive as long as it does.
+    WsAttach {
+        stream: std::net::TcpStream,
+        keep: Box<dyn tiny_http::ReadWrite + Send>,
+        info: crate::ws::WsUpgrade,
+    },
     /// Stop: answer what is queued, persist, exit.
     Shutdown,
 }
@@ -72,6 +79,12 @@ pub fn run(mut app: App, mut poll: Poll, rx: Receiver<Msg>) {
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 crate::log_error!("event loop poll failed", error = e);
+            }
+        }
+        for event in events.iter() {
+            if event.token() != WAKE {
+                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                app.on_socket_event(event.token(), readable, event.is_writable());
             }
         }
         // Drain everything queued: one wake may stand for many messages.

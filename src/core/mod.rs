@@ -52,12 +52,13 @@ pub fn start_with(
     let handle = LoopHandle::new(tx, waker);
     let tasks = workers::WorkerPool::new("task", 2, 64, 512 * 1024)?;
     let loop_handle = handle.clone();
+    let registry = poll.registry().try_clone()?;
     // The app is built on the loop thread itself: it holds non-Send continuations and never
     // leaves that thread.
     let loop_thread = std::thread::Builder::new()
         .name("event-loop".into())
         .spawn(move || {
-            let app = app::App::new(cfg, loop_handle, tasks, router);
+            let app = app::App::new(cfg, loop_handle, tasks, router, registry);
             event_loop::run(app, poll, rx)
         })?;
     let http = HttpServer::start(listener, handle.clone())?;

@@ -51,6 +51,9 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Body,
+    /// Set on a 101 answer to `/ws`: the HTTP thread completes the upgrade and hands the
+    /// socket to the event loop.
+    pub upgrade: Option<crate::ws::WsUpgrade>,
 }
 
 impl Reply {
@@ -59,6 +62,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Body::Empty,
+            upgrade: None,
         }
     }
 

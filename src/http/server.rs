@@ -30,7 +30,7 @@ const RECV_THREADS: usize = 2;
 pub fn bind(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
     let listener = TcpListener::bind(SocketAddr::new(ip, port))?;
     let tv = libc::timeval {
-        tv_sec: SEND_TIMEOUT.as_secs() as libc::time_t,
+        tv_sec: SEND_TIMEOUT.as_secs() as _,
         tv_usec: 0,
     };
     // SAFETY: setsockopt on a valid fd we own, with a correctly sized timeval.
@@ -57,6 +57,7 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub fn start(listener: TcpListener, handle: LoopHandle) -> io::Result<HttpServer> {
+        let port = listener.local_addr()?.port();
         let server = tiny_http::Server::from_listener(listener, None)
             .map_err(|e| io::Error::other(e.to_string()))?;
         let server = Arc::new(server);
@@ -69,7 +70,7 @@ impl HttpServer {
                 std::thread::Builder::new()
                     .name(format!("http-recv-{i}"))
                     .stack_size(128 * 1024)
-                    .spawn(move || recv_loop(&server, &handle, &in_flight))?,
+                    .spawn(move || recv_loop(&server, &handle, &in_flight, port))?,
             );
         }
         Ok(HttpServer {
@@ -96,7 +97,12 @@ impl HttpServer {
     }
 }
 
-fn recv_loop(server: &tiny_http::Server, handle: &LoopHandle, in_flight: &Arc<AtomicUsize>) {
+fn recv_loop(
+    server: &tiny_http::Server,
+    handle: &LoopHandle,
+    in_flight: &Arc<AtomicUsize>,
+    port: u16,
+) {
     loop {
         let rq = match server.recv() {
             Ok(rq) => rq,
@@ -118,7 +124,7 @@ fn recv_loop(server: &tiny_http::Server, handle: &LoopHandle, in_flight: &Arc<At
             .name("http-req".into())
             .stack_size(256 * 1024)
             .spawn(move || {
-                handle_request(rq, &handle);
+                handle_request(rq, &handle, port);
                 counter.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
@@ -128,7 +134,7 @@ fn recv_loop(server: &tiny_http::Server, handle: &LoopHandle, in_flight: &Arc<At
     }
 }
 
-fn handle_request(mut rq: tiny_http::Request, handle: &LoopHandle) {
+fn handle_request(mut rq: tiny_http::Request, handle: &LoopHandle, port: u16) {
     let started = Instant::now();
     let mut headers_vec: Vec<(String, String)> = rq
         .headers()
@@ -181,12 +187,21 @@ fn handle_request(mut rq: tiny_http::Request, handle: &LoopHandle) {
         );
         return finish(rq, reply, &log, gzip_ok);
     }
+    // Only read a body the request declares: an upgrade request's "body" is the raw
+    // connection and reading it would block until the client hangs up.
+    let declares_body = req
+        .header("content-length")
+        .is_some_and(|v| v.trim() != "0")
+        || req.header("transfer-encoding").is_some();
     let mut body = Vec::new();
-    match rq
-        .as_reader()
-        .take(MAX_BODY as u64 + 1)
-        .read_to_end(&mut body)
-    {
+    let read = if declares_body {
+        rq.as_reader()
+            .take(MAX_BODY as u64 + 1)
+            .read_to_end(&mut body)
+    } else {
+        Ok(0)
+    };
+    match read {
         Ok(n) if n > MAX_BODY => {
             let reply = Reply::error(
                 413,
@@ -203,7 +218,7 @@ fn handle_request(mut rq: tiny_http::Request, handle: &LoopHandle) {
     req.body = body;
 
     let (tx, rx) = sync_channel(1);
-    let reply = match handle.try_send(Msg::Http {
+    let mut reply = match handle.try_send(Msg::Http {
         req: Box::new(req),
         reply: tx,
     }) {
@@ -212,7 +227,40 @@ fn handle_request(mut rq: tiny_http::Request, handle: &LoopHandle) {
             .recv_timeout(REPLY_WAIT)
             .unwrap_or_else(|_| Reply::error(504, "Timed out waiting for an answer")),
     };
+    if reply.status == 101 {
+        if let Some(info) = reply.upgrade.take() {
+            return upgrade(rq, reply, info, handle, port);
+        }
+    }
     finish(rq, reply, &log, gzip_ok);
+}
+
+/// Completes a WebSocket handshake and hands the socket to the event loop.
+fn upgrade(
+    rq: tiny_http::Request,
+    reply: Reply,
+    info: crate::ws::WsUpgrade,
+    handle: &LoopHandle,
+    port: u16,
+) {
+    let peer = rq.remote_addr().copied();
+    let mut response = tiny_http::Response::empty(101);
+    for (k, v) in &reply.headers {
+        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            response.add_header(h);
+        }
+    }
+    let keep = rq.upgrade("websocket", response);
+    let stream = peer
+        .and_then(|p| crate::ws::fd::find_socket_fd(p, port))
+        .ok_or_else(|| io::Error::other("socket not found"))
+        .and_then(crate::ws::fd::dup_nonblocking);
+    match stream {
+        Ok(stream) => {
+            handle.post(Msg::WsAttach { stream, keep, info });
+        }
+        Err(e) => crate::log_warn!("websocket upgrade failed", error = e),
+    }
 }
 
 /// What the access log needs once the request itself has gone to the loop.

@@ -66,6 +66,18 @@ impl TestServer {
         request(self.addr, method, path, headers, body)
     }
 
+    /// Runs `f` on the event loop (as a worker result would) and waits for it to finish.
+    pub fn apply<F: FnOnce(&mut pulse::core::app::App) + Send + 'static>(&self, f: F) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let msg = pulse::core::event_loop::Msg::Apply(Box::new(move |app| {
+            f(app);
+            let _ = tx.send(());
+        }));
+        self.running.as_ref().unwrap().handle().post(msg);
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("loop applied the closure");
+    }
+
     pub fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown();
@@ -193,4 +205,95 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[nl + 2 + size + 2..];
     }
     out
+}
+
+pub type WsClient = tungstenite::WebSocket<TcpStream>;
+
+/// A real WebSocket client (tungstenite) connected to `path` with extra headers.
+pub fn ws_connect(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<WsClient, tungstenite::Error> {
+    ws_connect_on(
+        TcpStream::connect(addr).expect("connect"),
+        addr,
+        path,
+        headers,
+    )
+}
+
+/// A TCP connection whose receive buffer is tiny: a client that stops reading stalls the
+/// server's socket after a few kilobytes instead of megabytes.
+pub fn tiny_window_stream(addr: SocketAddr) -> TcpStream {
+    use std::os::unix::io::FromRawFd;
+    let SocketAddr::V4(v4) = addr else {
+        panic!("IPv4 only")
+    };
+    // SAFETY: plain socket calls on a descriptor we create and then hand to TcpStream.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let size: libc::c_int = 4096;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &size as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        let sa = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: v4.port().to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(*v4.ip()).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let rc = libc::connect(
+            fd,
+            &sa as *const libc::sockaddr_in as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0, "connect");
+        TcpStream::from_raw_fd(fd)
+    }
+}
+
+pub fn ws_connect_on(
+    stream: TcpStream,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<WsClient, tungstenite::Error> {
+    use tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{addr}{path}").into_client_request()?;
+    for (k, v) in headers {
+        req.headers_mut().insert(
+            tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            tungstenite::http::HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    tungstenite::client(req, stream)
+        .map(|(ws, _)| ws)
+        .map_err(|e| match e {
+            tungstenite::HandshakeError::Failure(e) => e,
+            tungstenite::HandshakeError::Interrupted(_) => tungstenite::Error::ConnectionClosed,
+        })
+}
+
+/// Reads the next text message as JSON.
+pub fn ws_next(ws: &mut WsClient) -> serde_json::Value {
+    loop {
+        match ws.read().expect("ws read") {
+            tungstenite::Message::Text(t) => {
+                return serde_json::from_str(t.as_str()).expect("json message")
+            }
+            tungstenite::Message::Close(c) => panic!("closed: {c:?}"),
+            _ => continue,
+        }
+    }
 }

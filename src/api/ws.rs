@@ -1,0 +1,95 @@
+//! `GET /ws` (the live feed) and the `/socket.io/` compatibility endpoint.
+
+use crate::core::app::App;
+use crate::core::outcome::Outcome;
+use crate::http::reply::Reply;
+use crate::http::request::Method;
+use crate::http::router::{Access, Ctx, Route};
+use crate::ws::{handshake, WsUpgrade};
+
+fn allowed_origins(app: &App) -> Vec<String> {
+    app.cfg
+        .vars
+        .get("ALLOWED_ORIGINS")
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Validates the upgrade; the socket itself is attached by the HTTP thread after the 101.
+fn upgrade(app: &mut App, ctx: &Ctx) -> Outcome {
+    let req = ctx.req;
+    let accept = match handshake::accept_key(req) {
+        Ok(k) => k,
+        Err(msg) => return Reply::error(400, msg).into(),
+    };
+    if !handshake::origin_allowed(req, &allowed_origins(app)) {
+        crate::log_warn!(
+            "websocket origin refused",
+            peer = req.peer,
+            origin = req.header("origin").unwrap_or("")
+        );
+        return Reply::error(403, "Origin not allowed").into();
+    }
+    let mut reply = Reply::new(101).header("Sec-WebSocket-Accept", &accept);
+    reply.upgrade = Some(WsUpgrade {
+        peer: req.peer,
+        authorized: app.ws_authorized(req),
+    });
+    reply.into()
+}
+
+fn socket_io(app: &mut App, ctx: &Ctx) -> Outcome {
+    let req = ctx.req;
+    if req.path.contains("socket.io.js") {
+        return Reply::new(302)
+            .header("Location", "https://cdn.socket.io/4.8.1/socket.io.min.js")
+            .into();
+    }
+    match req.query_param("transport").as_deref() {
+        Some("websocket") => upgrade(app, ctx),
+        Some("polling") => {
+            let body = if req.query_param("sid").is_some() {
+                "6".to_string()
+            } else {
+                let sid = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                format!("0{{\"sid\":\"{sid}\",\"upgrades\":[\"websocket\"],\"pingInterval\":25000,\"pingTimeout\":60000}}")
+            };
+            Reply::new(200)
+                .header("Content-Type", "text/plain; charset=utf-8")
+                .body(crate::http::reply::Body::Bytes(body.into_bytes()))
+                .into()
+        }
+        _ => Reply::new(302).header("Location", "/ws").into(),
+    }
+}
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            methods: &[Method::Get],
+            pattern: "/ws",
+            access: Access::Public,
+            handler: upgrade,
+        },
+        Route {
+            methods: &[Method::Get],
+            pattern: "/socket.io",
+            access: Access::Public,
+            handler: socket_io,
+        },
+        Route {
+            methods: &[Method::Get],
+            pattern: "/socket.io/{*rest}",
+            access: Access::Public,
+            handler: socket_io,
+        },
+    ]
+}

@@ -1,0 +1,252 @@
+//! The WebSocket hub: every connected client, broadcasts (serialised once, shared by all),
+//! keep-alive pings and dead-peer detection. Owned by the event loop.
+
+use crate::ws::client::{Client, Frame, FrameKind, Health, Inbound};
+use mio::{Interest, Registry, Token};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+use tungstenite::protocol::frame::coding::CloseCode;
+
+/// Connected clients at most (each costs a parked tiny_http thread and a few KB).
+pub const MAX_CLIENTS: usize = 2000;
+/// JSON `ping` messages and protocol pings go out this often.
+pub const PING_EVERY: Duration = Duration::from_secs(30);
+/// A client silent for this long (not even a pong) is gone.
+pub const DEAD_AFTER: Duration = Duration::from_secs(90);
+/// `rawData` is re-sent at least this often even when nothing changed.
+pub const STATE_EVERY: Duration = Duration::from_secs(10);
+
+/// Tokens below this belong to the loop itself (the waker).
+const FIRST_TOKEN: usize = 16;
+
+pub struct Hub {
+    clients: HashMap<Token, Client>,
+    next_token: usize,
+    last_ping: Instant,
+    pub last_state_broadcast: Instant,
+    pub dropped_total: u64,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub::new(Instant::now())
+    }
+}
+
+impl Hub {
+    pub fn new(now: Instant) -> Hub {
+        Hub {
+            clients: HashMap::new(),
+            next_token: FIRST_TOKEN,
+            last_ping: now,
+            last_state_broadcast: now,
+            dropped_total: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
+    }
+
+    pub fn owns(&self, token: Token) -> bool {
+        self.clients.contains_key(&token)
+    }
+
+    /// Registers a client and sends it `welcome` + `initialState`.
+    pub fn add(
+        &mut self,
+        registry: &Registry,
+        mut client: Client,
+        initial: Frame,
+        now: Instant,
+    ) -> Result<(), String> {
+        if self.clients.len() >= MAX_CLIENTS {
+            client.close(CloseCode::Again, "Too many WebSocket clients");
+            return Err("too many clients".into());
+        }
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        registry
+            .register(
+                client.stream_mut(),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|e| format!("register: {e}"))?;
+        let welcome = frame(
+            FrameKind::Other,
+            "welcome",
+            &serde_json::json!({"message": "Connected to Pulse WebSocket"}),
+        );
+        let ok = matches!(client.enqueue(welcome, now), Health::Ok)
+            && matches!(client.enqueue(initial, now), Health::Ok);
+        if !ok {
+            let _ = registry.deregister(client.stream_mut());
+            return Err("client failed during welcome".into());
+        }
+        crate::log_debug!(
+            "websocket client connected",
+            peer = client.peer,
+            clients = self.clients.len() + 1
+        );
+        self.clients.insert(token, client);
+        Ok(())
+    }
+
+    /// Sends one frame to every client; clients that cannot keep up are dropped.
+    pub fn broadcast(&mut self, registry: &Registry, frame: &Frame, now: Instant) {
+        if frame.kind == FrameKind::State {
+            self.last_state_broadcast = now;
+        }
+        let drops: Vec<(Token, &'static str)> = self
+            .clients
+            .iter_mut()
+            .filter_map(|(t, c)| match c.enqueue(frame.clone(), now) {
+                Health::Ok => None,
+                Health::Drop(why) => Some((*t, why)),
+            })
+            .collect();
+        for (t, why) in drops {
+            self.drop_client(registry, t, why);
+        }
+    }
+
+    /// Socket readiness from the loop. Returns what the client asked for.
+    pub fn on_event(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        readable: bool,
+        writable: bool,
+        now: Instant,
+    ) -> Vec<Inbound> {
+        let Some(client) = self.clients.get_mut(&token) else {
+            return Vec::new();
+        };
+        let mut inbound = Vec::new();
+        if readable {
+            match client.read_all(now) {
+                Ok(i) => inbound = i,
+                Err(why) => {
+                    self.drop_client(registry, token, why);
+                    return Vec::new();
+                }
+            }
+        }
+        if writable || readable {
+            if let Health::Drop(why) = client.pump(now) {
+                self.drop_client(registry, token, why);
+                return Vec::new();
+            }
+        }
+        inbound
+    }
+
+    /// Answers one client (pong, requested data).
+    pub fn send_to(&mut self, registry: &Registry, token: Token, frame: Frame, now: Instant) {
+        if let Some(c) = self.clients.get_mut(&token) {
+            if let Health::Drop(why) = c.enqueue(frame, now) {
+                self.drop_client(registry, token, why);
+            }
+        }
+    }
+
+    /// Once a second: keep-alive pings, stalled and silent clients.
+    pub fn tick(&mut self, registry: &Registry, now: Instant) {
+        let ping_due = now.duration_since(self.last_ping) >= PING_EVERY;
+        if ping_due {
+            self.last_ping = now;
+            let ping = frame(
+                FrameKind::Other,
+                "ping",
+                &serde_json::json!({"timestamp": crate::util::time::unix_now()}),
+            );
+            self.broadcast(registry, &ping, now);
+        }
+        let mut drops = Vec::new();
+        for (t, c) in self.clients.iter_mut() {
+            if ping_due {
+                if let Health::Drop(why) = c.send_protocol_ping(now) {
+                    drops.push((*t, why));
+                    continue;
+                }
+            }
+            // Belt and braces against a missed writable edge: retry clients holding data.
+            let (queued, blocked) = c.pending();
+            let health = if queued > 0 || blocked {
+                c.pump(now)
+            } else {
+                Health::Ok
+            };
+            if let Health::Drop(why) = health {
+                drops.push((*t, why));
+                continue;
+            }
+            if let Health::Drop(why) = c.check(now, DEAD_AFTER) {
+                drops.push((*t, why));
+            }
+        }
+        for (t, why) in drops {
+            self.drop_client(registry, t, why);
+        }
+    }
+
+    fn drop_client(&mut self, registry: &Registry, token: Token, why: &'static str) {
+        if let Some(mut c) = self.clients.remove(&token) {
+            let _ = registry.deregister(c.stream_mut());
+            let benign = matches!(why, "client closed" | "connection closed");
+            if benign {
+                crate::log_debug!("websocket client left", peer = c.peer, reason = why);
+            } else {
+                self.dropped_total += 1;
+                c.close(CloseCode::Policy, why);
+                crate::log_warn!(
+                    "websocket client dropped",
+                    peer = c.peer,
+                    reason = why,
+                    clients = self.clients.len()
+                );
+            }
+        }
+    }
+
+    /// Closes every client (shutdown).
+    pub fn close_all(&mut self, registry: &Registry) {
+        for (_, mut c) in self.clients.drain() {
+            c.close(CloseCode::Away, "Pulse is shutting down");
+            let _ = registry.deregister(c.stream_mut());
+        }
+    }
+
+    pub fn peers(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.clients.values().map(|c| c.peer)
+    }
+}
+
+/// `{"type": kind, "data": data}` as a shareable frame.
+pub fn frame(kind: FrameKind, msg_type: &str, data: &serde_json::Value) -> Frame {
+    let text = serde_json::json!({ "type": msg_type, "data": data }).to_string();
+    Frame {
+        kind,
+        text: text.into(),
+    }
+}
+
+/// `{"type": msg_type, "data": <pre-serialised JSON>}` without re-parsing the payload.
+pub fn frame_raw(kind: FrameKind, msg_type: &str, data_json: &[u8]) -> Frame {
+    let mut s = String::with_capacity(data_json.len() + 32);
+    s.push_str("{\"type\":\"");
+    s.push_str(msg_type);
+    s.push_str("\",\"data\":");
+    s.push_str(std::str::from_utf8(data_json).unwrap_or("null"));
+    s.push('}');
+    Frame {
+        kind,
+        text: s.into(),
+    }
+}

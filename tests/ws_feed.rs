@@ -1,0 +1,160 @@
+//! The live feed with real WebSocket clients: handshake, welcome + initialState first,
+//! broadcasts, ping/pong and requestData, origin refusal, and back-pressure (a client that
+//! never reads is dropped while the others get every message).
+
+mod support;
+
+use support::{ws_connect, ws_next, TestServer};
+
+#[test]
+fn welcome_then_initial_state_then_broadcasts() {
+    let s = TestServer::start(&[]);
+    s.apply(|app| app.publish_state(br#"{"nodes":[{"id":"pve-a"}],"vms":[]}"#.to_vec()));
+    let mut ws = ws_connect(s.addr, "/ws", &[]).unwrap();
+    let first = ws_next(&mut ws);
+    assert_eq!(first["type"], "welcome");
+    assert_eq!(first["data"]["message"], "Connected to Pulse WebSocket");
+    let second = ws_next(&mut ws);
+    assert_eq!(second["type"], "initialState");
+    assert_eq!(second["data"]["nodes"][0]["id"], "pve-a");
+
+    s.apply(|app| app.publish_state(br#"{"nodes":[{"id":"pve-b"}],"vms":[]}"#.to_vec()));
+    let third = ws_next(&mut ws);
+    assert_eq!(third["type"], "rawData");
+    assert_eq!(third["data"]["nodes"][0]["id"], "pve-b");
+
+    s.apply(|app| app.broadcast_event("settingsUpdate", &serde_json::json!({"theme": "dark"})));
+    let fourth = ws_next(&mut ws);
+    assert_eq!(fourth["type"], "settingsUpdate");
+    assert_eq!(fourth["data"]["theme"], "dark");
+}
+
+#[test]
+fn ping_gets_pong_and_request_data_gets_state() {
+    let s = TestServer::start(&[]);
+    s.apply(|app| app.publish_state(br#"{"nodes":[],"marker":7}"#.to_vec()));
+    let mut ws = ws_connect(s.addr, "/ws", &[]).unwrap();
+    ws_next(&mut ws);
+    ws_next(&mut ws);
+    ws.send(tungstenite::Message::Text(
+        r#"{"type":"ping","data":{"timestamp":1}}"#.into(),
+    ))
+    .unwrap();
+    let pong = ws_next(&mut ws);
+    assert_eq!(pong["type"], "pong");
+    assert!(pong["data"]["timestamp"].as_i64().unwrap() > 1_700_000_000);
+    ws.send(tungstenite::Message::Text(
+        r#"{"type":"requestData"}"#.into(),
+    ))
+    .unwrap();
+    let data = ws_next(&mut ws);
+    assert_eq!(data["type"], "rawData");
+    assert_eq!(data["data"]["marker"], 7);
+    // Garbage from the client is ignored, the connection stays usable.
+    ws.send(tungstenite::Message::Text("not json".into()))
+        .unwrap();
+    ws.send(tungstenite::Message::Text(r#"{"type":"ping"}"#.into()))
+        .unwrap();
+    assert_eq!(ws_next(&mut ws)["type"], "pong");
+}
+
+#[test]
+fn foreign_origins_are_refused_private_ones_allowed() {
+    let s = TestServer::start(&[]);
+    let err =
+        ws_connect(s.addr, "/ws", &[("Origin", "https://evil.example.org")]).expect_err("refused");
+    match err {
+        tungstenite::Error::Http(resp) => assert_eq!(resp.status(), 403),
+        other => panic!("unexpected {other:?}"),
+    }
+    let mut ok = ws_connect(s.addr, "/ws", &[("Origin", "http://192.168.1.50:7655")]).unwrap();
+    assert_eq!(ws_next(&mut ok)["type"], "welcome");
+
+    let s2 = TestServer::start(&[("ALLOWED_ORIGINS", "https://dash.example.org")]);
+    assert!(ws_connect(s2.addr, "/ws", &[("Origin", "https://dash.example.org")]).is_ok());
+    assert!(ws_connect(s2.addr, "/ws", &[("Origin", "http://192.168.1.50")]).is_err());
+}
+
+#[test]
+fn plain_get_on_ws_is_a_json_400() {
+    let s = TestServer::start(&[]);
+    let r = s.get("/ws");
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"].as_str().unwrap().contains("WebSocket"));
+}
+
+#[test]
+fn socket_io_compat() {
+    let s = TestServer::start(&[]);
+    let r = s.get("/socket.io/?EIO=4&transport=polling");
+    assert_eq!(r.status, 200);
+    assert!(r.text().starts_with("0{\"sid\":"));
+    assert_eq!(
+        s.get("/socket.io/?EIO=4&transport=polling&sid=1").text(),
+        "6"
+    );
+    let mut ws = ws_connect(s.addr, "/socket.io/?EIO=4&transport=websocket", &[]).unwrap();
+    assert_eq!(ws_next(&mut ws)["type"], "welcome");
+}
+
+#[test]
+fn stalled_reader_is_dropped_while_readers_get_every_message() {
+    let s = TestServer::start(&[]);
+    // A client that never reads (after the handshake), with a tiny receive window.
+    let stalled =
+        support::ws_connect_on(support::tiny_window_stream(s.addr), s.addr, "/ws", &[]).unwrap();
+    const READERS: usize = 50;
+    const EVENTS: usize = 80;
+    let readers: Vec<_> = (0..READERS)
+        .map(|_| {
+            let mut ws = ws_connect(s.addr, "/ws", &[]).unwrap();
+            // Attached to the hub once the greeting arrives; only then do broadcasts reach it.
+            assert_eq!(ws_next(&mut ws)["type"], "welcome");
+            assert_eq!(ws_next(&mut ws)["type"], "initialState");
+            std::thread::spawn(move || {
+                let mut seen: Vec<u64> = Vec::new();
+                while seen.len() < EVENTS {
+                    match ws.read() {
+                        Ok(tungstenite::Message::Text(t)) => {
+                            // Cheap check (no need to parse 32 KiB): keys are sorted, seq is last.
+                            let t = t.as_str();
+                            if t.contains(r#""type":"testEvent""#) {
+                                let at = t.rfind(r#""seq":"#).unwrap() + 6;
+                                let digits: String =
+                                    t[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+                                seen.push(digits.parse().unwrap());
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => panic!("reader lost the feed after {} events: {e}", seen.len()),
+                    }
+                }
+                (seen, ws)
+            })
+        })
+        .collect();
+    let pad = "x".repeat(32 * 1024);
+    for seq in 0..EVENTS {
+        let text = format!(r#"{{"seq":{seq},"pad":"{pad}"}}"#);
+        s.apply(move |app| {
+            let data: serde_json::Value = serde_json::from_str(&text).unwrap();
+            app.broadcast_event("testEvent", &data)
+        });
+    }
+    let mut alive = Vec::new();
+    for r in readers {
+        let (seen, ws) = r.join().expect("reader got every event");
+        assert_eq!(
+            seen,
+            (0..EVENTS as u64).collect::<Vec<_>>(),
+            "in order, none missing"
+        );
+        alive.push(ws);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    s.apply(move |app| tx.send((app.hub.len(), app.hub.dropped_total)).unwrap());
+    let (clients, dropped) = rx.recv().unwrap();
+    assert_eq!(dropped, 1, "exactly the stalled client was dropped");
+    assert_eq!(clients, READERS);
+    drop(stalled);
+}
