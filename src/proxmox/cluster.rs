@@ -53,6 +53,8 @@ fn judge(err: &ProxmoxError) -> Verdict {
             500 => {
                 let e = excerpt.to_ascii_lowercase();
                 let same_everywhere = e.contains("guest agent")
+                    || e.contains("not running")
+                    || e.contains("does not exist")
                     || e.contains("hostname lookup")
                     || e.contains("name or service not known")
                     || e.contains("not implemented");

@@ -119,6 +119,13 @@ pub fn read_request<S: Read>(
         if let Some(pos) = find(buf, b"\r\n\r\n") {
             break pos;
         }
+        // A TLS ClientHello or other binary on the plain port: fail now, not at the deadline.
+        if buf.first().is_some_and(|b| !b.is_ascii_uppercase()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not an HTTP request",
+            ));
+        }
         if buf.len() > MAX_HEAD {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

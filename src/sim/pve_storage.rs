@@ -195,7 +195,7 @@ pub fn tasks(e: &Estate, n: &Node, _t: i64) -> Value {
         "node": n.name, "pid": 3539, "pstart": 474_062_216u64, "starttime": reload, "endtime": reload + 1,
         "type": "srvreload", "id": "networking", "user": "root@pam", "status": "OK",
     })));
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     Value::Array(rows.into_iter().take(50).map(|(_, v)| v).collect())
 }
 

@@ -124,11 +124,7 @@ fn handle_connection(shared: &Shared, stream: TcpStream, product: Product, tls: 
 
 fn serve<C: Conn>(shared: &Shared, conn: &mut C, product: Product) {
     let mut buf = Vec::new();
-    loop {
-        let req = match http::read_request(conn, &mut buf, &shared.stop, IDLE) {
-            Ok(Some(r)) => r,
-            Ok(None) | Err(_) => break,
-        };
+    while let Ok(Some(req)) = http::read_request(conn, &mut buf, &shared.stop, IDLE) {
         shared.requests.fetch_add(1, Ordering::Relaxed);
         let keep_alive = req.keep_alive;
         match respond(shared, product, &req) {
