@@ -547,3 +547,52 @@ fn response_size_cap_is_enforced() {
         "{err:?}"
     );
 }
+
+/// A peer that accepts TCP but never speaks TLS: the handshake must time out, not hang.
+fn silent_peer(addr: &str) -> Option<(std::net::SocketAddr, std::thread::JoinHandle<()>)> {
+    let listener = std::net::TcpListener::bind(addr).ok()?;
+    let local = listener.local_addr().ok()?;
+    let t = std::thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            std::thread::sleep(Duration::from_millis(1500));
+            drop(stream);
+        }
+    });
+    Some((local, t))
+}
+
+#[test]
+fn silent_server_times_out_during_handshake() {
+    let Some((addr, t)) = silent_peer("127.0.0.1:0") else {
+        return;
+    };
+    let mut cfg = ClientConfig::new(Product::Pbs, format!("https://{addr}"));
+    cfg.token_name = "root@pam!x".into();
+    cfg.token_value = "y".into();
+    cfg.verify_ssl = false;
+    cfg.timeout = Duration::from_millis(700);
+    let started = Instant::now();
+    let err = PbsClient::new(&cfg).expect("client").version().err();
+    assert!(matches!(err, Some(ProxmoxError::Timeout(_))), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let _ = t.join();
+}
+
+#[test]
+fn ipv6_literal_hosts_connect() {
+    // Skipped where the machine has no IPv6 loopback.
+    let Some((addr, t)) = silent_peer("[::1]:0") else {
+        eprintln!("no IPv6 loopback: skipping");
+        return;
+    };
+    let mut cfg = ClientConfig::new(Product::Pve, "::1");
+    cfg.host = format!("[::1]:{}", addr.port());
+    cfg.token_name = "root@pam!x".into();
+    cfg.token_value = "y".into();
+    cfg.verify_ssl = false;
+    cfg.timeout = Duration::from_millis(500);
+    // Reaching the handshake (and timing out there) proves URL building and SNI handling.
+    let err = pve(&cfg).version().err();
+    assert!(matches!(err, Some(ProxmoxError::Timeout(_))), "{err:?}");
+    let _ = t.join();
+}

@@ -52,6 +52,8 @@ pub struct Response {
     pub reason: String,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// True once `body` holds gzip data (`Content-Encoding: gzip`).
+    pub gzipped: bool,
 }
 
 impl Response {
@@ -65,6 +67,7 @@ impl Response {
             reason: "OK".into(),
             content_type: JSON,
             body,
+            gzipped: false,
         }
     }
 
@@ -75,6 +78,7 @@ impl Response {
             reason: reason.to_string(),
             content_type: JSON,
             body: br#"{"data":null}"#.to_vec(),
+            gzipped: false,
         }
     }
 
@@ -85,20 +89,40 @@ impl Response {
             reason: "OK".into(),
             content_type: JSON,
             body: value.to_string().into_bytes(),
+            gzipped: false,
         }
     }
 
     pub fn head_bytes(&self, keep_alive: bool) -> Vec<u8> {
         let reason: String = self.reason.chars().filter(|c| !c.is_control()).collect();
         format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\nServer: pve-api-daemon/3.0\r\n\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: {}\r\nServer: pve-api-daemon/3.0\r\n\r\n",
             self.status,
             reason,
             self.content_type,
             self.body.len(),
+            if self.gzipped { "Content-Encoding: gzip\r\n" } else { "" },
             if keep_alive { "Keep-Alive" } else { "close" }
         )
         .into_bytes()
+    }
+
+    /// Compresses bodies above 1 KiB when the client accepts gzip, as pveproxy does.
+    pub fn gzip_if_accepted(mut self, req: &Request) -> Response {
+        let accepts = req
+            .header("accept-encoding")
+            .is_some_and(|v| v.contains("gzip"));
+        if !accepts || self.gzipped || self.body.len() < 1024 {
+            return self;
+        }
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        if enc.write_all(&self.body).is_ok() {
+            if let Ok(out) = enc.finish() {
+                self.body = out;
+                self.gzipped = true;
+            }
+        }
+        self
     }
 }
 

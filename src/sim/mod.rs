@@ -65,6 +65,7 @@ impl Simulator {
             stop: AtomicBool::new(false),
             offset: AtomicI64::new(0),
             requests: AtomicU64::new(0),
+            gzipped: AtomicU64::new(0),
             active_connections: AtomicUsize::new(0),
             identity,
             wrong_identity,
@@ -267,6 +268,11 @@ impl SimHandle {
     /// Requests served so far (all listeners).
     pub fn request_count(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// Responses sent gzip-compressed so far (clients ask for gzip; large bodies get it).
+    pub fn gzip_count(&self) -> u64 {
+        self.shared.gzipped.load(Ordering::Relaxed)
     }
 
     /// Stops accepting, ends idle connections and hanging requests, joins accept threads.

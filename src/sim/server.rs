@@ -129,11 +129,16 @@ fn serve<C: Conn>(shared: &Shared, conn: &mut C, product: Product) {
         let keep_alive = req.keep_alive;
         match respond(shared, product, &req) {
             Action::Send(resp) => {
+                let resp = resp.gzip_if_accepted(&req);
+                if resp.gzipped {
+                    shared.gzipped.fetch_add(1, Ordering::Relaxed);
+                }
                 if http::write_response(conn, &resp, keep_alive).is_err() || !keep_alive {
                     break;
                 }
             }
             Action::Truncate(resp) => {
+                let resp = resp.gzip_if_accepted(&req);
                 let mut out = resp.head_bytes(false);
                 out.extend_from_slice(resp.body.get(..resp.body.len() / 2).unwrap_or_default());
                 let _ = conn.write_all(&out);
@@ -190,6 +195,7 @@ fn respond(shared: &Shared, product: Product, req: &Request) -> Action {
             reason: "OK".into(),
             content_type: http::JSON,
             body: br#"{"data": {"version": "9.0.3"}}}]garbage"#.to_vec(),
+            gzipped: false,
         }),
         Some(Fault::TruncatedBody) => Action::Truncate(router::route(shared, product, req)),
         Some(Fault::ConnectionReset) => Action::Reset,
@@ -198,6 +204,7 @@ fn respond(shared: &Shared, product: Product, req: &Request) -> Action {
             reason: "OK".into(),
             content_type: "text/html; charset=utf-8",
             body: b"<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head><body>It works</body></html>\n".to_vec(),
+            gzipped: false,
         }),
         // Handled at accept time; reaching here means the client accepted the other cert.
         Some(Fault::WrongCertificate) => Action::Send(router::route(shared, product, req)),

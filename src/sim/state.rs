@@ -18,6 +18,8 @@ pub struct Shared {
     /// Seconds added to the clock by `advance`.
     pub offset: AtomicI64,
     pub requests: AtomicU64,
+    /// Responses sent gzip-compressed.
+    pub gzipped: AtomicU64,
     pub active_connections: AtomicUsize,
     pub identity: Identity,
     /// Presented instead of `identity` under the `WrongCertificate` fault.
