@@ -194,3 +194,57 @@ fn guests_can_be_stopped_and_started() {
     assert!(!s.set_guest_running(112, true), "templates cannot run");
     assert_eq!(s.node_names(), vec!["pve1", "pve2", "pve3"]);
 }
+
+#[test]
+fn replication_zfs_and_backup_jobs() {
+    let s = frozen(1);
+    let mut c = client(&s);
+    let jobs = c.replication_jobs().expect("replication");
+    let job = jobs
+        .iter()
+        .find(|j| j.guest().as_deref() == Some("100"))
+        .expect("job of vm 100");
+    assert_eq!(job.id().as_deref(), Some("100-0"));
+    assert_eq!(job.target().as_deref(), Some("pve2"));
+    assert!(job.enabled());
+    let status = c.node_replication("pve1").expect("node replication");
+    let st = status
+        .iter()
+        .find(|j| j.guest().as_deref() == Some("100"))
+        .expect("status");
+    assert!(st.last_sync().is_some() && st.next_sync().is_some());
+    assert_eq!(st.fail_count(), Some(0));
+    let failing = c.node_replication("pve1").expect("node replication");
+    assert!(failing
+        .iter()
+        .any(|j| j.error().is_some() && j.fail_count() == Some(2)));
+
+    let pools = c.zfs_pools("pve1").expect("zfs");
+    assert_eq!(
+        pools.first().and_then(|p| p.health.as_deref()),
+        Some("ONLINE")
+    );
+    // Default 3 nodes: none degraded; a 5-node estate degrades pve5.
+    let big = Simulator::start(SimConfig {
+        nodes: 5,
+        clock: SimClock::Frozen(T0),
+        ..SimConfig::default()
+    })
+    .expect("sim");
+    let mut bc = client(&big);
+    let detail = bc.zfs_pool("pve5", "rpool").expect("zfs detail");
+    assert_eq!(detail.state.as_deref(), Some("DEGRADED"));
+    let mirror = detail
+        .children
+        .first()
+        .and_then(|r| r.children.first())
+        .expect("mirror");
+    assert!(mirror
+        .children
+        .iter()
+        .any(|d| d.state.as_deref() == Some("FAULTED") && d.read == Some(3)));
+
+    let backup_jobs = c.backup_jobs().expect("backup jobs");
+    assert_eq!(backup_jobs.len(), 2);
+    assert_eq!(backup_jobs[1].enabled, Some(false));
+}

@@ -205,6 +205,13 @@ impl Estate {
                 enabled: true,
             },
             Storage {
+                name: "local-zfs",
+                kind: "zfspool",
+                content: "images,rootdir",
+                shared: false,
+                enabled: true,
+            },
+            Storage {
                 name: "nfs-backup",
                 kind: "nfs",
                 content: "backup,iso",
