@@ -123,7 +123,7 @@ fn guest_variants_are_present() {
     assert_eq!(stopped.status.as_deref(), Some("stopped"));
     let err = c.agent_osinfo(&node_of(106), 106).err();
     assert!(
-        matches!(err, Some(ProxmoxError::Http { status: 500, .. })),
+        matches!(err, Some(ProxmoxError::Http { status: 500, ref excerpt }) if excerpt.contains("is not running")),
         "{err:?}"
     );
     // Container on the PVE 7 node sends cpus as a string; it still decodes.

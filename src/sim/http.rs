@@ -71,13 +71,15 @@ impl Response {
         }
     }
 
-    /// An error as Proxmox sends it: message in the status line, `{"data":null}` body.
+    /// An error as pveproxy sends it: the message in the status line and again in the body
+    /// (`{"data":null,"message":"...\n"}`).
     pub fn error(status: u16, reason: &str) -> Response {
+        let body = serde_json::json!({ "data": null, "message": format!("{reason}\n") });
         Response {
             status,
             reason: reason.to_string(),
             content_type: JSON,
-            body: br#"{"data":null}"#.to_vec(),
+            body: body.to_string().into_bytes(),
             gzipped: false,
         }
     }
