@@ -469,6 +469,12 @@ fn cluster_fails_over_from_a_dead_endpoint_and_reports_health() {
     let mut cfg = s.token_config(Product::Pve);
     cfg.cluster_endpoints = vec![dead.clone(), s.https_url(Product::Pve)];
     let mut c = pve(&cfg);
+    c.probe_endpoints();
+    let probed = c.endpoint_health();
+    assert!(
+        probed.iter().any(|h| h.endpoint == dead && !h.healthy),
+        "{probed:?}"
+    );
     for _ in 0..6 {
         assert_eq!(c.nodes().expect("failover").len(), 3);
     }
@@ -595,4 +601,31 @@ fn ipv6_literal_hosts_connect() {
     let err = pve(&cfg).version().err();
     assert!(matches!(err, Some(ProxmoxError::Timeout(_))), "{err:?}");
     let _ = t.join();
+}
+
+#[test]
+fn unhealthy_members_are_reprobed_and_recover() {
+    let s = sim();
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("https://{}", l.local_addr().expect("addr"))
+    };
+    let mut cfg = s.token_config(Product::Pve);
+    cfg.cluster_endpoints = vec![s.https_url(Product::Pve), dead];
+    let mut c = pve(&cfg);
+    c.set_reprobe_interval(Duration::from_millis(200));
+    s.set_fault("", Fault::ConnectionReset);
+    let err = c.nodes().err();
+    assert!(matches!(err, Some(ProxmoxError::Connect(_))), "{err:?}");
+    assert!(c.endpoint_health().iter().all(|h| !h.healthy));
+    s.clear_faults();
+    // Within the rest period nobody is probed: still no healthy member.
+    assert!(c.nodes().is_err());
+    std::thread::sleep(Duration::from_millis(250));
+    assert_eq!(c.nodes().expect("recovered").len(), 3);
+    let live = s.https_url(Product::Pve);
+    assert!(c
+        .endpoint_health()
+        .iter()
+        .any(|h| h.endpoint == live && h.healthy));
 }

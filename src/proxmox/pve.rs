@@ -41,6 +41,17 @@ impl PveClient {
         })
     }
 
+    /// Probes every cluster member once (5 s each) so health is known before the first poll.
+    /// Blocking; a no-op for standalone hosts.
+    pub fn probe_endpoints(&mut self) {
+        self.cluster.probe_all();
+    }
+
+    /// How long an unhealthy cluster member rests before it is probed again (default 10 s).
+    pub fn set_reprobe_interval(&mut self, every: Duration) {
+        self.cluster.set_reprobe_interval(every);
+    }
+
     /// Per-member health (all members healthy → "healthy", some → "degraded", none → "error").
     pub fn endpoint_health(&self) -> Vec<EndpointHealth> {
         self.cluster.health()
