@@ -83,3 +83,24 @@ fn admin_endpoints_move_the_estate() {
         "a fault needs a JSON body"
     );
 }
+
+#[test]
+fn a_full_connection_pool_does_not_starve_new_clients() {
+    let s = Simulator::start(SimConfig {
+        max_connections: 2,
+        ..SimConfig::default()
+    })
+    .expect("simulator");
+    let mut cfg = s.token_config(Product::Pve);
+    cfg.timeout = std::time::Duration::from_secs(5);
+    // Each client keeps its keep-alive connection open; the third only gets served if idle
+    // connections give way (the idle limit alone is 30 s, past the client timeout).
+    let mut clients: Vec<PveClient> = (0..4)
+        .map(|_| PveClient::new(&cfg).expect("client"))
+        .collect();
+    for round in 0..2 {
+        for (i, c) in clients.iter_mut().enumerate() {
+            assert!(c.version().is_ok(), "client {i} round {round}");
+        }
+    }
+}

@@ -131,12 +131,14 @@ impl Response {
 pub const JSON: &str = "application/json;charset=UTF-8";
 
 /// Reads the next request. `Ok(None)` means the peer closed, the connection idled past
-/// `idle`, or the simulator is stopping. `buf` carries pipelined bytes between calls.
-/// The stream must have a short read timeout so `stop` is noticed.
+/// `idle`, the simulator is stopping, or (between requests only) `yield_idle` asks idle
+/// keep-alive connections to make room for new ones. `buf` carries pipelined bytes between
+/// calls. The stream must have a short read timeout so the flags are noticed.
 pub fn read_request<S: Read>(
     s: &mut S,
     buf: &mut Vec<u8>,
     stop: &AtomicBool,
+    yield_idle: &AtomicBool,
     idle: Duration,
 ) -> io::Result<Option<Request>> {
     let waiting_since = Instant::now();
@@ -167,7 +169,8 @@ pub fn read_request<S: Read>(
                 } else {
                     REQUEST_DEADLINE
                 };
-                if stop.load(Ordering::Relaxed) || waiting_since.elapsed() > limit {
+                let yield_now = buf.is_empty() && yield_idle.load(Ordering::Relaxed);
+                if stop.load(Ordering::Relaxed) || yield_now || waiting_since.elapsed() > limit {
                     return Ok(None);
                 }
             }
@@ -270,7 +273,7 @@ mod tests {
         let mut src = &raw[..];
         let mut buf = Vec::new();
         let stop = AtomicBool::new(false);
-        let r = read_request(&mut src, &mut buf, &stop, Duration::from_secs(1))
+        let r = read_request(&mut src, &mut buf, &stop, &stop, Duration::from_secs(1))
             .ok()
             .flatten();
         let r = r.unwrap_or_default();
@@ -280,14 +283,14 @@ mod tests {
         );
         assert_eq!(r.body, b"abc");
         assert!(r.keep_alive);
-        let r2 = read_request(&mut src, &mut buf, &stop, Duration::from_secs(1))
+        let r2 = read_request(&mut src, &mut buf, &stop, &stop, Duration::from_secs(1))
             .ok()
             .flatten();
         let r2 = r2.unwrap_or_default();
         assert_eq!(r2.path, "/b");
         assert!(!r2.keep_alive);
         assert!(
-            read_request(&mut src, &mut buf, &stop, Duration::from_secs(1))
+            read_request(&mut src, &mut buf, &stop, &stop, Duration::from_secs(1))
                 .ok()
                 .flatten()
                 .is_none()
@@ -299,7 +302,7 @@ mod tests {
         let mut src = &b"\x16\x03\x01 junk\r\n\r\n"[..];
         let mut buf = Vec::new();
         let stop = AtomicBool::new(false);
-        assert!(read_request(&mut src, &mut buf, &stop, Duration::from_secs(1)).is_err());
+        assert!(read_request(&mut src, &mut buf, &stop, &stop, Duration::from_secs(1)).is_err());
     }
 
     #[test]

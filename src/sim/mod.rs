@@ -85,6 +85,7 @@ impl Simulator {
             requests: AtomicU64::new(0),
             gzipped: AtomicU64::new(0),
             active_connections: AtomicUsize::new(0),
+            slot_wanted: AtomicBool::new(false),
             identity,
             wrong_identity,
         });

@@ -63,11 +63,13 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, product: Product, t
         }
         let Ok(stream) = stream else { continue };
         while shared.active_connections.load(Ordering::Acquire) >= shared.cfg.max_connections {
+            shared.slot_wanted.store(true, Ordering::Relaxed);
             if shared.stopping() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+        shared.slot_wanted.store(false, Ordering::Relaxed);
         shared.active_connections.fetch_add(1, Ordering::AcqRel);
         let conn_shared = shared.clone();
         let spawned = std::thread::Builder::new()
@@ -124,7 +126,9 @@ fn handle_connection(shared: &Shared, stream: TcpStream, product: Product, tls: 
 
 fn serve<C: Conn>(shared: &Shared, conn: &mut C, product: Product) {
     let mut buf = Vec::new();
-    while let Ok(Some(req)) = http::read_request(conn, &mut buf, &shared.stop, IDLE) {
+    while let Ok(Some(req)) =
+        http::read_request(conn, &mut buf, &shared.stop, &shared.slot_wanted, IDLE)
+    {
         shared.requests.fetch_add(1, Ordering::Relaxed);
         let keep_alive = req.keep_alive;
         match respond(shared, product, &req) {

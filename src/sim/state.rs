@@ -21,6 +21,9 @@ pub struct Shared {
     /// Responses sent gzip-compressed.
     pub gzipped: AtomicU64,
     pub active_connections: AtomicUsize,
+    /// Set while the accept loop waits for a free connection slot: idle keep-alive
+    /// connections then close so a pool of clients cannot starve newcomers.
+    pub slot_wanted: AtomicBool,
     pub identity: Identity,
     /// Presented instead of `identity` under the `WrongCertificate` fault.
     pub wrong_identity: Identity,
