@@ -1,1 +1,17 @@
-//! (module under construction)
+//! Monitoring core: when to poll each configured instance (scheduler with backoff, circuit
+//! breaker, dead-letter queue and staleness), and the health view of that machinery.
+//!
+//! Everything here is plain data owned by the event-loop thread; times are Unix milliseconds
+//! passed in by the caller, so tests move the clock by hand.
+
+pub mod backoff;
+pub mod breaker;
+pub mod dead_letter;
+pub mod health;
+pub mod scheduler;
+pub mod staleness;
+pub mod task_key;
+
+pub use health::SchedulerHealth;
+pub use scheduler::{ErrorClass, PollError, PollTicket, Scheduler, SchedulerConfig};
+pub use task_key::{InstanceKind, TaskKey};
