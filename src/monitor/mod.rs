@@ -7,7 +7,11 @@
 pub mod backoff;
 pub mod breaker;
 pub mod dead_letter;
+pub mod derive_guest;
+pub mod derive_pve;
+pub mod guest_agent;
 pub mod health;
+pub mod rates;
 pub mod scheduler;
 pub mod staleness;
 pub mod task_key;
