@@ -146,14 +146,14 @@ fn useful_address(ip: &str) -> bool {
     !(ip.is_empty() || ip.starts_with("127.") || ip.starts_with("fe80") || ip == "::1")
 }
 
-/// Interfaces sorted by name, with their useful addresses; an interface with neither addresses
-/// nor traffic (a down bridge, `lo`) is dropped. Returns the interfaces and all addresses, sorted.
+/// Interfaces sorted by name, with their useful addresses; `lo` and interfaces with neither
+/// addresses nor traffic (a down bridge) are dropped. Returns the interfaces and all addresses, sorted.
 pub fn network_interfaces(
     list: &[AgentNetworkInterface],
 ) -> (Vec<GuestNetworkInterface>, Vec<String>) {
     let mut out = Vec::new();
     let mut all = Vec::new();
-    for iface in list {
+    for iface in list.iter().filter(|i| i.name != "lo") {
         let mut addresses: Vec<String> = iface
             .ip_addresses
             .iter()

@@ -11,6 +11,7 @@ pub mod derive_guest;
 pub mod derive_pve;
 pub mod guest_agent;
 pub mod health;
+pub mod poll_pve;
 pub mod rates;
 pub mod scheduler;
 pub mod staleness;
