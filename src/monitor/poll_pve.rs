@@ -389,3 +389,64 @@ fn per_node_guest_lists(
     }
     rows
 }
+
+/// The real client answers every call with its own method of the same name.
+impl PveApi for crate::proxmox::PveClient {
+    fn nodes(&mut self) -> Result<Vec<NodeListEntry>, ProxmoxError> {
+        crate::proxmox::PveClient::nodes(self)
+    }
+    fn node_status(&mut self, node: &str) -> Result<NodeStatus, ProxmoxError> {
+        crate::proxmox::PveClient::node_status(self, node)
+    }
+    fn node_rrd_memory(&mut self, node: &str) -> Result<Vec<NodeRrdPoint>, ProxmoxError> {
+        crate::proxmox::PveClient::node_rrd_memory(self, node)
+    }
+    fn cluster_resources_vms(&mut self) -> Result<Vec<ClusterResource>, ProxmoxError> {
+        crate::proxmox::PveClient::cluster_resources_vms(self)
+    }
+    fn qemu_status(&mut self, node: &str, vmid: u32) -> Result<QemuStatus, ProxmoxError> {
+        crate::proxmox::PveClient::qemu_status(self, node, vmid)
+    }
+    fn agent_network_interfaces(
+        &mut self,
+        node: &str,
+        vmid: u32,
+    ) -> Result<AgentInterfaces, ProxmoxError> {
+        crate::proxmox::PveClient::agent_network_interfaces(self, node, vmid)
+    }
+    fn agent_osinfo(&mut self, node: &str, vmid: u32) -> Result<AgentOsInfo, ProxmoxError> {
+        crate::proxmox::PveClient::agent_osinfo(self, node, vmid)
+    }
+    fn agent_info(&mut self, node: &str, vmid: u32) -> Result<AgentInfo, ProxmoxError> {
+        crate::proxmox::PveClient::agent_info(self, node, vmid)
+    }
+    fn agent_fsinfo(&mut self, node: &str, vmid: u32) -> Result<AgentFsInfoList, ProxmoxError> {
+        crate::proxmox::PveClient::agent_fsinfo(self, node, vmid)
+    }
+    fn lxc_rrd_memory(
+        &mut self,
+        node: &str,
+        vmid: u32,
+    ) -> Result<Vec<GuestRrdPoint>, ProxmoxError> {
+        crate::proxmox::PveClient::lxc_rrd_memory(self, node, vmid)
+    }
+    fn qemu_list(&mut self, node: &str) -> Result<Vec<GuestListEntry>, ProxmoxError> {
+        crate::proxmox::PveClient::qemu_list(self, node)
+    }
+    fn lxc_list(&mut self, node: &str) -> Result<Vec<GuestListEntry>, ProxmoxError> {
+        crate::proxmox::PveClient::lxc_list(self, node)
+    }
+    fn storage_config(&mut self) -> Result<Vec<StorageConfig>, ProxmoxError> {
+        crate::proxmox::PveClient::storage_config(self)
+    }
+    fn node_storage(&mut self, node: &str) -> Result<Vec<NodeStorage>, ProxmoxError> {
+        crate::proxmox::PveClient::node_storage(self, node)
+    }
+    fn endpoint_health(&self) -> (usize, usize) {
+        let members = crate::proxmox::PveClient::endpoint_health(self);
+        (
+            members.iter().filter(|m| m.healthy).count(),
+            members.len().max(1),
+        )
+    }
+}
