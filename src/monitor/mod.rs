@@ -11,6 +11,8 @@ pub mod derive_guest;
 pub mod derive_pve;
 pub mod guest_agent;
 pub mod health;
+pub mod poll_pbs;
+pub mod poll_pmg;
 pub mod poll_pve;
 pub mod rates;
 pub mod scheduler;
