@@ -11,14 +11,18 @@ pub mod derive_guest;
 pub mod derive_pve;
 pub mod guest_agent;
 pub mod health;
+pub mod jobs;
 pub mod poll_pbs;
 pub mod poll_pmg;
 pub mod poll_pve;
 pub mod rates;
+pub mod runtime;
 pub mod scheduler;
 pub mod staleness;
 pub mod task_key;
 
 pub use health::SchedulerHealth;
+pub use jobs::{PollJob, PollOutcome};
+pub use runtime::MonitorCore;
 pub use scheduler::{ErrorClass, PollError, PollTicket, Scheduler, SchedulerConfig};
 pub use task_key::{InstanceKind, TaskKey};
