@@ -4,8 +4,9 @@
 use pulse::monitor::poll_pve::{poll_pve, PveApi, PvePollContext, PveSettings};
 use pulse::monitor::ErrorClass;
 use pulse::proxmox::pve_types::{
-    AgentFsInfoList, AgentInfo, AgentInterfaces, AgentOsInfo, ClusterResource, GuestListEntry,
-    GuestRrdPoint, NodeListEntry, NodeRrdPoint, NodeStatus, NodeStorage, QemuStatus, StorageConfig,
+    AgentFsInfoList, AgentInfo, AgentInterfaces, AgentOsInfo, CephDf, CephStatus, ClusterResource,
+    GuestListEntry, GuestRrdPoint, NodeListEntry, NodeRrdPoint, NodeStatus, NodeStorage,
+    PhysicalDisk, QemuStatus, StorageConfig,
 };
 use pulse::proxmox::ProxmoxError;
 use pulse::state::LiveState;
@@ -158,13 +159,30 @@ impl PveApi for FixtureApi {
     }
     fn storage_config(&mut self) -> Result<Vec<StorageConfig>, ProxmoxError> {
         self.hit("storage_config")?;
-        decode(
-            json!([{"storage": "local", "type": "dir"}, {"storage": "synology", "type": "nfs", "shared": 1}]),
-        )
+        decode(json!([
+            {"storage": "local", "type": "dir"},
+            {"storage": "synology", "type": "nfs", "shared": 1},
+            {"storage": "vm_nvme", "type": "rbd", "shared": 1, "nodes": "node9"}
+        ]))
     }
     fn node_storage(&mut self, _node: &str) -> Result<Vec<NodeStorage>, ProxmoxError> {
         self.hit("node_storage")?;
         decode(fixture("nodes_node_storage.json"))
+    }
+    fn disks(&mut self, _node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError> {
+        self.hit("disks")?;
+        decode(fixture("nodes_node_disks_list.json"))
+    }
+    fn ceph_status(&mut self) -> Result<CephStatus, ProxmoxError> {
+        self.hit("ceph_status")?;
+        decode(fixture("cluster_ceph_status.json"))
+    }
+    fn ceph_df(&mut self) -> Result<CephDf, ProxmoxError> {
+        self.hit("ceph_df")?;
+        Err(ProxmoxError::Http {
+            status: 501,
+            excerpt: "not implemented".into(),
+        })
     }
     fn endpoint_health(&self) -> (usize, usize) {
         (1, 1)
@@ -265,6 +283,34 @@ fn full_poll_derives_true_numbers_and_fills_state() {
     assert_eq!(find(&v, "storage", "lab-node1-synology")["nodeCount"], 2);
     assert_eq!(v["connectionHealth"], json!({"lab": true}));
 
+    // Ceph (an rbd storage is configured): totals from pgmap since df is unavailable.
+    let ceph = &v["cephClusters"][0];
+    assert_eq!(ceph["id"], "lab-d11c6ea1-7ab2-41fa-99c5-b85f4d7ffd49");
+    assert_eq!(ceph["health"], "HEALTH_WARN");
+    assert_eq!(
+        ceph["healthMessage"],
+        "OSD_NEARFULL: 3 nearfull osd(s); POOL_NEARFULL: 4 pool(s) nearfull"
+    );
+    assert_eq!(
+        (
+            ceph["totalBytes"].as_i64(),
+            ceph["numOsds"].as_i64(),
+            ceph["numPGs"].as_i64()
+        ),
+        (Some(51_850_204_151_808), Some(21), Some(577))
+    );
+    assert!(
+        ceph["numMons"].as_i64().unwrap_or(0) > 0,
+        "monitors counted from the quorum"
+    );
+    // Physical disks: per node, wear N/A → −1, ids from the device path.
+    let disk = find(&v, "physicalDisks", "lab-node1--dev-sda");
+    assert_eq!(
+        (disk["wearout"].as_i64(), disk["health"].as_str()),
+        (Some(-1), Some("OK"))
+    );
+    assert_eq!(api.count("disks"), 2);
+
     // Second poll 10 s later: counters moved → rates; agent metadata not asked again.
     api.net_bump = 100_000;
     let snap = poll_pve(&mut api, &mut ctx, T0 + 10_000).expect("second poll");
@@ -279,6 +325,12 @@ fn full_poll_derives_true_numbers_and_fills_state() {
     );
     assert_eq!(api.count("agent_fsinfo"), 2, "filesystems read every poll");
     assert_eq!(api.count("node_rrd_memory"), 2, "node RRD cached for 30 s");
+    assert_eq!(api.count("disks"), 2, "disks every 5 minutes only");
+    assert_eq!(
+        v["physicalDisks"].as_array().map(Vec::len),
+        Some(2 * 3),
+        "kept between disk polls"
+    );
 }
 
 #[test]

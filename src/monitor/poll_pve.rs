@@ -6,6 +6,7 @@
 //! (rate counters, agent cache, RRD cache, last memory figures) lives in [`PvePollContext`],
 //! which the event loop owns and lends to the worker for the duration of one poll.
 
+use super::derive_ceph::{build_ceph, build_physical_disk};
 use super::derive_guest::{
     build_container, build_vm, container_counters, is_template, resource_guest_id, vm_counters,
     FsInfo, VmInputs,
@@ -21,8 +22,9 @@ use super::guest_agent::{
 use super::rates::RateTracker;
 use super::scheduler::PollError;
 use crate::proxmox::pve_types::{
-    AgentFsInfoList, AgentInfo, AgentInterfaces, AgentOsInfo, ClusterResource, GuestListEntry,
-    GuestRrdPoint, NodeListEntry, NodeRrdPoint, NodeStatus, NodeStorage, QemuStatus, StorageConfig,
+    AgentFsInfoList, AgentInfo, AgentInterfaces, AgentOsInfo, CephDf, CephStatus, ClusterResource,
+    GuestListEntry, GuestRrdPoint, NodeListEntry, NodeRrdPoint, NodeStatus, NodeStorage,
+    PhysicalDisk, QemuStatus, StorageConfig,
 };
 use crate::proxmox::ProxmoxError;
 use crate::state::PveSnapshot;
@@ -50,6 +52,9 @@ pub trait PveApi {
     fn lxc_list(&mut self, node: &str) -> Result<Vec<GuestListEntry>, ProxmoxError>;
     fn storage_config(&mut self) -> Result<Vec<StorageConfig>, ProxmoxError>;
     fn node_storage(&mut self, node: &str) -> Result<Vec<NodeStorage>, ProxmoxError>;
+    fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError>;
+    fn ceph_status(&mut self) -> Result<CephStatus, ProxmoxError>;
+    fn ceph_df(&mut self) -> Result<CephDf, ProxmoxError>;
     /// `(healthy, total)` cluster endpoints; `(1, 1)` for a single host.
     fn endpoint_health(&self) -> (usize, usize);
 }
@@ -82,6 +87,10 @@ impl PveSettings {
 
 /// Node RRD memory is re-read at most this often per node.
 const NODE_RRD_CACHE_MS: i64 = 30_000;
+/// SMART data changes slowly and `disks/list` is expensive: every 5 minutes (Pulse's default).
+const PHYSICAL_DISK_INTERVAL_MS: i64 = 300_000;
+/// Storage types backed by Ceph: their presence makes the poll read the Ceph status.
+const CEPH_STORAGE_TYPES: &[&str] = &["rbd", "cephfs", "ceph"];
 
 /// State a PVE poll carries over to the next one. Owned by the event loop, lent to a worker.
 #[derive(Debug, Clone)]
@@ -91,6 +100,7 @@ pub struct PvePollContext {
     agent: AgentMetaCache,
     node_rrd: HashMap<String, (i64, Option<NodeRrdPoint>)>,
     node_used: HashMap<String, i64>,
+    disks_polled_ms: Option<i64>,
 }
 
 impl PvePollContext {
@@ -102,6 +112,7 @@ impl PvePollContext {
             agent: AgentMetaCache::new(AgentCacheConfig::default(), seed),
             node_rrd: HashMap::new(),
             node_used: HashMap::new(),
+            disks_polled_ms: None,
         }
     }
 }
@@ -268,17 +279,57 @@ pub fn poll_pve(
     }
 
     if settings.monitor_storage {
-        let config = api.storage_config().unwrap_or_default();
+        let config = api.storage_config().ok();
+        let config_rows = config.as_deref().unwrap_or_default();
         for node in &online {
             let Ok(rows) = api.node_storage(node) else {
                 continue;
             };
             snap.storage_nodes.insert(node.clone());
             for row in &rows {
-                let cfg = config.iter().find(|c| c.storage == row.storage);
+                let cfg = config_rows.iter().find(|c| c.storage == row.storage);
                 snap.storage.push(build_storage(instance, node, row, cfg));
             }
         }
+        let has_ceph = config_rows
+            .iter()
+            .map(|c| c.kind.as_str())
+            .chain(snap.storage.iter().map(|s| s.kind.as_str()))
+            .any(|k| CEPH_STORAGE_TYPES.contains(&k));
+        let storage_known = config.is_some() || !snap.storage_nodes.is_empty();
+        snap.ceph = if has_ceph {
+            // A failed status read keeps the previous picture (None); df is optional.
+            api.ceph_status().ok().map(|status| {
+                vec![build_ceph(
+                    instance,
+                    &status,
+                    api.ceph_df().ok().as_ref(),
+                    now_ms,
+                )]
+            })
+        } else if storage_known {
+            Some(Vec::new())
+        } else {
+            None
+        };
+    }
+
+    if ctx
+        .disks_polled_ms
+        .is_none_or(|at| now_ms - at >= PHYSICAL_DISK_INTERVAL_MS)
+        && !online.is_empty()
+    {
+        let mut disks = Vec::new();
+        for node in &online {
+            if let Ok(list) = api.disks(node) {
+                disks.extend(
+                    list.iter()
+                        .map(|d| build_physical_disk(instance, node, d, now_ms)),
+                );
+            }
+        }
+        ctx.disks_polled_ms = Some(now_ms);
+        snap.physical_disks = Some(disks);
     }
     ctx.node_rrd
         .retain(|n, _| listed.iter().any(|r| &r.node == n));
@@ -441,6 +492,15 @@ impl PveApi for crate::proxmox::PveClient {
     }
     fn node_storage(&mut self, node: &str) -> Result<Vec<NodeStorage>, ProxmoxError> {
         crate::proxmox::PveClient::node_storage(self, node)
+    }
+    fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError> {
+        crate::proxmox::PveClient::disks(self, node)
+    }
+    fn ceph_status(&mut self) -> Result<CephStatus, ProxmoxError> {
+        crate::proxmox::PveClient::ceph_status(self)
+    }
+    fn ceph_df(&mut self) -> Result<CephDf, ProxmoxError> {
+        crate::proxmox::PveClient::ceph_df(self)
     }
     fn endpoint_health(&self) -> (usize, usize) {
         let members = crate::proxmox::PveClient::endpoint_health(self);
