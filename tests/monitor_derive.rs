@@ -315,7 +315,7 @@ fn container_memory_from_rrd_memavailable() {
     let rrd: GuestRrdPoint = decode(
         json!({"time": 1, "memavailable": 773_741_824.4, "memused": 800_000_000.0, "maxmem": 1_073_741_824.0}),
     );
-    let ct = build_container("node1", &res, Some(&rrd), IoRates::default(), NOW).expect("ct");
+    let ct = build_container("node1", &res, Some(&rrd), None, IoRates::default(), NOW).expect("ct");
     assert_eq!(
         ct.id, "node1-200",
         "instance named after its node: short id"
@@ -326,11 +326,12 @@ fn container_memory_from_rrd_memavailable() {
     );
     assert_eq!((ct.disk.used, ct.disk.usage), (2_000_000_000, 25.0));
     assert_eq!(ct.disks[0].mountpoint, "/");
-    let ct = build_container("lab", &res, None, IoRates::default(), NOW).expect("ct");
+    let ct = build_container("lab", &res, None, None, IoRates::default(), NOW).expect("ct");
     assert_eq!(ct.memory.used, 900_000_000, "no RRD: the resources figure");
     let mut stopped = res.clone();
     stopped.status = Some("stopped".into());
-    let ct = build_container("lab", &stopped, Some(&rrd), IoRates::default(), NOW).expect("ct");
+    let ct =
+        build_container("lab", &stopped, Some(&rrd), None, IoRates::default(), NOW).expect("ct");
     assert_eq!((ct.memory.used, ct.cpu, ct.disk.usage), (0, 0.0, -1.0));
 }
 

@@ -5,8 +5,8 @@ use pulse::monitor::poll_pve::{poll_pve, PveApi, PvePollContext, PveSettings};
 use pulse::monitor::ErrorClass;
 use pulse::proxmox::pve_types::{
     AgentFsInfoList, AgentInfo, AgentInterfaces, AgentOsInfo, CephDf, CephStatus, ClusterResource,
-    GuestListEntry, GuestRrdPoint, NodeListEntry, NodeRrdPoint, NodeStatus, NodeStorage,
-    PhysicalDisk, QemuStatus, StorageConfig,
+    GuestListEntry, GuestRrdPoint, LxcConfig, LxcInterface, LxcStatus, NodeListEntry, NodeRrdPoint,
+    NodeStatus, NodeStorage, PhysicalDisk, QemuStatus, StorageConfig,
 };
 use pulse::proxmox::ProxmoxError;
 use pulse::state::LiveState;
@@ -169,6 +169,24 @@ impl PveApi for FixtureApi {
         self.hit("node_storage")?;
         decode(fixture("nodes_node_storage.json"))
     }
+    fn lxc_status(&mut self, _node: &str, _vmid: u32) -> Result<LxcStatus, ProxmoxError> {
+        self.hit("lxc_status")?;
+        decode(fixture("nodes_node_lxc_vmid_status_current.json"))
+    }
+    fn lxc_config(&mut self, _node: &str, _vmid: u32) -> Result<LxcConfig, ProxmoxError> {
+        self.hit("lxc_config")?;
+        decode(json!({"net0": "name=eth0,bridge=vmbr0,hwaddr=bc:24:11:aa:bb:cc,ip=dhcp,type=veth"}))
+    }
+    fn lxc_interfaces(
+        &mut self,
+        _node: &str,
+        _vmid: u32,
+    ) -> Result<Vec<LxcInterface>, ProxmoxError> {
+        self.hit("lxc_interfaces")?;
+        decode(
+            json!([{"name": "lo", "inet": "127.0.0.1/8"}, {"name": "eth0", "hwaddr": "bc:24:11:aa:bb:cc", "inet": "192.168.7.20/24"}]),
+        )
+    }
     fn disks(&mut self, _node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError> {
         self.hit("disks")?;
         decode(fixture("nodes_node_disks_list.json"))
@@ -263,6 +281,12 @@ fn full_poll_derives_true_numbers_and_fills_state() {
     );
     let ct = find(&v, "containers", "lab-node1-300");
     assert_eq!(ct["memory"]["used"], 300_000_000);
+    assert_eq!(
+        ct["ipAddresses"],
+        json!(["192.168.7.20"]),
+        "config says dhcp: address from /interfaces"
+    );
+    assert_eq!(ct["networkInterfaces"][0]["mac"], "BC:24:11:AA:BB:CC");
     assert_eq!(
         api.count("qemu_status"),
         1,

@@ -153,11 +153,13 @@ pub fn build_vm(
     Some(vm)
 }
 
-/// One container. Disk numbers come from PVE itself (it can see inside a container).
+/// One container. Disk numbers come from PVE itself (it can see inside a container);
+/// `network` is the (throttled) interface and address data of a running container.
 pub fn build_container(
     instance: &str,
     res: &ClusterResource,
     rrd: Option<&GuestRrdPoint>,
+    network: Option<&AgentMeta>,
     rates: IoRates,
     now_ms: i64,
 ) -> Option<ContainerFrontend> {
@@ -195,6 +197,8 @@ pub fn build_container(
         memory,
         disk,
         disks,
+        network_interfaces: network.map(|m| m.interfaces.clone()).unwrap_or_default(),
+        ip_addresses: network.map(|m| m.ip_addresses.clone()).unwrap_or_default(),
         network_in: rates.net_in.max(0),
         network_out: rates.net_out.max(0),
         disk_read: rates.disk_read.max(0),

@@ -13,6 +13,7 @@ pub mod derive_pve;
 pub mod guest_agent;
 pub mod health;
 pub mod jobs;
+pub mod lxc_network;
 pub mod poll_pbs;
 pub mod poll_pmg;
 pub mod poll_pve;

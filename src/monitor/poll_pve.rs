@@ -19,12 +19,13 @@ use super::guest_agent::{
     agent_key, agent_version, network_interfaces, os_name_version, AgentCacheConfig, AgentMeta,
     AgentMetaCache,
 };
+use super::lxc_network::lxc_network;
 use super::rates::RateTracker;
 use super::scheduler::PollError;
 use crate::proxmox::pve_types::{
     AgentFsInfoList, AgentInfo, AgentInterfaces, AgentOsInfo, CephDf, CephStatus, ClusterResource,
-    GuestListEntry, GuestRrdPoint, NodeListEntry, NodeRrdPoint, NodeStatus, NodeStorage,
-    PhysicalDisk, QemuStatus, StorageConfig,
+    GuestListEntry, GuestRrdPoint, LxcConfig, LxcInterface, LxcStatus, NodeListEntry, NodeRrdPoint,
+    NodeStatus, NodeStorage, PhysicalDisk, QemuStatus, StorageConfig,
 };
 use crate::proxmox::ProxmoxError;
 use crate::state::PveSnapshot;
@@ -48,6 +49,9 @@ pub trait PveApi {
     fn agent_fsinfo(&mut self, node: &str, vmid: u32) -> Result<AgentFsInfoList, ProxmoxError>;
     fn lxc_rrd_memory(&mut self, node: &str, vmid: u32)
         -> Result<Vec<GuestRrdPoint>, ProxmoxError>;
+    fn lxc_status(&mut self, node: &str, vmid: u32) -> Result<LxcStatus, ProxmoxError>;
+    fn lxc_config(&mut self, node: &str, vmid: u32) -> Result<LxcConfig, ProxmoxError>;
+    fn lxc_interfaces(&mut self, node: &str, vmid: u32) -> Result<Vec<LxcInterface>, ProxmoxError>;
     fn qemu_list(&mut self, node: &str) -> Result<Vec<GuestListEntry>, ProxmoxError>;
     fn lxc_list(&mut self, node: &str) -> Result<Vec<GuestListEntry>, ProxmoxError>;
     fn storage_config(&mut self) -> Result<Vec<StorageConfig>, ProxmoxError>;
@@ -266,7 +270,18 @@ pub fn poll_pve(
                     };
                     let point = rrd.as_deref().and_then(last_guest_rrd);
                     let rates = ctx.rates.update(&id, container_counters(res), now_ms);
-                    if let Some(ct) = build_container(instance, res, point, rates, now_ms) {
+                    let key = agent_key(instance, node, vmid);
+                    if running {
+                        seen_agents.insert(key.clone());
+                        refresh_lxc_network(api, &mut ctx.agent, &key, node, vmid, now_ms);
+                    }
+                    let network = if running {
+                        ctx.agent.get(&key, now_ms)
+                    } else {
+                        None
+                    };
+                    if let Some(ct) = build_container(instance, res, point, network, rates, now_ms)
+                    {
                         seen_ids.insert(id);
                         snap.containers.push(ct);
                     }
@@ -399,6 +414,39 @@ fn refresh_agent_meta(
     );
 }
 
+/// Container interfaces and addresses, on the same throttle as VM agent metadata (they are
+/// three calls per container and change rarely).
+fn refresh_lxc_network(
+    api: &mut dyn PveApi,
+    cache: &mut AgentMetaCache,
+    key: &str,
+    node: &str,
+    vmid: u32,
+    now_ms: i64,
+) {
+    if !cache.needs_refresh(key, now_ms) {
+        return;
+    }
+    let config = api.lxc_config(node, vmid).ok();
+    let status = api.lxc_status(node, vmid).ok();
+    if config.is_none() && status.is_none() {
+        cache.record_failure(key, now_ms);
+        return;
+    }
+    let (mut interfaces, mut ip_addresses) = lxc_network(config.as_ref(), status.as_ref(), &[]);
+    if ip_addresses.is_empty() {
+        if let Ok(list) = api.lxc_interfaces(node, vmid) {
+            (interfaces, ip_addresses) = lxc_network(config.as_ref(), status.as_ref(), &list);
+        }
+    }
+    let meta = AgentMeta {
+        interfaces,
+        ip_addresses,
+        ..AgentMeta::default()
+    };
+    cache.store(key, meta, now_ms);
+}
+
 /// Fallback when `/cluster/resources` fails: the per-node guest lists, shaped like resource rows.
 fn per_node_guest_lists(
     api: &mut dyn PveApi,
@@ -495,6 +543,15 @@ impl PveApi for crate::proxmox::PveClient {
     }
     fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError> {
         crate::proxmox::PveClient::disks(self, node)
+    }
+    fn lxc_status(&mut self, node: &str, vmid: u32) -> Result<LxcStatus, ProxmoxError> {
+        crate::proxmox::PveClient::lxc_status(self, node, vmid)
+    }
+    fn lxc_config(&mut self, node: &str, vmid: u32) -> Result<LxcConfig, ProxmoxError> {
+        crate::proxmox::PveClient::lxc_config(self, node, vmid)
+    }
+    fn lxc_interfaces(&mut self, node: &str, vmid: u32) -> Result<Vec<LxcInterface>, ProxmoxError> {
+        crate::proxmox::PveClient::lxc_interfaces(self, node, vmid)
     }
     fn ceph_status(&mut self) -> Result<CephStatus, ProxmoxError> {
         crate::proxmox::PveClient::ceph_status(self)
