@@ -6,7 +6,8 @@ use pulse::monitor::ErrorClass;
 use pulse::proxmox::pve_types::{
     AgentFsInfoList, AgentInfo, AgentInterfaces, AgentOsInfo, CephDf, CephStatus, ClusterResource,
     GuestListEntry, GuestRrdPoint, LxcConfig, LxcInterface, LxcStatus, NodeListEntry, NodeRrdPoint,
-    NodeStatus, NodeStorage, PhysicalDisk, QemuStatus, StorageConfig,
+    NodeStatus, NodeStorage, PhysicalDisk, QemuStatus, Snapshot, StorageConfig, StorageContent,
+    Task,
 };
 use pulse::proxmox::ProxmoxError;
 use pulse::state::LiveState;
@@ -187,6 +188,32 @@ impl PveApi for FixtureApi {
             json!([{"name": "lo", "inet": "127.0.0.1/8"}, {"name": "eth0", "hwaddr": "bc:24:11:aa:bb:cc", "inet": "192.168.7.20/24"}]),
         )
     }
+    fn node_tasks(&mut self, _node: &str) -> Result<Vec<Task>, ProxmoxError> {
+        self.hit("node_tasks")?;
+        let mut tasks = fixture("nodes_node_tasks.json");
+        tasks[0]["type"] = json!("vzdump");
+        tasks[0]["id"] = json!("100");
+        decode(tasks)
+    }
+    fn storage_content(
+        &mut self,
+        _node: &str,
+        _storage: &str,
+    ) -> Result<Vec<StorageContent>, ProxmoxError> {
+        self.hit("storage_content")?;
+        decode(fixture("nodes_node_storage_storage_content.json"))
+    }
+    fn qemu_snapshots(&mut self, _node: &str, _vmid: u32) -> Result<Vec<Snapshot>, ProxmoxError> {
+        self.hit("qemu_snapshots")?;
+        decode(
+            json!([{"name": "before-upgrade", "snaptime": 1_699_000_000, "description": "pre 8.1", "vmstate": 1},
+                      {"name": "current", "description": "You are here!", "parent": "before-upgrade"}]),
+        )
+    }
+    fn lxc_snapshots(&mut self, _node: &str, _vmid: u32) -> Result<Vec<Snapshot>, ProxmoxError> {
+        self.hit("lxc_snapshots")?;
+        decode(json!([{"name": "current"}]))
+    }
     fn disks(&mut self, _node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError> {
         self.hit("disks")?;
         decode(fixture("nodes_node_disks_list.json"))
@@ -335,6 +362,53 @@ fn full_poll_derives_true_numbers_and_fills_state() {
     );
     assert_eq!(api.count("disks"), 2);
 
+    // Backups (first poll is a backup cycle).
+    let b = &v["backups"]["pve"];
+    assert_eq!(b, &v["pveBackups"]);
+    let task = &b["backupTasks"][0];
+    assert_eq!(
+        (
+            task["type"].as_str(),
+            task["vmid"].as_i64(),
+            task["status"].as_str()
+        ),
+        (Some("vzdump"), Some(100), Some("OK"))
+    );
+    assert!(task["id"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("lab-UPID:"));
+    assert_eq!(
+        b["backupTasks"].as_array().map(Vec::len),
+        Some(2),
+        "only vzdump tasks, one per node"
+    );
+    // local on each node + the shared NFS once: 3 listings of 2 files.
+    assert_eq!(api.count("storage_content"), 3);
+    let sb = &b["storageBackups"][0];
+    assert_eq!(
+        (
+            sb["type"].as_str(),
+            sb["vmid"].as_i64(),
+            sb["ctime"].as_i64()
+        ),
+        (Some("qemu"), Some(931), Some(1_702_582_560))
+    );
+    assert_eq!(sb["time"], "2023-12-14T19:36:00Z");
+    let snaps: Vec<&str> = b["guestSnapshots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["id"].as_str())
+        .collect();
+    assert_eq!(
+        snaps.len(),
+        3,
+        "one per non-template VM, `current` skipped: {snaps:?}"
+    );
+    assert!(snaps.contains(&"lab-node2-100-before-upgrade"));
+    assert_eq!(b["guestSnapshots"][0]["vmstate"], true);
+
     // Second poll 10 s later: counters moved → rates; agent metadata not asked again.
     api.net_bump = 100_000;
     let snap = poll_pve(&mut api, &mut ctx, T0 + 10_000).expect("second poll");
@@ -350,6 +424,14 @@ fn full_poll_derives_true_numbers_and_fills_state() {
     assert_eq!(api.count("agent_fsinfo"), 2, "filesystems read every poll");
     assert_eq!(api.count("node_rrd_memory"), 2, "node RRD cached for 30 s");
     assert_eq!(api.count("disks"), 2, "disks every 5 minutes only");
+    assert_eq!(api.count("node_tasks"), 2, "backups only every 10th poll");
+    assert_eq!(
+        v["backups"]["pve"]["guestSnapshots"]
+            .as_array()
+            .map(Vec::len),
+        Some(3),
+        "kept between cycles"
+    );
     assert_eq!(
         v["physicalDisks"].as_array().map(Vec::len),
         Some(2 * 3),

@@ -17,6 +17,7 @@ pub mod lxc_network;
 pub mod poll_pbs;
 pub mod poll_pmg;
 pub mod poll_pve;
+pub mod poll_pve_backups;
 pub mod rates;
 pub mod runtime;
 pub mod scheduler;

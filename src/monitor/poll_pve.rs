@@ -20,12 +20,14 @@ use super::guest_agent::{
     AgentMetaCache,
 };
 use super::lxc_network::lxc_network;
+use super::poll_pve_backups::{poll_pve_backups, GuestRef};
 use super::rates::RateTracker;
 use super::scheduler::PollError;
 use crate::proxmox::pve_types::{
     AgentFsInfoList, AgentInfo, AgentInterfaces, AgentOsInfo, CephDf, CephStatus, ClusterResource,
     GuestListEntry, GuestRrdPoint, LxcConfig, LxcInterface, LxcStatus, NodeListEntry, NodeRrdPoint,
-    NodeStatus, NodeStorage, PhysicalDisk, QemuStatus, StorageConfig,
+    NodeStatus, NodeStorage, PhysicalDisk, QemuStatus, Snapshot, StorageConfig, StorageContent,
+    Task,
 };
 use crate::proxmox::ProxmoxError;
 use crate::state::PveSnapshot;
@@ -57,6 +59,14 @@ pub trait PveApi {
     fn storage_config(&mut self) -> Result<Vec<StorageConfig>, ProxmoxError>;
     fn node_storage(&mut self, node: &str) -> Result<Vec<NodeStorage>, ProxmoxError>;
     fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError>;
+    fn node_tasks(&mut self, node: &str) -> Result<Vec<Task>, ProxmoxError>;
+    fn storage_content(
+        &mut self,
+        node: &str,
+        storage: &str,
+    ) -> Result<Vec<StorageContent>, ProxmoxError>;
+    fn qemu_snapshots(&mut self, node: &str, vmid: u32) -> Result<Vec<Snapshot>, ProxmoxError>;
+    fn lxc_snapshots(&mut self, node: &str, vmid: u32) -> Result<Vec<Snapshot>, ProxmoxError>;
     fn ceph_status(&mut self) -> Result<CephStatus, ProxmoxError>;
     fn ceph_df(&mut self) -> Result<CephDf, ProxmoxError>;
     /// `(healthy, total)` cluster endpoints; `(1, 1)` for a single host.
@@ -91,6 +101,8 @@ impl PveSettings {
 
 /// Node RRD memory is re-read at most this often per node.
 const NODE_RRD_CACHE_MS: i64 = 30_000;
+/// Backups and snapshots are listed on the first poll and then every this many polls (≈100 s).
+const BACKUP_EVERY_POLLS: u64 = 10;
 /// SMART data changes slowly and `disks/list` is expensive: every 5 minutes (Pulse's default).
 const PHYSICAL_DISK_INTERVAL_MS: i64 = 300_000;
 /// Storage types backed by Ceph: their presence makes the poll read the Ceph status.
@@ -105,6 +117,9 @@ pub struct PvePollContext {
     node_rrd: HashMap<String, (i64, Option<NodeRrdPoint>)>,
     node_used: HashMap<String, i64>,
     disks_polled_ms: Option<i64>,
+    polls: u64,
+    /// Set by the configuration (`monitorBackups`).
+    pub monitor_backups: bool,
 }
 
 impl PvePollContext {
@@ -117,6 +132,8 @@ impl PvePollContext {
             node_rrd: HashMap::new(),
             node_used: HashMap::new(),
             disks_polled_ms: None,
+            polls: 0,
+            monitor_backups: true,
         }
     }
 }
@@ -346,6 +363,29 @@ pub fn poll_pve(
         ctx.disks_polled_ms = Some(now_ms);
         snap.physical_disks = Some(disks);
     }
+
+    if ctx.monitor_backups && ctx.polls % BACKUP_EVERY_POLLS == 0 {
+        let vms = snap.vms.iter().map(|v| GuestRef {
+            node: v.node.clone(),
+            vmid: v.vmid,
+            kind: "qemu",
+        });
+        let cts = snap.containers.iter().map(|c| GuestRef {
+            node: c.node.clone(),
+            vmid: c.vmid,
+            kind: "lxc",
+        });
+        // Guests of unreachable nodes would only time out.
+        let guests: Vec<GuestRef> = vms.chain(cts).filter(|g| online.contains(&g.node)).collect();
+        snap.backups = Some(poll_pve_backups(
+            api,
+            instance,
+            &online,
+            &snap.storage,
+            &guests,
+        ));
+    }
+    ctx.polls = ctx.polls.wrapping_add(1);
     ctx.node_rrd
         .retain(|n, _| listed.iter().any(|r| &r.node == n));
     ctx.node_used
@@ -543,6 +583,22 @@ impl PveApi for crate::proxmox::PveClient {
     }
     fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError> {
         crate::proxmox::PveClient::disks(self, node)
+    }
+    fn node_tasks(&mut self, node: &str) -> Result<Vec<Task>, ProxmoxError> {
+        crate::proxmox::PveClient::node_tasks(self, node)
+    }
+    fn storage_content(
+        &mut self,
+        node: &str,
+        storage: &str,
+    ) -> Result<Vec<StorageContent>, ProxmoxError> {
+        crate::proxmox::PveClient::storage_content(self, node, storage)
+    }
+    fn qemu_snapshots(&mut self, node: &str, vmid: u32) -> Result<Vec<Snapshot>, ProxmoxError> {
+        crate::proxmox::PveClient::qemu_snapshots(self, node, vmid)
+    }
+    fn lxc_snapshots(&mut self, node: &str, vmid: u32) -> Result<Vec<Snapshot>, ProxmoxError> {
+        crate::proxmox::PveClient::lxc_snapshots(self, node, vmid)
     }
     fn lxc_status(&mut self, node: &str, vmid: u32) -> Result<LxcStatus, ProxmoxError> {
         crate::proxmox::PveClient::lxc_status(self, node, vmid)

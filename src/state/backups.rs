@@ -12,6 +12,28 @@ pub struct PVEBackups {
     pub guest_snapshots: Vec<GuestSnapshot>,
 }
 
+/// A backup-cycle result: `None` parts could not be read and keep their previous listing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PveBackupsUpdate {
+    pub backup_tasks: Option<Vec<BackupTask>>,
+    pub storage_backups: Option<Vec<StorageBackup>>,
+    pub guest_snapshots: Option<Vec<GuestSnapshot>>,
+}
+
+impl PVEBackups {
+    pub fn apply(&mut self, update: PveBackupsUpdate) {
+        if let Some(t) = update.backup_tasks {
+            self.backup_tasks = t;
+        }
+        if let Some(b) = update.storage_backups {
+            self.storage_backups = b;
+        }
+        if let Some(s) = update.guest_snapshots {
+            self.guest_snapshots = s;
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupTask {

@@ -1,5 +1,6 @@
 //! What one successful PVE poll produced, handed from the poll executor to the store.
 
+use super::backups::PveBackupsUpdate;
 use super::ceph::CephClusterFrontend;
 use super::guest::{ContainerFrontend, VMFrontend};
 use super::node::NodeFrontend;
@@ -26,6 +27,8 @@ pub struct PveSnapshot {
     pub ceph: Option<Vec<CephClusterFrontend>>,
     /// `None`: not polled this cycle. Nodes absent from the list keep their previous disks.
     pub physical_disks: Option<Vec<PhysicalDisk>>,
+    /// Set on backup cycles only (every few polls).
+    pub backups: Option<PveBackupsUpdate>,
     /// `connectionHealth[instance]`: false when some cluster endpoints are unreachable.
     pub connection_healthy: bool,
 }

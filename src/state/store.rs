@@ -2,7 +2,7 @@
 //! loop. Each poll replaces everything of its instance ("replace per instance"); the store adds
 //! the continuity rules that keep the picture honest when a node or an instance goes away.
 
-use super::backups::{PBSBackup, PMGBackup, PVEBackups};
+use super::backups::{PBSBackup, PMGBackup, PVEBackups, PveBackupsUpdate};
 use super::ceph::CephClusterFrontend;
 use super::guest::{ContainerFrontend, Guest, VMFrontend};
 use super::node::NodeFrontend;
@@ -164,6 +164,9 @@ impl LiveState {
         next.storage = merge_shared_storage(raw.clone());
         next.storage_raw = raw;
 
+        if let Some(update) = snap.backups {
+            next.backups.apply(update);
+        }
         next.ceph = snap.ceph.unwrap_or(prev.ceph);
         next.physical_disks = match snap.physical_disks {
             None => prev.physical_disks,
@@ -184,9 +187,13 @@ impl LiveState {
         self.last_update_ms = now_ms;
     }
 
-    /// Replaces the PVE backup listings of `instance` (from the slower backup cycle).
-    pub fn replace_pve_backups(&mut self, instance: &str, backups: PVEBackups, now_ms: i64) {
-        self.pve.entry(instance.to_string()).or_default().backups = backups;
+    /// Applies PVE backup listings of `instance` obtained outside a regular poll.
+    pub fn update_pve_backups(&mut self, instance: &str, update: PveBackupsUpdate, now_ms: i64) {
+        self.pve
+            .entry(instance.to_string())
+            .or_default()
+            .backups
+            .apply(update);
         self.last_update_ms = now_ms;
     }
 
