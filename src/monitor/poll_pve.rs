@@ -364,7 +364,7 @@ pub fn poll_pve(
         snap.physical_disks = Some(disks);
     }
 
-    if ctx.monitor_backups && ctx.polls % BACKUP_EVERY_POLLS == 0 {
+    if ctx.monitor_backups && ctx.polls.is_multiple_of(BACKUP_EVERY_POLLS) {
         let vms = snap.vms.iter().map(|v| GuestRef {
             node: v.node.clone(),
             vmid: v.vmid,
