@@ -7,6 +7,7 @@
 pub mod backoff;
 pub mod breaker;
 pub mod dead_letter;
+pub mod demo;
 pub mod derive_ceph;
 pub mod derive_guest;
 pub mod derive_pve;

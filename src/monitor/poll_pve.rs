@@ -376,7 +376,10 @@ pub fn poll_pve(
             kind: "lxc",
         });
         // Guests of unreachable nodes would only time out.
-        let guests: Vec<GuestRef> = vms.chain(cts).filter(|g| online.contains(&g.node)).collect();
+        let guests: Vec<GuestRef> = vms
+            .chain(cts)
+            .filter(|g| online.contains(&g.node))
+            .collect();
         snap.backups = Some(poll_pve_backups(
             api,
             instance,
