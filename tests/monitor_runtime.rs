@@ -247,3 +247,29 @@ fn removed_instance_discards_its_running_poll() {
     assert_eq!(state(&core)["nodes"], json!([]));
     assert_eq!(core.next_deadline(), None);
 }
+
+#[test]
+fn unreachable_pbs_is_listed_offline() {
+    // A loopback port nobody listens on: connection refused at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(1);
+    let mut cfg = ClientConfig::new(Product::Pbs, format!("http://127.0.0.1:{port}"));
+    cfg.token_name = "monitor@pbs!pulse".into();
+    cfg.token_value = "s3cret".into();
+    let mut core = MonitorCore::new(SchedulerConfig::default(), 3);
+    core.add_pbs("backup", &cfg, T0).expect("config ok");
+    assert_eq!(poll_round(&mut core, T0), 1);
+    let v = state(&core);
+    assert_eq!(v["pbs"][0]["id"], "pbs-backup");
+    assert_eq!(v["pbs"][0]["status"], "offline");
+    assert_eq!(v["pbs"][0]["host"], format!("http://127.0.0.1:{port}"));
+    assert_eq!(v["connectionHealth"]["pbs-backup"], false);
+    let h = health(&core, T0 + 100);
+    assert_eq!(h["instances"][0]["key"], "pbs::backup");
+    assert_eq!(
+        h["instances"][0]["pollStatus"]["lastError"]["category"],
+        "transient"
+    );
+}

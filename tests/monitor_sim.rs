@@ -333,6 +333,11 @@ fn offline_node_keeps_its_guests_through_grace_then_marks_them() {
     for id in &guests_on_pve2 {
         let g = by_id(&v, "vms", id);
         assert_eq!(g["status"], "unknown", "{id} kept, not running");
+        assert_eq!(
+            g["memory"]["total"],
+            by_id(&before, "vms", id)["memory"]["total"],
+            "{id}: last known figures"
+        );
         assert_eq!(g["cpu"].as_f64(), Some(0.0));
     }
     assert_eq!(by_id(&v, "nodes", "sim-pve1")["status"], "online");

@@ -206,12 +206,26 @@ fn failures_mark_offline_after_grace_and_auth_failures_leave_a_placeholder() {
     snap.vms = vec![vm("lab", "pve1", 100)];
     st.replace_pve_instance("lab", snap, T0);
     let err = PollError::transient("connection refused");
-    st.mark_instance_failed(InstanceKind::Pve, "lab", &err, 1, T0 + 10_000);
+    st.mark_instance_failed(
+        InstanceKind::Pve,
+        "lab",
+        "https://lab:8006",
+        &err,
+        1,
+        T0 + 10_000,
+    );
     let v = json(&st);
     assert_eq!(v["connectionHealth"]["lab"], false);
     assert_eq!(v["nodes"][0]["status"], "online", "within grace");
 
-    st.mark_instance_failed(InstanceKind::Pve, "lab", &err, 7, T0 + 120_000);
+    st.mark_instance_failed(
+        InstanceKind::Pve,
+        "lab",
+        "https://lab:8006",
+        &err,
+        7,
+        T0 + 120_000,
+    );
     let v = json(&st);
     assert_eq!(v["nodes"][0]["status"], "offline");
     assert_eq!(v["nodes"][0]["connectionHealth"], "error");
@@ -219,7 +233,14 @@ fn failures_mark_offline_after_grace_and_auth_failures_leave_a_placeholder() {
     assert_eq!(v["vms"][0]["status"], "unknown");
 
     let auth = PollError::permanent("authentication error: 401");
-    st.mark_instance_failed(InstanceKind::Pve, "lab", &auth, 5, T0 + 130_000);
+    st.mark_instance_failed(
+        InstanceKind::Pve,
+        "lab",
+        "https://lab:8006",
+        &auth,
+        5,
+        T0 + 130_000,
+    );
     let v = json(&st);
     assert_eq!(ids(&v, "nodes"), ["lab-failed"]);
     assert_eq!(v["vms"], serde_json::json!([]));
@@ -266,4 +287,28 @@ fn shared_storage_once_per_cluster_and_unlisted_nodes_keep_theirs() {
     assert_eq!(ids(&v, "storage"), ["c-a-local", "c-b-local", "c-a-nfs"]);
     assert_eq!(v["storage"][2]["used"], 600);
     assert_eq!(v["storage"][2]["nodeCount"], 2);
+}
+
+#[test]
+fn guests_moved_off_an_offline_node_show_only_where_they_run() {
+    let mut st = LiveState::new();
+    let mut snap = snapshot("c", &[("a", "online"), ("b", "online")]);
+    snap.vms = vec![vm("c", "b", 200), vm("c", "b", 201)];
+    st.replace_pve_instance("c", snap, T0);
+    // b dies; after the grace period HA has restarted 200 on a; PVE lists 201 as unknown on b.
+    let mut snap = snapshot("c", &[("a", "online"), ("b", "offline")]);
+    let mut unknown = vm("c", "b", 201);
+    unknown.status = "unknown".into();
+    unknown.memory = Memory::default();
+    snap.vms = vec![vm("c", "a", 200), unknown];
+    st.replace_pve_instance("c", snap, T0 + 120_000);
+    let v = json(&st);
+    assert_eq!(ids(&v, "vms"), ["c-a-200", "c-b-201"]);
+    let kept = &v["vms"][1];
+    assert_eq!(kept["status"], "unknown");
+    assert_eq!(
+        kept["memory"]["total"],
+        2i64 << 30,
+        "last known figures, not PVE's empty row"
+    );
 }

@@ -142,6 +142,10 @@ impl MonitorCore {
             // Removed or replaced meanwhile: this outcome is stale.
             _ => return,
         }
+        let host = match &target {
+            PollTarget::Pve { ctx, .. } => ctx.settings.host.clone(),
+            PollTarget::Pbs { host, .. } | PollTarget::Pmg { host, .. } => host.clone(),
+        };
         self.slots.insert(key.clone(), Slot::Idle(target));
         match result {
             Ok(data) => {
@@ -158,7 +162,7 @@ impl MonitorCore {
                 self.scheduler.finished(&ticket, Err(err.clone()), now_ms);
                 let failures = self.scheduler.consecutive_failures(&key);
                 self.state
-                    .mark_instance_failed(key.kind, &key.name, &err, failures, now_ms);
+                    .mark_instance_failed(key.kind, &key.name, &host, &err, failures, now_ms);
             }
         }
     }

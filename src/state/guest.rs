@@ -106,6 +106,8 @@ pub struct ContainerFrontend {
 
 /// What the store needs to treat VMs and containers alike (grace handling, aliases).
 pub trait Guest {
+    fn id(&self) -> &str;
+    fn vmid(&self) -> u32;
     fn node(&self) -> &str;
     fn sync_aliases(&mut self);
     /// The node went away: keep the guest, but show it is not known to be running.
@@ -115,6 +117,12 @@ pub trait Guest {
 macro_rules! impl_guest {
     ($t:ty) => {
         impl Guest for $t {
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn vmid(&self) -> u32 {
+                self.vmid
+            }
             fn node(&self) -> &str {
                 &self.node
             }

@@ -239,6 +239,7 @@ impl LiveState {
         &mut self,
         kind: InstanceKind,
         name: &str,
+        host: &str,
         error: &PollError,
         consecutive_failures: u32,
         now_ms: i64,
@@ -276,20 +277,37 @@ impl LiveState {
                 self.pbs_backups.remove(name);
             }
             InstanceKind::Pbs => {
-                if let Some(p) = self.pbs.get_mut(name) {
-                    p.status = "offline".to_string();
-                    p.connection_health = "error".to_string();
-                }
+                // Never reached yet: still list it, offline, so the UI shows the configured server.
+                let p = self
+                    .pbs
+                    .entry(name.to_string())
+                    .or_insert_with(|| PBSInstance {
+                        id: format!("pbs-{name}"),
+                        name: name.to_string(),
+                        host: host.to_string(),
+                        version: "unknown".to_string(),
+                        ..PBSInstance::default()
+                    });
+                p.status = "offline".to_string();
+                p.connection_health = "error".to_string();
             }
             InstanceKind::Pmg if give_up => {
                 self.pmg.remove(name);
                 self.pmg_backups.remove(name);
             }
             InstanceKind::Pmg => {
-                if let Some(p) = self.pmg.get_mut(name) {
-                    p.status = "offline".to_string();
-                    p.connection_health = "unhealthy".to_string();
-                }
+                let p = self
+                    .pmg
+                    .entry(name.to_string())
+                    .or_insert_with(|| PMGInstance {
+                        id: format!("pmg-{name}"),
+                        name: name.to_string(),
+                        host: host.to_string(),
+                        version: "unknown".to_string(),
+                        ..PMGInstance::default()
+                    });
+                p.status = "offline".to_string();
+                p.connection_health = "unhealthy".to_string();
             }
         }
     }
@@ -361,7 +379,9 @@ impl LiveState {
 
 /// Guests of one instance after a poll:
 /// - nodes in `keep_of` (grace period, listing failed): previous guests, unchanged;
-/// - offline nodes the poll listed no guests for: previous guests, marked unreachable;
+/// - offline nodes: their last known guests, marked unreachable (PVE itself only lists them
+///   as `unknown` without figures), plus any guest seen there for the first time; a guest that
+///   HA moved to another node shows only there;
 /// - everything else: what the poll returned. Guests of nodes no longer in the cluster go.
 fn carry_guests<G: Guest + Clone>(
     fresh: Vec<G>,
@@ -370,24 +390,32 @@ fn carry_guests<G: Guest + Clone>(
     offline: &BTreeSet<String>,
     known: &BTreeSet<String>,
 ) -> Vec<G> {
-    let listed: BTreeSet<String> = fresh.iter().map(|g| g.node().to_string()).collect();
+    let running_elsewhere: BTreeSet<u32> = fresh
+        .iter()
+        .filter(|g| !offline.contains(g.node()) && !keep_of.contains(g.node()))
+        .map(Guest::vmid)
+        .collect();
+    let carried: Vec<G> = prev
+        .iter()
+        .filter(|g| known.contains(g.node()))
+        .filter_map(|g| {
+            if keep_of.contains(g.node()) {
+                Some(g.clone())
+            } else if offline.contains(g.node()) && !running_elsewhere.contains(&g.vmid()) {
+                let mut g = g.clone();
+                g.mark_unreachable();
+                Some(g)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let carried_ids: BTreeSet<&str> = carried.iter().map(Guest::id).collect();
     let mut out: Vec<G> = fresh
         .into_iter()
-        .filter(|g| !keep_of.contains(g.node()))
+        .filter(|g| !keep_of.contains(g.node()) && !carried_ids.contains(g.id()))
         .collect();
     out.iter_mut().for_each(Guest::sync_aliases);
-    for g in prev {
-        let node = g.node();
-        if !known.contains(node) {
-            continue;
-        }
-        if keep_of.contains(node) {
-            out.push(g.clone());
-        } else if offline.contains(node) && !listed.contains(node) {
-            let mut g = g.clone();
-            g.mark_unreachable();
-            out.push(g);
-        }
-    }
+    out.extend(carried);
     out
 }
