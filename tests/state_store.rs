@@ -312,3 +312,16 @@ fn guests_moved_off_an_offline_node_show_only_where_they_run() {
         "last known figures, not PVE's empty row"
     );
 }
+
+#[test]
+fn every_change_bumps_the_revision() {
+    let mut st = LiveState::new();
+    let r0 = st.revision();
+    st.replace_pve_instance("c", snapshot("c", &[("a", "online")]), T0);
+    let r1 = st.revision();
+    assert_ne!(r0, r1);
+    let _ = st.to_frontend_json();
+    assert_eq!(st.revision(), r1, "reading does not change it");
+    st.remove_instance(InstanceKind::Pve, "c");
+    assert_ne!(st.revision(), r1);
+}

@@ -58,6 +58,8 @@ pub struct LiveState {
     pub(super) connection_health: BTreeMap<String, bool>,
     pub(super) last_update_ms: i64,
     pub(super) temperature_monitoring_enabled: bool,
+    /// Bumped by every change, so callers can cache the serialised document.
+    revision: u64,
 }
 
 /// `connectionHealth` key of an instance: bare name for PVE, prefixed for PBS and PMG.
@@ -87,11 +89,19 @@ impl LiveState {
     }
 
     pub fn set_temperature_monitoring_enabled(&mut self, enabled: bool) {
+        self.revision = self.revision.wrapping_add(1);
         self.temperature_monitoring_enabled = enabled;
     }
 
     pub fn set_extra(&mut self, area: ExtraArea, items: Vec<Value>) {
+        self.revision = self.revision.wrapping_add(1);
         self.extra.insert(area.key(), items);
+    }
+
+    /// Changes with every mutation: cache `to_frontend_json()` per revision (the document is
+    /// megabytes for a few thousand guests; serialising it per request would dominate).
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// Unix ms of the last change.
@@ -101,6 +111,7 @@ impl LiveState {
 
     /// Applies a successful PVE poll of `instance` at `now_ms`.
     pub fn replace_pve_instance(&mut self, instance: &str, snap: PveSnapshot, now_ms: i64) {
+        self.revision = self.revision.wrapping_add(1);
         let prev = self.pve.remove(instance).unwrap_or_default();
         if snap.nodes.is_empty() && !prev.nodes.is_empty() {
             // An empty node list from a working API is not "all nodes deleted": treat it as an outage.
@@ -189,6 +200,7 @@ impl LiveState {
 
     /// Applies PVE backup listings of `instance` obtained outside a regular poll.
     pub fn update_pve_backups(&mut self, instance: &str, update: PveBackupsUpdate, now_ms: i64) {
+        self.revision = self.revision.wrapping_add(1);
         self.pve
             .entry(instance.to_string())
             .or_default()
@@ -204,6 +216,7 @@ impl LiveState {
         backups: Option<Vec<PBSBackup>>,
         now_ms: i64,
     ) {
+        self.revision = self.revision.wrapping_add(1);
         let healthy = instance.status == "online";
         self.connection_health
             .insert(connection_key(InstanceKind::Pbs, &instance.name), healthy);
@@ -221,6 +234,7 @@ impl LiveState {
         backups: Option<Vec<PMGBackup>>,
         now_ms: i64,
     ) {
+        self.revision = self.revision.wrapping_add(1);
         let healthy = instance.status == "online";
         self.connection_health
             .insert(connection_key(InstanceKind::Pmg, &instance.name), healthy);
@@ -244,6 +258,7 @@ impl LiveState {
         consecutive_failures: u32,
         now_ms: i64,
     ) {
+        self.revision = self.revision.wrapping_add(1);
         let give_up =
             error.class == ErrorClass::Permanent && consecutive_failures >= AUTH_FAILURE_LIMIT;
         self.connection_health
@@ -314,6 +329,7 @@ impl LiveState {
 
     /// Forgets an instance entirely (removed from the configuration).
     pub fn remove_instance(&mut self, kind: InstanceKind, name: &str) {
+        self.revision = self.revision.wrapping_add(1);
         match kind {
             InstanceKind::Pve => {
                 self.pve.remove(name);
