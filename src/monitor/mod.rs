@@ -1,8 +1,17 @@
-//! Monitoring core: when to poll each configured instance (scheduler with backoff, circuit
-//! breaker, dead-letter queue and staleness), and the health view of that machinery.
+//! Monitoring core: polling Proxmox VE / PBS / PMG and turning the answers into live state.
 //!
-//! Everything here is plain data owned by the event-loop thread; times are Unix milliseconds
-//! passed in by the caller, so tests move the clock by hand.
+//! - [`MonitorCore`] (`runtime.rs`) is what the event loop owns: configured instances with
+//!   their clients, the [`Scheduler`] (intervals, backoff, circuit breaker, dead-letter queue,
+//!   staleness) and the [`crate::state::LiveState`]. `start_due` hands out [`PollJob`]s,
+//!   a worker runs them (`job.run(now_ms)`, blocking I/O), `finish` applies the outcome.
+//! - `poll_pve` / `poll_pbs` / `poll_pmg` / `poll_pve_backups` perform one poll (worker side).
+//! - `derive_*`, `lxc_network`, `guest_agent`, `rates` are the pure derivations behind the
+//!   numbers ("memory used = total − available", disk −1 when unknown, rates never negative).
+//! - `health` renders `GET /api/monitoring/scheduler/health`; `demo` runs the simulator
+//!   in-process for demo mode.
+//!
+//! Nothing here holds a lock or global state; times are Unix milliseconds passed in by the
+//! caller, so tests move the clock by hand.
 
 pub mod backoff;
 pub mod breaker;
