@@ -74,6 +74,13 @@ fn demo_estate_is_polled_like_real_servers() {
     assert_eq!(v["pbs"][0]["id"], format!("pbs-{DEMO_PBS}"));
     assert_eq!(v["pmg"][0]["id"], format!("pmg-{DEMO_PMG}"));
     assert_eq!(v["connectionHealth"][DEMO_PVE], true);
+    assert!(
+        v["pbsBackups"].as_array().is_some_and(|b| !b.is_empty()),
+        "PBS backups listed on the first poll"
+    );
+    assert!(v["backups"]["pve"]["storageBackups"]
+        .as_array()
+        .is_some_and(|b| !b.is_empty()));
     assert!(!demo
         .simulator()
         .https_url(pulse::proxmox::Product::Pve)

@@ -1,11 +1,12 @@
 //! PBS and PMG poll executors answering from real captured PBS responses (and constructed PMG
 //! ones: no PMG capture exists): units, ids, fallbacks, and failure classification.
 
-use pulse::monitor::poll_pbs::{poll_pbs, PbsApi};
+use pulse::monitor::poll_pbs::{poll_pbs, poll_pbs_backups, PbsApi};
 use pulse::monitor::poll_pmg::{poll_pmg, PmgApi};
 use pulse::monitor::ErrorClass;
 use pulse::proxmox::pbs_types::{
-    DatastoreListEntry, DatastoreStatus, GcStatus, Namespace, PbsNodeStatus,
+    BackupGroup, BackupSnapshot, DatastoreListEntry, DatastoreStatus, GcStatus, Namespace,
+    PbsNodeStatus,
 };
 use pulse::proxmox::pmg_types::{
     MailCountPoint, MailStatistics, PmgBackup, PmgClusterNode, PostfixQueue, QuarantineStatus,
@@ -73,6 +74,26 @@ impl PbsApi for Pbs {
     fn datastore_gc(&mut self, _store: &str) -> Result<GcStatus, ProxmoxError> {
         let list: Vec<Value> = decode(pbs_fixture("admin_gc.json"))?;
         decode(list.into_iter().next().unwrap_or(Value::Null))
+    }
+    fn groups(&mut self, store: &str, _ns: &str) -> Result<Vec<BackupGroup>, ProxmoxError> {
+        if store == "broken" {
+            return Err(ProxmoxError::Http {
+                status: 500,
+                excerpt: "maintenance".into(),
+            });
+        }
+        decode(
+            json!([{"backup-type": "vm", "backup-id": "152", "backup-count": 1, "last-backup": 1_791_087_763}]),
+        )
+    }
+    fn snapshots(
+        &mut self,
+        _store: &str,
+        _ns: &str,
+        _t: &str,
+        _id: &str,
+    ) -> Result<Vec<BackupSnapshot>, ProxmoxError> {
+        decode(pbs_fixture("admin_datastore_store_snapshots.json"))
     }
     fn namespaces(&mut self, _store: &str) -> Result<Vec<Namespace>, ProxmoxError> {
         decode(
@@ -233,4 +254,33 @@ fn pmg_poll_shapes_mail_statistics() {
     assert_eq!(v["pmgBackups"].as_array().map(Vec::len), Some(2));
     assert_eq!(v["backups"]["pmg"], v["pmgBackups"]);
     assert_eq!(v["connectionHealth"]["pmg-mail"], true);
+}
+
+#[test]
+fn pbs_backups_per_namespace_and_group() {
+    let mut api = Pbs {
+        version_fails: false,
+        auth_fails: false,
+    };
+    let stores = vec!["erebor".to_string(), "broken".to_string()];
+    let backups = poll_pbs_backups(&mut api, "backup", &stores).expect("one datastore listed");
+    // Three namespaces ("", prod, prod/web) × one group × one snapshot on erebor; broken skipped.
+    assert_eq!(backups.len(), 3);
+    let b = &backups[0];
+    assert_eq!(b.id, "pbs-backup-erebor--vm-152-1791087763");
+    assert_eq!(
+        (b.backup_type.as_str(), b.vmid.as_str(), b.size),
+        ("vm", "152", 85_904_082_241)
+    );
+    assert!(b.verified && !b.protected);
+    assert_eq!(b.owner, "pve@pbs!saruman");
+    assert_eq!(backups[1].namespace, "prod");
+
+    let mut state = LiveState::new();
+    let inst = poll_pbs(&mut api, "backup", "https://pbs:8007", T0).expect("poll");
+    state.replace_pbs_instance(inst, Some(backups), T0);
+    let v: Value = serde_json::from_slice(&state.to_frontend_json()).unwrap_or(Value::Null);
+    assert_eq!(v["pbsBackups"].as_array().map(Vec::len), Some(3));
+    assert_eq!(v["backups"]["pbs"], v["pbsBackups"]);
+    assert_eq!(v["pbsBackups"][0]["backupTime"], "2026-10-04T04:22:43Z");
 }

@@ -1,15 +1,17 @@
 //! One poll of a Proxmox Backup Server: version (or, failing that, the datastore listing),
 //! node CPU and memory, datastores with usage, deduplication and namespaces.
-//! Runs on a poll worker thread. Backup snapshots are listed by a separate, slower cycle.
+//! Runs on a poll worker thread. Backup snapshots ([`poll_pbs_backups`]) are listed every few polls.
 
 use super::derive_pve::{bytes, cpu_fraction};
 use super::poll_pve::classify;
 use super::scheduler::PollError;
 use crate::proxmox::pbs_types::{
-    DatastoreListEntry, DatastoreStatus, GcStatus, Namespace, PbsNodeStatus,
+    BackupGroup, BackupSnapshot, DatastoreListEntry, DatastoreStatus, GcStatus, Namespace,
+    PbsNodeStatus,
 };
 use crate::proxmox::pve_types::Version;
 use crate::proxmox::ProxmoxError;
+use crate::state::backups::PBSBackup;
 use crate::state::pbs::{PBSDatastore, PBSInstance, PBSNamespace};
 use crate::state::values::percent;
 use crate::util::time::UtcTime;
@@ -22,6 +24,61 @@ pub trait PbsApi {
     fn datastore_status(&mut self, store: &str) -> Result<DatastoreStatus, ProxmoxError>;
     fn datastore_gc(&mut self, store: &str) -> Result<GcStatus, ProxmoxError>;
     fn namespaces(&mut self, store: &str) -> Result<Vec<Namespace>, ProxmoxError>;
+    fn groups(&mut self, store: &str, ns: &str) -> Result<Vec<BackupGroup>, ProxmoxError>;
+    fn snapshots(
+        &mut self,
+        store: &str,
+        ns: &str,
+        backup_type: &str,
+        backup_id: &str,
+    ) -> Result<Vec<BackupSnapshot>, ProxmoxError>;
+}
+
+/// Every backup snapshot of every namespace of the given datastores. `None` when no datastore
+/// could be listed at all (the store then keeps the previous list); a datastore or group that
+/// fails is skipped.
+pub fn poll_pbs_backups(
+    api: &mut dyn PbsApi,
+    name: &str,
+    stores: &[String],
+) -> Option<Vec<PBSBackup>> {
+    let mut out = Vec::new();
+    let mut any_ok = false;
+    for store in stores {
+        let Ok(namespaces) = api.namespaces(store) else {
+            continue;
+        };
+        any_ok = true;
+        for ns in namespaces.iter().map(|n| n.ns.clone()) {
+            let Ok(groups) = api.groups(store, &ns) else {
+                continue;
+            };
+            for g in groups {
+                let Ok(snaps) = api.snapshots(store, &ns, &g.backup_type, &g.backup_id) else {
+                    continue;
+                };
+                out.extend(snaps.iter().map(|s| PBSBackup {
+                    id: format!(
+                        "pbs-{name}-{store}-{ns}-{}-{}-{}",
+                        s.backup_type, s.backup_id, s.backup_time
+                    ),
+                    instance: name.to_string(),
+                    datastore: store.clone(),
+                    namespace: ns.clone(),
+                    backup_type: s.backup_type.clone(),
+                    vmid: s.backup_id.clone(),
+                    backup_time: UtcTime::from_unix(s.backup_time),
+                    size: bytes(s.size),
+                    protected: s.protected.unwrap_or(false),
+                    verified: s.verified(),
+                    comment: s.comment.clone().unwrap_or_default(),
+                    files: s.files.iter().map(|f| f.filename().to_string()).collect(),
+                    owner: s.owner.clone().unwrap_or_default(),
+                }));
+            }
+        }
+    }
+    any_ok.then_some(out)
 }
 
 /// Polls one PBS. `Err` when neither `/version` nor the datastore listing answers, or on an
@@ -142,5 +199,17 @@ impl PbsApi for crate::proxmox::PbsClient {
     }
     fn namespaces(&mut self, store: &str) -> Result<Vec<Namespace>, ProxmoxError> {
         crate::proxmox::PbsClient::namespaces(self, store)
+    }
+    fn groups(&mut self, store: &str, ns: &str) -> Result<Vec<BackupGroup>, ProxmoxError> {
+        crate::proxmox::PbsClient::groups(self, store, ns)
+    }
+    fn snapshots(
+        &mut self,
+        store: &str,
+        ns: &str,
+        backup_type: &str,
+        backup_id: &str,
+    ) -> Result<Vec<BackupSnapshot>, ProxmoxError> {
+        crate::proxmox::PbsClient::snapshots(self, store, ns, backup_type, backup_id)
     }
 }

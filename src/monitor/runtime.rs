@@ -67,6 +67,7 @@ impl MonitorCore {
         let target = PollTarget::Pbs {
             client: Box::new(PbsClient::new(cfg)?),
             host: cfg.host.clone(),
+            polls: 0,
         };
         Ok(self.insert(InstanceKind::Pbs, name, &cfg.host, target, now_ms))
     }
@@ -152,7 +153,9 @@ impl MonitorCore {
                 self.scheduler.finished(&ticket, Ok(()), now_ms);
                 match data {
                     PollData::Pve(snap) => self.state.replace_pve_instance(&key.name, snap, now_ms),
-                    PollData::Pbs(inst) => self.state.replace_pbs_instance(inst, None, now_ms),
+                    PollData::Pbs(inst, backups) => {
+                        self.state.replace_pbs_instance(inst, backups, now_ms)
+                    }
                     PollData::Pmg(inst, backups) => {
                         self.state.replace_pmg_instance(inst, backups, now_ms)
                     }
