@@ -248,7 +248,11 @@ fn find<'a>(v: &'a Value, key: &str, id: &str) -> &'a Value {
 #[test]
 fn full_poll_derives_true_numbers_and_fills_state() {
     let mut api = FixtureApi::new();
-    let mut ctx = PvePollContext::new(PveSettings::new("lab", "https://pve.lab:8006"), 7);
+    let mut settings = PveSettings::new("lab", "https://pve.lab:8006");
+    settings
+        .node_hosts
+        .insert("node2".into(), "https://10.0.0.2:8006".into());
+    let mut ctx = PvePollContext::new(settings, 7);
     let snap = poll_pve(&mut api, &mut ctx, T0).expect("poll succeeds");
     let mut state = LiveState::new();
     state.replace_pve_instance("lab", snap, T0);
@@ -263,6 +267,10 @@ fn full_poll_derives_true_numbers_and_fills_state() {
     );
     assert_eq!(n1["host"], "https://pve.lab:8006");
     let n2 = find(&v, "nodes", "lab-node2");
+    assert_eq!(
+        n2["host"], "https://10.0.0.2:8006",
+        "cluster member links to itself"
+    );
     assert_eq!(n2["memory"]["used"], 16_535_748_608u64 - 9_764_272_810);
     assert_eq!(n2["cpu"], 0.25);
     assert_eq!(api.count("node_rrd_memory"), 2);

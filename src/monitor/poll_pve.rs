@@ -31,7 +31,7 @@ use crate::proxmox::pve_types::{
 };
 use crate::proxmox::ProxmoxError;
 use crate::state::PveSnapshot;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The PVE calls a poll makes. Implemented by the real client (`proxmox::pve::PveClient`,
 /// same method names) and by anything else that can answer them.
@@ -83,6 +83,9 @@ pub struct PveSettings {
     pub monitor_vms: bool,
     pub monitor_containers: bool,
     pub monitor_storage: bool,
+    /// Cluster members' own URLs (node name → `https://<ip>:8006`), from the configured
+    /// cluster endpoints: each node links to itself, not to the host Pulse talks to.
+    pub node_hosts: BTreeMap<String, String>,
 }
 
 impl PveSettings {
@@ -95,6 +98,7 @@ impl PveSettings {
             monitor_vms: true,
             monitor_containers: true,
             monitor_storage: true,
+            node_hosts: BTreeMap::new(),
         }
     }
 }
@@ -212,8 +216,13 @@ pub fn poll_pve(
             ctx.node_used.insert(row.node.clone(), memory.used);
             online.push(row.node.clone());
         }
-        snap.nodes
-            .push(build_node(&node_ctx, row, status.as_ref(), memory, now_ms));
+        snap.nodes.push(build_node(
+            &node_context(&node_ctx, &settings, &row.node),
+            row,
+            status.as_ref(),
+            memory,
+            now_ms,
+        ));
     }
 
     if settings.monitor_vms || settings.monitor_containers {
@@ -394,6 +403,17 @@ pub fn poll_pve(
     ctx.node_used
         .retain(|n, _| listed.iter().any(|r| &r.node == n));
     Ok(snap)
+}
+
+/// The instance-wide context, with this node's own URL when the cluster configuration has one.
+fn node_context(base: &NodeContext, settings: &PveSettings, node: &str) -> NodeContext {
+    match settings.node_hosts.get(node) {
+        Some(host) => NodeContext {
+            host: host.clone(),
+            ..base.clone()
+        },
+        None => base.clone(),
+    }
 }
 
 fn node_rrd_cached(
