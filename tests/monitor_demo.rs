@@ -92,3 +92,34 @@ fn demo_estate_is_polled_like_real_servers() {
     assert_eq!(v["pbs"], serde_json::json!([]));
     assert_eq!(core.next_deadline(), None);
 }
+
+#[test]
+fn mock_mode_wire_format() {
+    use pulse::monitor::demo::{MockModeRequest, MockModeResponse};
+    let v =
+        serde_json::to_value(MockModeResponse::new(true, DemoSizes::default())).unwrap_or_default();
+    assert_eq!(v["enabled"], true);
+    assert_eq!(v["config"]["NodeCount"], 7);
+    assert_eq!(v["config"]["VMsPerNode"], 5);
+    assert_eq!(v["config"]["LXCsPerNode"], 8);
+    assert_eq!(v["config"]["HighLoadNodes"], Value::Null);
+
+    let req: MockModeRequest =
+        serde_json::from_str(r#"{"enabled":true,"config":{"nodeCount":2,"vmsPerNode":0}}"#)
+            .unwrap_or_default();
+    let sizes = req.config.as_ref().map(|c| c.apply(DemoSizes::default()));
+    assert_eq!(
+        sizes,
+        Some(Ok(DemoSizes {
+            nodes: 2,
+            vms_per_node: 0,
+            lxcs_per_node: 8
+        }))
+    );
+    let bad: MockModeRequest =
+        serde_json::from_str(r#"{"config":{"nodeCount":0}}"#).unwrap_or_default();
+    assert!(bad
+        .config
+        .map(|c| c.apply(DemoSizes::default()))
+        .is_some_and(|r| r.is_err()));
+}

@@ -111,3 +111,95 @@ impl Demo {
         }
     }
 }
+
+/// `GET|POST|PUT /api/system/mock-mode` response. Pulse's `MockConfig` has no JSON tags, so
+/// the `config` keys are Go field names (PascalCase with `VMs`/`LXCs`).
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct MockModeResponse {
+    pub enabled: bool,
+    pub config: MockConfigJson,
+}
+
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct MockConfigJson {
+    #[serde(rename = "NodeCount")]
+    pub node_count: usize,
+    #[serde(rename = "VMsPerNode")]
+    pub vms_per_node: usize,
+    #[serde(rename = "LXCsPerNode")]
+    pub lxcs_per_node: usize,
+    #[serde(rename = "DockerHostCount")]
+    pub docker_host_count: usize,
+    #[serde(rename = "DockerContainersPerHost")]
+    pub docker_containers_per_host: usize,
+    #[serde(rename = "GenericHostCount")]
+    pub generic_host_count: usize,
+    #[serde(rename = "RandomMetrics")]
+    pub random_metrics: bool,
+    #[serde(rename = "HighLoadNodes")]
+    pub high_load_nodes: Option<Vec<String>>,
+    #[serde(rename = "StoppedPercent")]
+    pub stopped_percent: f64,
+}
+
+impl MockModeResponse {
+    /// The document for the current sizes. Docker/host-agent counts and the stopped share are
+    /// Pulse's defaults: the simulator models Proxmox only and fixes its own stopped ratio.
+    pub fn new(enabled: bool, sizes: DemoSizes) -> MockModeResponse {
+        MockModeResponse {
+            enabled,
+            config: MockConfigJson {
+                node_count: sizes.nodes,
+                vms_per_node: sizes.vms_per_node,
+                lxcs_per_node: sizes.lxcs_per_node,
+                docker_host_count: 0,
+                docker_containers_per_host: 0,
+                generic_host_count: 0,
+                random_metrics: true,
+                high_load_nodes: None,
+                stopped_percent: 0.2,
+            },
+        }
+    }
+}
+
+/// `POST|PUT /api/system/mock-mode` body.
+#[derive(Debug, Clone, Default, serde::Deserialize, PartialEq)]
+pub struct MockModeRequest {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub config: Option<MockConfigRequest>,
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MockConfigRequest {
+    pub node_count: Option<i64>,
+    pub vms_per_node: Option<i64>,
+    pub lxcs_per_node: Option<i64>,
+    pub random_metrics: Option<bool>,
+    pub high_load_nodes: Option<Vec<String>>,
+    pub stopped_percent: Option<f64>,
+}
+
+impl MockConfigRequest {
+    /// New sizes from `current` and this request, or the plain-text 400 message Pulse sends.
+    pub fn apply(&self, current: DemoSizes) -> Result<DemoSizes, String> {
+        let count = |v: Option<i64>, min: i64, what: &str, cur: usize| match v {
+            None => Ok(cur),
+            Some(n) if n >= min && n <= 5_000 => Ok(n as usize),
+            Some(_) => Err(format!("{what} must be between {min} and 5000")),
+        };
+        if let Some(p) = self.stopped_percent {
+            if !(0.0..=1.0).contains(&p) {
+                return Err("stoppedPercent must be between 0 and 1".to_string());
+            }
+        }
+        Ok(DemoSizes {
+            nodes: count(self.node_count, 1, "nodeCount", current.nodes)?,
+            vms_per_node: count(self.vms_per_node, 0, "vmsPerNode", current.vms_per_node)?,
+            lxcs_per_node: count(self.lxcs_per_node, 0, "lxcsPerNode", current.lxcs_per_node)?,
+        })
+    }
+}
