@@ -143,8 +143,9 @@ pub struct MockConfigJson {
 }
 
 impl MockModeResponse {
-    /// The document for the current sizes. Docker/host-agent counts and the stopped share are
-    /// Pulse's defaults: the simulator models Proxmox only and fixes its own stopped ratio.
+    /// The document for the current sizes. Docker and host-agent counts are 0 (the simulator
+    /// models Proxmox only); `StoppedPercent` is Pulse's default (the simulator fixes its own
+    /// share of stopped guests).
     pub fn new(enabled: bool, sizes: DemoSizes) -> MockModeResponse {
         MockModeResponse {
             enabled,
