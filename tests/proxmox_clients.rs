@@ -469,6 +469,12 @@ fn cluster_fails_over_from_a_dead_endpoint_and_reports_health() {
     let mut cfg = s.token_config(Product::Pve);
     cfg.cluster_endpoints = vec![dead.clone(), s.https_url(Product::Pve)];
     let mut c = pve(&cfg);
+    c.probe_endpoints();
+    let probed = c.endpoint_health();
+    assert!(
+        probed.iter().any(|h| h.endpoint == dead && !h.healthy),
+        "{probed:?}"
+    );
     for _ in 0..6 {
         assert_eq!(c.nodes().expect("failover").len(), 3);
     }
@@ -546,4 +552,80 @@ fn response_size_cap_is_enforced() {
         matches!(err, Some(ProxmoxError::TooLarge { limit: 4096 })),
         "{err:?}"
     );
+}
+
+/// A peer that accepts TCP but never speaks TLS: the handshake must time out, not hang.
+fn silent_peer(addr: &str) -> Option<(std::net::SocketAddr, std::thread::JoinHandle<()>)> {
+    let listener = std::net::TcpListener::bind(addr).ok()?;
+    let local = listener.local_addr().ok()?;
+    let t = std::thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            std::thread::sleep(Duration::from_millis(1500));
+            drop(stream);
+        }
+    });
+    Some((local, t))
+}
+
+#[test]
+fn silent_server_times_out_during_handshake() {
+    let Some((addr, t)) = silent_peer("127.0.0.1:0") else {
+        return;
+    };
+    let mut cfg = ClientConfig::new(Product::Pbs, format!("https://{addr}"));
+    cfg.token_name = "root@pam!x".into();
+    cfg.token_value = "y".into();
+    cfg.verify_ssl = false;
+    cfg.timeout = Duration::from_millis(700);
+    let started = Instant::now();
+    let err = PbsClient::new(&cfg).expect("client").version().err();
+    assert!(matches!(err, Some(ProxmoxError::Timeout(_))), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let _ = t.join();
+}
+
+#[test]
+fn ipv6_literal_hosts_connect() {
+    // Skipped where the machine has no IPv6 loopback.
+    let Some((addr, t)) = silent_peer("[::1]:0") else {
+        eprintln!("no IPv6 loopback: skipping");
+        return;
+    };
+    let mut cfg = ClientConfig::new(Product::Pve, "::1");
+    cfg.host = format!("[::1]:{}", addr.port());
+    cfg.token_name = "root@pam!x".into();
+    cfg.token_value = "y".into();
+    cfg.verify_ssl = false;
+    cfg.timeout = Duration::from_millis(500);
+    // Reaching the handshake (and timing out there) proves URL building and SNI handling.
+    let err = pve(&cfg).version().err();
+    assert!(matches!(err, Some(ProxmoxError::Timeout(_))), "{err:?}");
+    let _ = t.join();
+}
+
+#[test]
+fn unhealthy_members_are_reprobed_and_recover() {
+    let s = sim();
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("https://{}", l.local_addr().expect("addr"))
+    };
+    let mut cfg = s.token_config(Product::Pve);
+    cfg.cluster_endpoints = vec![s.https_url(Product::Pve), dead];
+    let mut c = pve(&cfg);
+    c.set_reprobe_interval(Duration::from_millis(200));
+    s.set_fault("", Fault::ConnectionReset);
+    let err = c.nodes().err();
+    assert!(matches!(err, Some(ProxmoxError::Connect(_))), "{err:?}");
+    assert!(c.endpoint_health().iter().all(|h| !h.healthy));
+    s.clear_faults();
+    // Within the rest period nobody is probed: still no healthy member.
+    assert!(c.nodes().is_err());
+    std::thread::sleep(Duration::from_millis(250));
+    assert_eq!(c.nodes().expect("recovered").len(), 3);
+    let live = s.https_url(Product::Pve);
+    assert!(c
+        .endpoint_health()
+        .iter()
+        .any(|h| h.endpoint == live && h.healthy));
 }

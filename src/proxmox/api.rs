@@ -169,7 +169,7 @@ fn check_status(
     if looks_like_html(&resp) {
         return Err(ProxmoxError::NotProxmox(describe_non_json(&resp)));
     }
-    let text = excerpt(&resp.body, 200);
+    let text = error_text(status, &resp.body);
     match status {
         401 => Err(ProxmoxError::Auth {
             status,
@@ -191,6 +191,41 @@ fn check_status(
             status,
             excerpt: text,
         }),
+    }
+}
+
+/// A readable error text: Proxmox's `errors`/`message` if the body has them, the status's
+/// meaning for the usual `{"data":null}` body, else the start of the body.
+fn error_text(status: u16, body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        if let Some(errors) = v.get("errors").filter(|e| !e.is_null()) {
+            return excerpt(errors.to_string().as_bytes(), 200);
+        }
+        if let Some(m) = v.get("message").and_then(|m| m.as_str()) {
+            return excerpt(m.as_bytes(), 200);
+        }
+        if v.get("data").is_some_and(|d| d.is_null()) {
+            return status_meaning(status).to_string();
+        }
+    }
+    excerpt(body, 200)
+}
+
+fn status_meaning(status: u16) -> &'static str {
+    match status {
+        400 => "bad request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not found",
+        408 => "request timeout",
+        429 => "too many requests",
+        500 => "internal server error",
+        501 => "not implemented",
+        502 => "bad gateway",
+        503 => "service unavailable",
+        504 => "gateway timeout",
+        595 => "no route to node",
+        _ => "error",
     }
 }
 

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 const REPROBE_EVERY: Duration = Duration::from_secs(10);
 /// Time budget of a re-probe (`GET /nodes`).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time budget of the initial probe of every member.
+const INITIAL_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Health of one cluster member, for `connectionHealth` and the UI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,8 @@ fn judge(err: &ProxmoxError) -> Verdict {
             500 => {
                 let e = excerpt.to_ascii_lowercase();
                 let same_everywhere = e.contains("guest agent")
+                    || e.contains("not running")
+                    || e.contains("does not exist")
                     || e.contains("hostname lookup")
                     || e.contains("name or service not known")
                     || e.contains("not implemented");
@@ -76,15 +80,18 @@ fn judge(err: &ProxmoxError) -> Verdict {
 pub struct Cluster {
     members: Vec<Member>,
     rng: u64,
+    reprobe_every: Duration,
 }
 
 impl Cluster {
-    /// Members are `cfg.cluster_endpoints`, or just `cfg.host` when there are none.
+    /// Members are `cfg.cluster_endpoints`, or just `cfg.host` when there are none or none
+    /// of them is routable (bare node names like `pve2` that only resolve inside the cluster).
     pub fn new(cfg: &ClientConfig) -> Result<Cluster, ProxmoxError> {
-        let hosts: Vec<&str> = if cfg.cluster_endpoints.is_empty() {
-            vec![cfg.host.as_str()]
-        } else {
+        let routable = cfg.cluster_endpoints.iter().any(|e| is_routable(e));
+        let hosts: Vec<&str> = if routable {
             cfg.cluster_endpoints.iter().map(String::as_str).collect()
+        } else {
+            vec![cfg.host.as_str()]
         };
         let members = hosts
             .into_iter()
@@ -101,7 +108,13 @@ impl Cluster {
         Ok(Cluster {
             members,
             rng: seed(),
+            reprobe_every: REPROBE_EVERY,
         })
+    }
+
+    /// How long an unhealthy member rests before it is probed again (default 10 s).
+    pub fn set_reprobe_interval(&mut self, every: Duration) {
+        self.reprobe_every = every;
     }
 
     pub fn health(&self) -> Vec<EndpointHealth> {
@@ -113,6 +126,31 @@ impl Cluster {
                 last_error: m.last_error.clone(),
             })
             .collect()
+    }
+
+    /// Checks every member with `GET /nodes` (5 s budget each) and records who answered, as
+    /// Pulse does when a cluster client is created. Blocking; optional (calls work without).
+    pub fn probe_all(&mut self) {
+        if self.members.len() < 2 {
+            return;
+        }
+        let now = Instant::now();
+        for m in &mut self.members {
+            let probe: Result<Option<serde_json::Value>, _> =
+                m.client.get_opt("/nodes", Some(INITIAL_PROBE_TIMEOUT));
+            m.last_probe = Some(now);
+            match probe {
+                Ok(_) => {
+                    m.healthy = true;
+                    m.last_error = None;
+                }
+                Err(e) if judge(&e) == Verdict::MemberDown => {
+                    m.healthy = false;
+                    m.last_error = Some(e.to_string());
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// Runs `f` on a member, failing over as described in the module docs. Blocking.
@@ -209,7 +247,7 @@ impl Cluster {
         for (i, m) in self.members.iter_mut().enumerate() {
             if m.healthy
                 || m.last_probe
-                    .is_some_and(|t| now.duration_since(t) < REPROBE_EVERY)
+                    .is_some_and(|t| now.duration_since(t) < self.reprobe_every)
             {
                 continue;
             }
@@ -239,6 +277,21 @@ impl Cluster {
     }
 }
 
+/// True for endpoints reachable from outside the cluster: an IP address, a dotted name, or a
+/// URL/`host:port` around one.
+fn is_routable(endpoint: &str) -> bool {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else if authority.matches(':').count() > 1 {
+        authority
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    host.parse::<std::net::IpAddr>().is_ok() || host.contains('.')
+}
+
 fn seed() -> u64 {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 8];
@@ -249,6 +302,16 @@ fn seed() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routable_endpoints() {
+        assert!(is_routable("10.0.0.5"));
+        assert!(is_routable("https://pve2.lan:8006"));
+        assert!(is_routable("[fd00::2]:8006"));
+        assert!(is_routable("fd00::2"));
+        assert!(!is_routable("pve2"));
+        assert!(!is_routable("https://pve2:8006"));
+    }
 
     #[test]
     fn verdicts_follow_pulse_rules() {

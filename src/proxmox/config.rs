@@ -156,11 +156,6 @@ pub fn normalize_origin(host: &str, product: Product) -> Result<String, ProxmoxE
     Ok(format!("{scheme}://{host_fmt}:{port}"))
 }
 
-/// The API base: origin + `/api2/json`.
-pub fn api_base(host: &str, product: Product) -> Result<String, ProxmoxError> {
-    Ok(format!("{}/api2/json", normalize_origin(host, product)?))
-}
-
 /// Splits `host`, `host:port`, `[v6]`, `[v6]:port` or a bare `v6` literal.
 fn split_authority(authority: &str) -> Result<(&str, Option<u16>), ProxmoxError> {
     let bad_port = |p: &str| ProxmoxError::Config(format!("invalid port {p:?}"));

@@ -14,6 +14,8 @@ pub mod pbs_types;
 pub mod pmg;
 pub mod pmg_types;
 pub mod pve;
+pub mod pve_guest_types;
+pub mod pve_storage_types;
 pub mod pve_types;
 pub mod tls;
 pub mod transport;

@@ -18,6 +18,9 @@ const GUEST_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 const STORAGE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Ceph calls are capped at 15 s.
 const CEPH_TIMEOUT: Duration = Duration::from_secs(15);
+/// Guest-agent budgets (Pulse's `GUEST_AGENT_*_TIMEOUT` defaults): fsinfo 15 s, others 10 s.
+const AGENT_FSINFO_TIMEOUT: Duration = Duration::from_secs(15);
+const AGENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct PveClient {
     cluster: Cluster,
@@ -36,6 +39,17 @@ impl PveClient {
             cluster: Cluster::new(cfg)?,
             timeout: cfg.timeout,
         })
+    }
+
+    /// Probes every cluster member once (5 s each) so health is known before the first poll.
+    /// Blocking; a no-op for standalone hosts.
+    pub fn probe_endpoints(&mut self) {
+        self.cluster.probe_all();
+    }
+
+    /// How long an unhealthy cluster member rests before it is probed again (default 10 s).
+    pub fn set_reprobe_interval(&mut self, every: Duration) {
+        self.cluster.set_reprobe_interval(every);
     }
 
     /// Per-member health (all members healthy → "healthy", some → "degraded", none → "error").
@@ -124,34 +138,31 @@ impl PveClient {
         node: &str,
         vmid: u32,
     ) -> Result<AgentInterfaces, ProxmoxError> {
-        self.get(&format!(
+        let path = format!(
             "/nodes/{}/qemu/{vmid}/agent/network-get-interfaces",
             enc(node)
-        ))
+        );
+        self.get_capped(&path, AGENT_TIMEOUT)
     }
 
     /// `GET .../agent/get-osinfo` (`data.result`).
     pub fn agent_osinfo(&mut self, node: &str, vmid: u32) -> Result<AgentOsInfo, ProxmoxError> {
-        let r: AgentResult<AgentOsInfo> = self.get(&format!(
-            "/nodes/{}/qemu/{vmid}/agent/get-osinfo",
-            enc(node)
-        ))?;
+        let path = format!("/nodes/{}/qemu/{vmid}/agent/get-osinfo", enc(node));
+        let r: AgentResult<AgentOsInfo> = self.get_capped(&path, AGENT_TIMEOUT)?;
         Ok(r.result)
     }
 
     /// `GET .../agent/info` (`data.result`).
     pub fn agent_info(&mut self, node: &str, vmid: u32) -> Result<AgentInfo, ProxmoxError> {
-        let r: AgentResult<AgentInfo> =
-            self.get(&format!("/nodes/{}/qemu/{vmid}/agent/info", enc(node)))?;
+        let path = format!("/nodes/{}/qemu/{vmid}/agent/info", enc(node));
+        let r: AgentResult<AgentInfo> = self.get_capped(&path, AGENT_TIMEOUT)?;
         Ok(r.result)
     }
 
     /// `GET .../agent/get-fsinfo`.
     pub fn agent_fsinfo(&mut self, node: &str, vmid: u32) -> Result<AgentFsInfoList, ProxmoxError> {
-        self.get(&format!(
-            "/nodes/{}/qemu/{vmid}/agent/get-fsinfo",
-            enc(node)
-        ))
+        let path = format!("/nodes/{}/qemu/{vmid}/agent/get-fsinfo", enc(node));
+        self.get_capped(&path, AGENT_FSINFO_TIMEOUT)
     }
 
     /// `GET /nodes/{node}/lxc/{vmid}/rrddata?cf=AVERAGE&ds=memavailable,memused,maxmem&timeframe=hour`.
@@ -249,6 +260,31 @@ impl PveClient {
         self.list(&format!("/nodes/{}/lxc/{vmid}/snapshot", enc(node)))
     }
 
+    /// `GET /cluster/replication` (job configuration). 404/501 (no replication support) → empty.
+    pub fn replication_jobs(&mut self) -> Result<Vec<ReplicationJob>, ProxmoxError> {
+        empty_if_unsupported(self.list("/cluster/replication"))
+    }
+
+    /// `GET /nodes/{node}/replication` (per-job sync status on the source node).
+    pub fn node_replication(&mut self, node: &str) -> Result<Vec<ReplicationJob>, ProxmoxError> {
+        empty_if_unsupported(self.list(&format!("/nodes/{}/replication", enc(node))))
+    }
+
+    /// `GET /nodes/{node}/disks/zfs`.
+    pub fn zfs_pools(&mut self, node: &str) -> Result<Vec<ZfsPoolListEntry>, ProxmoxError> {
+        self.list(&format!("/nodes/{}/disks/zfs", enc(node)))
+    }
+
+    /// `GET /nodes/{node}/disks/zfs/{pool}`.
+    pub fn zfs_pool(&mut self, node: &str, pool: &str) -> Result<ZfsPoolDetail, ProxmoxError> {
+        self.get(&format!("/nodes/{}/disks/zfs/{}", enc(node), enc(pool)))
+    }
+
+    /// `GET /cluster/backup` (scheduled vzdump jobs).
+    pub fn backup_jobs(&mut self) -> Result<Vec<BackupJob>, ProxmoxError> {
+        self.list("/cluster/backup")
+    }
+
     /// Escape hatch for endpoints without a typed method; runs through failover.
     pub fn get_json<T: DeserializeOwned>(&mut self, path: &str) -> Result<T, ProxmoxError> {
         self.get(path)
@@ -260,5 +296,18 @@ impl PveClient {
         f: impl FnMut(&mut ApiClient) -> Result<T, ProxmoxError>,
     ) -> Result<T, ProxmoxError> {
         self.cluster.call(f)
+    }
+}
+
+/// Pulse treats "endpoint missing" answers for optional features as an empty list.
+fn empty_if_unsupported<T>(r: Result<Vec<T>, ProxmoxError>) -> Result<Vec<T>, ProxmoxError> {
+    match r {
+        Err(ProxmoxError::Http {
+            status: 404 | 501, ..
+        }) => Ok(Vec::new()),
+        Err(ProxmoxError::Http { excerpt, .. }) if excerpt.contains("not implemented") => {
+            Ok(Vec::new())
+        }
+        other => other,
     }
 }

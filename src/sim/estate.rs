@@ -142,7 +142,7 @@ impl Estate {
             } else {
                 GuestKind::Qemu
             };
-            let template = i % 37 == 36;
+            let template = i % 13 == 12;
             let running = !template && i % 7 != 6;
             let qemu = kind == GuestKind::Qemu;
             let windows = qemu && i % 11 == 4;
@@ -200,6 +200,13 @@ impl Estate {
             Storage {
                 name: "local-lvm",
                 kind: "lvmthin",
+                content: "images,rootdir",
+                shared: false,
+                enabled: true,
+            },
+            Storage {
+                name: "local-zfs",
+                kind: "zfspool",
                 content: "images,rootdir",
                 shared: false,
                 enabled: true,

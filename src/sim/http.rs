@@ -52,6 +52,8 @@ pub struct Response {
     pub reason: String,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// True once `body` holds gzip data (`Content-Encoding: gzip`).
+    pub gzipped: bool,
 }
 
 impl Response {
@@ -65,16 +67,20 @@ impl Response {
             reason: "OK".into(),
             content_type: JSON,
             body,
+            gzipped: false,
         }
     }
 
-    /// An error as Proxmox sends it: message in the status line, `{"data":null}` body.
+    /// An error as pveproxy sends it: the message in the status line and again in the body
+    /// (`{"data":null,"message":"...\n"}`).
     pub fn error(status: u16, reason: &str) -> Response {
+        let body = serde_json::json!({ "data": null, "message": format!("{reason}\n") });
         Response {
             status,
             reason: reason.to_string(),
             content_type: JSON,
-            body: br#"{"data":null}"#.to_vec(),
+            body: body.to_string().into_bytes(),
+            gzipped: false,
         }
     }
 
@@ -85,32 +91,54 @@ impl Response {
             reason: "OK".into(),
             content_type: JSON,
             body: value.to_string().into_bytes(),
+            gzipped: false,
         }
     }
 
     pub fn head_bytes(&self, keep_alive: bool) -> Vec<u8> {
         let reason: String = self.reason.chars().filter(|c| !c.is_control()).collect();
         format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\nServer: pve-api-daemon/3.0\r\n\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: {}\r\nServer: pve-api-daemon/3.0\r\n\r\n",
             self.status,
             reason,
             self.content_type,
             self.body.len(),
+            if self.gzipped { "Content-Encoding: gzip\r\n" } else { "" },
             if keep_alive { "Keep-Alive" } else { "close" }
         )
         .into_bytes()
+    }
+
+    /// Compresses bodies above 1 KiB when the client accepts gzip, as pveproxy does.
+    pub fn gzip_if_accepted(mut self, req: &Request) -> Response {
+        let accepts = req
+            .header("accept-encoding")
+            .is_some_and(|v| v.contains("gzip"));
+        if !accepts || self.gzipped || self.body.len() < 1024 {
+            return self;
+        }
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        if enc.write_all(&self.body).is_ok() {
+            if let Ok(out) = enc.finish() {
+                self.body = out;
+                self.gzipped = true;
+            }
+        }
+        self
     }
 }
 
 pub const JSON: &str = "application/json;charset=UTF-8";
 
 /// Reads the next request. `Ok(None)` means the peer closed, the connection idled past
-/// `idle`, or the simulator is stopping. `buf` carries pipelined bytes between calls.
-/// The stream must have a short read timeout so `stop` is noticed.
+/// `idle`, the simulator is stopping, or (between requests only) `yield_idle` asks idle
+/// keep-alive connections to make room for new ones. `buf` carries pipelined bytes between
+/// calls. The stream must have a short read timeout so the flags are noticed.
 pub fn read_request<S: Read>(
     s: &mut S,
     buf: &mut Vec<u8>,
     stop: &AtomicBool,
+    yield_idle: &AtomicBool,
     idle: Duration,
 ) -> io::Result<Option<Request>> {
     let waiting_since = Instant::now();
@@ -118,6 +146,13 @@ pub fn read_request<S: Read>(
     let head_end = loop {
         if let Some(pos) = find(buf, b"\r\n\r\n") {
             break pos;
+        }
+        // A TLS ClientHello or other binary on the plain port: fail now, not at the deadline.
+        if buf.first().is_some_and(|b| !b.is_ascii_uppercase()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "not an HTTP request",
+            ));
         }
         if buf.len() > MAX_HEAD {
             return Err(io::Error::new(
@@ -134,7 +169,8 @@ pub fn read_request<S: Read>(
                 } else {
                     REQUEST_DEADLINE
                 };
-                if stop.load(Ordering::Relaxed) || waiting_since.elapsed() > limit {
+                let yield_now = buf.is_empty() && yield_idle.load(Ordering::Relaxed);
+                if stop.load(Ordering::Relaxed) || yield_now || waiting_since.elapsed() > limit {
                     return Ok(None);
                 }
             }
@@ -237,7 +273,7 @@ mod tests {
         let mut src = &raw[..];
         let mut buf = Vec::new();
         let stop = AtomicBool::new(false);
-        let r = read_request(&mut src, &mut buf, &stop, Duration::from_secs(1))
+        let r = read_request(&mut src, &mut buf, &stop, &stop, Duration::from_secs(1))
             .ok()
             .flatten();
         let r = r.unwrap_or_default();
@@ -247,14 +283,14 @@ mod tests {
         );
         assert_eq!(r.body, b"abc");
         assert!(r.keep_alive);
-        let r2 = read_request(&mut src, &mut buf, &stop, Duration::from_secs(1))
+        let r2 = read_request(&mut src, &mut buf, &stop, &stop, Duration::from_secs(1))
             .ok()
             .flatten();
         let r2 = r2.unwrap_or_default();
         assert_eq!(r2.path, "/b");
         assert!(!r2.keep_alive);
         assert!(
-            read_request(&mut src, &mut buf, &stop, Duration::from_secs(1))
+            read_request(&mut src, &mut buf, &stop, &stop, Duration::from_secs(1))
                 .ok()
                 .flatten()
                 .is_none()
@@ -266,7 +302,7 @@ mod tests {
         let mut src = &b"\x16\x03\x01 junk\r\n\r\n"[..];
         let mut buf = Vec::new();
         let stop = AtomicBool::new(false);
-        assert!(read_request(&mut src, &mut buf, &stop, Duration::from_secs(1)).is_err());
+        assert!(read_request(&mut src, &mut buf, &stop, &stop, Duration::from_secs(1)).is_err());
     }
 
     #[test]

@@ -14,7 +14,25 @@
 //! ```
 //!
 //! The estate is generated from a seed (see `estate.rs`); with `SimClock::Frozen` every
-//! value is reproducible.
+//! value is reproducible. Which guest shows which variant is fixed by its index `i`
+//! (vmid = 100 + i), so tests can pick one:
+//!
+//! | rule | variant |
+//! |---|---|
+//! | node `i % nodes`; node `k` is `pve{k+1}`, flavor `flavors[k % len]` (default 9, 8.4, 7) | placement |
+//! | `i % 3 == 2` | container (else VM) |
+//! | `i % 13 == 12` | template (stopped) |
+//! | `i % 7 == 6` | stopped |
+//! | VM and `i % 11 == 4` | Windows: `freemem` only, fsinfo with `total-bytes-privileged` |
+//! | VM and (Windows or `i` even) | guest agent enabled |
+//! | VM and `i % 5 == 1` | ballooned to half of `maxmem` (Linux+agent: `meminfo`) |
+//! | Linux VM and `i % 4 == 0` | docker host: bind mounts of `/dev/sda1`, squashfs, `docker0` |
+//! | `i % 4 == 1` | two snapshots (`before-upgrade` → `weekly`) |
+//! | `i` even | two vzdump backups on `nfs-backup`; `i % 13 == 5`: the last task failed |
+//! | VM and `i % 9 == 0` (clusters) | replication job to the next node; `i % 18 == 9`: failing |
+//! | node index `% 4 == 2` | worn SSD, `wearout: "\"8\""` |
+//! | node index `% 5 == 4` | ZFS pool DEGRADED (one FAULTED mirror leg) |
+//! | PBS store `main` (and `offsite`: every third guest, GC never ran) | groups in `""`, `prod`, `prod/db` |
 
 mod auth;
 mod cert;
@@ -65,7 +83,9 @@ impl Simulator {
             stop: AtomicBool::new(false),
             offset: AtomicI64::new(0),
             requests: AtomicU64::new(0),
+            gzipped: AtomicU64::new(0),
             active_connections: AtomicUsize::new(0),
+            slot_wanted: AtomicBool::new(false),
             identity,
             wrong_identity,
         });
@@ -267,6 +287,11 @@ impl SimHandle {
     /// Requests served so far (all listeners).
     pub fn request_count(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
+    }
+
+    /// Responses sent gzip-compressed so far (clients ask for gzip; large bodies get it).
+    pub fn gzip_count(&self) -> u64 {
+        self.shared.gzipped.load(Ordering::Relaxed)
     }
 
     /// Stops accepting, ends idle connections and hanging requests, joins accept threads.

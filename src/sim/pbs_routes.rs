@@ -211,7 +211,7 @@ fn snapshots(e: &Estate, g: &Group) -> Vec<Value> {
                 .collect();
             let mut o = json!({
                 "backup-type": g.btype, "backup-id": g.bid, "backup-time": time, "files": file_list,
-                "size": size, "owner": "root@pam", "comment": g.name, "protected": k == 2 && g.index % 5 == 0,
+                "size": size, "owner": "root@pam", "comment": g.name, "protected": k == 2 && g.index.is_multiple_of(5),
             });
             // The newest snapshot was not verified yet: PBS omits the key.
             if k > 0 {

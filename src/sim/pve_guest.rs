@@ -366,7 +366,7 @@ fn agent(e: &Estate, g: &Guest, t: i64, cmd: &str) -> Option<Response> {
         "network-get-interfaces" => agent_interfaces(e, g, t),
         "get-osinfo" => agent_osinfo(g),
         "info" => {
-            if g.index % 3 == 0 {
+            if g.index.is_multiple_of(3) {
                 json!({"qemu-ga": {"version": "5.2.0"}})
             } else {
                 json!({"version": "9.0.0", "supported_commands": [{"name": "guest-ping", "enabled": true, "success-response": true}]})
@@ -386,7 +386,7 @@ fn agent_osinfo(g: &Guest) -> Value {
             "variant-id": "server", "kernel-release": "20348", "kernel-version": "10.0", "machine": "x86_64",
         });
     }
-    if g.index % 2 == 0 {
+    if g.index.is_multiple_of(2) {
         json!({
             "name": "Debian GNU/Linux", "pretty-name": "Debian GNU/Linux 12 (bookworm)", "id": "debian",
             "version": "12 (bookworm)", "version-id": "12", "kernel-release": "6.1.0-28-amd64",

@@ -21,6 +21,8 @@ pub fn route(e: &Estate, t: i64, segs: &[&str], req: &Request) -> Response {
         ["cluster", "ceph", "df"] if e.ceph => Response::data(pve_storage::ceph_df(e, t)),
         ["cluster", "ceph", ..] => Response::error(500, "binary not installed: /usr/bin/ceph-mon"),
         ["storage"] => Response::data(pve_storage::storage_config(e)),
+        ["cluster", "replication"] => Response::data(pve_storage::replication_jobs(e)),
+        ["cluster", "backup"] => Response::data(pve_storage::backup_jobs(e)),
         ["nodes", node, rest @ ..] => {
             let Some(n) = e.node(node) else {
                 return Response::error(
@@ -48,6 +50,9 @@ fn node_route(e: &Estate, n: &Node, t: i64, rest: &[&str], req: &Request) -> Res
             pve_storage::content(e, n, t, storage, req.query_param("content").as_deref())
         }
         ["disks", "list"] => Response::data(pve_storage::disks(e, n)),
+        ["disks", "zfs"] => Response::data(pve_storage::zfs_pools(e, n, t)),
+        ["disks", "zfs", pool] => pve_storage::zfs_pool(n, pool),
+        ["replication"] => Response::data(pve_storage::node_replication(e, n, t)),
         ["tasks"] => Response::data(pve_storage::tasks(e, n, t)),
         [kind @ ("qemu" | "lxc"), vmid, guest_rest @ ..] => {
             let kind = if *kind == "qemu" {

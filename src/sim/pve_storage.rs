@@ -28,6 +28,7 @@ pub fn storage_config(e: &Estate) -> Value {
                 o["path"] = json!(format!("/mnt/pve/{}", s.name));
             }
             "rbd" => o["pool"] = json!("rbd"),
+            "zfspool" => o["pool"] = json!("rpool/data"),
             _ => {}
         }
         o
@@ -58,6 +59,10 @@ pub fn node_storage_rows(e: &Estate, n: &Node, t: i64) -> Vec<Value> {
                     let total = n.maxdisk * 6 / 10;
                     let used: u64 = e.guests_of(n).map(|g| g.maxdisk / 3).sum();
                     (total, used.min(total))
+                }
+                "local-zfs" => {
+                    let (size, alloc) = zfs_space(e, n, t);
+                    (size * 9 / 10, alloc)
                 }
                 "nfs-backup" => {
                     let total = 4 * TIB;
@@ -195,7 +200,7 @@ pub fn tasks(e: &Estate, n: &Node, _t: i64) -> Value {
         "node": n.name, "pid": 3539, "pstart": 474_062_216u64, "starttime": reload, "endtime": reload + 1,
         "type": "srvreload", "id": "networking", "user": "root@pam", "status": "OK",
     })));
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     Value::Array(rows.into_iter().take(50).map(|(_, v)| v).collect())
 }
 
@@ -282,4 +287,122 @@ pub fn ceph_df(e: &Estate, t: i64) -> Value {
                                                 "percent_used": used as f64 / total as f64}},
         ],
     }})
+}
+
+fn zfs_space(e: &Estate, n: &Node, t: i64) -> (u64, u64) {
+    let size = 2 * TIB;
+    (
+        size,
+        (size as f64 * (0.2 + 0.3 * e.w(n.index as u64, 60, t, 86_400))) as u64,
+    )
+}
+
+/// Every fifth node has a degraded mirror (one device faulted with read errors).
+fn zfs_degraded(n: &Node) -> bool {
+    n.index % 5 == 4
+}
+
+pub fn zfs_pools(e: &Estate, n: &Node, t: i64) -> Value {
+    let (size, alloc) = zfs_space(e, n, t);
+    let health = if zfs_degraded(n) {
+        "DEGRADED"
+    } else {
+        "ONLINE"
+    };
+    json!([{"name": "rpool", "health": health, "size": size, "alloc": alloc, "free": size - alloc,
+            "frag": 12, "dedup": 1.0}])
+}
+
+pub fn zfs_pool(n: &Node, pool: &str) -> Response {
+    if pool != "rpool" {
+        return Response::error(500, &format!("cannot open '{pool}': no such pool"));
+    }
+    let bad = zfs_degraded(n);
+    let state = if bad { "DEGRADED" } else { "ONLINE" };
+    let leaf = |name: &str, faulted: bool| {
+        let mut o = json!({"name": name, "state": if faulted { "FAULTED" } else { "ONLINE" },
+                           "read": if faulted { 3 } else { 0 }, "write": 0, "cksum": 0, "leaf": 1});
+        if faulted {
+            o["msg"] = json!("too many errors");
+        }
+        o
+    };
+    let mut detail = json!({
+        "name": "rpool", "state": state,
+        "scan": "scrub repaired 0B in 00:01:02 with 0 errors on Sun Nov  9 00:25:03 2025",
+        "errors": "No known data errors",
+        "children": [{"name": "rpool", "state": state, "read": 0, "write": 0, "cksum": 0, "children": [
+            {"name": "mirror-0", "state": state, "read": 0, "write": 0, "cksum": 0, "children": [
+                leaf("nvme0n1-part3", false), leaf("nvme1n1-part3", bad),
+            ]},
+        ]}],
+    });
+    if bad {
+        detail["status"] =
+            json!("One or more devices are faulted in response to persistent errors.");
+        detail["action"] =
+            json!("Replace the faulted device, or use 'zpool clear' to mark the device repaired.");
+    }
+    Response::data(detail)
+}
+
+/// Replication jobs: every ninth VM replicates to the next node (clusters only).
+fn replicated<'a>(e: &'a Estate) -> impl Iterator<Item = &'a Guest> + 'a {
+    e.guests.iter().filter(move |g| {
+        e.is_cluster() && g.kind == GuestKind::Qemu && !g.template && g.index % 9 == 0
+    })
+}
+
+fn replication_base(e: &Estate, g: &Guest) -> Value {
+    let source = e
+        .nodes
+        .get(g.node)
+        .map(|n| n.name.clone())
+        .unwrap_or_default();
+    let target = e
+        .nodes
+        .get((g.node + 1) % e.nodes.len())
+        .map(|n| n.name.clone())
+        .unwrap_or_default();
+    json!({"id": format!("{}-0", g.vmid), "guest": g.vmid, "jobnum": 0, "type": "local",
+           "source": source, "target": target, "schedule": "*/15"})
+}
+
+pub fn replication_jobs(e: &Estate) -> Value {
+    Value::Array(replicated(e).map(|g| replication_base(e, g)).collect())
+}
+
+pub fn node_replication(e: &Estate, n: &Node, t: i64) -> Value {
+    let rows = replicated(e).filter(|g| g.node == n.index).map(|g| {
+        let mut o = replication_base(e, g);
+        let last = t - t.rem_euclid(900);
+        o["last_sync"] = json!(last);
+        o["next_sync"] = json!(last + 900);
+        o["duration"] = json!(2.5 + (g.index % 7) as f64);
+        if g.index % 18 == 9 {
+            o["fail_count"] = json!(2);
+            o["error"] = json!("command 'zfs snapshot rpool/data/vm-109-disk-0@__replicate_109-0__' failed: exit code 1");
+        } else {
+            o["fail_count"] = json!(0);
+        }
+        o
+    });
+    Value::Array(rows.collect())
+}
+
+pub fn backup_jobs(e: &Estate) -> Value {
+    let ids: Vec<String> = e
+        .guests
+        .iter()
+        .filter(|g| g.backed_up)
+        .take(20)
+        .map(|g| g.vmid.to_string())
+        .collect();
+    json!([
+        {"id": "backup-83831498-c631", "type": "vzdump", "schedule": "06,18:30", "storage": "nfs-backup",
+         "vmid": ids.join(","), "enabled": 1, "mode": "snapshot", "next-run": e.epoch + 3600,
+         "mailnotification": "always", "notes-template": "{{guestname}}"},
+        {"id": "backup-70025700-2302", "type": "vzdump", "schedule": "sat 15:00", "storage": "nfs-backup",
+         "all": 1, "enabled": 0, "mode": "snapshot", "next-run": e.epoch + 86_400},
+    ])
 }

@@ -63,11 +63,13 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, product: Product, t
         }
         let Ok(stream) = stream else { continue };
         while shared.active_connections.load(Ordering::Acquire) >= shared.cfg.max_connections {
+            shared.slot_wanted.store(true, Ordering::Relaxed);
             if shared.stopping() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+        shared.slot_wanted.store(false, Ordering::Relaxed);
         shared.active_connections.fetch_add(1, Ordering::AcqRel);
         let conn_shared = shared.clone();
         let spawned = std::thread::Builder::new()
@@ -124,20 +126,23 @@ fn handle_connection(shared: &Shared, stream: TcpStream, product: Product, tls: 
 
 fn serve<C: Conn>(shared: &Shared, conn: &mut C, product: Product) {
     let mut buf = Vec::new();
-    loop {
-        let req = match http::read_request(conn, &mut buf, &shared.stop, IDLE) {
-            Ok(Some(r)) => r,
-            Ok(None) | Err(_) => break,
-        };
+    while let Ok(Some(req)) =
+        http::read_request(conn, &mut buf, &shared.stop, &shared.slot_wanted, IDLE)
+    {
         shared.requests.fetch_add(1, Ordering::Relaxed);
         let keep_alive = req.keep_alive;
         match respond(shared, product, &req) {
             Action::Send(resp) => {
+                let resp = resp.gzip_if_accepted(&req);
+                if resp.gzipped {
+                    shared.gzipped.fetch_add(1, Ordering::Relaxed);
+                }
                 if http::write_response(conn, &resp, keep_alive).is_err() || !keep_alive {
                     break;
                 }
             }
             Action::Truncate(resp) => {
+                let resp = resp.gzip_if_accepted(&req);
                 let mut out = resp.head_bytes(false);
                 out.extend_from_slice(resp.body.get(..resp.body.len() / 2).unwrap_or_default());
                 let _ = conn.write_all(&out);
@@ -194,6 +199,7 @@ fn respond(shared: &Shared, product: Product, req: &Request) -> Action {
             reason: "OK".into(),
             content_type: http::JSON,
             body: br#"{"data": {"version": "9.0.3"}}}]garbage"#.to_vec(),
+            gzipped: false,
         }),
         Some(Fault::TruncatedBody) => Action::Truncate(router::route(shared, product, req)),
         Some(Fault::ConnectionReset) => Action::Reset,
@@ -202,6 +208,7 @@ fn respond(shared: &Shared, product: Product, req: &Request) -> Action {
             reason: "OK".into(),
             content_type: "text/html; charset=utf-8",
             body: b"<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head><body>It works</body></html>\n".to_vec(),
+            gzipped: false,
         }),
         // Handled at accept time; reaching here means the client accepted the other cert.
         Some(Fault::WrongCertificate) => Action::Send(router::route(shared, product, req)),

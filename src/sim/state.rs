@@ -18,7 +18,12 @@ pub struct Shared {
     /// Seconds added to the clock by `advance`.
     pub offset: AtomicI64,
     pub requests: AtomicU64,
+    /// Responses sent gzip-compressed.
+    pub gzipped: AtomicU64,
     pub active_connections: AtomicUsize,
+    /// Set while the accept loop waits for a free connection slot: idle keep-alive
+    /// connections then close so a pool of clients cannot starve newcomers.
+    pub slot_wanted: AtomicBool,
     pub identity: Identity,
     /// Presented instead of `identity` under the `WrongCertificate` fault.
     pub wrong_identity: Identity,
