@@ -214,6 +214,13 @@ impl PveApi for FixtureApi {
         self.hit("lxc_snapshots")?;
         decode(json!([{"name": "current"}]))
     }
+    fn cluster_replication(&mut self) -> Result<Vec<Value>, ProxmoxError> {
+        self.hit("cluster_replication")?;
+        Ok(vec![
+            json!({"id": "300-0", "guest": 300, "source": "node1", "target": "node2", "schedule": "*/15",
+                       "type": "local", "last_sync": 1_699_999_000, "duration": 12.5, "fail_count": 0}),
+        ])
+    }
     fn disks(&mut self, _node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError> {
         self.hit("disks")?;
         decode(fixture("nodes_node_disks_list.json"))
@@ -341,6 +348,21 @@ fn full_poll_derives_true_numbers_and_fills_state() {
     );
     assert_eq!(find(&v, "storage", "lab-node1-synology")["nodeCount"], 2);
     assert_eq!(v["connectionHealth"], json!({"lab": true}));
+
+    // Replication, joined with the container it replicates.
+    let job = &v["replicationJobs"][0];
+    assert_eq!(
+        (
+            job["id"].as_str(),
+            job["guestName"].as_str(),
+            job["guestType"].as_str()
+        ),
+        (Some("lab-300-0"), Some("ct"), Some("lxc"))
+    );
+    assert_eq!(
+        (job["lastSyncTime"].as_i64(), job["durationHuman"].as_str()),
+        (Some(1_699_999_000_000), Some("00:00:12"))
+    );
 
     // Ceph (an rbd storage is configured): totals from pgmap since df is unavailable.
     let ceph = &v["cephClusters"][0];

@@ -20,6 +20,7 @@ pub mod demo;
 pub mod derive_ceph;
 pub mod derive_guest;
 pub mod derive_pve;
+pub mod derive_replication;
 pub mod guest_agent;
 pub mod health;
 pub mod jobs;

@@ -15,6 +15,7 @@ use super::derive_pve::{
     build_node, build_storage, last_guest_rrd, last_node_rrd, node_memory, node_needs_rrd,
     NodeContext,
 };
+use super::derive_replication::{build_replication_jobs, GuestInfo};
 use super::guest_agent::{
     agent_key, agent_version, network_interfaces, os_name_version, AgentCacheConfig, AgentMeta,
     AgentMetaCache,
@@ -30,6 +31,7 @@ use crate::proxmox::pve_types::{
     Task,
 };
 use crate::proxmox::ProxmoxError;
+use crate::state::replication::ReplicationJobFrontend;
 use crate::state::PveSnapshot;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -59,6 +61,8 @@ pub trait PveApi {
     fn storage_config(&mut self) -> Result<Vec<StorageConfig>, ProxmoxError>;
     fn node_storage(&mut self, node: &str) -> Result<Vec<NodeStorage>, ProxmoxError>;
     fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError>;
+    /// `GET /cluster/replication`, rows as raw JSON (their shape varies between releases).
+    fn cluster_replication(&mut self) -> Result<Vec<serde_json::Value>, ProxmoxError>;
     fn node_tasks(&mut self, node: &str) -> Result<Vec<Task>, ProxmoxError>;
     fn storage_content(
         &mut self,
@@ -315,6 +319,7 @@ pub fn poll_pve(
                 _ => {}
             }
         }
+        snap.replication = replication_jobs(api, instance, &snap, now_ms);
         ctx.rates.retain(|id| seen_ids.contains(id));
         ctx.agent.retain(|k| seen_agents.contains(k));
     }
@@ -403,6 +408,37 @@ pub fn poll_pve(
     ctx.node_used
         .retain(|n, _| listed.iter().any(|r| &r.node == n));
     Ok(snap)
+}
+
+/// Replication jobs with their guests' names; an instance without replication support
+/// (404/501) has none, any other failure keeps the previous list (`None`).
+fn replication_jobs(
+    api: &mut dyn PveApi,
+    instance: &str,
+    snap: &PveSnapshot,
+    now_ms: i64,
+) -> Option<Vec<ReplicationJobFrontend>> {
+    let rows = match api.cluster_replication() {
+        Ok(rows) => rows,
+        Err(ProxmoxError::Http {
+            status: 404 | 501, ..
+        }) => Vec::new(),
+        Err(_) => return None,
+    };
+    let vms = snap.vms.iter().map(|v| GuestInfo {
+        vmid: v.vmid,
+        name: v.name.clone(),
+        kind: "qemu".into(),
+        node: v.node.clone(),
+    });
+    let cts = snap.containers.iter().map(|c| GuestInfo {
+        vmid: c.vmid,
+        name: c.name.clone(),
+        kind: "lxc".into(),
+        node: c.node.clone(),
+    });
+    let guests: Vec<GuestInfo> = vms.chain(cts).collect();
+    Some(build_replication_jobs(instance, &rows, &guests, now_ms))
 }
 
 /// The instance-wide context, with this node's own URL when the cluster configuration has one.
@@ -606,6 +642,9 @@ impl PveApi for crate::proxmox::PveClient {
     }
     fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError> {
         crate::proxmox::PveClient::disks(self, node)
+    }
+    fn cluster_replication(&mut self) -> Result<Vec<serde_json::Value>, ProxmoxError> {
+        crate::proxmox::PveClient::get_json(self, "/cluster/replication")
     }
     fn node_tasks(&mut self, node: &str) -> Result<Vec<Task>, ProxmoxError> {
         crate::proxmox::PveClient::node_tasks(self, node)

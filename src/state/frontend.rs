@@ -9,6 +9,7 @@ use super::node::NodeFrontend;
 use super::pbs::PBSInstance;
 use super::physical_disk::PhysicalDisk;
 use super::pmg::PMGInstance;
+use super::replication::ReplicationJobFrontend;
 use super::storage::StorageFrontend;
 use super::store::{ExtraArea, LiveState};
 use serde::Serialize;
@@ -32,7 +33,7 @@ pub struct StateFrontend<'a> {
     pub pbs_backups: Vec<&'a PBSBackup>,
     pub pmg_backups: Vec<&'a PMGBackup>,
     pub backups: BackupsView<'a>,
-    pub replication_jobs: &'a [Value],
+    pub replication_jobs: Vec<&'a ReplicationJobFrontend>,
     pub active_alerts: &'a [Value],
     pub metrics: EmptyObject,
     pub pve_backups: PveBackupsView<'a>,
@@ -108,6 +109,18 @@ impl LiveState {
         let mut pmg_backups: Vec<&PMGBackup> = self.pmg_backups.values().flatten().collect();
         pmg_backups.sort_by_key(|b| std::cmp::Reverse(b.backup_time));
 
+        let mut replication_jobs: Vec<&ReplicationJobFrontend> =
+            pve().flat_map(|p| &p.replication).collect();
+        replication_jobs.sort_by(|a, b| {
+            (&a.instance, a.guest_id, a.job_number, &a.job_id, &a.id).cmp(&(
+                &b.instance,
+                b.guest_id,
+                b.job_number,
+                &b.job_id,
+                &b.id,
+            ))
+        });
+
         let extra = |area: ExtraArea| self.extra.get(area.key()).map_or(NO_VALUES, Vec::as_slice);
         StateFrontend {
             nodes,
@@ -128,7 +141,7 @@ impl LiveState {
             },
             pbs_backups,
             pmg_backups,
-            replication_jobs: extra(ExtraArea::ReplicationJobs),
+            replication_jobs,
             active_alerts: extra(ExtraArea::ActiveAlerts),
             metrics: EmptyObject {},
             pve_backups,

@@ -12,6 +12,7 @@ pub mod node;
 pub mod pbs;
 pub mod physical_disk;
 pub mod pmg;
+pub mod replication;
 pub mod snapshot;
 pub mod storage;
 pub mod store;

@@ -5,6 +5,7 @@ use super::ceph::CephClusterFrontend;
 use super::guest::{ContainerFrontend, VMFrontend};
 use super::node::NodeFrontend;
 use super::physical_disk::PhysicalDisk;
+use super::replication::ReplicationJobFrontend;
 use super::storage::StorageFrontend;
 use std::collections::BTreeSet;
 
@@ -27,6 +28,8 @@ pub struct PveSnapshot {
     pub ceph: Option<Vec<CephClusterFrontend>>,
     /// `None`: not polled this cycle. Nodes absent from the list keep their previous disks.
     pub physical_disks: Option<Vec<PhysicalDisk>>,
+    /// `None`: not read this time (keep the previous jobs).
+    pub replication: Option<Vec<ReplicationJobFrontend>>,
     /// Set on backup cycles only (every few polls).
     pub backups: Option<PveBackupsUpdate>,
     /// `connectionHealth[instance]`: false when some cluster endpoints are unreachable.

@@ -9,6 +9,7 @@ use super::node::NodeFrontend;
 use super::pbs::PBSInstance;
 use super::physical_disk::PhysicalDisk;
 use super::pmg::PMGInstance;
+use super::replication::ReplicationJobFrontend;
 use super::snapshot::PveSnapshot;
 use super::storage::{merge_shared_storage, StorageFrontend};
 use crate::monitor::{ErrorClass, InstanceKind, PollError};
@@ -21,14 +22,13 @@ pub const NODE_OFFLINE_GRACE_MS: i64 = 60_000;
 /// Consecutive authentication failures after which an instance's data is dropped.
 pub const AUTH_FAILURE_LIMIT: u32 = 5;
 
-/// Areas filled by other modules (agents, alerts, replication): the store keeps their
+/// Areas filled by other modules (agents, alerts): the store keeps their
 /// already-shaped JSON and only guarantees the key is present and an array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExtraArea {
     DockerHosts,
     RemovedDockerHosts,
     Hosts,
-    ReplicationJobs,
     ActiveAlerts,
 }
 
@@ -43,6 +43,7 @@ pub(super) struct PveInstanceState {
     pub(super) ceph: Vec<CephClusterFrontend>,
     pub(super) physical_disks: Vec<PhysicalDisk>,
     pub(super) backups: PVEBackups,
+    pub(super) replication: Vec<ReplicationJobFrontend>,
     /// Node id → last time PVE reported it online (Unix ms).
     last_online_ms: BTreeMap<String, i64>,
 }
@@ -77,7 +78,6 @@ impl ExtraArea {
             ExtraArea::DockerHosts => "dockerHosts",
             ExtraArea::RemovedDockerHosts => "removedDockerHosts",
             ExtraArea::Hosts => "hosts",
-            ExtraArea::ReplicationJobs => "replicationJobs",
             ExtraArea::ActiveAlerts => "activeAlerts",
         }
     }
@@ -178,6 +178,7 @@ impl LiveState {
         if let Some(update) = snap.backups {
             next.backups.apply(update);
         }
+        next.replication = snap.replication.unwrap_or(prev.replication);
         next.ceph = snap.ceph.unwrap_or(prev.ceph);
         next.physical_disks = match snap.physical_disks {
             None => prev.physical_disks,
