@@ -29,6 +29,7 @@ pub mod poll_pbs;
 pub mod poll_pmg;
 pub mod poll_pve;
 pub mod poll_pve_backups;
+pub mod pve_api_client;
 pub mod rates;
 pub mod runtime;
 pub mod scheduler;

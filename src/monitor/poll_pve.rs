@@ -32,7 +32,7 @@ use crate::proxmox::pve_types::{
 };
 use crate::proxmox::ProxmoxError;
 use crate::state::replication::ReplicationJobFrontend;
-use crate::state::PveSnapshot;
+use crate::state::{ContainerFrontend, PveSnapshot, VMFrontend};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The PVE calls a poll makes. Implemented by the real client (`proxmox::pve::PveClient`,
@@ -216,8 +216,10 @@ pub fn poll_pve(
         };
         let previous = ctx.node_used.get(&row.node).copied();
         let (memory, _) = node_memory(row, mem_status, rrd.as_ref(), previous);
-        if is_online && memory.total > 0 {
-            ctx.node_used.insert(row.node.clone(), memory.used);
+        if is_online {
+            if memory.total > 0 {
+                ctx.node_used.insert(row.node.clone(), memory.used);
+            }
             online.push(row.node.clone());
         }
         snap.nodes.push(build_node(
@@ -240,78 +242,15 @@ pub fn poll_pve(
             let Some(id) = resource_guest_id(instance, res) else {
                 continue;
             };
-            let (Some(node), Some(vmid)) = (res.node.as_deref(), res.vmid) else {
-                continue;
-            };
-            let running = res.status.as_deref() == Some("running");
             match res.kind.as_str() {
                 "qemu" if settings.monitor_vms => {
-                    let status = if running {
-                        api.qemu_status(node, vmid).ok()
-                    } else {
-                        None
-                    };
-                    let running = status
-                        .as_ref()
-                        .and_then(|s| s.status.as_deref())
-                        .map_or(running, |s| s == "running");
-                    let agent_on = status.as_ref().and_then(|s| s.agent).unwrap_or(0) > 0;
-                    let key = agent_key(instance, node, vmid);
-                    let fs_list;
-                    let fsinfo = if !running {
-                        FsInfo::NotAsked
-                    } else if !agent_on {
-                        ctx.agent.forget(&key);
-                        FsInfo::AgentDisabled
-                    } else {
-                        seen_agents.insert(key.clone());
-                        refresh_agent_meta(api, &mut ctx.agent, &key, node, vmid, now_ms);
-                        match api.agent_fsinfo(node, vmid) {
-                            Ok(list) => {
-                                fs_list = list.result;
-                                FsInfo::Listed(&fs_list)
-                            }
-                            Err(e) => FsInfo::Failed(agent_failure_reason(&e)),
-                        }
-                    };
-                    let rates = ctx
-                        .rates
-                        .update(&id, vm_counters(res, status.as_ref()), now_ms);
-                    let meta = if agent_on {
-                        ctx.agent.get(&key, now_ms)
-                    } else {
-                        None
-                    };
-                    let input = VmInputs {
-                        status: status.as_ref(),
-                        fsinfo,
-                        meta,
-                    };
-                    if let Some(vm) = build_vm(instance, res, input, rates, now_ms) {
+                    if let Some(vm) = poll_vm(api, ctx, &mut seen_agents, res, &id, now_ms) {
                         seen_ids.insert(id);
                         snap.vms.push(vm);
                     }
                 }
                 "lxc" if settings.monitor_containers => {
-                    let rrd = if running {
-                        api.lxc_rrd_memory(node, vmid).ok()
-                    } else {
-                        None
-                    };
-                    let point = rrd.as_deref().and_then(last_guest_rrd);
-                    let rates = ctx.rates.update(&id, container_counters(res), now_ms);
-                    let key = agent_key(instance, node, vmid);
-                    if running {
-                        seen_agents.insert(key.clone());
-                        refresh_lxc_network(api, &mut ctx.agent, &key, node, vmid, now_ms);
-                    }
-                    let network = if running {
-                        ctx.agent.get(&key, now_ms)
-                    } else {
-                        None
-                    };
-                    if let Some(ct) = build_container(instance, res, point, network, rates, now_ms)
-                    {
+                    if let Some(ct) = poll_container(api, ctx, &mut seen_agents, res, &id, now_ms) {
                         seen_ids.insert(id);
                         snap.containers.push(ct);
                     }
@@ -408,6 +347,92 @@ pub fn poll_pve(
     ctx.node_used
         .retain(|n, _| listed.iter().any(|r| &r.node == n));
     Ok(snap)
+}
+
+/// One VM: status, guest-agent filesystems (every poll) and metadata (throttled).
+fn poll_vm(
+    api: &mut dyn PveApi,
+    ctx: &mut PvePollContext,
+    seen_agents: &mut BTreeSet<String>,
+    res: &ClusterResource,
+    id: &str,
+    now_ms: i64,
+) -> Option<VMFrontend> {
+    let (node, vmid) = (res.node.as_deref()?, res.vmid?);
+    let instance = ctx.settings.instance.clone();
+    let listed_running = res.status.as_deref() == Some("running");
+    let status = if listed_running {
+        api.qemu_status(node, vmid).ok()
+    } else {
+        None
+    };
+    let running = status
+        .as_ref()
+        .and_then(|s| s.status.as_deref())
+        .map_or(listed_running, |s| s == "running");
+    let agent_on = status.as_ref().and_then(|s| s.agent).unwrap_or(0) > 0;
+    let key = agent_key(&instance, node, vmid);
+    let fs_list;
+    let fsinfo = if !running {
+        FsInfo::NotAsked
+    } else if !agent_on {
+        ctx.agent.forget(&key);
+        FsInfo::AgentDisabled
+    } else {
+        seen_agents.insert(key.clone());
+        refresh_agent_meta(api, &mut ctx.agent, &key, node, vmid, now_ms);
+        match api.agent_fsinfo(node, vmid) {
+            Ok(list) => {
+                fs_list = list.result;
+                FsInfo::Listed(&fs_list)
+            }
+            Err(e) => FsInfo::Failed(agent_failure_reason(&e)),
+        }
+    };
+    let rates = ctx
+        .rates
+        .update(id, vm_counters(res, status.as_ref()), now_ms);
+    let meta = if agent_on {
+        ctx.agent.get(&key, now_ms)
+    } else {
+        None
+    };
+    let input = VmInputs {
+        status: status.as_ref(),
+        fsinfo,
+        meta,
+    };
+    build_vm(&instance, res, input, rates, now_ms)
+}
+
+/// One container: RRD memory and (throttled) network identity.
+fn poll_container(
+    api: &mut dyn PveApi,
+    ctx: &mut PvePollContext,
+    seen_agents: &mut BTreeSet<String>,
+    res: &ClusterResource,
+    id: &str,
+    now_ms: i64,
+) -> Option<ContainerFrontend> {
+    let (node, vmid) = (res.node.as_deref()?, res.vmid?);
+    let instance = ctx.settings.instance.clone();
+    let running = res.status.as_deref() == Some("running");
+    let rrd = if running {
+        api.lxc_rrd_memory(node, vmid).ok()
+    } else {
+        None
+    };
+    let point = rrd.as_deref().and_then(last_guest_rrd);
+    let rates = ctx.rates.update(id, container_counters(res), now_ms);
+    let key = agent_key(&instance, node, vmid);
+    let network = if running {
+        seen_agents.insert(key.clone());
+        refresh_lxc_network(api, &mut ctx.agent, &key, node, vmid, now_ms);
+        ctx.agent.get(&key, now_ms)
+    } else {
+        None
+    };
+    build_container(&instance, res, point, network, rates, now_ms)
 }
 
 /// Replication jobs with their guests' names; an instance without replication support
@@ -586,102 +611,4 @@ fn per_node_guest_lists(
         rows.extend(lxc.into_iter().map(|g| as_row(g, "lxc")));
     }
     rows
-}
-
-/// The real client answers every call with its own method of the same name.
-impl PveApi for crate::proxmox::PveClient {
-    fn nodes(&mut self) -> Result<Vec<NodeListEntry>, ProxmoxError> {
-        crate::proxmox::PveClient::nodes(self)
-    }
-    fn node_status(&mut self, node: &str) -> Result<NodeStatus, ProxmoxError> {
-        crate::proxmox::PveClient::node_status(self, node)
-    }
-    fn node_rrd_memory(&mut self, node: &str) -> Result<Vec<NodeRrdPoint>, ProxmoxError> {
-        crate::proxmox::PveClient::node_rrd_memory(self, node)
-    }
-    fn cluster_resources_vms(&mut self) -> Result<Vec<ClusterResource>, ProxmoxError> {
-        crate::proxmox::PveClient::cluster_resources_vms(self)
-    }
-    fn qemu_status(&mut self, node: &str, vmid: u32) -> Result<QemuStatus, ProxmoxError> {
-        crate::proxmox::PveClient::qemu_status(self, node, vmid)
-    }
-    fn agent_network_interfaces(
-        &mut self,
-        node: &str,
-        vmid: u32,
-    ) -> Result<AgentInterfaces, ProxmoxError> {
-        crate::proxmox::PveClient::agent_network_interfaces(self, node, vmid)
-    }
-    fn agent_osinfo(&mut self, node: &str, vmid: u32) -> Result<AgentOsInfo, ProxmoxError> {
-        crate::proxmox::PveClient::agent_osinfo(self, node, vmid)
-    }
-    fn agent_info(&mut self, node: &str, vmid: u32) -> Result<AgentInfo, ProxmoxError> {
-        crate::proxmox::PveClient::agent_info(self, node, vmid)
-    }
-    fn agent_fsinfo(&mut self, node: &str, vmid: u32) -> Result<AgentFsInfoList, ProxmoxError> {
-        crate::proxmox::PveClient::agent_fsinfo(self, node, vmid)
-    }
-    fn lxc_rrd_memory(
-        &mut self,
-        node: &str,
-        vmid: u32,
-    ) -> Result<Vec<GuestRrdPoint>, ProxmoxError> {
-        crate::proxmox::PveClient::lxc_rrd_memory(self, node, vmid)
-    }
-    fn qemu_list(&mut self, node: &str) -> Result<Vec<GuestListEntry>, ProxmoxError> {
-        crate::proxmox::PveClient::qemu_list(self, node)
-    }
-    fn lxc_list(&mut self, node: &str) -> Result<Vec<GuestListEntry>, ProxmoxError> {
-        crate::proxmox::PveClient::lxc_list(self, node)
-    }
-    fn storage_config(&mut self) -> Result<Vec<StorageConfig>, ProxmoxError> {
-        crate::proxmox::PveClient::storage_config(self)
-    }
-    fn node_storage(&mut self, node: &str) -> Result<Vec<NodeStorage>, ProxmoxError> {
-        crate::proxmox::PveClient::node_storage(self, node)
-    }
-    fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError> {
-        crate::proxmox::PveClient::disks(self, node)
-    }
-    fn cluster_replication(&mut self) -> Result<Vec<serde_json::Value>, ProxmoxError> {
-        crate::proxmox::PveClient::get_json(self, "/cluster/replication")
-    }
-    fn node_tasks(&mut self, node: &str) -> Result<Vec<Task>, ProxmoxError> {
-        crate::proxmox::PveClient::node_tasks(self, node)
-    }
-    fn storage_content(
-        &mut self,
-        node: &str,
-        storage: &str,
-    ) -> Result<Vec<StorageContent>, ProxmoxError> {
-        crate::proxmox::PveClient::storage_content(self, node, storage)
-    }
-    fn qemu_snapshots(&mut self, node: &str, vmid: u32) -> Result<Vec<Snapshot>, ProxmoxError> {
-        crate::proxmox::PveClient::qemu_snapshots(self, node, vmid)
-    }
-    fn lxc_snapshots(&mut self, node: &str, vmid: u32) -> Result<Vec<Snapshot>, ProxmoxError> {
-        crate::proxmox::PveClient::lxc_snapshots(self, node, vmid)
-    }
-    fn lxc_status(&mut self, node: &str, vmid: u32) -> Result<LxcStatus, ProxmoxError> {
-        crate::proxmox::PveClient::lxc_status(self, node, vmid)
-    }
-    fn lxc_config(&mut self, node: &str, vmid: u32) -> Result<LxcConfig, ProxmoxError> {
-        crate::proxmox::PveClient::lxc_config(self, node, vmid)
-    }
-    fn lxc_interfaces(&mut self, node: &str, vmid: u32) -> Result<Vec<LxcInterface>, ProxmoxError> {
-        crate::proxmox::PveClient::lxc_interfaces(self, node, vmid)
-    }
-    fn ceph_status(&mut self) -> Result<CephStatus, ProxmoxError> {
-        crate::proxmox::PveClient::ceph_status(self)
-    }
-    fn ceph_df(&mut self) -> Result<CephDf, ProxmoxError> {
-        crate::proxmox::PveClient::ceph_df(self)
-    }
-    fn endpoint_health(&self) -> (usize, usize) {
-        let members = crate::proxmox::PveClient::endpoint_health(self);
-        (
-            members.iter().filter(|m| m.healthy).count(),
-            members.len().max(1),
-        )
-    }
 }
