@@ -1,0 +1,167 @@
+//! The `/api/state` document (Go's `StateFrontend`): a borrowed, sorted view of the store.
+//! Every key is always present and every list is an array, never `null`; `metrics`,
+//! `performance` and `stats` are empty objects as in the original.
+
+use super::backups::{BackupTask, GuestSnapshot, PBSBackup, PMGBackup, StorageBackup};
+use super::ceph::CephClusterFrontend;
+use super::guest::{ContainerFrontend, VMFrontend};
+use super::node::NodeFrontend;
+use super::pbs::PBSInstance;
+use super::physical_disk::PhysicalDisk;
+use super::pmg::PMGInstance;
+use super::replication::ReplicationJobFrontend;
+use super::storage::StorageFrontend;
+use super::store::{ExtraArea, LiveState};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateFrontend<'a> {
+    pub nodes: Vec<&'a NodeFrontend>,
+    pub vms: Vec<&'a VMFrontend>,
+    pub containers: Vec<&'a ContainerFrontend>,
+    pub docker_hosts: &'a [Value],
+    pub removed_docker_hosts: &'a [Value],
+    pub hosts: &'a [Value],
+    pub storage: Vec<&'a StorageFrontend>,
+    pub ceph_clusters: Vec<&'a CephClusterFrontend>,
+    pub physical_disks: Vec<&'a PhysicalDisk>,
+    pub pbs: Vec<&'a PBSInstance>,
+    pub pmg: Vec<&'a PMGInstance>,
+    pub pbs_backups: Vec<&'a PBSBackup>,
+    pub pmg_backups: Vec<&'a PMGBackup>,
+    pub backups: BackupsView<'a>,
+    pub replication_jobs: Vec<&'a ReplicationJobFrontend>,
+    pub active_alerts: &'a [Value],
+    pub metrics: EmptyObject,
+    pub pve_backups: PveBackupsView<'a>,
+    pub performance: EmptyObject,
+    pub connection_health: &'a BTreeMap<String, bool>,
+    pub stats: EmptyObject,
+    /// Unix milliseconds.
+    pub last_update: i64,
+    pub temperature_monitoring_enabled: bool,
+}
+
+/// Serialises as `{}`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct EmptyObject {}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PveBackupsView<'a> {
+    pub backup_tasks: Vec<&'a BackupTask>,
+    pub storage_backups: Vec<&'a StorageBackup>,
+    pub guest_snapshots: Vec<&'a GuestSnapshot>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupsView<'a> {
+    pub pve: PveBackupsView<'a>,
+    pub pbs: Vec<&'a PBSBackup>,
+    pub pmg: Vec<&'a PMGBackup>,
+}
+
+const NO_VALUES: &[Value] = &[];
+
+impl LiveState {
+    /// The sorted `/api/state` view (also the `rawData` WebSocket payload).
+    pub fn frontend(&self) -> StateFrontend<'_> {
+        let pve = || self.pve.values();
+
+        let mut nodes: Vec<&NodeFrontend> = pve().flat_map(|p| &p.nodes).collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        let mut vms: Vec<&VMFrontend> = pve().flat_map(|p| &p.vms).collect();
+        vms.sort_by(|a, b| a.vmid.cmp(&b.vmid).then_with(|| a.id.cmp(&b.id)));
+        let mut containers: Vec<&ContainerFrontend> = pve().flat_map(|p| &p.containers).collect();
+        containers.sort_by(|a, b| a.vmid.cmp(&b.vmid).then_with(|| a.id.cmp(&b.id)));
+        let mut storage: Vec<&StorageFrontend> = pve().flat_map(|p| &p.storage).collect();
+        storage.sort_by(|a, b| {
+            (a.instance.as_str(), a.name.as_str(), a.id.as_str()).cmp(&(
+                b.instance.as_str(),
+                b.name.as_str(),
+                b.id.as_str(),
+            ))
+        });
+        let mut ceph: Vec<&CephClusterFrontend> = pve().flat_map(|p| &p.ceph).collect();
+        ceph.sort_by(|a, b| (&a.instance, &a.name, &a.id).cmp(&(&b.instance, &b.name, &b.id)));
+        let mut disks: Vec<&PhysicalDisk> = pve().flat_map(|p| &p.physical_disks).collect();
+        disks.sort_by(|a, b| (&a.node, &a.dev_path, &a.id).cmp(&(&b.node, &b.dev_path, &b.id)));
+
+        let mut tasks: Vec<&BackupTask> = pve().flat_map(|p| &p.backups.backup_tasks).collect();
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.start_time));
+        let mut storage_backups: Vec<&StorageBackup> =
+            pve().flat_map(|p| &p.backups.storage_backups).collect();
+        storage_backups.sort_by_key(|b| std::cmp::Reverse(b.time));
+        let mut snapshots: Vec<&GuestSnapshot> =
+            pve().flat_map(|p| &p.backups.guest_snapshots).collect();
+        snapshots.sort_by_key(|s| std::cmp::Reverse(s.time));
+        let pve_backups = PveBackupsView {
+            backup_tasks: tasks,
+            storage_backups,
+            guest_snapshots: snapshots,
+        };
+
+        let mut pbs_backups: Vec<&PBSBackup> = self.pbs_backups.values().flatten().collect();
+        pbs_backups.sort_by_key(|b| std::cmp::Reverse(b.backup_time));
+        let mut pmg_backups: Vec<&PMGBackup> = self.pmg_backups.values().flatten().collect();
+        pmg_backups.sort_by_key(|b| std::cmp::Reverse(b.backup_time));
+
+        let mut replication_jobs: Vec<&ReplicationJobFrontend> =
+            pve().flat_map(|p| &p.replication).collect();
+        replication_jobs.sort_by(|a, b| {
+            (&a.instance, a.guest_id, a.job_number, &a.job_id, &a.id).cmp(&(
+                &b.instance,
+                b.guest_id,
+                b.job_number,
+                &b.job_id,
+                &b.id,
+            ))
+        });
+
+        let extra = |area: ExtraArea| self.extra.get(area.key()).map_or(NO_VALUES, Vec::as_slice);
+        StateFrontend {
+            nodes,
+            vms,
+            containers,
+            docker_hosts: extra(ExtraArea::DockerHosts),
+            removed_docker_hosts: extra(ExtraArea::RemovedDockerHosts),
+            hosts: extra(ExtraArea::Hosts),
+            storage,
+            ceph_clusters: ceph,
+            physical_disks: disks,
+            pbs: self.pbs.values().collect(),
+            pmg: self.pmg.values().collect(),
+            backups: BackupsView {
+                pve: pve_backups.clone(),
+                pbs: pbs_backups.clone(),
+                pmg: pmg_backups.clone(),
+            },
+            pbs_backups,
+            pmg_backups,
+            replication_jobs,
+            active_alerts: extra(ExtraArea::ActiveAlerts),
+            metrics: EmptyObject {},
+            pve_backups,
+            performance: EmptyObject {},
+            connection_health: &self.connection_health,
+            stats: EmptyObject {},
+            last_update: self.last_update_ms,
+            temperature_monitoring_enabled: self.temperature_monitoring_enabled,
+        }
+    }
+
+    /// `GET /api/state` body.
+    pub fn to_frontend_json(&self) -> Vec<u8> {
+        // Plain structs of numbers and strings: serialising cannot fail, and every f64 the
+        // derivations produce is finite (checked in `values::percent` and the derivations).
+        serde_json::to_vec(&self.frontend()).unwrap_or_else(|_| b"{}".to_vec())
+    }
+
+    /// `GET /api/storage/`: all storage entries, sorted as in `/api/state`.
+    pub fn storage_list(&self) -> Vec<&StorageFrontend> {
+        self.frontend().storage
+    }
+}
