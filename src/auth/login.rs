@@ -9,6 +9,7 @@
 //! A wrong username still costs a full bcrypt verify, so timing does not reveal whether the
 //! username exists.
 
+use super::answer::Answer;
 use super::audit::AuditEvent;
 use super::guard::{csrf_cookie, session_cookie, Security};
 use super::lockout::{FailureOutcome, InvalidCredentialsBody, LockedBody};
@@ -23,24 +24,6 @@ use std::net::IpAddr;
 struct LoginBody {
     username: String,
     password: SecretString,
-}
-
-/// A response for the login endpoint: status, JSON body, `Set-Cookie` values.
-#[derive(Debug)]
-pub struct LoginReply {
-    pub status: u16,
-    pub body: serde_json::Value,
-    pub set_cookies: Vec<String>,
-}
-
-impl LoginReply {
-    fn json(status: u16, body: serde_json::Value) -> LoginReply {
-        LoginReply {
-            status,
-            body,
-            set_cookies: Vec::new(),
-        }
-    }
 }
 
 /// The bcrypt step. `Send`: hand it to a worker, then pass the result to `login_finish`.
@@ -86,12 +69,12 @@ impl Security {
         body: &[u8],
         ip: IpAddr,
         now: UtcTime,
-    ) -> Result<VerifyJob, LoginReply> {
+    ) -> Result<VerifyJob, Answer> {
         let body: LoginBody = serde_json::from_slice(body).map_err(|_| {
-            LoginReply::json(400, json!({"error": "invalid_request", "message": "Invalid request body: expected {\"username\", \"password\"}"}))
+            Answer::json(400, json!({"error": "invalid_request", "message": "Invalid request body: expected {\"username\", \"password\"}"}))
         })?;
         let Some(admin) = &self.admin else {
-            return Err(LoginReply::json(
+            return Err(Answer::json(
                 400,
                 json!({"error": "password_auth_disabled", "message": "Password authentication is not configured"}),
             ));
@@ -99,7 +82,7 @@ impl Security {
         let username = body.username.trim().to_string();
         if let Err(locked) = self.lockout.check_login(&username, ip, now) {
             let body = serde_json::to_value(LockedBody::new(locked)).unwrap_or_default();
-            return Err(LoginReply::json(403, body));
+            return Err(Answer::json(403, body));
         }
         let username_matches =
             secret::constant_time_eq(username.as_bytes(), admin.username.as_bytes());
@@ -122,7 +105,7 @@ impl Security {
         user_agent: Option<&str>,
         secure: bool,
         now: UtcTime,
-    ) -> LoginReply {
+    ) -> Answer {
         if !v.ok {
             // Only the real username is recorded: an unknown one may be a mistyped password.
             let user = v.username_matches.then_some(v.username.as_str());
@@ -136,7 +119,7 @@ impl Security {
             }
             let body =
                 serde_json::to_value(InvalidCredentialsBody::new(v.failure)).unwrap_or_default();
-            return LoginReply::json(401, body);
+            return Answer::json(401, body);
         }
         self.lockout.login_succeeded(&v.username, v.ip);
         let ip_text = v.ip.to_string();
@@ -151,16 +134,14 @@ impl Security {
                     None,
                     now,
                 );
-                LoginReply {
-                    status: 200,
-                    body: json!({"success": true, "message": "Successfully logged in"}),
-                    set_cookies: vec![
-                        session_cookie(s.token.expose(), secure),
-                        csrf_cookie(s.csrf_token.expose(), secure),
-                    ],
-                }
+                Answer::json(
+                    200,
+                    json!({"success": true, "message": "Successfully logged in"}),
+                )
+                .header("Set-Cookie", session_cookie(s.token.expose(), secure))
+                .header("Set-Cookie", csrf_cookie(s.csrf_token.expose(), secure))
             }
-            Err(_) => LoginReply::json(500, json!({"error": "Failed to create session"})),
+            Err(_) => Answer::error(500, "Failed to create session"),
         }
     }
 }
@@ -203,7 +184,11 @@ mod tests {
         .0
     }
 
-    fn attempt(s: &mut Security, user: &str, pass: &str, now: UtcTime) -> LoginReply {
+    fn body(a: &Answer) -> &serde_json::Value {
+        a.body.as_ref().unwrap()
+    }
+
+    fn attempt(s: &mut Security, user: &str, pass: &str, now: UtcTime) -> Answer {
         let body = serde_json::to_vec(&json!({"username": user, "password": pass})).unwrap();
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
         match s.login_start(&body, ip, now) {
@@ -220,16 +205,18 @@ mod tests {
         assert_eq!(r.status, 200);
         assert_eq!(
             r.body,
-            json!({"success": true, "message": "Successfully logged in"})
+            Some(json!({"success": true, "message": "Successfully logged in"}))
         );
-        assert_eq!(r.set_cookies.len(), 2);
-        assert!(
-            r.set_cookies[0].starts_with("pulse_session=") && r.set_cookies[0].contains("HttpOnly")
-        );
-        assert!(
-            r.set_cookies[1].starts_with("pulse_csrf=") && !r.set_cookies[1].contains("HttpOnly")
-        );
-        let token = r.set_cookies[0]
+        let cookies: Vec<&str> = r
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "Set-Cookie")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(cookies.len(), 2);
+        assert!(cookies[0].starts_with("pulse_session=") && cookies[0].contains("HttpOnly"));
+        assert!(cookies[1].starts_with("pulse_csrf=") && !cookies[1].contains("HttpOnly"));
+        let token = cookies[0]
             .trim_start_matches("pulse_session=")
             .split(';')
             .next()
@@ -248,17 +235,17 @@ mod tests {
         for n in 1..5u32 {
             let r = attempt(&mut s, "admin", "wrong", t(n as i64));
             assert_eq!(r.status, 401);
-            assert_eq!(r.body["remaining"], 5 - n);
-            assert_eq!(r.body["attempts"], n);
+            assert_eq!(body(&r)["remaining"], 5 - n);
+            assert_eq!(body(&r)["attempts"], n);
         }
         let r = attempt(&mut s, "admin", "wrong", t(5));
         assert_eq!(r.status, 401);
-        assert_eq!(r.body["locked"], true);
+        assert_eq!(body(&r)["locked"], true);
         // Locked: even the right password is refused, without running bcrypt.
         let r = attempt(&mut s, "admin", "correct horse", t(6));
         assert_eq!(r.status, 403);
-        assert_eq!(r.body["error"], "account_locked");
-        assert_eq!(r.body["remainingMinutes"], 15);
+        assert_eq!(body(&r)["error"], "account_locked");
+        assert_eq!(body(&r)["remainingMinutes"], 15);
         assert!(s.lockout.reset("admin") && s.lockout.reset("10.0.0.9"));
         assert_eq!(attempt(&mut s, "admin", "correct horse", t(7)).status, 200);
         let audit = std::fs::read_to_string(dir.join("audit.log")).unwrap();
@@ -276,7 +263,7 @@ mod tests {
         }
         assert_eq!(attempt(&mut s, "admin", "correct horse", t(5)).status, 200);
         assert_eq!(
-            attempt(&mut s, "admin", "wrong", t(6)).body["remaining"],
+            body(&attempt(&mut s, "admin", "wrong", t(6)))["remaining"],
             4,
             "counters cleared"
         );
@@ -298,7 +285,7 @@ mod tests {
         for bad in [&b"not json"[..], b"{}", b"{\"username\":1,\"password\":2}"] {
             let r = s.login_start(bad, ip, t(1)).unwrap_err();
             assert_eq!(r.status, 400);
-            assert_eq!(r.body["error"], "invalid_request");
+            assert_eq!(body(&r)["error"], "invalid_request");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }

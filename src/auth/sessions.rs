@@ -234,12 +234,18 @@ impl SessionStore {
         Ok(true)
     }
 
-    /// Ends every session of `username` (password change). Sessions restored from a Go file
-    /// carry no user and belong to the only admin, so they end too.
-    pub fn remove_user(&mut self, username: &str) -> Result<usize, SessionError> {
+    /// Ends every session of `username` except `keep` (a session key): a password change
+    /// logs out every other browser. Sessions restored from a Go file carry no user and
+    /// belong to the only admin, so they end too.
+    pub fn remove_user_except(
+        &mut self,
+        username: &str,
+        keep: Option<&str>,
+    ) -> Result<usize, SessionError> {
         let before = self.sessions.len();
-        self.sessions
-            .retain(|_, r| r.username.as_deref().is_some_and(|u| u != username));
+        self.sessions.retain(|k, r| {
+            Some(k.as_str()) == keep || r.username.as_deref().is_some_and(|u| u != username)
+        });
         let removed = before - self.sessions.len();
         if removed > 0 {
             self.save()?;
@@ -408,11 +414,20 @@ mod tests {
         let c = store.create("other", None, None, t(2)).unwrap();
         assert!(store.remove(a.token.expose()).unwrap());
         assert!(!store.remove(a.token.expose()).unwrap());
-        assert_eq!(store.remove_user("admin").unwrap(), 1);
+        let d = store.create("admin", None, None, t(2)).unwrap();
+        let keep = store.validate(d.token.expose(), t(2)).unwrap().key.clone();
+        assert_eq!(store.remove_user_except("admin", Some(&keep)).unwrap(), 1);
         assert!(store.validate(b.token.expose(), t(3)).is_none());
-        assert!(store.validate(c.token.expose(), t(3)).is_some());
+        assert!(
+            store.validate(c.token.expose(), t(3)).is_some(),
+            "other users keep theirs"
+        );
+        assert!(
+            store.validate(d.token.expose(), t(3)).is_some(),
+            "the caller keeps theirs"
+        );
         let reloaded = SessionStore::load(&dir, t(4)).unwrap();
-        assert_eq!(reloaded.len(), 1);
+        assert_eq!(reloaded.len(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -168,7 +168,7 @@ impl fmt::Display for TokenError {
                 write!(f, "token name must be at most {MAX_NAME_CHARS} characters")
             }
             TokenError::RawTokenInvalid => {
-                f.write_str("API token must be 16 to 256 characters without spaces")
+                f.write_str("API token must be 16 to 256 printable characters without spaces")
             }
             TokenError::TooMany => write!(f, "at most {MAX_TOKENS} API tokens can exist"),
             TokenError::Random => f.write_str("random generator unavailable"),
@@ -390,10 +390,7 @@ impl TokenStore {
     ) -> Result<(SecretString, TokenView), TokenError> {
         let raw = match raw {
             Some(r) => {
-                let v = r.expose();
-                if !(16..=256).contains(&v.len()) || v.bytes().any(|b| b.is_ascii_whitespace()) {
-                    return Err(TokenError::RawTokenInvalid);
-                }
+                validate_raw_token(r)?;
                 r.clone()
             }
             None => SecretString::new(format!(
@@ -409,6 +406,10 @@ impl TokenStore {
             return Err(TokenError::Persist(e.to_string()));
         }
         Ok((raw, view))
+    }
+
+    pub fn get(&self, id: &str) -> Option<&TokenRecord> {
+        self.records.iter().find(|r| r.id == id)
     }
 
     /// Removes a token by id and persists. `Ok(false)`: no such token.
@@ -468,6 +469,18 @@ impl TokenStore {
         write_atomic(&self.path, &json, 0o600).map_err(|e| io_err(&self.path, e))?;
         self.dirty = false;
         Ok(())
+    }
+}
+
+/// A caller-chosen token value (quick-setup's client-generated token): 16–256 printable
+/// characters without spaces.
+pub fn validate_raw_token(raw: &SecretString) -> Result<(), TokenError> {
+    let v = raw.expose();
+    let printable = v.bytes().all(|b| b.is_ascii_graphic());
+    if (16..=256).contains(&v.len()) && printable {
+        Ok(())
+    } else {
+        Err(TokenError::RawTokenInvalid)
     }
 }
 
