@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 pub enum Timer {
     /// Once a second: expire pending replies, and later scheduler and hub ticks.
     Housekeeping,
+    /// Once a minute: expire sessions, rate windows and lockouts; save token `lastUsedAt`.
+    Security,
 }
 
 pub struct App {
@@ -31,6 +33,8 @@ pub struct App {
     pub router: std::sync::Arc<Router>,
     /// Blocking jobs for handlers (bcrypt, connection tests).
     pub tasks: WorkerPool,
+    /// Credentials, sessions, tokens, lockout, rate limits, audit.
+    pub security: crate::auth::guard::Security,
     timers: TimerHeap<Timer>,
     pending: HashMap<u64, Pending>,
     next_id: u64,
@@ -54,9 +58,11 @@ impl App {
         handle: LoopHandle,
         tasks: WorkerPool,
         router: std::sync::Arc<Router>,
+        security: crate::auth::guard::Security,
     ) -> App {
         let mut timers = TimerHeap::default();
         timers.schedule(Instant::now() + Duration::from_secs(1), Timer::Housekeeping);
+        timers.schedule(Instant::now() + Duration::from_secs(60), Timer::Security);
         App {
             version: VersionInfo::detect(),
             cfg,
@@ -64,6 +70,7 @@ impl App {
             handle,
             router,
             tasks,
+            security,
             timers,
             pending: HashMap::new(),
             next_id: 0,
@@ -137,6 +144,13 @@ impl App {
                     self.expire_pending(now);
                     self.timers
                         .schedule(now + Duration::from_secs(1), Timer::Housekeeping);
+                }
+                Timer::Security => {
+                    for e in self.security.tick(crate::util::time::UtcTime::now()) {
+                        crate::log_warn!("security housekeeping failed", error = e);
+                    }
+                    self.timers
+                        .schedule(now + Duration::from_secs(60), Timer::Security);
                 }
             }
         }
