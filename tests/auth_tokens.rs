@@ -255,9 +255,13 @@ fn a_limited_token_cannot_mint_a_broader_one() {
         Some(&["settings:read", "settings:write"]),
     );
     let h = [("X-API-Token", limited.as_str())];
+    let star = post_json(&srv, "/api/security/tokens", r#"{"scopes":["*"]}"#, &h);
+    assert_eq!(star.status, 403);
+    let r = post_json(&srv, "/api/security/tokens", "{}", &h);
     assert_eq!(
-        post_json(&srv, "/api/security/tokens", "{}", &h).status,
-        403
+        r.json()["record"]["scopes"],
+        serde_json::json!(["settings:read", "settings:write"]),
+        "omitted scopes = the caller's own"
     );
     assert_eq!(
         post_json(

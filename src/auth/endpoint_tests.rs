@@ -239,11 +239,14 @@ fn token_endpoints() {
         id: id.clone(),
         scopes: vec!["settings:read".into(), "settings:write".into()],
     };
+    let inherited = s.create_token(&bytes(json!({"name": "x"})), &limited, ip(), t(3));
     assert_eq!(
-        s.create_token(&bytes(json!({"name": "x"})), &limited, ip(), t(3))
-            .status,
-        403
+        body(&inherited)["record"]["scopes"],
+        json!(["settings:read", "settings:write"]),
+        "omitted scopes = the caller's own"
     );
+    let star = s.create_token(&bytes(json!({"scopes": ["*"]})), &limited, ip(), t(3));
+    assert_eq!(star.status, 403);
     assert_eq!(
         s.create_token(
             &bytes(json!({"scopes": ["docker:manage"]})),

@@ -35,7 +35,8 @@ impl Security {
 
     /// `POST /api/security/tokens` `{"name"?, "scopes"?}` → `{"token": raw, "record": view}`.
     /// A token caller cannot mint more than it holds: without `*` itself, it may only grant
-    /// scopes it has (Pulse lets any `settings:write` token mint a full-access one).
+    /// scopes it has, and omitted scopes mean its own (Pulse lets any `settings:write` token
+    /// mint a full-access one).
     pub fn create_token(
         &mut self,
         body: &[u8],
@@ -52,21 +53,23 @@ impl Security {
                 )
             }
         };
+        let mut scopes = b.scopes;
         if let Principal::Token { scopes: own, .. } = principal {
-            let holds_all = own.iter().any(|s| s == "*");
-            let wanted: &[String] = b.scopes.as_deref().unwrap_or(&[]);
-            let escalates = b.scopes.is_none()
-                || wanted
+            if !own.iter().any(|s| s == "*") {
+                // Omitted scopes mean "everything the caller has", not "*".
+                let wanted = scopes.get_or_insert_with(|| own.clone());
+                let escalates = wanted
                     .iter()
                     .any(|w| w.trim() == "*" || !own.iter().any(|o| o == w.trim()));
-            if !holds_all && escalates {
-                return Answer::error(
-                    403,
-                    "A token can only create tokens with scopes it holds itself",
-                );
+                if escalates {
+                    return Answer::error(
+                        403,
+                        "A token can only create tokens with scopes it holds itself",
+                    );
+                }
             }
         }
-        match self.tokens.create(&b.name, b.scopes.as_deref(), now) {
+        match self.tokens.create(&b.name, scopes.as_deref(), now) {
             Ok((raw, record)) => {
                 let event = AuditEvent::TokenCreated {
                     id: &record.id,
