@@ -247,6 +247,12 @@ fn change_password_applies_at_once() {
         .to_string();
     let r = b.send(&srv, "POST", "/api/security/change-password", Some(&body));
     assert_eq!(r.status, 200, "{}", r.text());
+    // The test server gets PULSE_AUTH_PASS like a systemd unit would: .env cannot win at
+    // the next start, and the answer says so.
+    assert!(r.json()["warning"]
+        .as_str()
+        .unwrap()
+        .contains("service environment"));
     assert_eq!(login_as(&srv, PASSWORD).status, 401);
     assert_eq!(login_as(&srv, "a-new-password").status, 200);
     // The caller's own session stays valid.

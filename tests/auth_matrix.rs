@@ -77,7 +77,7 @@ fn every_route_enforces_its_access_rule() {
             // 2. A token without the required scope.
             let required = match route.access {
                 Access::Scope(s) => Some(s),
-                Access::Setup => Some("settings:write"),
+                Access::Setup | Access::LocalhostOnly | Access::Export => Some("settings:write"),
                 _ => None,
             };
             if let Some(scope) = required {

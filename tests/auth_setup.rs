@@ -50,6 +50,10 @@ fn first_run_bootstrap_then_quick_setup_then_login() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["success"], true);
+    assert!(
+        r.json().get("warning").is_none(),
+        "nothing in the environment overrides .env"
+    );
     assert!(!boot_path.exists(), "bootstrap token removed after setup");
 
     // Auth is active at once: protected calls need credentials, the new ones work.
@@ -178,4 +182,59 @@ fn recovery_only_from_loopback() {
     // so this test does not spend a fourth on `enable_auth`; that action is unit-tested).
     std::fs::remove_file(srv.data_dir.join(".auth_recovery")).unwrap();
     assert_eq!(srv.get("/api/security/tokens").status, 401);
+}
+
+#[test]
+fn credentials_from_quick_setup_survive_a_restart() {
+    let dir = support::temp_dir("auth-setup-restart");
+    let dir_s = dir.display().to_string();
+    let env = [("PULSE_DATA_DIR", dir_s.as_str())];
+    let srv = TestServer::start(&env);
+    let boot = std::fs::read_to_string(dir.join(".bootstrap_token")).unwrap();
+    let body = serde_json::json!({"username": "admin", "password": "survives-restart"}).to_string();
+    let r = post_json(
+        &srv,
+        "/api/security/quick-setup",
+        &body,
+        &[("X-Setup-Token", boot.trim())],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b = login_with(&srv, "survives-restart");
+    srv.stop();
+
+    // The new process reads the hash back from <data dir>/.env.
+    let srv = TestServer::start(&env);
+    assert!(
+        !dir.join(".bootstrap_token").exists(),
+        "not recreated once configured"
+    );
+    assert_eq!(
+        srv.get("/api/security/status").json()["hasAuthentication"],
+        true
+    );
+    assert_eq!(
+        srv.req("GET", "/api/security/tokens", &[("Cookie", &b)], None)
+            .status,
+        200
+    );
+    let r = post_json(
+        &srv,
+        "/api/login",
+        &login_body("admin", "survives-restart"),
+        &[],
+    );
+    assert_eq!(r.status, 200);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Logs in as `admin` and returns the `Cookie` header.
+fn login_with(srv: &TestServer, password: &str) -> String {
+    let r = post_json(srv, "/api/login", &login_body("admin", password), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    format!(
+        "pulse_session={}; pulse_csrf={}",
+        cookie(&r, "pulse_session").unwrap(),
+        cookie(&r, "pulse_csrf").unwrap()
+    )
 }

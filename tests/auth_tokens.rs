@@ -284,3 +284,23 @@ fn a_limited_token_cannot_mint_a_broader_one() {
         200
     );
 }
+
+#[test]
+fn validate_token_answers_without_using_the_token() {
+    let srv = start_with_admin(&[]);
+    let b = login(&srv);
+    let (raw, _) = mint(&srv, &b, "probe", Some(&["monitoring:read"]));
+    let check = |t: &str| {
+        let body = serde_json::json!({ "token": t }).to_string();
+        b.send(&srv, "POST", "/api/security/validate-token", Some(&body))
+            .json()
+    };
+    assert_eq!(check(&raw)["valid"], true);
+    assert_eq!(check("pulse_nope")["valid"], false);
+    assert!(!check(&raw).to_string().contains(&raw));
+    let list = b.send(&srv, "GET", "/api/security/tokens", None).json();
+    assert!(
+        list["tokens"][0]["lastUsedAt"].is_null(),
+        "validation is not a use"
+    );
+}

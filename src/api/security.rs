@@ -24,9 +24,12 @@ use std::net::IpAddr;
 /// writes the bootstrap token when nothing is configured. Errors name the variable or file.
 pub fn open(cfg: &RuntimeConfig) -> std::io::Result<Security> {
     let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
-    let (config, mut warnings) =
+    let (mut config, mut warnings) =
         SecurityConfig::from_env(&cfg.data_dir, |k| cfg.vars.get(k).map(str::to_string))
             .map_err(|e| invalid(e.to_string()))?;
+    config.credentials_pinned_by_env = ["PULSE_AUTH_USER", "PULSE_AUTH_PASS"]
+        .iter()
+        .any(|k| cfg.vars.is_set(k) && !cfg.vars.came_from_env_file(k));
     let (security, more) =
         Security::open(config, UtcTime::now()).map_err(|e| invalid(e.to_string()))?;
     warnings.extend(more);
@@ -221,11 +224,15 @@ fn regenerate_token(app: &mut App, ctx: &Ctx) -> Outcome {
     reply(app.security.regenerate_token(ctx.client_ip, UtcTime::now())).into()
 }
 
+fn validate_token(app: &mut App, ctx: &Ctx) -> Outcome {
+    reply(app.security.validate_token(&ctx.req.body)).into()
+}
+
 fn quick_setup(app: &mut App, ctx: &Ctx) -> Outcome {
     let setup_header = info(ctx.req).header("x-setup-token");
     match app
         .security
-        .quick_setup_start(&ctx.req.body, setup_header, &ctx.principal, ctx.client_ip)
+        .quick_setup_start(&ctx.req.body, setup_header, ctx.client_ip)
     {
         Err(a) => reply(a).into(),
         Ok(job) => Outcome::defer(
@@ -316,6 +323,12 @@ pub fn routes() -> Vec<Route> {
             "/api/security/regenerate-token",
             write,
             regenerate_token,
+        ),
+        r(
+            &[Method::Post],
+            "/api/security/validate-token",
+            write,
+            validate_token,
         ),
         r(
             &[Method::Post],

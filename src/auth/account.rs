@@ -327,24 +327,25 @@ impl Security {
             None,
             now,
         );
-        Answer::json(
-            200,
-            json!({"success": true, "message": "Password changed successfully"}),
-        )
+        let mut body = json!({"success": true, "message": "Password changed successfully"});
+        self.add_pinned_warning(&mut body);
+        Answer::json(200, body)
     }
 
-    /// `POST /api/security/quick-setup`, step 1. `principal` is what `authorize` returned
-    /// for `RouteAuth::Setup`: `Anonymous` means first run, which needs the bootstrap token
-    /// (`X-Setup-Token` header or `setupToken` in the body).
+    /// `POST /api/security/quick-setup`, step 1, after `authorize` let the caller through
+    /// `RouteAuth::Setup`. On first run (nothing configured) the bootstrap token is also
+    /// required (`X-Setup-Token` header or `setupToken` in the body).
     pub fn quick_setup_start(
         &mut self,
         body: &[u8],
         setup_header: Option<&str>,
-        principal: &Principal,
         ip: IpAddr,
     ) -> Result<QuickSetupJob, Answer> {
         let b: QuickSetupBody = serde_json::from_slice(body).map_err(|_| invalid_body())?;
-        let first_run = *principal == Principal::Anonymous;
+        // Nothing configured yet: the bootstrap token is required whoever asks (even a
+        // loopback caller in recovery mode), so only someone who can read the data dir can
+        // claim the instance.
+        let first_run = !self.mode().any();
         if first_run {
             let Some(bootstrap) = &self.bootstrap else {
                 return Err(Answer::error(
@@ -437,16 +438,23 @@ impl Security {
             }
         }
         let env = env_path.display().to_string();
-        Answer::json(
-            200,
-            json!({
+        let mut body = json!({
                 "success": true,
                 "method": "env_file",
                 "envFile": env,
                 "requiresManualRestart": false,
                 "message": "Security enabled immediately! Your settings are saved and active.",
                 "note": format!("Credentials saved to {env}."),
-            }),
-        )
+        });
+        self.add_pinned_warning(&mut body);
+        Answer::json(200, body)
+    }
+
+    /// When the service environment sets the credentials, `.env` cannot override them at the
+    /// next start: say so instead of letting the old password silently come back.
+    fn add_pinned_warning(&self, body: &mut serde_json::Value) {
+        if self.credentials_pinned_by_env {
+            body["warning"] = json!("PULSE_AUTH_USER/PULSE_AUTH_PASS are set in the service environment, which takes precedence over .env: update them there (pulse hash-password prints a hash), or the previous credentials return at the next restart.");
+        }
     }
 }

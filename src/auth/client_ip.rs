@@ -71,6 +71,15 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The identity rate limits and lockouts count against: the address itself for IPv4, the
+/// /64 network for IPv6 (one subscriber usually owns a whole /64 and can rotate through it).
+pub fn subject(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(_) => mask(canonical(ip), 64),
+        v4 => v4,
+    }
+}
+
 /// A comma-separated list of networks (`PULSE_TRUSTED_PROXY_CIDRS`,
 /// `PULSE_TRUSTED_NETWORKS`). Empty means none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -212,6 +221,20 @@ mod tests {
             CidrError("bogus".into())
         );
         assert!(CidrList::parse(" , ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        assert_eq!(
+            subject(ip("2001:db8:1:2:aaaa::1")),
+            subject(ip("2001:db8:1:2:bbbb::9"))
+        );
+        assert_ne!(
+            subject(ip("2001:db8:1:2::1")),
+            subject(ip("2001:db8:1:3::1"))
+        );
+        assert_eq!(subject(ip("192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(subject(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
     }
 
     #[test]

@@ -61,37 +61,25 @@ fn quick_setup_first_run_needs_the_bootstrap_token_then_removes_it() {
     let req = json!({"username": "admin", "password": "new-password-1", "apiToken": "0123456789abcdef0123456789abcdef0123456789abcdef"});
 
     let r = s
-        .quick_setup_start(&bytes(req.clone()), None, &Principal::Anonymous, ip())
+        .quick_setup_start(&bytes(req.clone()), None, ip())
         .unwrap_err();
     assert_eq!(
         (r.status, body(&r)["error"].as_str()),
         (401, Some("Bootstrap setup token required"))
     );
     let r = s
-        .quick_setup_start(
-            &bytes(req.clone()),
-            Some("nope"),
-            &Principal::Anonymous,
-            ip(),
-        )
+        .quick_setup_start(&bytes(req.clone()), Some("nope"), ip())
         .unwrap_err();
     assert_eq!(
         (r.status, body(&r)["error"].as_str()),
         (401, Some("Invalid bootstrap setup token"))
     );
     let short = json!({"username": "admin", "password": "short", "setupToken": boot});
-    let r = s
-        .quick_setup_start(&bytes(short), None, &Principal::Anonymous, ip())
-        .unwrap_err();
+    let r = s.quick_setup_start(&bytes(short), None, ip()).unwrap_err();
     assert_eq!(r.status, 400);
 
     let job = s
-        .quick_setup_start(
-            &bytes(req.clone()),
-            Some(&boot),
-            &Principal::Anonymous,
-            ip(),
-        )
+        .quick_setup_start(&bytes(req.clone()), Some(&boot), ip())
         .unwrap();
     let r = s.quick_setup_finish(job.run(), t(1));
     assert_eq!(r.status, 200, "{r:?}");
@@ -106,15 +94,16 @@ fn quick_setup_first_run_needs_the_bootstrap_token_then_removes_it() {
     assert!(env.contains("PULSE_AUTH_USER='admin'") && env.contains("PULSE_AUTH_PASS='$2b$12$"));
     assert!(!env.contains("new-password-1") && !env.contains("0123456789abcdef"));
 
-    // Configured now: without force it is skipped, with force (authorized) it rotates.
-    let session = Principal::Session {
-        key: "k".into(),
-        username: Some("admin".into()),
-    };
-    let r = s
-        .quick_setup_start(&bytes(req), None, &session, ip())
-        .unwrap_err();
+    // Configured now: without force it is skipped; with force it rotates the credentials
+    // and ends every session. (Who may call it is the policy's job: `RouteAuth::Setup`.)
+    let r = s.quick_setup_start(&bytes(req), None, ip()).unwrap_err();
     assert_eq!((r.status, body(&r)["skipped"].as_bool()), (200, Some(true)));
+    let old = s.sessions.create("admin", None, None, t(2)).unwrap();
+    let rotate = json!({"username": "root", "password": "rotated-password", "force": true});
+    let job = s.quick_setup_start(&bytes(rotate), None, ip()).unwrap();
+    assert_eq!(s.quick_setup_finish(job.run(), t(3)).status, 200);
+    assert!(s.sessions.validate(old.token.expose(), t(4)).is_none());
+    assert_eq!(s.admin.as_ref().unwrap().username, "root");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -49,6 +49,9 @@ pub struct SecurityConfig {
     pub trusted_networks: CidrList,
     /// `ALLOW_UNPROTECTED_EXPORT=true`.
     pub allow_unprotected_export: bool,
+    /// `PULSE_AUTH_USER`/`PULSE_AUTH_PASS` come from the process environment (systemd,
+    /// Docker), which outranks `.env`: a password saved to `.env` would be undone at restart.
+    pub credentials_pinned_by_env: bool,
 }
 
 /// A configuration or startup error; the message names the variable or file.
@@ -113,6 +116,7 @@ impl SecurityConfig {
             env_api_token: get("API_TOKEN"),
             trusted_proxies: cidrs("PULSE_TRUSTED_PROXY_CIDRS")?,
             trusted_networks: cidrs("PULSE_TRUSTED_NETWORKS")?,
+            credentials_pinned_by_env: false,
             allow_unprotected_export: get("ALLOW_UNPROTECTED_EXPORT")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
         };
@@ -210,6 +214,7 @@ pub struct Security {
     pub trusted_proxies: CidrList,
     pub trusted_networks: CidrList,
     pub allow_unprotected_export: bool,
+    pub credentials_pinned_by_env: bool,
 }
 
 impl Security {
@@ -260,6 +265,7 @@ impl Security {
             trusted_proxies: config.trusted_proxies,
             trusted_networks: config.trusted_networks,
             allow_unprotected_export: config.allow_unprotected_export,
+            credentials_pinned_by_env: config.credentials_pinned_by_env,
         };
         Ok((security, warnings))
     }

@@ -5,6 +5,7 @@
 //!
 //! In memory only, like Pulse: a restart clears locks.
 
+use super::client_ip;
 use crate::util::time::UtcTime;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -17,11 +18,18 @@ pub const FAILURE_WINDOW_SECS: i64 = 15 * 60;
 /// Bounds memory under a username/IP spray; idle entries are evicted first.
 pub const MAX_TRACKED: usize = 10_000;
 
-/// What is being locked.
+/// What is being locked. IP keys are [`client_ip::subject`]s (IPv6 per /64).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LockKey {
     User(String),
     Ip(IpAddr),
+}
+
+impl LockKey {
+    /// The key for a client address (IPv6 grouped per /64).
+    pub fn ip(ip: IpAddr) -> LockKey {
+        LockKey::Ip(client_ip::subject(ip))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,7 +102,7 @@ impl Lockout {
     /// Checked before verifying a password: the later of the user's and the IP's locks.
     pub fn check_login(&self, username: &str, ip: IpAddr, now: UtcTime) -> Result<(), Locked> {
         let user = self.locked(&LockKey::User(username.to_string()), now);
-        let addr = self.locked(&LockKey::Ip(ip), now);
+        let addr = self.locked(&LockKey::ip(ip), now);
         match user.into_iter().chain(addr).max_by_key(|l| l.until) {
             Some(l) => Err(l),
             None => Ok(()),
@@ -131,7 +139,7 @@ impl Lockout {
     /// larger count, as Pulse does.
     pub fn login_failed(&mut self, username: &str, ip: IpAddr, now: UtcTime) -> FailureOutcome {
         let (user_n, user_lock) = self.record_failure(LockKey::User(username.to_string()), now);
-        let (ip_n, ip_lock) = self.record_failure(LockKey::Ip(ip), now);
+        let (ip_n, ip_lock) = self.record_failure(LockKey::ip(ip), now);
         match user_lock.into_iter().chain(ip_lock).max() {
             Some(until) => FailureOutcome::NowLocked { until },
             None => {
@@ -147,7 +155,7 @@ impl Lockout {
     /// A successful login clears both counters.
     pub fn login_succeeded(&mut self, username: &str, ip: IpAddr) {
         self.entries.remove(&LockKey::User(username.to_string()));
-        self.entries.remove(&LockKey::Ip(ip));
+        self.entries.remove(&LockKey::ip(ip));
     }
 
     /// `POST /api/security/reset-lockout`: `identifier` is a username or an IP address.
@@ -160,7 +168,7 @@ impl Lockout {
             .is_some();
         let by_ip = identifier
             .parse::<IpAddr>()
-            .is_ok_and(|ip| self.entries.remove(&LockKey::Ip(ip)).is_some());
+            .is_ok_and(|ip| self.entries.remove(&LockKey::ip(ip)).is_some());
         by_user || by_ip
     }
 
@@ -399,6 +407,22 @@ mod tests {
         }
         assert!(l.tracked() <= MAX_TRACKED);
         assert!(l.locked(&LockKey::User("victim".into()), t(11)).is_some());
+    }
+
+    #[test]
+    fn ipv6_neighbours_share_a_lock() {
+        let mut l = Lockout::new();
+        for n in 0..5 {
+            let a: IpAddr = format!("2001:db8:0:1::{n}").parse().unwrap();
+            l.login_failed(&format!("user{n}"), a, t(n));
+        }
+        assert!(l
+            .check_login("someone", ip("2001:db8:0:1:ffff::1"), t(6))
+            .is_err());
+        assert!(l
+            .check_login("someone", ip("2001:db8:0:2::1"), t(6))
+            .is_ok());
+        assert!(l.reset("2001:db8:0:1::77"));
     }
 
     #[test]

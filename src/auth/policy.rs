@@ -33,9 +33,10 @@ pub enum RouteAuth {
     Setup,
     /// `/api/security/recovery`: authenticated (unless recovery mode is on or nothing is
     /// configured) **and** either straight from loopback or carrying a recovery token.
+    /// Tokens need `settings:write`.
     LocalhostOnly,
-    /// Config export/import: authenticated; with nothing configured, only clients on a
-    /// private network (or with `ALLOW_UNPROTECTED_EXPORT=true`).
+    /// Config export/import: authenticated (tokens need `settings:write`); with nothing
+    /// configured, only clients on a private network (or `ALLOW_UNPROTECTED_EXPORT=true`).
     Export,
 }
 
@@ -381,15 +382,20 @@ pub fn decide(route: RouteAuth, mode: AuthMode, f: &Facts) -> Result<Principal, 
         None => return Err(Denial::AuthRequired),
     };
 
-    match route {
-        RouteAuth::Scope(s) if !principal.has_scope(s) => return Err(Denial::MissingScope(s)),
-        RouteAuth::Setup if !principal.has_scope(Scope::SettingsWrite) => {
-            return Err(Denial::MissingScope(Scope::SettingsWrite));
+    // Setup, recovery and export/import hand out or reveal credentials: a token needs
+    // `settings:write` for them, whatever else it may do.
+    let needed = match route {
+        RouteAuth::Scope(s) => Some(s),
+        RouteAuth::Setup | RouteAuth::LocalhostOnly | RouteAuth::Export => {
+            Some(Scope::SettingsWrite)
         }
-        RouteAuth::LocalhostOnly if !(f.direct_loopback || f.recovery_token) => {
-            return Err(Denial::LocalhostRequired);
-        }
-        _ => {}
+        RouteAuth::Public | RouteAuth::Authenticated => None,
+    };
+    if let Some(s) = needed.filter(|s| !principal.has_scope(*s)) {
+        return Err(Denial::MissingScope(s));
+    }
+    if route == RouteAuth::LocalhostOnly && !(f.direct_loopback || f.recovery_token) {
+        return Err(Denial::LocalhostRequired);
     }
 
     if let (Principal::Session { .. }, SessionFact::Valid { csrf_ok: false, .. }) =

@@ -127,6 +127,32 @@ fn tokens_need_the_route_scope() {
 }
 
 #[test]
+fn credential_routes_need_settings_write_from_tokens() {
+    let mut f = facts("POST", "/api/config/export");
+    f.direct_loopback = true;
+    f.token = token(&["monitoring:read"]);
+    for route in [
+        RouteAuth::Export,
+        RouteAuth::LocalhostOnly,
+        RouteAuth::Setup,
+    ] {
+        assert_eq!(
+            decide(route, CONFIGURED, &f),
+            Err(Denial::MissingScope(Scope::SettingsWrite)),
+            "{route:?}"
+        );
+    }
+    f.token = token(&["settings:write"]);
+    for route in [
+        RouteAuth::Export,
+        RouteAuth::LocalhostOnly,
+        RouteAuth::Setup,
+    ] {
+        assert!(decide(route, CONFIGURED, &f).is_ok(), "{route:?}");
+    }
+}
+
+#[test]
 fn token_requests_need_no_csrf() {
     let mut f = facts("POST", "/api/config/nodes");
     f.token = token(&["settings:write"]);

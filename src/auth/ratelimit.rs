@@ -6,6 +6,7 @@
 //! that window's end, so the headers are exact. A client can at most double its rate across
 //! a window boundary; the lockout, not this limiter, is what stops password guessing.
 
+use super::client_ip;
 use crate::util::time::UtcTime;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -175,10 +176,11 @@ impl RateLimiter {
         RateLimiter::default()
     }
 
-    /// Counts a request from `ip` in `category` (denied requests are not counted).
+    /// Counts a request from `ip` in `category` (denied requests are not counted). IPv6
+    /// clients share one budget per /64.
     pub fn check(&mut self, ip: IpAddr, category: Category, now: UtcTime) -> RateStatus {
         let (limit, window) = (category.limit(), category.window_secs());
-        let key = (ip, category);
+        let key = (client_ip::subject(ip), category);
         if !self.windows.contains_key(&key) && self.windows.len() >= MAX_TRACKED {
             self.make_room(now);
         }

@@ -104,6 +104,25 @@ impl Security {
         }
     }
 
+    /// `POST /api/security/validate-token` `{"token"}` → `{"valid", "message"}`; does not
+    /// count as a use of the token.
+    pub fn validate_token(&self, body: &[u8]) -> Answer {
+        #[derive(Deserialize)]
+        struct Body {
+            token: super::secret::SecretString,
+        }
+        let Ok(b) = serde_json::from_slice::<Body>(body) else {
+            return Answer::error(400, "Invalid request body: expected {\"token\"}");
+        };
+        let valid = self.tokens.find(b.token.expose().trim()).is_some();
+        let message = if valid {
+            "Token is valid"
+        } else {
+            "Token is invalid"
+        };
+        Answer::json(200, json!({ "valid": valid, "message": message }))
+    }
+
     /// `POST /api/security/regenerate-token`: every token (stored and env) is replaced by
     /// one full-access token, and `API_TOKEN`/`API_TOKENS` lines leave `<data dir>/.env`.
     pub fn regenerate_token(&mut self, ip: IpAddr, now: UtcTime) -> Answer {

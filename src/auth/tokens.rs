@@ -429,19 +429,28 @@ impl TokenStore {
     /// compared in constant time, with no early exit, so timing reveals neither which token
     /// matched nor how much of a guess was right.
     pub fn authenticate(&mut self, raw: &str, now: UtcTime) -> Option<&TokenRecord> {
-        let presented = secret::sha3_256_hex(raw.as_bytes());
-        let mut found = None;
-        for (i, r) in self.records.iter().enumerate() {
-            if secret::constant_time_eq(presented.as_bytes(), r.hash.as_bytes()) && found.is_none()
-            {
-                found = Some(i);
-            }
-        }
-        let i = found?;
+        let i = self.position(raw)?;
         let record = self.records.get_mut(i)?;
         record.last_used_at = Some(now);
         self.dirty = true;
         Some(&*record)
+    }
+
+    /// Like [`TokenStore::authenticate`] without recording a use (`validate-token`).
+    pub fn find(&self, raw: &str) -> Option<&TokenRecord> {
+        self.position(raw).and_then(|i| self.records.get(i))
+    }
+
+    fn position(&self, raw: &str) -> Option<usize> {
+        let presented = secret::sha3_256_hex(raw.as_bytes());
+        let mut found = None;
+        for (i, r) in self.records.iter().enumerate() {
+            let matches = secret::constant_time_eq(presented.as_bytes(), r.hash.as_bytes());
+            if matches && found.is_none() {
+                found = Some(i);
+            }
+        }
+        found
     }
 
     /// Writes the file when `lastUsedAt` changed; call it from a periodic tick.
