@@ -304,3 +304,40 @@ fn validate_token_answers_without_using_the_token() {
         "validation is not a use"
     );
 }
+
+#[test]
+fn last_used_survives_a_graceful_stop() {
+    let dir = support::temp_dir("auth-lastused");
+    let dir_s = dir.display().to_string();
+    let h = hash(PASSWORD);
+    let env = [
+        ("PULSE_AUTH_USER", USER),
+        ("PULSE_AUTH_PASS", h.as_str()),
+        ("PULSE_DATA_DIR", dir_s.as_str()),
+    ];
+    let srv = TestServer::start(&env);
+    let b = login(&srv);
+    let (raw, _) = mint(&srv, &b, "used", None);
+    assert_eq!(
+        srv.req(
+            "GET",
+            "/api/security/tokens",
+            &[("X-API-Token", &raw)],
+            None
+        )
+        .status,
+        200
+    );
+    srv.stop();
+    let srv = TestServer::start(&env);
+    let r = srv.req(
+        "GET",
+        "/api/security/tokens",
+        &[("Cookie", &b.cookie_header())],
+        None,
+    );
+    let used = &r.json()["tokens"][0]["lastUsedAt"];
+    assert!(used.is_string(), "lastUsedAt persisted at shutdown: {used}");
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -189,6 +189,9 @@ impl App {
                 .try_send(Reply::error(503, "Pulse is shutting down"));
         }
         self.tasks.shutdown();
+        if let Err(e) = self.security.tokens.save_if_dirty() {
+            crate::log_warn!("saving API token usage failed", error = e);
+        }
         crate::log_info!("event loop stopped");
     }
 }
