@@ -177,6 +177,14 @@ fn recovery_only_from_loopback() {
         None,
     );
     assert_eq!(remote.status, 401);
+    // Nor does a web page open in a browser on this machine.
+    let steered = srv.req(
+        "GET",
+        "/api/security/tokens",
+        &[("Origin", "https://evil.example")],
+        None,
+    );
+    assert_eq!(steered.status, 401);
 
     // Deleting the flag file ends recovery mode at once (recovery allows 3 calls per 10 min,
     // so this test does not spend a fourth on `enable_auth`; that action is unit-tested).

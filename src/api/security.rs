@@ -5,11 +5,11 @@
 //! `ApiRequest`/`Reply` and sends bcrypt work to the task pool with `Outcome::defer`.
 
 use crate::auth::answer::Answer;
+use crate::auth::cookies;
 use crate::auth::guard::{RequestInfo, Security, SecurityConfig};
 use crate::auth::policy::{Principal, RouteAuth};
 use crate::auth::sessions::SESSION_COOKIE;
 use crate::auth::tokens::Scope;
-use crate::auth::{client_ip, cookies};
 use crate::core::app::App;
 use crate::core::outcome::{Deferred, Outcome};
 use crate::env::RuntimeConfig;
@@ -268,11 +268,7 @@ fn recovery(app: &mut App, ctx: &Ctx) -> Outcome {
     if ctx.req.method != Method::Post {
         return reply(app.security.recovery_status()).into();
     }
-    let i = info(ctx.req);
-    let has_forwarding = client_ip::FORWARDING_HEADERS
-        .iter()
-        .any(|h| i.header(h).is_some());
-    let direct = client_ip::is_direct_loopback(ctx.req.peer, has_forwarding);
+    let direct = info(ctx.req).is_direct_local();
     let a = app
         .security
         .recovery_action(&ctx.req.body, direct, ctx.client_ip, UtcTime::now());

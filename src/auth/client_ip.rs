@@ -173,6 +173,52 @@ pub fn is_direct_loopback(peer: IpAddr, has_forwarding_headers: bool) -> bool {
     canonical(peer).is_loopback() && !has_forwarding_headers
 }
 
+/// Whether a `Host` header names this machine by a loopback name (`localhost`,
+/// `127.x.x.x`, `[::1]`, with or without a port). A browser tricked by DNS rebinding sends
+/// the attacker's hostname instead.
+pub fn is_local_host_header(host: &str) -> bool {
+    let host = host.trim();
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| canonical(ip).is_loopback())
+}
+
+/// Whether a browser marked the request as coming from another site: `Sec-Fetch-Site`
+/// says so, or `Origin` names a different host than `Host`.
+pub fn is_cross_site(
+    host: Option<&str>,
+    origin: Option<&str>,
+    sec_fetch_site: Option<&str>,
+) -> bool {
+    if sec_fetch_site.is_some_and(|s| {
+        let s = s.trim();
+        s.eq_ignore_ascii_case("cross-site") || s.eq_ignore_ascii_case("same-site")
+    }) {
+        return true;
+    }
+    match origin {
+        None => false,
+        Some(o) => {
+            let authority = o
+                .trim()
+                .split_once("://")
+                .map(|(_, a)| a.trim_end_matches('/'));
+            !matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h.trim()))
+        }
+    }
+}
+
 /// Request headers that show a proxy in between (lower-case names).
 pub const FORWARDING_HEADERS: [&str; 4] = [
     "x-forwarded-for",
@@ -221,6 +267,42 @@ mod tests {
             CidrError("bogus".into())
         );
         assert!(CidrList::parse(" , ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn local_host_headers_and_cross_site_requests() {
+        for h in [
+            "localhost",
+            "localhost:7655",
+            "127.0.0.1:7655",
+            "127.1.2.3",
+            "[::1]:7655",
+            "[::1]",
+            "LOCALHOST",
+        ] {
+            assert!(is_local_host_header(h), "{h}");
+        }
+        for h in [
+            "evil.example:7655",
+            "192.168.1.5:7655",
+            "localhost.evil.example",
+            "[2001:db8::1]:7655",
+            "",
+        ] {
+            assert!(!is_local_host_header(h), "{h}");
+        }
+        let host = Some("127.0.0.1:7655");
+        assert!(!is_cross_site(host, None, None), "curl sends neither");
+        assert!(!is_cross_site(
+            host,
+            Some("http://127.0.0.1:7655"),
+            Some("same-origin")
+        ));
+        assert!(!is_cross_site(host, None, Some("none")));
+        assert!(is_cross_site(host, Some("https://evil.example"), None));
+        assert!(is_cross_site(host, Some("null"), None));
+        assert!(is_cross_site(host, None, Some("cross-site")));
+        assert!(is_cross_site(host, None, Some("same-site")));
     }
 
     #[test]

@@ -183,8 +183,16 @@ impl<'a> RequestInfo<'a> {
         )
     }
 
-    fn has_forwarding_headers(&self) -> bool {
-        FORWARDING_HEADERS.iter().any(|h| self.header(h).is_some())
+    /// Straight from this machine, and not a browser being steered by another site: a
+    /// loopback peer, no proxy headers, a loopback `Host` (defeats DNS rebinding), and no
+    /// cross-site `Origin`/`Sec-Fetch-Site`. Recovery mode and the recovery endpoint trust
+    /// only such requests, so a web page open on the Pulse host cannot use them.
+    pub fn is_direct_local(&self) -> bool {
+        let has_forwarding = FORWARDING_HEADERS.iter().any(|h| self.header(h).is_some());
+        let host = self.header("host");
+        client_ip::is_direct_loopback(self.peer, has_forwarding)
+            && host.is_none_or(client_ip::is_local_host_header)
+            && !client_ip::is_cross_site(host, self.header("origin"), self.header("sec-fetch-site"))
     }
 }
 
@@ -348,7 +356,7 @@ impl Security {
             token,
             session,
             recovery_token,
-            direct_loopback: client_ip::is_direct_loopback(req.peer, req.has_forwarding_headers()),
+            direct_loopback: req.is_direct_local(),
             private_client: client_ip::is_private(ip),
         };
         let outcome = policy::decide(route, mode, &facts);

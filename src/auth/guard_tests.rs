@@ -299,6 +299,30 @@ fn recovery_mode_from_loopback_only_and_trusted_proxy_ip() {
     assert_eq!(v.outcome, Ok(Principal::Recovery));
     assert_eq!(header(&v, "X-Auth-Recovery"), Some("true"));
 
+    // A browser on this machine steered by another site is not "the local admin": neither a
+    // cross-site page nor a DNS-rebinding hostname gets the bypass.
+    for (k, v) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+        ("host", "evil.example:7655"),
+    ] {
+        let h = hdrs(&[(k, v)]);
+        let mut r = req("POST", "/api/config/nodes", &h);
+        r.peer = "127.0.0.1".parse().unwrap();
+        let v = s.authorize(&r, RouteAuth::Authenticated, t(1));
+        assert_eq!(v.outcome, Err(Denial::AuthRequired), "{k}");
+    }
+    let h = hdrs(&[
+        ("host", "localhost:7655"),
+        ("origin", "http://localhost:7655"),
+    ]);
+    let mut r = req("POST", "/api/config/nodes", &h);
+    r.peer = "::1".parse().unwrap();
+    assert_eq!(
+        s.authorize(&r, RouteAuth::Authenticated, t(1)).outcome,
+        Ok(Principal::Recovery)
+    );
+
     // Through a local reverse proxy: not the local user, and the client IP is the forwarded one.
     let h = hdrs(&[("x-forwarded-for", "203.0.113.9")]);
     let mut r = req("GET", "/api/state", &h);

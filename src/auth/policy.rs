@@ -51,7 +51,7 @@ const GET: &[&str] = &["GET", "HEAD"];
 const POST: &[&str] = &["POST"];
 
 /// THE list of public (unauthenticated) endpoints. The router must give `RouteAuth::Public`
-/// to exactly these (plus static UI files, [`is_public_static`]); the auth-matrix test
+/// to exactly these (static UI files outside the API are public too); the auth-matrix test
 /// expects 401 without credentials from every other registered route.
 pub const PUBLIC_ROUTES: &[PublicRoute] = &[
     PublicRoute {
@@ -152,19 +152,6 @@ pub fn is_public_route(method: &str, path: &str) -> bool {
     PUBLIC_ROUTES
         .iter()
         .any(|r| r.path == path && r.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
-}
-
-/// Static UI files (everything outside `/api`, `/ws`, `/socket.io`, `/download`,
-/// `/simple-stats` and the install scripts) are public: the login page must load. The SPA's
-/// client-side routes (`/settings`, …) get `index.html`, which holds no data.
-pub fn is_public_static(path: &str) -> bool {
-    let under = |p: &str| path == p || path.starts_with(&format!("{p}/"));
-    !(under("/api")
-        || under("/ws")
-        || under("/socket.io")
-        || under("/download")
-        || under("/simple-stats")
-        || is_public_route("GET", path))
 }
 
 /// Query parameters that would carry an API token. `auth_token` is absent on purpose: it is
