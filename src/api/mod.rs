@@ -5,6 +5,7 @@
 //! `Outcome::defer` for anything slow).
 
 pub mod health;
+pub mod security;
 pub mod version;
 pub mod ws;
 
@@ -14,6 +15,7 @@ use crate::http::router::{Route, Router};
 pub fn all_routes() -> Vec<Route> {
     let mut routes = Vec::new();
     routes.extend(health::routes());
+    routes.extend(security::routes());
     routes.extend(version::routes());
     routes.extend(ws::routes());
     routes

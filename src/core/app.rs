@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 pub enum Timer {
     /// Once a second: expire pending replies, and later scheduler and hub ticks.
     Housekeeping,
+    /// Once a minute: expire sessions, rate windows and lockouts; save token `lastUsedAt`.
+    Security,
 }
 
 pub struct App {
@@ -38,6 +40,8 @@ pub struct App {
     pub hub: Hub,
     /// The latest `/api/state` JSON, serialised once per change and shared by every reader.
     pub state_json: SharedBody,
+    /// Credentials, sessions, tokens, lockout, rate limits, audit.
+    pub security: crate::auth::guard::Security,
     timers: TimerHeap<Timer>,
     pending: HashMap<u64, Pending>,
     next_id: u64,
@@ -62,9 +66,11 @@ impl App {
         tasks: WorkerPool,
         router: std::sync::Arc<Router>,
         registry: mio::Registry,
+        security: crate::auth::guard::Security,
     ) -> App {
         let mut timers = TimerHeap::default();
         timers.schedule(Instant::now() + Duration::from_secs(1), Timer::Housekeeping);
+        timers.schedule(Instant::now() + Duration::from_secs(60), Timer::Security);
         App {
             version: VersionInfo::detect(),
             cfg,
@@ -75,6 +81,7 @@ impl App {
             registry,
             hub: Hub::new(Instant::now()),
             state_json: SharedBody::new(b"{}".to_vec()),
+            security,
             timers,
             pending: HashMap::new(),
             next_id: 0,
@@ -153,6 +160,13 @@ impl App {
                     }
                     self.timers
                         .schedule(now + Duration::from_secs(1), Timer::Housekeeping);
+                }
+                Timer::Security => {
+                    for e in self.security.tick(crate::util::time::UtcTime::now()) {
+                        crate::log_warn!("security housekeeping failed", error = e);
+                    }
+                    self.timers
+                        .schedule(now + Duration::from_secs(60), Timer::Security);
                 }
             }
         }
@@ -265,6 +279,9 @@ impl App {
         }
         self.hub.close_all(&self.registry);
         self.tasks.shutdown();
+        if let Err(e) = self.security.tokens.save_if_dirty() {
+            crate::log_warn!("saving API token usage failed", error = e);
+        }
         crate::log_info!("event loop stopped");
     }
 }

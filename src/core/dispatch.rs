@@ -1,6 +1,7 @@
 //! The request gate, run on the event loop for every HTTP request: path hygiene, OPTIONS,
 //! routing (404/405), access control, then the handler; static UI for everything else.
 
+use crate::api::security;
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
@@ -34,12 +35,30 @@ pub fn handle_http(app: &mut App, req: &ApiRequest) -> Outcome {
     if req.method == Method::Options {
         return Reply::new(200).into();
     }
+    // Rate limit first (every response carries the X-RateLimit-* headers), then route.
+    let (rate_headers, limited) = security::rate_limit(app, req);
+    let outcome = match limited {
+        Some(reply) => reply.into(),
+        None => route(app, req),
+    };
+    security::with_headers(outcome, rate_headers)
+}
+
+fn route(app: &mut App, req: &ApiRequest) -> Outcome {
     let router = std::sync::Arc::clone(&app.router);
     match router.lookup(req.method, &req.path) {
-        Match::Found(route, params) => {
-            let ctx = Ctx { req, params };
-            (route.handler)(app, &ctx)
-        }
+        Match::Found(route, params) => match security::admit(app, req, route.access) {
+            Ok(admission) => {
+                let ctx = Ctx {
+                    req,
+                    params,
+                    principal: admission.principal,
+                    client_ip: admission.client_ip,
+                };
+                security::with_headers((route.handler)(app, &ctx), admission.headers)
+            }
+            Err(reply) => reply.into(),
+        },
         Match::MethodNotAllowed(allowed) => {
             let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
             Reply::error(405, &format!("Method {} not allowed", req.method.as_str()))

@@ -44,6 +44,7 @@ pub fn start_with(
     extra_routes: Vec<crate::http::router::Route>,
 ) -> std::io::Result<Running> {
     let router = Arc::new(crate::api::router_with(extra_routes));
+    let security = crate::api::security::open(&cfg)?;
     let listener = crate::http::server::bind(cfg.bind, cfg.port)?;
     let addr = listener.local_addr()?;
     let poll = Poll::new()?;
@@ -58,7 +59,7 @@ pub fn start_with(
     let loop_thread = std::thread::Builder::new()
         .name("event-loop".into())
         .spawn(move || {
-            let app = app::App::new(cfg, loop_handle, tasks, router, registry);
+            let app = app::App::new(cfg, loop_handle, tasks, router, registry, security);
             event_loop::run(app, poll, rx)
         })?;
     let http = HttpServer::start(listener, handle.clone())?;

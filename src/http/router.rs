@@ -14,6 +14,14 @@ pub enum Access {
     Scope(&'static str),
     /// An authenticated caller of any kind (no particular scope).
     Authenticated,
+    /// Credential setup (`/api/security/quick-setup`): open on first run (the handler checks
+    /// the bootstrap token), then `settings:write` or a single-use recovery token.
+    Setup,
+    /// `/api/security/recovery`: authenticated and straight from loopback (or a recovery
+    /// token); open to loopback while recovery mode is on.
+    LocalhostOnly,
+    /// Config export/import: authenticated; with no auth configured, private networks only.
+    Export,
 }
 
 pub type Handler = fn(&mut App, &Ctx) -> Outcome;
@@ -26,10 +34,15 @@ pub struct Route {
     pub handler: Handler,
 }
 
-/// What a handler gets besides the app: the request and the path parameters.
+/// What a handler gets besides the app: the request, the path parameters, and who is calling
+/// (as established by the gate).
 pub struct Ctx<'a> {
     pub req: &'a ApiRequest,
     pub params: Vec<(&'static str, String)>,
+    /// The caller: a session, an API token, anonymous (public route or no auth configured).
+    pub principal: crate::auth::policy::Principal,
+    /// The client address (forwarding headers honoured only from trusted proxies).
+    pub client_ip: std::net::IpAddr,
 }
 
 impl Ctx<'_> {

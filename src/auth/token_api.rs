@@ -1,0 +1,159 @@
+//! The API-token endpoints: list, create (value shown once), delete, and the legacy
+//! regenerate (replace every token with one).
+
+use super::answer::Answer;
+use super::audit::AuditEvent;
+use super::envfile::{self, ENV_FILE};
+use super::guard::Security;
+use super::policy::Principal;
+use super::tokens::TokenError;
+use crate::util::time::UtcTime;
+use serde::Deserialize;
+use serde_json::json;
+use std::net::IpAddr;
+
+#[derive(Deserialize)]
+struct CreateBody {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+}
+
+fn token_error(e: &TokenError) -> Answer {
+    match e {
+        TokenError::Random | TokenError::Persist(_) => Answer::error(500, &e.to_string()),
+        _ => Answer::error(400, &e.to_string()),
+    }
+}
+
+impl Security {
+    /// `GET /api/security/tokens` → `{"tokens": [TokenView]}`, newest first, no secrets.
+    pub fn list_tokens(&self) -> Answer {
+        Answer::json(200, json!({ "tokens": self.tokens.list() }))
+    }
+
+    /// `POST /api/security/tokens` `{"name"?, "scopes"?}` → `{"token": raw, "record": view}`.
+    /// A token caller cannot mint more than it holds: without `*` itself, it may only grant
+    /// scopes it has, and omitted scopes mean its own (Pulse lets any `settings:write` token
+    /// mint a full-access one).
+    pub fn create_token(
+        &mut self,
+        body: &[u8],
+        principal: &Principal,
+        ip: IpAddr,
+        now: UtcTime,
+    ) -> Answer {
+        let b: CreateBody = match serde_json::from_slice(body) {
+            Ok(b) => b,
+            Err(_) => {
+                return Answer::error(
+                    400,
+                    "Invalid request body: expected {\"name\"?, \"scopes\"?}",
+                )
+            }
+        };
+        let mut scopes = b.scopes;
+        if let Principal::Token { scopes: own, .. } = principal {
+            if !own.iter().any(|s| s == "*") {
+                // Omitted scopes mean "everything the caller has", not "*".
+                let wanted = scopes.get_or_insert_with(|| own.clone());
+                let escalates = wanted
+                    .iter()
+                    .any(|w| w.trim() == "*" || !own.iter().any(|o| o == w.trim()));
+                if escalates {
+                    return Answer::error(
+                        403,
+                        "A token can only create tokens with scopes it holds itself",
+                    );
+                }
+            }
+        }
+        match self.tokens.create(&b.name, scopes.as_deref(), now) {
+            Ok((raw, record)) => {
+                let event = AuditEvent::TokenCreated {
+                    id: &record.id,
+                    name: &record.name,
+                };
+                let _ = self.audit.record(event, Some(ip), None, now);
+                Answer::json(200, json!({ "token": raw.expose(), "record": record }))
+            }
+            Err(e) => token_error(&e),
+        }
+    }
+
+    /// `DELETE /api/security/tokens/{id}` → 204; 404 unknown; 409 for a token that comes
+    /// from `API_TOKENS`/`API_TOKEN` (it would come back at the next start).
+    pub fn delete_token(&mut self, id: &str, ip: IpAddr, now: UtcTime) -> Answer {
+        match self.tokens.get(id) {
+            None => return Answer::error(404, "Token not found"),
+            Some(r) if r.is_from_env() => {
+                return Answer::error(409, "This token comes from the API_TOKENS/API_TOKEN environment variable; remove it there and restart Pulse");
+            }
+            Some(_) => {}
+        }
+        match self.tokens.delete(id) {
+            Ok(true) => {
+                let _ = self
+                    .audit
+                    .record(AuditEvent::TokenDeleted { id }, Some(ip), None, now);
+                Answer::no_content()
+            }
+            Ok(false) => Answer::error(404, "Token not found"),
+            Err(e) => Answer::error(500, &format!("Failed to delete token: {e}")),
+        }
+    }
+
+    /// `POST /api/security/validate-token` `{"token"}` → `{"valid", "message"}`; does not
+    /// count as a use of the token.
+    pub fn validate_token(&self, body: &[u8]) -> Answer {
+        #[derive(Deserialize)]
+        struct Body {
+            token: super::secret::SecretString,
+        }
+        let Ok(b) = serde_json::from_slice::<Body>(body) else {
+            return Answer::error(400, "Invalid request body: expected {\"token\"}");
+        };
+        let valid = self.tokens.find(b.token.expose().trim()).is_some();
+        let message = if valid {
+            "Token is valid"
+        } else {
+            "Token is invalid"
+        };
+        Answer::json(200, json!({ "valid": valid, "message": message }))
+    }
+
+    /// `POST /api/security/regenerate-token`: every token (stored and env) is replaced by
+    /// one full-access token, and `API_TOKEN`/`API_TOKENS` lines leave `<data dir>/.env`.
+    pub fn regenerate_token(&mut self, ip: IpAddr, now: UtcTime) -> Answer {
+        let (raw, _) = match self.tokens.replace_all("Regenerated token", None, now) {
+            Ok(v) => v,
+            Err(e) => return token_error(&e),
+        };
+        let env_path = self.data_dir.join(ENV_FILE);
+        if env_path.exists() {
+            if let Err(e) = envfile::update(&env_path, &[("API_TOKEN", None), ("API_TOKENS", None)])
+            {
+                return Answer::error(
+                    500,
+                    &format!(
+                        "Token replaced, but {} could not be updated: {e}",
+                        env_path.display()
+                    ),
+                );
+            }
+        }
+        let _ = self
+            .audit
+            .record(AuditEvent::TokensRegenerated, Some(ip), None, now);
+        Answer::json(
+            200,
+            json!({
+                "success": true,
+                "token": raw.expose(),
+                "requiresRestart": false,
+                "message": "New API token generated and active immediately! Save this token - it won't be shown again.",
+            }),
+        )
+    }
+}
