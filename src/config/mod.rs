@@ -1,1 +1,16 @@
-//! (module under construction)
+//! Configuration and persistence: the data dir Pulse uses (`.encryption.key`, `nodes.enc`,
+//! `system.json`, `guest_metadata.json`, …) read and written in Pulse's own formats, node
+//! management, system settings, export/import, setup codes and scripts, and network discovery.
+//!
+//! Everything here is synchronous and owned by one thread (the event loop). Functions that block
+//! for long (PBKDF2 in export/import, network scans) say so and belong on a worker thread.
+
+pub mod crypto;
+pub mod error;
+pub mod host;
+pub mod node_edit;
+pub mod node_view;
+pub mod nodes;
+pub mod secret;
+
+pub use error::ConfigError;
