@@ -158,8 +158,7 @@ impl Node {
                 req.monitor_quarantine,
                 req.monitor_domain_stats,
             ]
-            .iter()
-            .any(|f| *f == Some(true));
+            .contains(&Some(true));
             if !any {
                 n.monitor_mail_stats = true;
             }
