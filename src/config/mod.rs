@@ -8,9 +8,11 @@
 pub mod crypto;
 pub mod error;
 pub mod host;
+pub mod metadata;
 pub mod node_edit;
 pub mod node_view;
 pub mod nodes;
 pub mod secret;
+pub mod system;
 
 pub use error::ConfigError;
