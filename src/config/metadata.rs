@@ -4,6 +4,7 @@
 
 use super::error::ConfigError;
 use super::host::http_url_host;
+use super::nodes::null_as_default;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -23,7 +24,11 @@ pub struct GuestMetadata {
     pub custom_url: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_as_default"
+    )]
     pub tags: Vec<String>,
     /// Fields written by other Pulse versions, kept as they are.
     #[serde(flatten)]

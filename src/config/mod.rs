@@ -7,12 +7,15 @@
 
 pub mod crypto;
 pub mod error;
+pub mod export;
 pub mod host;
 pub mod metadata;
 pub mod node_edit;
 pub mod node_view;
 pub mod nodes;
 pub mod secret;
+pub mod store;
 pub mod system;
+mod transaction;
 
 pub use error::ConfigError;

@@ -316,8 +316,8 @@ pub struct NodeSummary<'a> {
     pub host: &'a str,
 }
 
-/// Go writes nil slices as `null`.
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+/// Go writes nil slices (and nil maps) as `null`.
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Default,

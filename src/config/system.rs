@@ -2,6 +2,7 @@
 //! validation of partial updates, and which settings are pinned by environment variables.
 
 use super::error::ConfigError;
+use super::nodes::null_as_default;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -16,9 +17,9 @@ fn is_zero(n: &i64) -> bool {
 pub struct DiscoveryConfig {
     #[serde(alias = "environmentOverride")]
     pub environment_override: String,
-    #[serde(alias = "subnetAllowlist")]
+    #[serde(alias = "subnetAllowlist", deserialize_with = "null_as_default")]
     pub subnet_allowlist: Vec<String>,
-    #[serde(alias = "subnetBlocklist")]
+    #[serde(alias = "subnetBlocklist", deserialize_with = "null_as_default")]
     pub subnet_blocklist: Vec<String>,
     #[serde(alias = "maxHostsPerScan")]
     pub max_hosts_per_scan: i64,
