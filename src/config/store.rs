@@ -89,6 +89,7 @@ impl ConfigStore {
         }
         let cipher = Cipher::load_or_create(dir)?;
         let warnings = transaction::recover(dir)?;
+        remove_stale_temp_files(dir)?;
         Ok(Loaded {
             value: ConfigStore {
                 dir: dir.to_path_buf(),
@@ -353,6 +354,31 @@ impl ConfigStore {
             }
         }
     }
+}
+
+/// `write_atomic` temp files (`.<name>.tmp.<pid>.<n>`) left by a process killed mid-write. They
+/// never replaced a real file, so removing them loses nothing.
+fn remove_stale_temp_files(dir: &Path) -> Result<(), ConfigError> {
+    const OURS: [&str; 5] = [
+        NODES_FILE,
+        NODES_BACKUP,
+        SYSTEM_FILE,
+        GUEST_METADATA_FILE,
+        NODES_BACKUP_PREFIX,
+    ];
+    let entries = fs::read_dir(dir).map_err(|e| ConfigError::io("list", dir, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let stale = name
+            .strip_prefix('.')
+            .is_some_and(|rest| rest.contains(".tmp.") && OURS.iter().any(|f| rest.starts_with(f)));
+        if stale {
+            let path = entry.path();
+            fs::remove_file(&path)
+                .map_err(|e| ConfigError::io("remove stale temp file", &path, e))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
