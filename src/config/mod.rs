@@ -14,6 +14,8 @@ pub mod node_edit;
 pub mod node_view;
 pub mod nodes;
 pub mod secret;
+pub mod setup_codes;
+pub mod setup_script;
 pub mod store;
 pub mod system;
 mod transaction;
