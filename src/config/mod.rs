@@ -6,6 +6,8 @@
 //! for long (PBKDF2 in export/import, network scans) say so and belong on a worker thread.
 
 pub mod crypto;
+pub mod discovery;
+pub mod discovery_probe;
 pub mod error;
 pub mod export;
 pub mod host;
