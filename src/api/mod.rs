@@ -1,1 +1,25 @@
-//! (module under construction)
+//! HTTP handlers, one file per area, and the route table that lists them all.
+//!
+//! Adding an area: write `src/api/<area>.rs` with `pub fn routes() -> Vec<Route>` and add it to
+//! `all_routes` below. Handlers run on the event loop: they must not block (use
+//! `Outcome::defer` for anything slow).
+
+pub mod health;
+pub mod version;
+
+use crate::http::router::{Route, Router};
+
+/// Every route Pulse serves.
+pub fn all_routes() -> Vec<Route> {
+    let mut routes = Vec::new();
+    routes.extend(health::routes());
+    routes.extend(version::routes());
+    routes
+}
+
+/// The route table for a server: all routes plus any extra ones (tests add probes here).
+pub fn router_with(extra: Vec<Route>) -> Router {
+    let mut routes = all_routes();
+    routes.extend(extra);
+    Router::new(routes)
+}

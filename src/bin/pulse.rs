@@ -1,1 +1,96 @@
-fn main() {}
+//! The `pulse` binary: parse the command line, then serve until SIGTERM/SIGINT.
+
+use pulse::cli::{self, Command};
+use pulse::env::RuntimeConfig;
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cmd = match cli::parse(std::env::args().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pulse: {e}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match cmd {
+        Command::Version => {
+            println!("pulse {}", pulse::VERSION);
+            ExitCode::SUCCESS
+        }
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Command::HashPassword => hash_password(),
+        Command::Serve => serve(),
+    }
+}
+
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        eprintln!("pulse: cannot read a password from stdin");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!("pulse: empty password");
+        return ExitCode::FAILURE;
+    }
+    match bcrypt::hash(password, 12) {
+        Ok(h) => {
+            let _ = writeln!(std::io::stdout(), "{h}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pulse: hashing failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Blocks SIGTERM and SIGINT in this thread before any other starts, so every thread inherits
+/// the mask and the signals queue up for `sigwait` here: no async signal handler at all.
+fn block_shutdown_signals() -> libc::sigset_t {
+    // SAFETY: plain libc calls on a zeroed, locally owned sigset_t.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+fn serve() -> ExitCode {
+    let signals = block_shutdown_signals();
+    let cfg = match RuntimeConfig::load_from_process() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pulse: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    pulse::log::set_level(cfg.log_level);
+    pulse::log_info!(
+        "starting pulse",
+        version = pulse::VERSION,
+        data_dir = cfg.data_dir.display()
+    );
+    let running = match pulse::core::start(cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            pulse::log_error!("cannot start", error = e);
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut sig: libc::c_int = 0;
+    // SAFETY: `signals` is a valid set; sigwait writes the received signal number into `sig`.
+    unsafe { libc::sigwait(&signals, &mut sig) };
+    pulse::log_info!("shutting down", signal = sig);
+    running.shutdown();
+    pulse::log_info!("shutdown complete");
+    ExitCode::SUCCESS
+}

@@ -1,1 +1,96 @@
-//! (module under construction)
+//! The event loop and what runs around it. `start` wires the pieces together:
+//!
+//! ```text
+//!  tiny_http ─▶ http-recv (2) ─▶ http-req threads ──Msg::Http──▶ ┌────────────┐
+//!                                   ▲  reply (bounded wait)      │ event loop │──▶ task pool (blocking work)
+//!                                   └────────────────────────────│  owns App  │◀── Msg::Deferred / Apply
+//!                                                                └────────────┘
+//! ```
+
+pub mod app;
+pub mod dispatch;
+pub mod event_loop;
+pub mod outcome;
+pub mod timers;
+pub mod workers;
+
+use crate::env::RuntimeConfig;
+use crate::http::server::HttpServer;
+use event_loop::{LoopHandle, Msg, WAKE};
+use mio::{Poll, Waker};
+use std::net::SocketAddr;
+use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Messages the loop can have queued before senders are told it is busy.
+const INBOX: usize = 1024;
+
+/// A running Pulse: the loop thread, the HTTP server, and the address it listens on.
+pub struct Running {
+    pub addr: SocketAddr,
+    handle: LoopHandle,
+    loop_thread: Option<JoinHandle<()>>,
+    http: HttpServer,
+}
+
+pub fn start(cfg: RuntimeConfig) -> std::io::Result<Running> {
+    start_with(cfg, Vec::new())
+}
+
+/// `start` with extra routes added to the table (used by tests to probe the loop).
+pub fn start_with(
+    cfg: RuntimeConfig,
+    extra_routes: Vec<crate::http::router::Route>,
+) -> std::io::Result<Running> {
+    let router = Arc::new(crate::api::router_with(extra_routes));
+    let listener = crate::http::server::bind(cfg.bind, cfg.port)?;
+    let addr = listener.local_addr()?;
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+    let (tx, rx) = sync_channel(INBOX);
+    let handle = LoopHandle::new(tx, waker);
+    let tasks = workers::WorkerPool::new("task", 2, 64, 512 * 1024)?;
+    let loop_handle = handle.clone();
+    // The app is built on the loop thread itself: it holds non-Send continuations and never
+    // leaves that thread.
+    let loop_thread = std::thread::Builder::new()
+        .name("event-loop".into())
+        .spawn(move || {
+            let app = app::App::new(cfg, loop_handle, tasks, router);
+            event_loop::run(app, poll, rx)
+        })?;
+    let http = HttpServer::start(listener, handle.clone())?;
+    crate::log_info!("listening", addr = addr, version = crate::VERSION);
+    Ok(Running {
+        addr,
+        handle,
+        loop_thread: Some(loop_thread),
+        http,
+    })
+}
+
+impl Running {
+    pub fn handle(&self) -> &LoopHandle {
+        &self.handle
+    }
+
+    /// Graceful stop: no new requests, in-flight ones answered, state persisted by the loop.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(t) = self.loop_thread.take() {
+            self.handle.post(Msg::Shutdown);
+            let _ = t.join();
+            self.http.stop();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -38,11 +38,19 @@ pub struct UtcTime {
 const ZERO_SECS: i64 = -62_135_596_800;
 
 impl UtcTime {
-    pub const ZERO: UtcTime = UtcTime { secs: ZERO_SECS, nanos: 0 };
+    pub const ZERO: UtcTime = UtcTime {
+        secs: ZERO_SECS,
+        nanos: 0,
+    };
 
     pub fn now() -> UtcTime {
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        UtcTime { secs: d.as_secs() as i64, nanos: d.subsec_nanos() }
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        UtcTime {
+            secs: d.as_secs() as i64,
+            nanos: d.subsec_nanos(),
+        }
     }
 
     pub fn from_unix(secs: i64) -> UtcTime {
@@ -50,7 +58,10 @@ impl UtcTime {
     }
 
     pub fn from_unix_ms(ms: i64) -> UtcTime {
-        UtcTime { secs: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) as u32) * 1_000_000 }
+        UtcTime {
+            secs: ms.div_euclid(1000),
+            nanos: (ms.rem_euclid(1000) as u32) * 1_000_000,
+        }
     }
 
     pub fn is_zero(&self) -> bool {
@@ -87,7 +98,8 @@ impl Serialize for UtcTime {
 impl<'de> Deserialize<'de> for UtcTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        UtcTime::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid RFC 3339 time {s:?}")))
+        UtcTime::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid RFC 3339 time {s:?}")))
     }
 }
 
@@ -134,7 +146,11 @@ pub fn format_rfc3339(secs: i64, nanos: u32) -> String {
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`; returns UTC seconds and nanoseconds.
 pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse::<i64>().ok() };
@@ -190,14 +206,26 @@ mod tests {
     fn formats_epoch_and_zero_time() {
         assert_eq!(format_rfc3339(0, 0), "1970-01-01T00:00:00Z");
         assert_eq!(UtcTime::ZERO.to_rfc3339(), "0001-01-01T00:00:00Z");
-        assert_eq!(format_rfc3339(1_754_995_749, 123_000_000), "2025-08-12T10:49:09.123Z");
+        assert_eq!(
+            format_rfc3339(1_754_995_749, 123_000_000),
+            "2025-08-12T10:49:09.123Z"
+        );
     }
 
     #[test]
     fn parses_offsets_and_fractions() {
-        assert_eq!(parse_rfc3339("2025-10-10T09:30:00Z"), Some((1_760_088_600, 0)));
-        assert_eq!(parse_rfc3339("2025-10-10T11:30:00+02:00"), Some((1_760_088_600, 0)));
-        assert_eq!(parse_rfc3339("2025-10-10T09:30:00.5Z"), Some((1_760_088_600, 500_000_000)));
+        assert_eq!(
+            parse_rfc3339("2025-10-10T09:30:00Z"),
+            Some((1_760_088_600, 0))
+        );
+        assert_eq!(
+            parse_rfc3339("2025-10-10T11:30:00+02:00"),
+            Some((1_760_088_600, 0))
+        );
+        assert_eq!(
+            parse_rfc3339("2025-10-10T09:30:00.5Z"),
+            Some((1_760_088_600, 500_000_000))
+        );
         assert_eq!(parse_rfc3339("0001-01-01T00:00:00Z"), Some((ZERO_SECS, 0)));
         assert_eq!(parse_rfc3339("2025-13-10T09:30:00Z"), None);
         assert_eq!(parse_rfc3339("garbage"), None);
@@ -205,7 +233,10 @@ mod tests {
 
     #[test]
     fn round_trips_through_serde() {
-        let t = UtcTime { secs: 1_760_088_600, nanos: 42 };
+        let t = UtcTime {
+            secs: 1_760_088_600,
+            nanos: 42,
+        };
         let j = serde_json::to_string(&t).unwrap();
         assert_eq!(j, "\"2025-10-10T09:30:00.000000042Z\"");
         assert_eq!(serde_json::from_str::<UtcTime>(&j).unwrap(), t);

@@ -1,0 +1,51 @@
+# Pulse — the two commands a newcomer needs are `make run` and `make test`.
+
+CARGO       ?= cargo
+MUSL_TARGET := x86_64-unknown-linux-musl
+STATIC_BIN  := target/$(MUSL_TARGET)/release/pulse
+DATA_DIR    ?= ./data
+PORT        ?= 7655
+
+.PHONY: run build test lint fmt static bench clean-data
+
+## run: build and start Pulse on :7655 with ./data (demo cluster when no node is configured)
+run:
+	$(CARGO) build --release --bin pulse
+	@mkdir -p $(DATA_DIR)
+	@if [ -z "$$PULSE_MOCK_MODE" ] && [ ! -s $(DATA_DIR)/nodes.enc ]; then \
+		echo "No Proxmox node configured in $(DATA_DIR): starting with the built-in demo cluster."; \
+		export PULSE_MOCK_MODE=true; \
+	fi; \
+	PULSE_DATA_DIR=$(DATA_DIR) FRONTEND_PORT=$(PORT) exec ./target/release/pulse
+
+build:
+	$(CARGO) build --release
+
+## test: every unit and integration test
+test:
+	$(CARGO) test --all-targets
+
+## lint: formatting and clippy, warnings are errors
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## static: one statically linked, size-optimised, stripped binary (musl)
+static:
+	@command -v musl-gcc >/dev/null 2>&1 || { \
+		echo "installing musl-tools"; \
+		(apt-get update -qq && apt-get install -y -qq musl-tools) >/dev/null; }
+	@rustup target list --installed | grep -q $(MUSL_TARGET) || rustup target add $(MUSL_TARGET)
+	$(CARGO) build --release --target $(MUSL_TARGET) --bin pulse
+	@file $(STATIC_BIN)
+	@ls -l $(STATIC_BIN)
+
+## bench: measurements recorded in BENCHMARKS.md (needs the static binary)
+bench: static
+	PULSE_BENCH_BIN=$(STATIC_BIN) $(CARGO) test --release --test bench -- --ignored --nocapture --test-threads=1
+
+clean-data:
+	rm -rf $(DATA_DIR)

@@ -1,0 +1,73 @@
+//! The request gate, run on the event loop for every HTTP request: path hygiene, OPTIONS,
+//! routing (404/405), access control, then the handler; static UI for everything else.
+
+use crate::core::app::App;
+use crate::core::outcome::Outcome;
+use crate::http::reply::Reply;
+use crate::http::request::{ApiRequest, Method};
+use crate::http::router::{Ctx, Match};
+
+/// Paths that belong to the API even outside `/api/` (never served the SPA).
+fn is_api_path(path: &str) -> bool {
+    path == "/api"
+        || path.starts_with("/api/")
+        || path == "/ws"
+        || path.starts_with("/ws/")
+        || path.starts_with("/socket.io")
+}
+
+/// Rejects traversal and non-canonical paths before anything else looks at them.
+fn path_is_clean(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.contains("//")
+        && !path.split('/').any(|seg| seg == ".." || seg == ".")
+        && !path.contains('\\')
+        && !path.bytes().any(|b| b < 0x20 || b == 0x7f)
+        && crate::http::request::percent_decode(path)
+            .is_some_and(|d| !d.split('/').any(|s| s == ".."))
+}
+
+pub fn handle_http(app: &mut App, req: &ApiRequest) -> Outcome {
+    if !path_is_clean(&req.path) {
+        return Reply::error(400, "Invalid path").into();
+    }
+    if req.method == Method::Options {
+        return Reply::new(200).into();
+    }
+    let router = std::sync::Arc::clone(&app.router);
+    match router.lookup(req.method, &req.path) {
+        Match::Found(route, params) => {
+            let ctx = Ctx { req, params };
+            (route.handler)(app, &ctx)
+        }
+        Match::MethodNotAllowed(allowed) => {
+            let allow: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+            Reply::error(405, &format!("Method {} not allowed", req.method.as_str()))
+                .header("Allow", &allow.join(", "))
+                .into()
+        }
+        Match::NotFound if is_api_path(&req.path) => Reply::error(404, "Not found").into(),
+        Match::NotFound => match req.method {
+            Method::Get | Method::Head => crate::http::static_files::serve(&req.path).into(),
+            _ => Reply::error(405, &format!("Method {} not allowed", req.method.as_str()))
+                .header("Allow", "GET, HEAD")
+                .into(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_hygiene() {
+        assert!(path_is_clean("/api/health"));
+        assert!(path_is_clean("/"));
+        assert!(!path_is_clean("/api/../etc/passwd"));
+        assert!(!path_is_clean("/api/%2e%2e/x"));
+        assert!(!path_is_clean("//api"));
+        assert!(!path_is_clean("api"));
+        assert!(!path_is_clean("/a\\b"));
+    }
+}

@@ -1,0 +1,46 @@
+//! What a handler returns: an answer now, or blocking work for the worker pool whose result
+//! comes back to the event loop, which then answers. The loop itself never blocks.
+
+use crate::core::app::App;
+use crate::http::reply::Reply;
+use std::any::Any;
+
+pub type AnyResult = Box<dyn Any + Send>;
+/// Builds the answer on the loop from deferred work's result.
+pub type Finish = Box<dyn FnOnce(&mut App, AnyResult) -> Reply>;
+
+pub enum Outcome {
+    Reply(Reply),
+    Defer(Deferred),
+}
+
+pub struct Deferred {
+    /// Runs on a worker thread (network calls, bcrypt, PBKDF2...).
+    pub work: Box<dyn FnOnce() -> AnyResult + Send>,
+    /// Runs back on the event loop with the work's result and builds the answer.
+    pub finish: Finish,
+}
+
+impl Outcome {
+    /// Typed constructor for deferred work: `work` on a worker, `finish` on the loop.
+    pub fn defer<T, W, F>(work: W, finish: F) -> Outcome
+    where
+        T: Send + 'static,
+        W: FnOnce() -> T + Send + 'static,
+        F: FnOnce(&mut App, T) -> Reply + 'static,
+    {
+        Outcome::Defer(Deferred {
+            work: Box::new(move || Box::new(work()) as AnyResult),
+            finish: Box::new(move |app, result| match result.downcast::<T>() {
+                Ok(value) => finish(app, *value),
+                Err(_) => Reply::error(500, "internal error: deferred result of unexpected type"),
+            }),
+        })
+    }
+}
+
+impl From<Reply> for Outcome {
+    fn from(r: Reply) -> Outcome {
+        Outcome::Reply(r)
+    }
+}

@@ -1,0 +1,191 @@
+//! The request as handlers see it: owned, fully read, independent of tiny_http, so it can be
+//! sent to the event loop and handlers can be tested without a socket.
+
+use crate::http::reply::Reply;
+use serde::de::DeserializeOwned;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    Other,
+}
+
+impl Method {
+    pub fn parse(s: &str) -> Method {
+        match s {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            _ => Method::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Other => "OTHER",
+        }
+    }
+
+    /// Methods that change state (and so need CSRF protection under session auth).
+    pub fn is_write(self) -> bool {
+        !matches!(self, Method::Get | Method::Head | Method::Options)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    pub method: Method,
+    /// The path without the query string, exactly as sent (not percent-decoded).
+    pub path: String,
+    /// The raw query string without `?` (may be empty).
+    pub query: String,
+    /// Header names lower-cased, values as sent.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub peer: IpAddr,
+    pub request_id: String,
+    pub is_https: bool,
+}
+
+impl ApiRequest {
+    /// A request for tests and internal callers.
+    pub fn new(method: Method, target: &str) -> ApiRequest {
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p.to_string(), q.to_string()),
+            None => (target.to_string(), String::new()),
+        };
+        ApiRequest {
+            method,
+            path,
+            query,
+            headers: Vec::new(),
+            body: Vec::new(),
+            peer: IpAddr::from([127, 0, 0, 1]),
+            request_id: String::new(),
+            is_https: false,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of a cookie from the `Cookie` header(s).
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == "cookie")
+            .flat_map(|(_, v)| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.trim())
+    }
+
+    /// A percent-decoded query parameter (first occurrence).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query
+            .split('&')
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (percent_decode(k)? == name).then(|| percent_decode(v))?
+            })
+            .next()
+    }
+
+    /// Decodes the body as JSON, or an error reply (400) that says what is wrong.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Reply> {
+        if self.body.is_empty() {
+            return Err(Reply::error(400, "Request body is empty; expected JSON"));
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Reply::error(400, &format!("Invalid JSON body: {e}")))
+    }
+
+    pub fn accepts_gzip(&self) -> bool {
+        self.header("accept-encoding").is_some_and(|v| {
+            v.split(',').any(|part| {
+                let mut it = part.split(';');
+                let coding = it.next().unwrap_or("").trim();
+                let q_zero = it.any(|p| {
+                    let p = p.trim();
+                    p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
+                });
+                (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
+            })
+        })
+    }
+}
+
+/// Percent-decodes a URL component (`+` as space, as in form encoding). Invalid UTF-8 → None.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'%' => return None,
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_cookies_queries_and_gzip_preference() {
+        let mut r = ApiRequest::new(
+            Method::Get,
+            "/api/x?range=1h&host=https%3A%2F%2Fa%3A8006&flag",
+        );
+        r.headers
+            .push(("cookie".into(), "a=1; pulse_session=abc".into()));
+        r.headers
+            .push(("accept-encoding".into(), "br, gzip;q=0.5".into()));
+        assert_eq!(r.cookie("pulse_session"), Some("abc"));
+        assert_eq!(r.cookie("nope"), None);
+        assert_eq!(r.query_param("range").as_deref(), Some("1h"));
+        assert_eq!(r.query_param("host").as_deref(), Some("https://a:8006"));
+        assert_eq!(r.query_param("flag").as_deref(), Some(""));
+        assert!(r.accepts_gzip());
+        r.headers[1].1 = "gzip;q=0".into();
+        assert!(!r.accepts_gzip());
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+    }
+}
