@@ -4,7 +4,12 @@
 //! `all_routes` below. Handlers run on the event loop: they must not block (use
 //! `Outcome::defer` for anything slow).
 
+pub mod config_export;
+pub mod config_nodes;
+pub mod guest_metadata;
 pub mod health;
+pub mod setup;
+pub mod system_settings;
 pub mod version;
 
 use crate::http::router::{Route, Router};
@@ -14,6 +19,11 @@ pub fn all_routes() -> Vec<Route> {
     let mut routes = Vec::new();
     routes.extend(health::routes());
     routes.extend(version::routes());
+    routes.extend(config_nodes::routes());
+    routes.extend(system_settings::routes());
+    routes.extend(guest_metadata::routes());
+    routes.extend(config_export::routes());
+    routes.extend(setup::routes());
     routes
 }
 

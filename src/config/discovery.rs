@@ -295,6 +295,10 @@ impl DiscoveryCache {
         enabled && !self.scanning && stale
     }
 
+    pub fn is_scanning(&self) -> bool {
+        self.scanning
+    }
+
     pub fn started(&mut self) {
         self.scanning = true;
     }

@@ -33,6 +33,8 @@ pub enum ConfigError {
     NotFound(String),
     /// Export/import passphrase does not open the data (HTTP 400).
     WrongPassphrase,
+    /// The data dir could not be opened at start-up (HTTP 503); the reason says why.
+    Unavailable(String),
     /// The system random generator failed (practically never).
     Random,
 }
@@ -54,6 +56,7 @@ impl ConfigError {
             }
             ConfigError::Conflict(_) => 409,
             ConfigError::NotFound(_) => 404,
+            ConfigError::Unavailable(_) => 503,
             _ => 500,
         }
     }
@@ -89,6 +92,7 @@ impl fmt::Display for ConfigError {
             ConfigError::WrongPassphrase => f.write_str(
                 "failed to decrypt configuration: wrong passphrase or corrupted export data",
             ),
+            ConfigError::Unavailable(why) => write!(f, "configuration storage unavailable: {why}"),
             ConfigError::Random => f.write_str("system random number generator failed"),
         }
     }

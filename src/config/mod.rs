@@ -18,6 +18,7 @@ pub mod nodes;
 pub mod secret;
 pub mod setup_codes;
 pub mod setup_script;
+pub mod state;
 pub mod store;
 pub mod system;
 mod transaction;

@@ -24,6 +24,8 @@ pub enum Timer {
 
 pub struct App {
     pub cfg: RuntimeConfig,
+    /// Data-dir configuration: nodes, settings, guest metadata, setup codes, discovery.
+    pub config: crate::config::state::ConfigState,
     pub started: Instant,
     pub version: VersionInfo,
     pub handle: LoopHandle,
@@ -59,6 +61,10 @@ impl App {
         timers.schedule(Instant::now() + Duration::from_secs(1), Timer::Housekeeping);
         App {
             version: VersionInfo::detect(),
+            config: crate::config::state::ConfigState::open(
+                &cfg.data_dir,
+                crate::util::time::UtcTime::now(),
+            ),
             cfg,
             started: Instant::now(),
             handle,
@@ -135,6 +141,7 @@ impl App {
             match t {
                 Timer::Housekeeping => {
                     self.expire_pending(now);
+                    crate::api::setup::discovery_tick(self);
                     self.timers
                         .schedule(now + Duration::from_secs(1), Timer::Housekeeping);
                 }
