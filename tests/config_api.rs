@@ -283,7 +283,16 @@ fn setup_code_script_and_auto_register_end_to_end() {
         .header("content-type")
         .unwrap()
         .starts_with("text/plain"));
-    assert_eq!(s.get("/api/setup-script?pulse_url=http://x").status, 400);
+    assert_eq!(
+        s.get("/api/setup-script?pulse_url=http://x").status,
+        400,
+        "type is required"
+    );
+    let derived = s.get("/api/setup-script?type=pbs").text();
+    assert!(
+        derived.contains(&format!("PULSE_URL='http://{}'", s.addr)),
+        "pulse_url defaults to the request's host"
+    );
 
     // Run the served script on a "node" whose pveum is a stub; it registers back over HTTP.
     let dir = temp_dir("api-setup");

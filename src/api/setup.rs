@@ -111,13 +111,18 @@ fn script_url(app: &mut App, ctx: &Ctx) -> Outcome {
     .into()
 }
 
-fn setup_script(_app: &mut App, ctx: &Ctx) -> Outcome {
+fn setup_script(app: &mut App, ctx: &Ctx) -> Outcome {
     let q = |k: &str| ctx.req.query_param(k).filter(|v| !v.is_empty());
     let Some(node_type) = q("type").as_deref().and_then(NodeType::parse) else {
         return Reply::error(400, "type is required (pve, pbs or pmg)").into();
     };
-    let Some(pulse_url) = q("pulse_url") else {
-        return Reply::error(400, "pulse_url is required").into();
+    // Without pulse_url the script calls back to the address this request came in on.
+    let pulse_url = match q("pulse_url") {
+        Some(u) => u,
+        None => match pulse_url(app, ctx.req) {
+            Ok(u) => u,
+            Err(reply) => return reply.into(),
+        },
     };
     let params = ScriptParams {
         node_type,

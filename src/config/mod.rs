@@ -5,6 +5,7 @@
 //! Everything here is synchronous and owned by one thread (the event loop). Functions that block
 //! for long (PBKDF2 in export/import, network scans) say so and belong on a worker thread.
 
+pub mod command;
 pub mod crypto;
 pub mod discovery;
 pub mod discovery_probe;

@@ -38,8 +38,10 @@ impl ConfigState {
     /// Opens the data dir and loads everything. Problems are logged; a data dir that cannot be
     /// opened at all (e.g. the encryption key is missing but encrypted files exist) leaves the
     /// state empty and every configuration endpoint answers 503 with the reason, instead of
-    /// Pulse starting with a fresh key and orphaning the files.
-    pub fn open(dir: &Path, now: UtcTime) -> ConfigState {
+    /// Pulse starting with a fresh key and orphaning the files. On a first start,
+    /// `PULSE_INIT_CONFIG_DATA|FILE` (+ `_PASSPHRASE`) from `env` is imported first (PBKDF2,
+    /// ~0.1 s, once at start-up).
+    pub fn open(dir: &Path, env: &dyn Fn(&str) -> Option<String>, now: UtcTime) -> ConfigState {
         let mut state = ConfigState {
             store: Err(String::new()),
             nodes: NodesConfig::default(),
@@ -55,6 +57,11 @@ impl ConfigState {
         let loaded = ConfigStore::open(dir).and_then(|opened| {
             let mut warnings = opened.warnings;
             let store = opened.value;
+            match super::command::auto_import(&store, env, now) {
+                Ok(true) => crate::log_info!("initial configuration imported", dir = dir.display()),
+                Ok(false) => {}
+                Err(e) => crate::log_error!("initial configuration not imported", error = e),
+            }
             let nodes = store.load_nodes(now)?;
             let system = store.load_system(now)?;
             let metadata = store.load_guest_metadata(now)?;
@@ -159,7 +166,7 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("nodes.enc"), b"encrypted with a lost key").unwrap();
-        let state = ConfigState::open(&dir, UtcTime::from_unix(0));
+        let state = ConfigState::open(&dir, &|_| None, UtcTime::from_unix(0));
         let err = state.store().unwrap_err().to_string();
         assert!(err.contains("encryption key"), "{err}");
         assert!(dir.join("nodes.enc").exists() && !dir.join(".encryption.key").exists());
@@ -173,7 +180,7 @@ mod tests {
             std::process::id(),
             crate::util::time::now_ms()
         ));
-        let mut state = ConfigState::open(&dir, UtcTime::from_unix(0));
+        let mut state = ConfigState::open(&dir, &|_| None, UtcTime::from_unix(0));
         let t0 = Instant::now();
         state.mark_registered(NodeType::Pve, "a", t0);
         assert!(state.is_connected(NodeType::Pve, "a", t0 + Duration::from_secs(119)));

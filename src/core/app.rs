@@ -63,6 +63,7 @@ impl App {
             version: VersionInfo::detect(),
             config: crate::config::state::ConfigState::open(
                 &cfg.data_dir,
+                &|k| cfg.vars.get(k).map(str::to_string),
                 crate::util::time::UtcTime::now(),
             ),
             cfg,
