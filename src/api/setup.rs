@@ -3,8 +3,8 @@
 //! discovery (`GET /api/discover` cached results, `POST /api/discover` start a scan now).
 
 use crate::config::discovery::{scan, ScanOptions};
-use crate::config::node_edit::{Registration, RegistrationAuth};
 use crate::config::nodes::NodeType;
+use crate::config::registration::{Registration, RegistrationAuth};
 use crate::config::secret::Secret;
 use crate::config::setup_codes::SetupCodes;
 use crate::config::setup_script::{render, ScriptParams};

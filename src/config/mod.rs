@@ -16,12 +16,14 @@ pub mod metadata;
 pub mod node_edit;
 pub mod node_view;
 pub mod nodes;
+pub mod registration;
 pub mod secret;
 pub mod setup_codes;
 pub mod setup_script;
 pub mod state;
 pub mod store;
 pub mod system;
+pub mod system_env;
 mod transaction;
 
 pub use error::ConfigError;

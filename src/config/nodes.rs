@@ -305,6 +305,9 @@ pub struct NodesConfig {
         deserialize_with = "null_as_default"
     )]
     pub pmg: Vec<PmgInstance>,
+    /// Top-level keys of other Pulse versions, kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// The fields every node type shares, borrowed from whichever instance it is.
@@ -580,7 +583,8 @@ mod tests {
       ],
       "pbsInstances": [{"Name":"backup","Host":"10.0.0.9","User":"root@pam","Password":"p",
                         "TokenName":"x@pbs!y","TokenValue":"v","MonitorBackups":false}],
-      "pmgInstances": null
+      "pmgInstances": null,
+      "dockerHosts": [1]
     }"#;
 
     #[test]
@@ -605,6 +609,7 @@ mod tests {
         assert_eq!(pbs.host, "https://10.0.0.9:8007");
         assert!(pbs.monitor_backups && pbs.token_name.is_empty() && pbs.token_value.is_empty());
         assert!(cfg.pmg.is_empty());
+        assert_eq!(cfg.extra.get("dockerhosts"), Some(&serde_json::json!([1])));
     }
 
     #[test]
