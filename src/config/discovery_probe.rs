@@ -253,9 +253,22 @@ pub fn identify(port: u16, r: &ProbeResponse) -> Option<Identified> {
             .to_string()
     };
     let version_doc = data.is_some_and(|d| d.get("version").is_some() && d.get("repoid").is_some());
+    // Proxmox's error envelope, e.g. PBS: `{"data":null,"message":"authentication failed - …"}`.
+    let error_envelope = json.as_ref().is_some_and(|j| {
+        j.get("data").is_some_and(|d| d.is_null())
+            && j.get("message").and_then(|m| m.as_str()).is_some_and(|m| {
+                let m = m.to_ascii_lowercase();
+                m.contains("authentication failed") || m.contains("no ticket")
+            })
+    });
     let proxmox_401 = r.status == 401
         && (r.reason.eq_ignore_ascii_case("No ticket") || r.reason.contains("invalid PVE ticket"));
-    if node_type.is_none() && !version_doc && !proxmox_401 && !server.contains("proxmox") {
+    if node_type.is_none()
+        && !version_doc
+        && !proxmox_401
+        && !error_envelope
+        && !server.contains("proxmox")
+    {
         return None;
     }
     if node_type.is_none() && port == 8007 {
@@ -294,6 +307,9 @@ mod tests {
         assert_eq!(pmg.node_type, Some(NodeType::Pmg));
         let pbs = identify(8007, &resp(401, "No ticket", "", "")).unwrap();
         assert_eq!(pbs.node_type, Some(NodeType::Pbs));
+        let envelope = r#"{"data":null,"message":"authentication failed - no authentication credentials provided\n"}"#;
+        let pbs = identify(8007, &resp(401, "Unauthorized", "", envelope)).unwrap();
+        assert_eq!(pbs.node_type, Some(NodeType::Pbs));
         let doc = r#"{"data":{"version":"8.2.4","release":"8.2","repoid":"faa83925"}}"#;
         let open = identify(8006, &resp(200, "OK", "", doc)).unwrap();
         assert_eq!(
@@ -313,6 +329,8 @@ mod tests {
         assert!(identify(8006, &resp(200, "OK", "nginx", "<html>")).is_none());
         assert!(identify(8007, &resp(401, "Unauthorized", "Apache", "")).is_none());
         assert!(identify(8006, &resp(200, "OK", "", r#"{"data":{"version":"1"}}"#)).is_none());
+        let other_api = r#"{"data":null,"message":"not found"}"#;
+        assert!(identify(8007, &resp(404, "Not Found", "", other_api)).is_none());
     }
 
     #[test]
