@@ -62,9 +62,12 @@ impl Cipher {
                 SystemRandom::new()
                     .fill(&mut key)
                     .map_err(|_| ConfigError::Random)?;
-                write_atomic(&path, BASE64.encode(&key).as_bytes(), 0o600)
-                    .map_err(|e| ConfigError::io("create", &path, e))?;
-                Ok(Cipher::from_key(&key))
+                if create_exclusive(dir, &path, BASE64.encode(&key).as_bytes())? {
+                    Ok(Cipher::from_key(&key))
+                } else {
+                    // Another process created the key first: use theirs, never overwrite it.
+                    Cipher::load_or_create(dir)
+                }
             }
             Err(e) => Err(ConfigError::io("read", &path, e)),
         }
@@ -109,6 +112,28 @@ impl Cipher {
             .len();
         buf.truncate(plain_len);
         Ok(buf)
+    }
+}
+
+/// Writes `bytes` to `path` (0600, fsynced) only if `path` does not exist yet: the content goes to
+/// a temp file that is then hard-linked into place, which fails atomically when the name is
+/// taken. Returns false when another process won the race.
+fn create_exclusive(dir: &Path, path: &Path, bytes: &[u8]) -> Result<bool, ConfigError> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!("{KEY_FILE_NAME}.new.{}.{n}", std::process::id()));
+    write_atomic(&tmp, bytes, 0o600).map_err(|e| ConfigError::io("create", &tmp, e))?;
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| ConfigError::io("sync", dir, e))?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(ConfigError::io("create", path, e)),
     }
 }
 
@@ -187,6 +212,27 @@ mod tests {
             b.open(&a.seal(b"same key").unwrap(), "x").unwrap(),
             b"same key"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn concurrent_creators_agree_on_one_key() {
+        let dir = temp_dir("race");
+        let ciphers: Vec<Cipher> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| Cipher::load_or_create(&dir).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let sealed = ciphers[0].seal(b"x").unwrap();
+        for c in &ciphers {
+            assert_eq!(
+                c.open(&sealed, "x").unwrap(),
+                b"x",
+                "every opener uses the key on disk"
+            );
+        }
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temp files left");
         fs::remove_dir_all(&dir).unwrap();
     }
 
