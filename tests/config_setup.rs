@@ -103,6 +103,16 @@ fn run(
     code: Option<&str>,
     status: &'static str,
 ) -> (bool, String, String, Option<(String, String)>) {
+    run_with(t, code, status, &[])
+}
+
+/// `run` with arguments for the script.
+fn run_with(
+    t: NodeType,
+    code: Option<&str>,
+    status: &'static str,
+    args: &[&str],
+) -> (bool, String, String, Option<(String, String)>) {
     let dir = temp_dir(t.as_str());
     let bin = dir.join("bin");
     fs::create_dir_all(&bin).unwrap();
@@ -127,6 +137,7 @@ fn run(
     fs::write(&path, script(t, &url)).unwrap();
     let mut cmd = Command::new("bash");
     cmd.arg(&path)
+        .args(args)
         .env(
             "PATH",
             format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
@@ -234,4 +245,27 @@ fn a_refused_registration_fails_loudly() {
     let (ok, out, _, _) = run(NodeType::Pve, Some("WRONG2"), "401 Unauthorized");
     assert!(!ok);
     assert!(out.contains("HTTP 401"), "{out}");
+}
+
+#[test]
+fn remove_mode_deletes_the_monitoring_user_and_registers_nothing() {
+    for (t, expect) in [
+        (NodeType::Pve, "pveum user delete pulse-monitor@pam"),
+        (
+            NodeType::Pbs,
+            "proxmox-backup-manager user remove pulse-monitor@pbs",
+        ),
+        (
+            NodeType::Pmg,
+            "pmgsh delete /access/users/pulse-monitor@pmg",
+        ),
+    ] {
+        let (ok, out, calls, _) = run_with(t, None, "200 OK", &["--remove"]);
+        assert!(ok, "{out}");
+        assert!(calls.contains(expect), "{t:?}: {calls}");
+        assert!(
+            !calls.contains("token add") && !calls.contains("generate-token"),
+            "{calls}"
+        );
+    }
 }
