@@ -18,6 +18,7 @@ use std::time::Duration;
 pub const DEFAULT_PORTS: [u16; 2] = [8006, 8007];
 /// Background scans run this often when discovery is enabled.
 pub const SCAN_INTERVAL_SECS: i64 = 5 * 60;
+const PROBE_STACK: usize = 256 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DiscoveredServer {
@@ -210,26 +211,42 @@ pub fn scan(opts: &ScanOptions) -> ScanResult {
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel();
     let workers = opts.max_concurrent.clamp(1, 1000).min(jobs.len().max(1));
-    std::thread::scope(|s| {
+    let started = std::thread::scope(|s| {
+        let mut started = 0;
         for _ in 0..workers {
             let tx = tx.clone();
             let (jobs, next, tls) = (&jobs, &next, &tls);
-            s.spawn(move || {
-                while let Some(addr) = jobs.get(next.fetch_add(1, Ordering::Relaxed)).copied() {
-                    let outcome = fetch(
-                        tls,
-                        addr,
-                        "/api2/json/version",
-                        opts.dial_timeout,
-                        opts.http_timeout,
-                    );
-                    let _ = tx.send((addr, outcome));
-                }
-            });
+            // Probes need little stack; 50 default-sized (2 MiB) stacks would be wasteful.
+            let spawned = std::thread::Builder::new()
+                .name("discovery-probe".into())
+                .stack_size(PROBE_STACK)
+                .spawn_scoped(s, move || {
+                    while let Some(addr) = jobs.get(next.fetch_add(1, Ordering::Relaxed)).copied() {
+                        let outcome = fetch(
+                            tls,
+                            addr,
+                            "/api2/json/version",
+                            opts.dial_timeout,
+                            opts.http_timeout,
+                        );
+                        let _ = tx.send((addr, outcome));
+                    }
+                });
+            if spawned.is_err() {
+                // Fewer workers only makes the scan slower; the jobs are still all taken.
+                break;
+            }
+            started += 1;
         }
+        started
     });
     drop(tx);
     let mut result = ScanResult::default();
+    if started == 0 && !jobs.is_empty() {
+        result
+            .errors
+            .push("could not start discovery threads".to_string());
+    }
     for (addr, outcome) in rx {
         match outcome {
             Ok(resp) => {
