@@ -530,10 +530,13 @@ impl NodesConfig {
                 positional
             };
             seen.insert(id.clone());
-            match t {
-                NodeType::Pve => self.pve[i].id = id,
-                NodeType::Pbs => self.pbs[i].id = id,
-                NodeType::Pmg => self.pmg[i].id = id,
+            let slot = match t {
+                NodeType::Pve => self.pve.get_mut(i).map(|n| &mut n.id),
+                NodeType::Pbs => self.pbs.get_mut(i).map(|n| &mut n.id),
+                NodeType::Pmg => self.pmg.get_mut(i).map(|n| &mut n.id),
+            };
+            if let Some(slot) = slot {
+                *slot = id;
             }
         }
     }
