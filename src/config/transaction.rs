@@ -28,8 +28,9 @@ pub(crate) struct FileChange {
 
 pub(crate) fn commit(dir: &Path, changes: &[FileChange], now: UtcTime) -> Result<(), ConfigError> {
     let staging = dir.join(format!(
-        "{STAGING_PREFIX}{}-{}",
+        "{STAGING_PREFIX}{}.{:09}-{}",
         stamp(now),
+        now.nanos,
         std::process::id()
     ));
     fs::DirBuilder::new()
