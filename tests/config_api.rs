@@ -126,6 +126,10 @@ fn system_settings_partial_update_validation_and_env_overrides() {
         (Some("dark"), Some(120))
     );
     assert!(v.get("envOverrides").is_none());
+    assert!(
+        v["connectionTimeout"].as_i64().unwrap() > 0,
+        "runtime value filled in"
+    );
     assert_eq!(s.get("/api/settings").json()["theme"], "dark");
     let c = s.get("/api/config").json();
     assert_eq!(

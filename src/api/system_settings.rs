@@ -33,9 +33,13 @@ fn config_summary(app: &mut App, _: &Ctx) -> Outcome {
     .into()
 }
 
-/// `GET /api/config/system`: effective settings without `envOverrides`.
+/// `GET /api/config/system`: effective settings without `envOverrides`, with the values the
+/// process actually runs with (port, connection timeout) filled in, as Pulse reports them.
 fn config_system(app: &mut App, _: &Ctx) -> Outcome {
-    Reply::json(200, &effective(app)).into()
+    let mut s = effective(app);
+    s.frontend_port = i64::from(app.cfg.port);
+    s.connection_timeout = i64::try_from(app.cfg.connection_timeout.as_secs()).unwrap_or(i64::MAX);
+    Reply::json(200, &s).into()
 }
 
 /// `GET /api/system/settings` (and `/api/settings`): effective settings plus `envOverrides`.
@@ -59,6 +63,11 @@ fn update_settings(app: &mut App, ctx: &Ctx) -> Outcome {
             return Reply::from(e).into();
         }
         crate::log_info!("system settings updated", changed = changed.join(","));
+        // Discovery follows its settings at once: the housekeeping tick rescans (or stops
+        // scheduling when disabled). Other keys are applied by their owners.
+        if changed.iter().any(|k| k.starts_with("discovery")) {
+            app.config.discovery.invalidate();
+        }
     }
     Reply::json(200, &json!({ "success": true })).into()
 }
