@@ -314,3 +314,38 @@ fn wrong_key_is_treated_as_corruption_not_emptied() {
     assert!(dir.join("nodes.enc.corrupted-20231114-221321").exists());
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_removed_nodes_file_with_backups_is_reported() {
+    let dir = temp_dir("removed");
+    let store = open(&dir);
+    store.save_nodes(&sample_nodes(), false, at(0)).unwrap();
+    store.save_nodes(&sample_nodes(), false, at(1)).unwrap();
+    fs::remove_file(dir.join(NODES_FILE)).unwrap();
+    let loaded = store.load_nodes(at(2)).unwrap();
+    assert!(loaded.value.is_empty());
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("nodes.enc.backup exists")),
+        "{:?}",
+        loaded.warnings
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn oversized_files_are_refused_not_read() {
+    let dir = temp_dir("huge");
+    let store = open(&dir);
+    let f = fs::File::create(dir.join(SYSTEM_FILE)).unwrap();
+    f.set_len(40 * 1024 * 1024).unwrap();
+    let err = store.load_system(at(0)).unwrap_err();
+    assert!(err.to_string().contains("larger than"), "{err}");
+    assert!(
+        dir.join(SYSTEM_FILE).exists(),
+        "left in place for the administrator"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}

@@ -19,7 +19,7 @@ use crate::util::atomic::write_atomic;
 use crate::util::time::UtcTime;
 use serde_json::Value;
 use std::fs;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +37,8 @@ const NODES_BACKUP: &str = "nodes.enc.backup";
 const NODES_BACKUP_PREFIX: &str = "nodes.enc.backup-";
 const KEEP_TIMESTAMPED_BACKUPS: usize = 10;
 pub(crate) const FILE_MODE: u32 = 0o600;
+/// No configuration file comes anywhere near this; a bigger one is not ours.
+const MAX_FILE_LEN: u64 = 32 * 1024 * 1024;
 
 /// Something went wrong while loading but was recovered from; log it at warn level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,13 +113,29 @@ impl ConfigStore {
         self.dir.join(name)
     }
 
+    /// Reads a data-dir file, refusing absurd sizes: these reads happen on the event loop.
     fn read_optional(&self, name: &str) -> Result<Option<Vec<u8>>, ConfigError> {
         let path = self.path(name);
-        match fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ConfigError::io("read", &path, e)),
+        let file = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(ConfigError::io("read", &path, e)),
+        };
+        let too_big = || {
+            let why = format!("larger than {} MiB", MAX_FILE_LEN >> 20);
+            ConfigError::io("read", &path, std::io::Error::other(why))
+        };
+        if file.metadata().map(|m| m.len()).unwrap_or(0) > MAX_FILE_LEN {
+            return Err(too_big());
         }
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_LEN + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| ConfigError::io("read", &path, e))?;
+        if bytes.len() as u64 > MAX_FILE_LEN {
+            return Err(too_big());
+        }
+        Ok(Some(bytes))
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> Result<(), ConfigError> {
@@ -142,9 +160,20 @@ impl ConfigStore {
     /// is empty, with warnings saying where the unreadable data was kept.
     pub fn load_nodes(&self, now: UtcTime) -> Result<Loaded<NodesConfig>, ConfigError> {
         let Some(bytes) = self.read_optional(NODES_FILE)? else {
+            // A first start has no backups either; backups without the file mean it was removed.
+            let mut warnings = Vec::new();
+            if self.path(NODES_BACKUP).exists() {
+                warnings.push(LoadWarning {
+                    file: NODES_FILE.to_string(),
+                    message: format!(
+                        "missing while {NODES_BACKUP} exists: starting with no nodes; \
+                         copy the backup to {NODES_FILE} if that was not intended"
+                    ),
+                });
+            }
             return Ok(Loaded {
                 value: NodesConfig::default(),
-                warnings: Vec::new(),
+                warnings,
             });
         };
         let mut warnings = Vec::new();
