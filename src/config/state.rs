@@ -23,6 +23,8 @@ pub struct ConfigState {
     pub nodes: NodesConfig,
     pub system: SystemSettings,
     pub metadata: GuestMetadataStore,
+    /// Docker container/service metadata (`docker_metadata.json`), same record shape.
+    pub docker_metadata: GuestMetadataStore,
     pub setup_codes: SetupCodes,
     pub discovery: DiscoveryCache,
     /// Bumped on every saved node change; the monitor compares it to pick up changes.
@@ -47,6 +49,7 @@ impl ConfigState {
             nodes: NodesConfig::default(),
             system: SystemSettings::default(),
             metadata: GuestMetadataStore::default(),
+            docker_metadata: GuestMetadataStore::default(),
             setup_codes: SetupCodes::new(),
             discovery: DiscoveryCache::default(),
             nodes_revision: 0,
@@ -65,13 +68,16 @@ impl ConfigState {
             let nodes = store.load_nodes(now)?;
             let system = store.load_system(now)?;
             let metadata = store.load_guest_metadata(now)?;
+            let docker = store.load_docker_metadata(now)?;
             warnings.extend(nodes.warnings);
             warnings.extend(system.warnings);
             warnings.extend(metadata.warnings);
-            Ok((store, nodes.value, system.value, metadata.value, warnings))
+            warnings.extend(docker.warnings);
+            let loaded = (nodes.value, system.value, metadata.value, docker.value);
+            Ok((store, loaded, warnings))
         });
         match loaded {
-            Ok((store, nodes, system, metadata, warnings)) => {
+            Ok((store, (nodes, system, metadata, docker), warnings)) => {
                 for w in &warnings {
                     crate::log_warn!("configuration repaired", file = w.file, detail = w.message);
                 }
@@ -79,6 +85,7 @@ impl ConfigState {
                 state.nodes = nodes;
                 state.system = system;
                 state.metadata = metadata;
+                state.docker_metadata = docker;
                 state.load_warnings = warnings;
             }
             Err(e) => {
@@ -120,6 +127,16 @@ impl ConfigState {
     pub fn replace_metadata(&mut self, metadata: GuestMetadataStore) -> Result<(), ConfigError> {
         self.store()?.save_guest_metadata(&metadata)?;
         self.metadata = metadata;
+        Ok(())
+    }
+
+    /// Saves Docker `metadata`, then makes it current.
+    pub fn replace_docker_metadata(
+        &mut self,
+        metadata: GuestMetadataStore,
+    ) -> Result<(), ConfigError> {
+        self.store()?.save_docker_metadata(&metadata)?;
+        self.docker_metadata = metadata;
         Ok(())
     }
 

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 pub const NODES_FILE: &str = "nodes.enc";
 pub const SYSTEM_FILE: &str = "system.json";
 pub const GUEST_METADATA_FILE: &str = "guest_metadata.json";
+pub const DOCKER_METADATA_FILE: &str = "docker_metadata.json";
 pub const ALERTS_FILE: &str = "alerts.json";
 pub const API_TOKENS_FILE: &str = "api_tokens.json";
 pub const EMAIL_FILE: &str = "email.enc";
@@ -315,6 +316,23 @@ impl ConfigStore {
         self.write(GUEST_METADATA_FILE, &metadata.encode()?)
     }
 
+    /// `docker_metadata.json`: the same records, keyed by container/service resource id.
+    pub fn load_docker_metadata(
+        &self,
+        now: UtcTime,
+    ) -> Result<Loaded<GuestMetadataStore>, ConfigError> {
+        self.load_plain(
+            DOCKER_METADATA_FILE,
+            now,
+            GuestMetadataStore::decode,
+            GuestMetadataStore::default,
+        )
+    }
+
+    pub fn save_docker_metadata(&self, metadata: &GuestMetadataStore) -> Result<(), ConfigError> {
+        self.write(DOCKER_METADATA_FILE, &metadata.encode()?)
+    }
+
     fn load_plain<T>(
         &self,
         name: &str,
@@ -388,11 +406,12 @@ impl ConfigStore {
 /// `write_atomic` temp files (`.<name>.tmp.<pid>.<n>`) left by a process killed mid-write. They
 /// never replaced a real file, so removing them loses nothing.
 fn remove_stale_temp_files(dir: &Path) -> Result<(), ConfigError> {
-    const OURS: [&str; 5] = [
+    const OURS: [&str; 6] = [
         NODES_FILE,
         NODES_BACKUP,
         SYSTEM_FILE,
         GUEST_METADATA_FILE,
+        DOCKER_METADATA_FILE,
         NODES_BACKUP_PREFIX,
     ];
     let entries = fs::read_dir(dir).map_err(|e| ConfigError::io("list", dir, e))?;
