@@ -4,8 +4,13 @@
 //! `all_routes` below. Handlers run on the event loop: they must not block (use
 //! `Outcome::defer` for anything slow).
 
+pub mod config_export;
+pub mod config_nodes;
+pub mod guest_metadata;
 pub mod health;
 pub mod security;
+pub mod setup;
+pub mod system_settings;
 pub mod version;
 pub mod ws;
 
@@ -18,6 +23,11 @@ pub fn all_routes() -> Vec<Route> {
     routes.extend(security::routes());
     routes.extend(version::routes());
     routes.extend(ws::routes());
+    routes.extend(config_nodes::routes());
+    routes.extend(system_settings::routes());
+    routes.extend(guest_metadata::routes());
+    routes.extend(config_export::routes());
+    routes.extend(setup::routes());
     routes
 }
 

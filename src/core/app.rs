@@ -28,6 +28,8 @@ pub enum Timer {
 
 pub struct App {
     pub cfg: RuntimeConfig,
+    /// Data-dir configuration: nodes, settings, guest metadata, setup codes, discovery.
+    pub config: crate::config::state::ConfigState,
     pub started: Instant,
     pub version: VersionInfo,
     pub handle: LoopHandle,
@@ -73,6 +75,11 @@ impl App {
         timers.schedule(Instant::now() + Duration::from_secs(60), Timer::Security);
         App {
             version: VersionInfo::detect(),
+            config: crate::config::state::ConfigState::open(
+                &cfg.data_dir,
+                &|k| cfg.vars.get(k).map(str::to_string),
+                crate::util::time::UtcTime::now(),
+            ),
             cfg,
             started: Instant::now(),
             handle,
@@ -158,6 +165,7 @@ impl App {
                     if now.duration_since(self.hub.last_state_broadcast) >= hub::STATE_EVERY {
                         self.broadcast_state();
                     }
+                    crate::api::setup::discovery_tick(self);
                     self.timers
                         .schedule(now + Duration::from_secs(1), Timer::Housekeeping);
                 }

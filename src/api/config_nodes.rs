@@ -1,0 +1,127 @@
+//! Node configuration: `GET/POST /api/config/nodes`, `PUT/DELETE /api/config/nodes/{id}`.
+//!
+//! Ids are stable (`pve-3` stays `pve-3` when `pve-1` is deleted). Credentials are write-only:
+//! the list shows `hasPassword` / `hasToken`. Test-connection endpoints and PVE cluster detection
+//! need the Proxmox clients and live elsewhere.
+
+use crate::config::error::ConfigError;
+use crate::config::node_edit::{Node, NodeRequest};
+use crate::core::app::App;
+use crate::core::outcome::Outcome;
+use crate::http::reply::Reply;
+use crate::http::request::Method;
+use crate::http::router::{Access, Ctx, Route};
+use crate::util::time::UtcTime;
+use serde_json::json;
+use std::time::Instant;
+
+/// Every configuration error becomes `{"error": "<clear message>"}` with its HTTP status.
+impl From<ConfigError> for Reply {
+    fn from(e: ConfigError) -> Reply {
+        if e.http_status() >= 500 {
+            crate::log_error!("configuration error", error = e);
+        }
+        Reply::error(e.http_status(), &e.to_string())
+    }
+}
+
+fn success(status: u16, message: &str, id: Option<&str>) -> Reply {
+    let mut body = json!({ "status": "success", "success": true, "message": message });
+    if let Some(id) = id {
+        body["id"] = json!(id);
+    }
+    Reply::json(status, &body)
+}
+
+fn list(app: &mut App, _: &Ctx) -> Outcome {
+    let now = Instant::now();
+    let cfg = &app.config;
+    let views = cfg.nodes.views(&|t, name| cfg.is_connected(t, name, now));
+    Reply::json(200, &views).into()
+}
+
+fn add(app: &mut App, ctx: &Ctx) -> Outcome {
+    let req: NodeRequest = match ctx.req.json() {
+        Ok(r) => r,
+        Err(reply) => return reply.into(),
+    };
+    let result = Node::from_request(&req).and_then(|node| {
+        let mut nodes = app.config.nodes.clone();
+        let id = nodes.insert(node)?;
+        app.config.replace_nodes(nodes, false, UtcTime::now())?;
+        Ok(id)
+    });
+    match result {
+        Ok(id) => {
+            crate::log_info!("node added", id = id);
+            app.config.discovery.invalidate();
+            success(201, "Node added", Some(&id)).into()
+        }
+        Err(e) => Reply::from(e).into(),
+    }
+}
+
+fn update(app: &mut App, ctx: &Ctx) -> Outcome {
+    let req: NodeRequest = match ctx.req.json() {
+        Ok(r) => r,
+        Err(reply) => return reply.into(),
+    };
+    let id = ctx.param("id");
+    let mut nodes = app.config.nodes.clone();
+    let result = nodes
+        .update_node(id, &req)
+        .and_then(|()| app.config.replace_nodes(nodes, false, UtcTime::now()));
+    match result {
+        Ok(()) => {
+            crate::log_info!("node updated", id = id);
+            success(200, "Node updated", Some(id)).into()
+        }
+        Err(e) => Reply::from(e).into(),
+    }
+}
+
+fn remove(app: &mut App, ctx: &Ctx) -> Outcome {
+    let id = ctx.param("id");
+    let mut nodes = app.config.nodes.clone();
+    let result = nodes.remove_node(id).and_then(|removed| {
+        app.config.replace_nodes(nodes, true, UtcTime::now())?;
+        Ok(removed)
+    });
+    match result {
+        Ok(removed) => {
+            crate::log_info!("node removed", id = removed.id, name = removed.name);
+            app.config.discovery.invalidate();
+            success(200, "Node removed", Some(id)).into()
+        }
+        Err(e) => Reply::from(e).into(),
+    }
+}
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            methods: &[Method::Get],
+            pattern: "/api/config/nodes",
+            access: Access::Scope("settings:read"),
+            handler: list,
+        },
+        Route {
+            methods: &[Method::Post],
+            pattern: "/api/config/nodes",
+            access: Access::Scope("settings:write"),
+            handler: add,
+        },
+        Route {
+            methods: &[Method::Put],
+            pattern: "/api/config/nodes/{id}",
+            access: Access::Scope("settings:write"),
+            handler: update,
+        },
+        Route {
+            methods: &[Method::Delete],
+            pattern: "/api/config/nodes/{id}",
+            access: Access::Scope("settings:write"),
+            handler: remove,
+        },
+    ]
+}

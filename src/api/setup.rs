@@ -1,0 +1,392 @@
+//! Node onboarding: `POST /api/setup-script-url` (one-time code + command), `GET
+//! /api/setup-script` (the bash script), `POST /api/auto-register` (the script calling back), and
+//! discovery (`GET /api/discover` cached results, `POST /api/discover` start a scan now).
+
+use crate::config::discovery::{scan, ScanOptions};
+use crate::config::nodes::NodeType;
+use crate::config::registration::{Registration, RegistrationAuth};
+use crate::config::secret::Secret;
+use crate::config::setup_codes::SetupCodes;
+use crate::config::setup_script::{render, ScriptParams};
+use crate::core::app::App;
+use crate::core::event_loop::Msg;
+use crate::core::outcome::Outcome;
+use crate::http::reply::{Body, Reply};
+use crate::http::request::{ApiRequest, Method};
+use crate::http::router::{Access, Ctx, Route};
+use crate::util::time::{unix_now, UtcTime};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Instant;
+
+/// RFC 3986 unreserved characters pass, everything else is `%XX`.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The URL nodes use to reach this Pulse: `PULSE_PUBLIC_URL` if set, else the scheme and `Host`
+/// of the request (which is how the admin's browser reached us).
+fn pulse_url(app: &App, req: &ApiRequest) -> Result<String, Reply> {
+    if let Some(url) = app.cfg.vars.get("PULSE_PUBLIC_URL") {
+        return Ok(url.trim_end_matches('/').to_string());
+    }
+    let host = req.header("host").unwrap_or("").trim();
+    let safe = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    if !safe {
+        return Err(Reply::error(
+            400,
+            "Cannot build the Pulse URL: missing or invalid Host header",
+        ));
+    }
+    let https = req.is_https
+        || req
+            .header("x-forwarded-proto")
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    Ok(format!("{}://{host}", if https { "https" } else { "http" }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ScriptUrlRequest {
+    #[serde(rename = "type", default)]
+    node_type: String,
+    #[serde(default)]
+    host: String,
+    #[serde(default)]
+    backup_perms: bool,
+}
+
+fn script_url(app: &mut App, ctx: &Ctx) -> Outcome {
+    let body: ScriptUrlRequest = match ctx.req.json() {
+        Ok(b) => b,
+        Err(reply) => return reply.into(),
+    };
+    let Some(node_type) = NodeType::parse(&body.node_type) else {
+        return Reply::error(400, "type must be pve, pbs or pmg").into();
+    };
+    let pulse = match pulse_url(app, ctx.req) {
+        Ok(u) => u,
+        Err(reply) => return reply.into(),
+    };
+    let host = Some(body.host.as_str()).filter(|h| !h.trim().is_empty());
+    let issued = match app.config.setup_codes.issue(node_type, host, unix_now()) {
+        Ok(i) => i,
+        Err(e) => return Reply::from(e).into(),
+    };
+    let mut url = format!("{pulse}/api/setup-script?type={}", node_type.as_str());
+    if let Some(h) = host {
+        url.push_str(&format!("&host={}", url_encode(h.trim())));
+    }
+    url.push_str(&format!("&pulse_url={}", url_encode(&pulse)));
+    if body.backup_perms && node_type == NodeType::Pve {
+        url.push_str("&backup_perms=true");
+    }
+    let without_env = format!("curl -sSL \"{url}\" | bash");
+    let with_env = format!(
+        "curl -sSL \"{url}\" | PULSE_SETUP_TOKEN={} bash",
+        issued.code
+    );
+    Reply::json(
+        200,
+        &json!({
+            "url": url,
+            "command": with_env,
+            "commandWithEnv": with_env,
+            "commandWithoutEnv": without_env,
+            "expires": issued.expires_at,
+            "setupToken": issued.code,
+            "tokenHint": issued.code,
+        }),
+    )
+    .into()
+}
+
+fn setup_script(app: &mut App, ctx: &Ctx) -> Outcome {
+    let q = |k: &str| ctx.req.query_param(k).filter(|v| !v.is_empty());
+    let Some(node_type) = q("type").as_deref().and_then(NodeType::parse) else {
+        return Reply::error(400, "type is required (pve, pbs or pmg)").into();
+    };
+    // Without pulse_url the script calls back to the address this request came in on.
+    let pulse_url = match q("pulse_url") {
+        Some(u) => u,
+        None => match pulse_url(app, ctx.req) {
+            Ok(u) => u,
+            Err(reply) => return reply.into(),
+        },
+    };
+    let params = ScriptParams {
+        node_type,
+        host: q("host"),
+        pulse_url,
+        backup_perms: q("backup_perms").as_deref() == Some("true"),
+        auth_token: q("auth_token"),
+        now: unix_now(),
+    };
+    match render(&params) {
+        Ok(script) => Reply::new(200)
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .header(
+                "Content-Disposition",
+                &format!("inline; filename=pulse-setup-{}.sh", node_type.as_str()),
+            )
+            .header("Cache-Control", "no-store")
+            .body(Body::Bytes(script.into_bytes()))
+            .into(),
+        Err(e) => Reply::from(e).into(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AutoRegisterRequest {
+    #[serde(rename = "type", default)]
+    node_type: String,
+    #[serde(default)]
+    host: String,
+    #[serde(default)]
+    server_name: String,
+    #[serde(default)]
+    token_id: String,
+    #[serde(default)]
+    token_value: Secret,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: Secret,
+    #[serde(default)]
+    auth_token: Secret,
+    #[serde(default)]
+    setup_code: Secret,
+}
+
+fn auto_register(app: &mut App, ctx: &Ctx) -> Outcome {
+    let body: AutoRegisterRequest = match ctx.req.json() {
+        Ok(b) => b,
+        Err(reply) => return reply.into(),
+    };
+    let code = [
+        body.auth_token.expose(),
+        body.setup_code.expose(),
+        ctx.req.header("x-setup-token").unwrap_or(""),
+    ]
+    .into_iter()
+    .find(|c| !c.trim().is_empty())
+    .map(str::to_string);
+    let Some(code) = code else {
+        return Reply::error(401, "Pulse requires authentication").into();
+    };
+    let node_type = NodeType::parse(&body.node_type);
+    let auth = if !body.token_id.is_empty() && !body.token_value.is_empty() {
+        Some(RegistrationAuth::Token {
+            token_id: body.token_id.clone(),
+            token_value: body.token_value.clone(),
+        })
+    } else if !body.username.is_empty() && !body.password.is_empty() {
+        Some(RegistrationAuth::Password {
+            user: body.username.clone(),
+            password: body.password.clone(),
+        })
+    } else {
+        None
+    };
+    let (Some(node_type), Some(auth)) = (node_type, auth) else {
+        return Reply::error(
+            400,
+            "Missing required fields: type, host, and tokenId+tokenValue (or username+password)",
+        )
+        .into();
+    };
+    if body.host.trim().is_empty() {
+        return Reply::error(400, "Missing required fields: host").into();
+    }
+    // API-token authentication for registration belongs to the auth module; here a setup code.
+    if !SetupCodes::looks_like_code(&code) {
+        return Reply::error(401, "Invalid or expired setup code").into();
+    }
+    if let Err(e) = app
+        .config
+        .setup_codes
+        .consume(&code, node_type, &body.host, unix_now())
+    {
+        crate::log_warn!("auto-registration refused", peer = ctx.req.peer, reason = e);
+        return Reply::error(401, &e.to_string()).into();
+    }
+    let reg = Registration {
+        node_type,
+        host: body.host.clone(),
+        server_name: body.server_name.clone(),
+        auth,
+    };
+    let mut nodes = app.config.nodes.clone();
+    let result = nodes.register(&reg).and_then(|(id, added)| {
+        app.config.replace_nodes(nodes, false, UtcTime::now())?;
+        Ok((id, added))
+    });
+    match result {
+        Ok((id, added)) => {
+            let name = app
+                .config
+                .nodes
+                .get(&id)
+                .map(|n| n.name().to_string())
+                .unwrap_or_default();
+            app.config.mark_registered(node_type, &name, Instant::now());
+            app.config.discovery.invalidate();
+            crate::log_info!("node auto-registered", id = id, name = name, added = added);
+            Reply::json(
+                200,
+                &json!({
+                    "status": "success",
+                    "message": format!("Node {} auto-registered successfully", body.host.trim()),
+                    "nodeId": body.host.trim(),
+                    "id": id,
+                }),
+            )
+            .into()
+        }
+        Err(e) => Reply::from(e).into(),
+    }
+}
+
+/// Starts a background scan on its own thread unless one is running. `subnet` overrides the
+/// configured one for this scan. The result comes back to the loop as `Msg::Apply`.
+pub fn start_discovery(app: &mut App, subnet: Option<&str>) -> Result<(), String> {
+    if app.config.discovery.is_scanning() {
+        return Ok(());
+    }
+    let s = app
+        .config
+        .system
+        .with_env(&|k| app.cfg.vars.get(k).map(str::to_string))
+        .0;
+    let subnet = subnet.unwrap_or(&s.discovery_subnet).to_string();
+    let opts =
+        ScanOptions::from_settings(&subnet, &s.discovery_config).map_err(|e| e.to_string())?;
+    let handle = app.handle.clone();
+    app.config.discovery.started();
+    let spawned = std::thread::Builder::new()
+        .name("discovery".into())
+        .spawn(move || {
+            let result = scan(&opts);
+            handle.post(Msg::Apply(Box::new(move |app: &mut App| {
+                crate::log_info!(
+                    "discovery scan finished",
+                    servers = result.servers.len(),
+                    errors = result.errors.len()
+                );
+                app.config.discovery.finished(result, unix_now());
+            })));
+        });
+    if let Err(e) = spawned {
+        app.config
+            .discovery
+            .finished(Default::default(), unix_now());
+        return Err(format!("could not start discovery: {e}"));
+    }
+    Ok(())
+}
+
+/// For the loop's housekeeping timer: starts the periodic scan when discovery is enabled.
+pub fn discovery_tick(app: &mut App) {
+    let enabled = app
+        .config
+        .system
+        .with_env(&|k| app.cfg.vars.get(k).map(str::to_string))
+        .0
+        .discovery_enabled;
+    if app.config.discovery.due(enabled, unix_now()) {
+        if let Err(e) = start_discovery(app, None) {
+            crate::log_warn!("discovery not started", error = e);
+        }
+    }
+}
+
+fn discover(app: &mut App, _: &Ctx) -> Outcome {
+    Reply::json(200, &app.config.discovery.response(unix_now())).into()
+}
+
+#[derive(Deserialize, Default)]
+struct DiscoverRequest {
+    #[serde(default)]
+    subnet: Option<String>,
+    #[serde(default)]
+    use_cache: bool,
+}
+
+fn discover_now(app: &mut App, ctx: &Ctx) -> Outcome {
+    let body: DiscoverRequest = if ctx.req.body.is_empty() {
+        DiscoverRequest::default()
+    } else {
+        match ctx.req.json() {
+            Ok(b) => b,
+            Err(reply) => return reply.into(),
+        }
+    };
+    if !body.use_cache {
+        let subnet = body
+            .subnet
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        if let Err(e) = start_discovery(app, subnet) {
+            return Reply::error(400, &e).into();
+        }
+    }
+    Reply::json(202, &app.config.discovery.response(unix_now())).into()
+}
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            methods: &[Method::Post],
+            pattern: "/api/setup-script-url",
+            access: Access::Authenticated,
+            handler: script_url,
+        },
+        Route {
+            methods: &[Method::Get],
+            pattern: "/api/setup-script",
+            access: Access::Public,
+            handler: setup_script,
+        },
+        Route {
+            methods: &[Method::Post],
+            pattern: "/api/auto-register",
+            access: Access::Public,
+            handler: auto_register,
+        },
+        Route {
+            methods: &[Method::Get],
+            pattern: "/api/discover",
+            access: Access::Authenticated,
+            handler: discover,
+        },
+        Route {
+            methods: &[Method::Post],
+            pattern: "/api/discover",
+            access: Access::Authenticated,
+            handler: discover_now,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn url_encoding() {
+        assert_eq!(
+            super::url_encode("https://a.b:8006/x y"),
+            "https%3A%2F%2Fa.b%3A8006%2Fx%20y"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! System settings: `GET /api/config`, `GET /api/config/system`, `GET /api/system/settings`,
+//! `POST /api/system/settings/update`, and the UI-settings aliases `GET /api/settings`,
+//! `POST /api/settings/update` (Pulse keeps UI preferences such as the theme in the same file).
+
+use crate::config::system::SystemSettings;
+use crate::core::app::App;
+use crate::core::outcome::Outcome;
+use crate::http::reply::Reply;
+use crate::http::request::Method;
+use crate::http::router::{Access, Ctx, Route};
+use serde_json::{json, Value};
+
+fn env_lookup(app: &App) -> impl Fn(&str) -> Option<String> + '_ {
+    move |k| app.cfg.vars.get(k).map(str::to_string)
+}
+
+fn effective(app: &App) -> SystemSettings {
+    app.config.system.with_env(&env_lookup(app)).0
+}
+
+/// `GET /api/config`: the few values the UI's header needs.
+fn config_summary(app: &mut App, _: &Ctx) -> Outcome {
+    let s = effective(app);
+    let channel = if s.update_channel.is_empty() {
+        "stable".to_string()
+    } else {
+        s.update_channel
+    };
+    Reply::json(
+        200,
+        &json!({ "csrfProtection": false, "autoUpdateEnabled": s.auto_update_enabled, "updateChannel": channel }),
+    )
+    .into()
+}
+
+/// `GET /api/config/system`: effective settings without `envOverrides`, with the values the
+/// process actually runs with (port, connection timeout) filled in, as Pulse reports them.
+fn config_system(app: &mut App, _: &Ctx) -> Outcome {
+    let mut s = effective(app);
+    s.frontend_port = i64::from(app.cfg.port);
+    s.connection_timeout = i64::try_from(app.cfg.connection_timeout.as_secs()).unwrap_or(i64::MAX);
+    Reply::json(200, &s).into()
+}
+
+/// `GET /api/system/settings` (and `/api/settings`): effective settings plus `envOverrides`.
+fn get_settings(app: &mut App, _: &Ctx) -> Outcome {
+    Reply::json(200, &app.config.system.response(&env_lookup(app))).into()
+}
+
+/// `POST /api/system/settings/update` (and `/api/settings/update`): validated partial update.
+fn update_settings(app: &mut App, ctx: &Ctx) -> Outcome {
+    let patch: Value = match ctx.req.json() {
+        Ok(v) => v,
+        Err(reply) => return reply.into(),
+    };
+    let mut next = app.config.system.clone();
+    let changed = match next.apply_update(&patch) {
+        Ok(changed) => changed,
+        Err(e) => return Reply::from(e).into(),
+    };
+    if !changed.is_empty() {
+        if let Err(e) = app.config.replace_system(next) {
+            return Reply::from(e).into();
+        }
+        crate::log_info!("system settings updated", changed = changed.join(","));
+        // Discovery follows its settings at once: the housekeeping tick rescans (or stops
+        // scheduling when disabled). Other keys are applied by their owners.
+        if changed.iter().any(|k| k.starts_with("discovery")) {
+            app.config.discovery.invalidate();
+        }
+    }
+    Reply::json(200, &json!({ "success": true })).into()
+}
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            methods: &[Method::Get],
+            pattern: "/api/config",
+            access: Access::Scope("monitoring:read"),
+            handler: config_summary,
+        },
+        Route {
+            methods: &[Method::Get],
+            pattern: "/api/config/system",
+            access: Access::Scope("settings:read"),
+            handler: config_system,
+        },
+        Route {
+            methods: &[Method::Get],
+            pattern: "/api/system/settings",
+            access: Access::Scope("settings:read"),
+            handler: get_settings,
+        },
+        Route {
+            methods: &[Method::Post],
+            pattern: "/api/system/settings/update",
+            access: Access::Scope("settings:write"),
+            handler: update_settings,
+        },
+        Route {
+            methods: &[Method::Get],
+            pattern: "/api/settings",
+            access: Access::Scope("settings:read"),
+            handler: get_settings,
+        },
+        Route {
+            methods: &[Method::Post],
+            pattern: "/api/settings/update",
+            access: Access::Scope("settings:write"),
+            handler: update_settings,
+        },
+    ]
+}
