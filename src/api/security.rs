@@ -133,6 +133,18 @@ fn route_auth(access: Access) -> Option<RouteAuth> {
     })
 }
 
+/// Whether a WebSocket handshake may receive the feed: the same rule as `GET /api/state`
+/// (session, or a token with `monitoring:read`). Checked after the upgrade so that a refusal
+/// reaches the browser as close code 1008.
+pub fn ws_allowed(app: &mut App, req: &ApiRequest) -> bool {
+    let verdict = app.security.authorize(
+        &info(req),
+        RouteAuth::Scope(crate::auth::tokens::Scope::MonitoringRead),
+        UtcTime::now(),
+    );
+    verdict.outcome.is_ok()
+}
+
 /// Authorizes a routed request; `Err` is the refusal (400/401/403) with its headers.
 pub fn admit(app: &mut App, req: &ApiRequest, access: Access) -> Result<Admission, Reply> {
     let Some(route) = route_auth(access) else {

@@ -38,7 +38,7 @@ fn upgrade(app: &mut App, ctx: &Ctx) -> Outcome {
     let mut reply = Reply::new(101).header("Sec-WebSocket-Accept", &accept);
     reply.upgrade = Some(WsUpgrade {
         peer: req.peer,
-        authorized: app.ws_authorized(req),
+        authorized: crate::api::security::ws_allowed(app, req),
     });
     reply.into()
 }

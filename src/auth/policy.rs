@@ -54,6 +54,20 @@ const POST: &[&str] = &["POST"];
 /// to exactly these (static UI files outside the API are public too); the auth-matrix test
 /// expects 401 without credentials from every other registered route.
 pub const PUBLIC_ROUTES: &[PublicRoute] = &[
+    // The WebSocket handshake: authorization is checked by the handler after the upgrade and
+    // refused with close code 1008, which the browser UI turns into the login page.
+    PublicRoute {
+        methods: GET,
+        path: "/ws",
+    },
+    PublicRoute {
+        methods: GET,
+        path: "/socket.io",
+    },
+    PublicRoute {
+        methods: GET,
+        path: "/socket.io/{*rest}",
+    },
     PublicRoute {
         methods: GET,
         path: "/api/health",

@@ -40,6 +40,8 @@ pub struct App {
     /// The loop's mio registry, for sockets the loop drives itself (WebSocket clients).
     pub registry: mio::Registry,
     pub hub: Hub,
+    /// The monitor: poll schedule, live state, demo cluster (see `core::polling`).
+    pub polling: crate::core::polling::Polling,
     /// The latest `/api/state` JSON, serialised once per change and shared by every reader.
     pub state_json: SharedBody,
     /// Credentials, sessions, tokens, lockout, rate limits, audit.
@@ -69,6 +71,7 @@ impl App {
         router: std::sync::Arc<Router>,
         registry: mio::Registry,
         security: crate::auth::guard::Security,
+        polling: crate::core::polling::Polling,
     ) -> App {
         let mut timers = TimerHeap::default();
         timers.schedule(Instant::now() + Duration::from_secs(1), Timer::Housekeeping);
@@ -87,6 +90,7 @@ impl App {
             tasks,
             registry,
             hub: Hub::new(Instant::now()),
+            polling,
             state_json: SharedBody::new(b"{}".to_vec()),
             security,
             timers,
@@ -153,7 +157,23 @@ impl App {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.next_deadline()
+        match (self.timers.next_deadline(), self.next_poll_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Start-up work that needs the whole app: demo mode, configured nodes, first snapshot.
+    pub fn start_monitoring(&mut self) {
+        if self.cfg.mock_mode {
+            let sizes = self.polling.demo_sizes;
+            if let Err(e) = self.set_demo(true, sizes) {
+                crate::log_error!("demo mode failed to start", error = e);
+            }
+        }
+        self.sync_monitor_with_config();
+        self.publish_state_if_changed();
+        self.start_due_polls();
     }
 
     pub fn on_timers(&mut self, now: Instant) {
@@ -195,15 +215,13 @@ impl App {
     }
 
     /// Called after each batch of messages: publish snapshots that changed.
-    pub fn after_batch(&mut self) {}
-
-    /// Whether a WebSocket upgrade may receive data (otherwise it is closed with 1008).
-    /// The route itself is public so that an unauthenticated browser gets the 1008 close
-    /// code (→ login page) rather than a bare HTTP 401 it cannot see.
-    pub fn ws_authorized(&self, _req: &crate::http::request::ApiRequest) -> bool {
-        // No authentication is configured yet (the security layer decides once it exists):
-        // Pulse without credentials is open, as the original is.
-        true
+    pub fn after_batch(&mut self) {
+        if self.shutting_down {
+            return;
+        }
+        self.sync_monitor_with_config();
+        self.start_due_polls();
+        self.publish_state_if_changed();
     }
 
     /// Replaces the state snapshot and pushes it to every WebSocket client.
@@ -287,6 +305,7 @@ impl App {
         }
         self.hub.close_all(&self.registry);
         self.tasks.shutdown();
+        self.polling.shutdown();
         if let Err(e) = self.security.tokens.save_if_dirty() {
             crate::log_warn!("saving API token usage failed", error = e);
         }

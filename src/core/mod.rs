@@ -11,6 +11,7 @@ pub mod app;
 pub mod dispatch;
 pub mod event_loop;
 pub mod outcome;
+pub mod polling;
 pub mod timers;
 pub mod workers;
 
@@ -52,6 +53,9 @@ pub fn start_with(
     let (tx, rx) = sync_channel(INBOX);
     let handle = LoopHandle::new(tx, waker);
     let tasks = workers::WorkerPool::new("task", 2, 64, 512 * 1024)?;
+    let demo_sizes =
+        crate::monitor::demo::DemoSizes::from_lookup(|k| cfg.vars.get(k).map(str::to_string));
+    let polling = polling::Polling::new(cfg.connection_timeout, demo_sizes)?;
     let loop_handle = handle.clone();
     let registry = poll.registry().try_clone()?;
     // The app is built on the loop thread itself: it holds non-Send continuations and never
@@ -59,7 +63,9 @@ pub fn start_with(
     let loop_thread = std::thread::Builder::new()
         .name("event-loop".into())
         .spawn(move || {
-            let app = app::App::new(cfg, loop_handle, tasks, router, registry, security);
+            let mut app =
+                app::App::new(cfg, loop_handle, tasks, router, registry, security, polling);
+            app.start_monitoring();
             event_loop::run(app, poll, rx)
         })?;
     let http = HttpServer::start(listener, handle.clone())?;

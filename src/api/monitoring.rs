@@ -1,0 +1,70 @@
+//! Scheduler health and demo ("mock") mode control.
+
+use crate::core::app::App;
+use crate::core::outcome::Outcome;
+use crate::http::reply::Reply;
+use crate::http::request::Method;
+use crate::http::router::{Access, Ctx, Route};
+use crate::monitor::demo::{MockModeRequest, MockModeResponse};
+
+fn scheduler_health(app: &mut App, _: &Ctx) -> Outcome {
+    let body = app.polling.core.health_json(crate::util::time::now_ms());
+    Reply::json_bytes(200, body).into()
+}
+
+fn mock_status(app: &App) -> Reply {
+    Reply::json(
+        200,
+        &MockModeResponse::new(app.polling.demo.is_some(), app.polling.demo_sizes),
+    )
+}
+
+fn get_mock_mode(app: &mut App, _: &Ctx) -> Outcome {
+    mock_status(app).into()
+}
+
+/// `{"enabled": bool, "config": {...}}`: switches the built-in demo cluster on or off at run
+/// time (the simulator starts in-process, polled through the same clients and scheduler).
+fn set_mock_mode(app: &mut App, ctx: &Ctx) -> Outcome {
+    let req: MockModeRequest = match ctx.req.json() {
+        Ok(r) => r,
+        Err(reply) => return reply.into(),
+    };
+    let sizes = match req.config.as_ref().map(|c| c.apply(app.polling.demo_sizes)) {
+        Some(Err(msg)) => return Reply::error(400, &msg).into(),
+        Some(Ok(s)) => s,
+        None => app.polling.demo_sizes,
+    };
+    let enabled = req.enabled.unwrap_or(app.polling.demo.is_some());
+    let unchanged = enabled == app.polling.demo.is_some() && sizes == app.polling.demo_sizes;
+    if !unchanged {
+        if let Err(e) = app.set_demo(enabled, sizes) {
+            return Reply::error(500, &format!("Cannot start demo mode: {e}")).into();
+        }
+        app.start_due_polls();
+    }
+    mock_status(app).into()
+}
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            methods: &[Method::Get],
+            pattern: "/api/monitoring/scheduler/health",
+            access: Access::Authenticated,
+            handler: scheduler_health,
+        },
+        Route {
+            methods: &[Method::Get],
+            pattern: "/api/system/mock-mode",
+            access: Access::Scope("settings:read"),
+            handler: get_mock_mode,
+        },
+        Route {
+            methods: &[Method::Post, Method::Put],
+            pattern: "/api/system/mock-mode",
+            access: Access::Scope("settings:write"),
+            handler: set_mock_mode,
+        },
+    ]
+}

@@ -1,0 +1,62 @@
+//! `GET /api/state` and the storage views, answered from the pre-serialised snapshot.
+
+use crate::core::app::App;
+use crate::core::outcome::Outcome;
+use crate::http::reply::Reply;
+use crate::http::request::Method;
+use crate::http::router::{Access, Ctx, Route};
+use serde_json::json;
+
+fn state(app: &mut App, _: &Ctx) -> Outcome {
+    // Serialised once per change (see `publish_state_if_changed`); this hands out a reference.
+    Reply::json_shared(200, app.state_json.clone()).into()
+}
+
+fn storage_list(app: &mut App, _: &Ctx) -> Outcome {
+    let list = app.polling.core.state().storage_list();
+    Reply::json(
+        200,
+        &json!({ "data": list, "timestamp": crate::util::time::unix_now() }),
+    )
+    .into()
+}
+
+fn storage_one(app: &mut App, ctx: &Ctx) -> Outcome {
+    let id = ctx.param("id");
+    match app.polling.core.state().storage_by_id(id) {
+        Some(s) => Reply::json(
+            200,
+            &json!({ "data": s, "timestamp": crate::util::time::unix_now() }),
+        )
+        .into(),
+        None => Reply::json(
+            404,
+            &json!({ "error": format!("Storage {id:?} not found"), "code": "storage_not_found" }),
+        )
+        .into(),
+    }
+}
+
+pub fn routes() -> Vec<Route> {
+    const READ: Access = Access::Scope("monitoring:read");
+    vec![
+        Route {
+            methods: &[Method::Get],
+            pattern: "/api/state",
+            access: READ,
+            handler: state,
+        },
+        Route {
+            methods: &[Method::Get],
+            pattern: "/api/storage",
+            access: READ,
+            handler: storage_list,
+        },
+        Route {
+            methods: &[Method::Get],
+            pattern: "/api/storage/{id}",
+            access: READ,
+            handler: storage_one,
+        },
+    ]
+}

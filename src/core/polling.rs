@@ -1,0 +1,311 @@
+//! The monitor on the event loop: keeps the poll schedule in step with the node
+//! configuration (and demo mode), hands due polls to the poll workers, applies their results,
+//! and publishes the state snapshot when it changed.
+//!
+//! Data flows one way: poll workers → `Msg::Apply(finish)` → `MonitorCore` (scheduler +
+//! live state) → `/api/state` snapshot and WebSocket `rawData`.
+
+use crate::config::nodes::{NodesConfig, PbsInstance, PmgInstance, PveInstance};
+use crate::core::app::App;
+use crate::core::event_loop::Msg;
+use crate::core::workers::WorkerPool;
+use crate::monitor::demo::{Demo, DemoSizes};
+use crate::monitor::poll_pve::PveSettings;
+use crate::monitor::runtime::MonitorCore;
+use crate::monitor::scheduler::SchedulerConfig;
+use crate::monitor::task_key::TaskKey;
+use crate::proxmox::{ClientConfig, Product};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Poll workers: enough that a few hung instances cannot starve the others.
+pub const POLL_THREADS: usize = 4;
+const POLL_QUEUE: usize = 4;
+
+pub struct Polling {
+    pub core: MonitorCore,
+    pub demo: Option<Demo>,
+    pub demo_sizes: DemoSizes,
+    pool: WorkerPool,
+    in_flight: usize,
+    /// Configured instances: key → the config they were built from (to notice edits).
+    configured: BTreeMap<TaskKey, String>,
+    synced_nodes_revision: Option<u64>,
+    published_revision: Option<u64>,
+    timeout: Duration,
+}
+
+impl Polling {
+    pub fn new(timeout: Duration, demo_sizes: DemoSizes) -> std::io::Result<Polling> {
+        let seed = crate::util::time::now_ms() as u64;
+        Ok(Polling {
+            core: MonitorCore::new(SchedulerConfig::default(), seed),
+            demo: None,
+            demo_sizes,
+            pool: WorkerPool::new("poll", POLL_THREADS, POLL_QUEUE, 1024 * 1024)?,
+            in_flight: 0,
+            configured: BTreeMap::new(),
+            synced_nodes_revision: None,
+            published_revision: None,
+            timeout,
+        })
+    }
+
+    pub fn shutdown(&mut self) {
+        self.pool.shutdown();
+        if let Some(demo) = self.demo.take() {
+            demo.stop(&mut self.core);
+        }
+    }
+}
+
+fn with_credentials(
+    mut c: ClientConfig,
+    user: &str,
+    password: &str,
+    token_name: &str,
+    token_value: &str,
+) -> ClientConfig {
+    c.user = user.to_string();
+    c.password = password.to_string();
+    c.token_name = token_name.to_string();
+    c.token_value = token_value.to_string();
+    c
+}
+
+fn tls(
+    mut c: ClientConfig,
+    verify_ssl: bool,
+    fingerprint: &str,
+    timeout: Duration,
+) -> ClientConfig {
+    c.verify_ssl = verify_ssl;
+    c.fingerprint = Some(fingerprint.trim().to_string()).filter(|f| !f.is_empty());
+    c.timeout = timeout;
+    c
+}
+
+fn pve_client(p: &PveInstance, timeout: Duration) -> (ClientConfig, PveSettings) {
+    let c = with_credentials(
+        ClientConfig::new(Product::Pve, p.host.clone()),
+        &p.user,
+        p.password.expose(),
+        &p.token_name,
+        p.token_value.expose(),
+    );
+    let mut c = tls(c, p.verify_ssl, &p.fingerprint, timeout);
+    let endpoint_url = |e: &crate::config::nodes::ClusterEndpoint| {
+        let h = if e.ip.is_empty() { &e.host } else { &e.ip };
+        if h.starts_with("http") {
+            h.clone()
+        } else {
+            format!("https://{h}:8006")
+        }
+    };
+    if p.is_cluster {
+        c.cluster_endpoints = p
+            .cluster_endpoints
+            .iter()
+            .filter(|e| !e.host.is_empty() || !e.ip.is_empty())
+            .map(endpoint_url)
+            .collect();
+    }
+    let mut s = PveSettings::new(&p.name, &p.host);
+    s.is_cluster = p.is_cluster;
+    s.cluster_name = p.cluster_name.clone();
+    s.monitor_vms = p.monitor_vms;
+    s.monitor_containers = p.monitor_containers;
+    s.monitor_storage = p.monitor_storage;
+    s.node_hosts = p
+        .cluster_endpoints
+        .iter()
+        .map(|e| (e.node_name.clone(), endpoint_url(e)))
+        .collect();
+    (c, s)
+}
+
+fn pbs_client(p: &PbsInstance, timeout: Duration) -> ClientConfig {
+    let c = with_credentials(
+        ClientConfig::new(Product::Pbs, p.host.clone()),
+        &p.user,
+        p.password.expose(),
+        &p.token_name,
+        p.token_value.expose(),
+    );
+    tls(c, p.verify_ssl, &p.fingerprint, timeout)
+}
+
+fn pmg_client(p: &PmgInstance, timeout: Duration) -> ClientConfig {
+    let c = with_credentials(
+        ClientConfig::new(Product::Pmg, p.host.clone()),
+        &p.user,
+        p.password.expose(),
+        &p.token_name,
+        p.token_value.expose(),
+    );
+    tls(c, p.verify_ssl, &p.fingerprint, timeout)
+}
+
+/// A stable description of an instance's config, to notice edits (never logged).
+fn fingerprint_of<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+impl App {
+    /// Brings the poll schedule in line with the saved node configuration: new instances
+    /// are polled at once, edited ones rebuilt, removed ones dropped (and their state with them).
+    pub fn sync_monitor_with_config(&mut self) {
+        let revision = self.config.nodes_revision;
+        if self.polling.synced_nodes_revision == Some(revision) {
+            return;
+        }
+        self.polling.synced_nodes_revision = Some(revision);
+        let nodes: NodesConfig = self.config.nodes.clone();
+        let now = crate::util::time::now_ms();
+        let timeout = self.polling.timeout;
+        let mut wanted: BTreeMap<
+            String,
+            (
+                String,
+                Box<dyn FnOnce(&mut MonitorCore) -> Result<TaskKey, String>>,
+            ),
+        > = BTreeMap::new();
+        for p in &nodes.pve {
+            let (c, s) = pve_client(p, timeout);
+            let fp = fingerprint_of(p);
+            wanted.insert(
+                format!("pve::{}", p.name),
+                (
+                    fp,
+                    Box::new(move |core| core.add_pve(&c, s, now).map_err(|e| e.to_string())),
+                ),
+            );
+        }
+        for p in &nodes.pbs {
+            let c = pbs_client(p, timeout);
+            let name = p.name.clone();
+            wanted.insert(
+                format!("pbs::{}", p.name),
+                (
+                    fingerprint_of(p),
+                    Box::new(move |core| core.add_pbs(&name, &c, now).map_err(|e| e.to_string())),
+                ),
+            );
+        }
+        for p in &nodes.pmg {
+            let c = pmg_client(p, timeout);
+            let name = p.name.clone();
+            wanted.insert(
+                format!("pmg::{}", p.name),
+                (
+                    fingerprint_of(p),
+                    Box::new(move |core| core.add_pmg(&name, &c, now).map_err(|e| e.to_string())),
+                ),
+            );
+        }
+        let stale: Vec<TaskKey> = self
+            .polling
+            .configured
+            .iter()
+            .filter(|(k, fp)| wanted.get(&k.to_string()).is_none_or(|(w, _)| w != *fp))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            crate::log_info!("stopped polling", instance = key);
+            self.polling.core.remove(&key);
+            self.polling.configured.remove(&key);
+        }
+        for (name, (fp, add)) in wanted {
+            if self
+                .polling
+                .configured
+                .keys()
+                .any(|k| k.to_string() == name)
+            {
+                continue;
+            }
+            match add(&mut self.polling.core) {
+                Ok(key) => {
+                    crate::log_info!("polling", instance = key);
+                    self.polling.configured.insert(key, fp);
+                }
+                Err(e) => crate::log_warn!("cannot poll instance", instance = name, error = e),
+            }
+        }
+    }
+
+    /// Starts or stops the built-in demo cluster (the project's simulator on loopback).
+    pub fn set_demo(&mut self, enabled: bool, sizes: DemoSizes) -> Result<(), String> {
+        if let Some(demo) = self.polling.demo.take() {
+            demo.stop(&mut self.polling.core);
+        }
+        self.polling.demo_sizes = sizes;
+        if enabled {
+            let seed = crate::util::time::now_ms() as u64;
+            let demo = Demo::start(
+                &mut self.polling.core,
+                sizes,
+                seed,
+                crate::util::time::now_ms(),
+            )?;
+            crate::log_info!(
+                "demo mode: polling the built-in simulator",
+                nodes = sizes.nodes,
+                guests_per_node = sizes.vms_per_node + sizes.lxcs_per_node
+            );
+            self.polling.demo = Some(demo);
+        }
+        Ok(())
+    }
+
+    /// Hands every due poll to a worker (never more than the pool can take at once).
+    pub fn start_due_polls(&mut self) {
+        let capacity = POLL_THREADS + POLL_QUEUE;
+        let free = capacity.saturating_sub(self.polling.in_flight);
+        if free == 0 {
+            return;
+        }
+        let now = crate::util::time::now_ms();
+        for job in self.polling.core.start_due(now, free) {
+            let handle = self.handle.clone();
+            let submitted = self.polling.pool.try_submit(Box::new(move || {
+                let outcome = job.run(crate::util::time::now_ms());
+                handle.post(Msg::Apply(Box::new(move |app: &mut App| {
+                    app.poll_finished(outcome)
+                })));
+            }));
+            match submitted {
+                Ok(()) => self.polling.in_flight += 1,
+                // Cannot happen while `free` is respected; if it does, the instance stays
+                // "in flight" until the scheduler's own timeout notices.
+                Err(_) => crate::log_error!("poll queue unexpectedly full"),
+            }
+        }
+    }
+
+    fn poll_finished(&mut self, outcome: crate::monitor::jobs::PollOutcome) {
+        self.polling.in_flight = self.polling.in_flight.saturating_sub(1);
+        self.polling
+            .core
+            .finish(outcome, crate::util::time::now_ms());
+        self.start_due_polls();
+    }
+
+    /// The next time the scheduler wants to run something.
+    pub fn next_poll_deadline(&self) -> Option<std::time::Instant> {
+        let at = self.polling.core.next_deadline()?;
+        let wait = (at - crate::util::time::now_ms()).max(0) as u64;
+        Some(std::time::Instant::now() + Duration::from_millis(wait))
+    }
+
+    /// Re-serialises the state once per change and pushes it to WebSocket clients.
+    pub fn publish_state_if_changed(&mut self) {
+        let revision = self.polling.core.state().revision();
+        if self.polling.published_revision == Some(revision) {
+            return;
+        }
+        self.polling.published_revision = Some(revision);
+        let json = self.polling.core.state().to_frontend_json();
+        self.publish_state(json);
+    }
+}
