@@ -2,6 +2,7 @@
 //! broadcasts, ping/pong and requestData, origin refusal, and back-pressure (a client that
 //! never reads is dropped while the others get every message).
 
+mod auth_common;
 mod support;
 
 use support::{ws_connect, ws_next, TestServer};
@@ -99,15 +100,18 @@ fn socket_io_compat() {
 
 #[test]
 fn stalled_reader_is_dropped_while_readers_get_every_message() {
-    let s = TestServer::start(&[]);
+    // 51 clients from loopback: they arrive through a "proxy" with distinct client addresses,
+    // since WebSocket connects are rate limited to 5/min per client.
+    let s = TestServer::start(&[("PULSE_TRUSTED_PROXY_CIDRS", "127.0.0.1/32")]);
     // A client that never reads (after the handshake), with a tiny receive window.
     let stalled =
         support::ws_connect_on(support::tiny_window_stream(s.addr), s.addr, "/ws", &[]).unwrap();
     const READERS: usize = 50;
     const EVENTS: usize = 80;
     let readers: Vec<_> = (0..READERS)
-        .map(|_| {
-            let mut ws = ws_connect(s.addr, "/ws", &[]).unwrap();
+        .map(|i| {
+            let ip = format!("10.9.1.{i}");
+            let mut ws = ws_connect(s.addr, "/ws", &[("X-Forwarded-For", &ip)]).unwrap();
             // Attached to the hub once the greeting arrives; only then do broadcasts reach it.
             assert_eq!(ws_next(&mut ws)["type"], "welcome");
             assert_eq!(ws_next(&mut ws)["type"], "initialState");
@@ -157,4 +161,54 @@ fn stalled_reader_is_dropped_while_readers_get_every_message() {
     assert_eq!(dropped, 1, "exactly the stalled client was dropped");
     assert_eq!(clients, READERS);
     drop(stalled);
+}
+
+fn close_code(ws: &mut support::WsClient) -> Option<u16> {
+    loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+#[test]
+fn unauthenticated_feed_is_closed_with_1008_token_and_cookie_get_data() {
+    let s = auth_common::start_with_admin(&[("API_TOKENS", "ws-token-for-tests-0001")]);
+    // No credentials: the handshake completes, then the policy close code tells the UI to log in.
+    let mut anon = ws_connect(s.addr, "/ws", &[]).unwrap();
+    assert_eq!(close_code(&mut anon), Some(1008));
+    let mut wrong = ws_connect(s.addr, "/ws", &[("X-API-Token", "not-the-token")]).unwrap();
+    assert_eq!(close_code(&mut wrong), Some(1008));
+
+    let mut by_token =
+        ws_connect(s.addr, "/ws", &[("X-API-Token", "ws-token-for-tests-0001")]).unwrap();
+    assert_eq!(ws_next(&mut by_token)["type"], "welcome");
+    assert_eq!(ws_next(&mut by_token)["type"], "initialState");
+
+    let browser = auth_common::login(&s);
+    let cookie = browser.cookie_header();
+    let mut by_cookie = ws_connect(s.addr, "/ws", &[("Cookie", &cookie)]).unwrap();
+    assert_eq!(ws_next(&mut by_cookie)["type"], "welcome");
+    assert_eq!(ws_next(&mut by_cookie)["type"], "initialState");
+}
+
+#[test]
+fn websocket_connects_are_rate_limited_per_client() {
+    let s = TestServer::start(&[]);
+    let mut open = Vec::new();
+    for _ in 0..5 {
+        open.push(ws_connect(s.addr, "/ws", &[]).unwrap());
+    }
+    match ws_connect(s.addr, "/ws", &[]) {
+        Err(tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 429);
+            assert!(resp.headers().get("retry-after").is_some());
+        }
+        other => panic!(
+            "sixth connect within a minute should be refused, got {:?}",
+            other.map(|_| ())
+        ),
+    }
 }
