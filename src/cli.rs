@@ -9,6 +9,8 @@ pub enum Command {
     Help,
     /// Read a password from stdin, print its bcrypt (cost 12) hash.
     HashPassword,
+    /// `pulse config export|import|info ...`: encrypted configuration backups.
+    Config(Vec<String>),
 }
 
 pub const USAGE: &str = "\
@@ -17,6 +19,9 @@ Pulse - monitoring for Proxmox VE, Proxmox Backup Server and Proxmox Mail Gatewa
 Usage:
   pulse [serve]           start the server (default)
   pulse hash-password     read a password from stdin, print a bcrypt hash (cost 12)
+  pulse config export -o FILE [-p PASSPHRASE]
+  pulse config import -i FILE [-p PASSPHRASE] [-f]
+  pulse config info       encrypted configuration backup (passphrase also from PULSE_PASSPHRASE)
   pulse --version         print the version
   pulse --help            print this help
 
@@ -31,6 +36,9 @@ Configuration comes from the environment and <data dir>/.env:
 /// Parses the arguments after the program name.
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, String> {
     let args: Vec<String> = args.into_iter().collect();
+    if args.first().map(String::as_str) == Some("config") {
+        return Ok(Command::Config(args[1..].to_vec()));
+    }
     let mut cmd: Option<Command> = None;
     for a in &args {
         let next = match a.as_str() {

@@ -200,3 +200,30 @@ fn sigterm_shuts_down_gracefully_with_exit_0() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn config_subcommand_reaches_the_data_dir() {
+    let dir = support::temp_dir("cfgcmd");
+    let out = pulse()
+        .arg("config")
+        .arg("info")
+        .env("PULSE_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&dir.display().to_string()) && text.contains("Nodes: 0 PVE"),
+        "{text}"
+    );
+    let out = pulse()
+        .args(["config", "frobnicate"])
+        .env("PULSE_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

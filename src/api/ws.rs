@@ -71,8 +71,29 @@ fn socket_io(app: &mut App, ctx: &Ctx) -> Outcome {
     }
 }
 
+/// Broadcasts a sample `node_auto_registered` event so the UI's toast can be checked.
+fn test_notification(app: &mut App, _: &Ctx) -> Outcome {
+    let data = serde_json::json!({
+        "type": "pve",
+        "host": "https://test-node.local:8006",
+        "name": "test-node",
+        "tokenId": "pulse-monitor@pam!test",
+        "hasToken": true,
+        "verifySSL": false,
+        "status": "connected",
+    });
+    app.broadcast_event("node_auto_registered", &data);
+    Reply::json(200, &serde_json::json!({ "status": "notification sent" })).into()
+}
+
 pub fn routes() -> Vec<Route> {
     vec![
+        Route {
+            methods: &[Method::Post],
+            pattern: "/api/test-notification",
+            access: Access::Authenticated,
+            handler: test_notification,
+        },
         Route {
             methods: &[Method::Get],
             pattern: "/ws",

@@ -23,7 +23,26 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::HashPassword => hash_password(),
+        Command::Config(args) => config_command(&args),
         Command::Serve => serve(),
+    }
+}
+
+fn config_command(args: &[String]) -> ExitCode {
+    let data_dir = std::env::var("PULSE_DATA_DIR")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| pulse::env::DEFAULT_DATA_DIR.to_string());
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match pulse::config::command::run(args, std::path::Path::new(&data_dir), &env) {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pulse config: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -146,6 +146,9 @@ fn pmg_client(p: &PmgInstance, timeout: Duration) -> ClientConfig {
     tls(c, p.verify_ssl, &p.fingerprint, timeout)
 }
 
+/// Adds one configured instance to the monitor (built from its config, run on the loop).
+type AddInstance = Box<dyn FnOnce(&mut MonitorCore) -> Result<TaskKey, String>>;
+
 /// A stable description of an instance's config, to notice edits (never logged).
 fn fingerprint_of<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
@@ -163,13 +166,7 @@ impl App {
         let nodes: NodesConfig = self.config.nodes.clone();
         let now = crate::util::time::now_ms();
         let timeout = self.polling.timeout;
-        let mut wanted: BTreeMap<
-            String,
-            (
-                String,
-                Box<dyn FnOnce(&mut MonitorCore) -> Result<TaskKey, String>>,
-            ),
-        > = BTreeMap::new();
+        let mut wanted: BTreeMap<String, (String, AddInstance)> = BTreeMap::new();
         for p in &nodes.pve {
             let (c, s) = pve_client(p, timeout);
             let fp = fingerprint_of(p);
