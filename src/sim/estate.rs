@@ -129,7 +129,7 @@ impl Estate {
                     maxcpu: [4, 8, 12, 16, 24, 32][(h % 6) as usize],
                     maxmem: [16, 32, 64, 128][((h >> 8) % 4) as usize] * GIB,
                     maxdisk: (100 + (h >> 16) % 900) * GIB,
-                    ip: format!("10.{}.{}.{}", 10 + i / 200, i % 200, 10),
+                    ip: format!("127.{}.{}.{}", 10 + i / 200, i % 200, 10),
                     boot: epoch - 86_400 * (3 + ((h >> 24) % 60) as i64),
                 }
             })
