@@ -2,14 +2,14 @@
 //! /api/setup-script` (the bash script), `POST /api/auto-register` (the script calling back), and
 //! discovery (`GET /api/discover` cached results, `POST /api/discover` start a scan now).
 
+use crate::auth::policy::Principal;
+use crate::auth::tokens::Scope;
 use crate::config::discovery::{scan, ScanOptions};
 use crate::config::nodes::NodeType;
 use crate::config::registration::{Registration, RegistrationAuth};
 use crate::config::secret::Secret;
 use crate::config::setup_codes::SetupCodes;
 use crate::config::setup_script::{render, ScriptParams};
-use crate::auth::policy::Principal;
-use crate::auth::tokens::Scope;
 use crate::core::app::App;
 use crate::core::event_loop::Msg;
 use crate::core::outcome::Outcome;

@@ -74,7 +74,8 @@ mod tests {
 
     #[test]
     fn standalone_and_cluster() {
-        let single = rows(r#"[{"type":"node","name":"pve","id":"node/pve","online":1,"ip":"10.0.0.1"}]"#);
+        let single =
+            rows(r#"[{"type":"node","name":"pve","id":"node/pve","online":1,"ip":"10.0.0.1"}]"#);
         assert_eq!(cluster_info(&single, UtcTime::from_unix(0)), None);
         let cluster = rows(
             r#"[{"type":"cluster","name":"lab","nodes":2,"quorate":1},
@@ -86,7 +87,12 @@ mod tests {
         assert_eq!(info.endpoints.len(), 2);
         let b = &info.endpoints[1];
         assert_eq!(
-            (b.node_name.as_str(), b.host.as_str(), b.ip.as_str(), b.online),
+            (
+                b.node_name.as_str(),
+                b.host.as_str(),
+                b.ip.as_str(),
+                b.online
+            ),
             ("b", "b", "10.0.0.2", false)
         );
         assert_eq!(b.node_id, "node/b");

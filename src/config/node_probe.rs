@@ -6,9 +6,7 @@
 //! [`Failure::from_error`] is pure, so the wording is testable without a server.
 
 use super::node_edit::Node;
-use crate::proxmox::{
-    ClientConfig, PbsClient, PmgClient, Product, ProxmoxError, PveClient,
-};
+use crate::proxmox::{ClientConfig, PbsClient, PmgClient, Product, ProxmoxError, PveClient};
 use std::time::{Duration, Instant};
 
 /// Upper bound for one call of a connection test: the admin is waiting for the answer.
@@ -19,36 +17,36 @@ impl Node {
     /// `timeout` per request. Cluster endpoints are not included: a connection test must
     /// reach exactly the host that was entered.
     pub fn client_config(&self, timeout: Duration) -> ClientConfig {
-        let (product, user, password, token_name, token_value, fingerprint, verify_ssl) =
-            match self {
-                Node::Pve(n) => (
-                    Product::Pve,
-                    &n.user,
-                    &n.password,
-                    &n.token_name,
-                    &n.token_value,
-                    &n.fingerprint,
-                    n.verify_ssl,
-                ),
-                Node::Pbs(n) => (
-                    Product::Pbs,
-                    &n.user,
-                    &n.password,
-                    &n.token_name,
-                    &n.token_value,
-                    &n.fingerprint,
-                    n.verify_ssl,
-                ),
-                Node::Pmg(n) => (
-                    Product::Pmg,
-                    &n.user,
-                    &n.password,
-                    &n.token_name,
-                    &n.token_value,
-                    &n.fingerprint,
-                    n.verify_ssl,
-                ),
-            };
+        let (product, user, password, token_name, token_value, fingerprint, verify_ssl) = match self
+        {
+            Node::Pve(n) => (
+                Product::Pve,
+                &n.user,
+                &n.password,
+                &n.token_name,
+                &n.token_value,
+                &n.fingerprint,
+                n.verify_ssl,
+            ),
+            Node::Pbs(n) => (
+                Product::Pbs,
+                &n.user,
+                &n.password,
+                &n.token_name,
+                &n.token_value,
+                &n.fingerprint,
+                n.verify_ssl,
+            ),
+            Node::Pmg(n) => (
+                Product::Pmg,
+                &n.user,
+                &n.password,
+                &n.token_name,
+                &n.token_value,
+                &n.fingerprint,
+                n.verify_ssl,
+            ),
+        };
         let mut cfg = ClientConfig::new(product, self.host());
         cfg.user = user.clone();
         cfg.password = password.expose().to_string();

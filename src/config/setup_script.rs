@@ -51,7 +51,9 @@ fn url_safe(s: &str) -> bool {
 /// Pulse's `^[A-Fa-f0-9]{32,128}$`, plus the `pulse_` prefix our own tokens carry. Neither
 /// can break out of the single quotes the script puts it in.
 fn embeddable_token(t: &str) -> bool {
-    let hex = t.strip_prefix(crate::auth::tokens::TOKEN_PREFIX).unwrap_or(t);
+    let hex = t
+        .strip_prefix(crate::auth::tokens::TOKEN_PREFIX)
+        .unwrap_or(t);
     (32..=128).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -337,7 +339,11 @@ mod tests {
         assert!(render(&p)
             .unwrap()
             .contains(&format!("EMBEDDED_AUTH_TOKEN='{ours}'")));
-        for bad in ["pulse_abc", "pulse_'x'", "PULSE_0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f"] {
+        for bad in [
+            "pulse_abc",
+            "pulse_'x'",
+            "PULSE_0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f",
+        ] {
             p.auth_token = Some(bad.to_string());
             assert!(render(&p).is_err(), "{bad}");
         }
