@@ -158,6 +158,11 @@ fn test_connection_names_each_failure_kind() {
     wrong_port["host"] = json!(format!("https://127.0.0.1:{}", plain_web_server()));
     let m = failure(&srv, &wrong_port, "not_proxmox");
     assert!(m.contains("did not answer with TLS"), "{m}");
+    // A server that hangs up on the TLS handshake (the simulator's plain-HTTP listener).
+    let mut hangs_up = node(&s, Product::Pve, "a");
+    hangs_up["host"] = json!(s.http_url(Product::Pve).replace("http://", "https://"));
+    let m = failure(&srv, &hangs_up, "unreachable");
+    assert!(m.contains("closed the connection without answering"), "{m}");
 
     // Invalid input never reaches the network.
     let r = post(

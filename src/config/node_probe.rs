@@ -17,47 +17,25 @@ impl Node {
     /// `timeout` per request. Cluster endpoints are not included: a connection test must
     /// reach exactly the host that was entered.
     pub fn client_config(&self, timeout: Duration) -> ClientConfig {
-        let (product, user, password, token_name, token_value, fingerprint, verify_ssl) = match self
-        {
-            Node::Pve(n) => (
-                Product::Pve,
-                &n.user,
-                &n.password,
-                &n.token_name,
-                &n.token_value,
-                &n.fingerprint,
-                n.verify_ssl,
-            ),
-            Node::Pbs(n) => (
-                Product::Pbs,
-                &n.user,
-                &n.password,
-                &n.token_name,
-                &n.token_value,
-                &n.fingerprint,
-                n.verify_ssl,
-            ),
-            Node::Pmg(n) => (
-                Product::Pmg,
-                &n.user,
-                &n.password,
-                &n.token_name,
-                &n.token_value,
-                &n.fingerprint,
-                n.verify_ssl,
-            ),
-        };
-        let mut cfg = ClientConfig::new(product, self.host());
-        cfg.user = user.clone();
-        cfg.password = password.expose().to_string();
-        cfg.token_name = token_name.clone();
-        cfg.token_value = token_value.expose().to_string();
-        cfg.verify_ssl = verify_ssl;
-        cfg.fingerprint = Some(fingerprint.trim())
-            .filter(|f| !f.is_empty())
-            .map(str::to_string);
-        cfg.timeout = timeout;
-        cfg
+        macro_rules! config {
+            ($n:expr, $product:expr) => {{
+                let mut cfg = ClientConfig::new($product, $n.host.clone());
+                cfg.user = $n.user.clone();
+                cfg.password = $n.password.expose().to_string();
+                cfg.token_name = $n.token_name.clone();
+                cfg.token_value = $n.token_value.expose().to_string();
+                cfg.verify_ssl = $n.verify_ssl;
+                let fingerprint = $n.fingerprint.trim();
+                cfg.fingerprint = (!fingerprint.is_empty()).then(|| fingerprint.to_string());
+                cfg.timeout = timeout;
+                cfg
+            }};
+        }
+        match self {
+            Node::Pve(n) => config!(n, Product::Pve),
+            Node::Pbs(n) => config!(n, Product::Pbs),
+            Node::Pmg(n) => config!(n, Product::Pmg),
+        }
     }
 }
 
@@ -204,6 +182,14 @@ impl Failure {
                     product.default_port()
                 ),
             ),
+            ProxmoxError::Connect(m) if m.contains("end of file") => (
+                FailureKind::Unreachable,
+                format!(
+                    "{origin} closed the connection without answering: is this {name}'s HTTPS \
+                     port (default {})?",
+                    product.default_port()
+                ),
+            ),
             ProxmoxError::Connect(m) if m.contains("host not found") => (
                 FailureKind::Unreachable,
                 format!("Cannot resolve the host name of {origin}"),
@@ -251,7 +237,7 @@ fn product_name(p: Product) -> &'static str {
 /// rustls' complaint when the other side speaks plain HTTP on a TLS connection.
 fn looks_like_plain_http(msg: &str) -> bool {
     let m = msg.to_ascii_lowercase();
-    m.contains("invalidcontenttype") || m.contains("corrupt message") || m.contains("http request")
+    m.contains("invalidcontenttype") || m.contains("corrupt message")
 }
 
 fn looks_refused(msg: &str) -> bool {
@@ -360,6 +346,15 @@ mod tests {
         assert!(t.message.contains("Timed out after 10 s"), "{}", t.message);
         let refused = ProxmoxError::Connect("Connection refused (os error 111)".into());
         assert_eq!(classify(refused, false).kind, FailureKind::Refused);
+        let eof = classify(
+            ProxmoxError::Connect("unexpected end of file".into()),
+            false,
+        );
+        assert!(
+            eof.message.contains("closed the connection"),
+            "{}",
+            eof.message
+        );
         let html = classify(ProxmoxError::NotProxmox("text/html".into()), false);
         assert_eq!(html.kind, FailureKind::NotProxmox);
         assert!(html.message.contains("not a Proxmox VE API"));

@@ -1,7 +1,8 @@
 //! The bash script served by `GET /api/setup-script`: run as root on a PVE, PBS or PMG host, it
 //! creates a monitoring user with read-only privileges (plus an API token on PVE/PBS), then
 //! registers the node with Pulse through `POST /api/auto-register`, authenticated by the one-time
-//! setup code from `PULSE_SETUP_TOKEN` (or typed at a prompt). `--remove` undoes it.
+//! setup code from `PULSE_SETUP_TOKEN` (or typed at a prompt), or by an API token embedded with
+//! `auth_token`. `--remove` undoes it.
 //!
 //! Every value placed in the script is validated against a character set that cannot break out
 //! of single quotes, and secrets are sent to Pulse on curl's stdin, never on a command line.
