@@ -274,6 +274,43 @@ fn adding_a_pve_node_detects_and_stores_its_cluster() {
 }
 
 #[test]
+fn moving_a_node_to_a_standalone_host_clears_its_cluster() {
+    let cluster = sim();
+    let solo = Simulator::start(SimConfig {
+        nodes: 1,
+        guests: 3,
+        ..SimConfig::default()
+    })
+    .expect("simulator");
+    let srv = TestServer::start(&[]);
+    let r = post(
+        &srv,
+        "/api/config/nodes",
+        &node(&cluster, Product::Pve, "moved"),
+    );
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    wait_for_node(&srv, &id, |n| n["isCluster"] == true);
+
+    let mut to_solo = node(&solo, Product::Pve, "moved");
+    to_solo.as_object_mut().map(|o| o.remove("type"));
+    let r = srv.req(
+        "PUT",
+        &format!("/api/config/nodes/{id}"),
+        &[JSON],
+        Some(to_solo.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let n = wait_for_node(&srv, &id, |n| n["isCluster"] != true);
+    assert!(
+        n["clusterEndpoints"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "{n}"
+    );
+    assert!(n["clusterName"].as_str().is_none_or(str::is_empty), "{n}");
+}
+
+#[test]
 fn a_standalone_host_stays_standalone() {
     let s = Simulator::start(SimConfig {
         nodes: 1,

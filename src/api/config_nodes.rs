@@ -73,6 +73,7 @@ fn update(app: &mut App, ctx: &Ctx) -> Outcome {
         Err(reply) => return reply.into(),
     };
     let id = ctx.param("id");
+    let old_host = app.config.nodes.get(id).map(|n| n.host().to_string());
     let mut nodes = app.config.nodes.clone();
     let result = nodes
         .update_node(id, &req)
@@ -80,6 +81,10 @@ fn update(app: &mut App, ctx: &Ctx) -> Outcome {
     match result {
         Ok(()) => {
             crate::log_info!("node updated", id = id);
+            // Pointed at another host: its cluster membership must be found out again.
+            if app.config.nodes.get(id).map(|n| n.host().to_string()) != old_host {
+                node_test::detect_cluster_later(app, id);
+            }
             success(200, "Node updated", Some(id)).into()
         }
         Err(e) => Reply::from(e).into(),

@@ -113,9 +113,10 @@ fn test_saved(app: &mut App, ctx: &Ctx) -> Outcome {
 }
 
 /// Schedules cluster detection for the saved PVE node `id` (no-op for other types). The result
-/// is applied on the loop: stored with the node and saved, provided the node still exists with
-/// the same host. Failures are logged; the node then stays standalone until the monitor's
-/// periodic check notices a cluster.
+/// is applied on the loop, provided the node still exists with the same host: a cluster is
+/// stored with the node and saved; a definite "standalone" clears cluster data left from an
+/// earlier host. Failures are logged and change nothing (the monitor's periodic check can
+/// still notice a cluster later).
 pub fn detect_cluster_later(app: &mut App, id: &str) {
     let Some(Node::Pve(node)) = app.config.nodes.get(id) else {
         return;
@@ -142,29 +143,35 @@ fn apply_cluster(
     result: Result<Option<ClusterInfo>, ProxmoxError>,
 ) {
     let info = match result {
-        Ok(Some(info)) => info,
-        Ok(None) => return,
+        Ok(info) => info,
         Err(e) => {
             crate::log_warn!("cluster detection failed", id = id, error = e);
             return;
         }
     };
     // The node may have been removed or pointed elsewhere while we were asking.
-    if app.config.nodes.get(id).is_none_or(|n| n.host() != host) {
+    let was_cluster = match app.config.nodes.get(id) {
+        Some(Node::Pve(n)) if n.host == host => n.is_cluster,
+        _ => return,
+    };
+    if info.is_none() && !was_cluster {
         return;
     }
     let mut nodes = app.config.nodes.clone();
-    let members = info.endpoints.len();
+    let (name, endpoints) = match info {
+        Some(i) => (Some(i.name), i.endpoints),
+        None => (None, Vec::new()),
+    };
+    let summary = format!(
+        "{} ({} members)",
+        name.as_deref().unwrap_or("standalone"),
+        endpoints.len()
+    );
     let saved = nodes
-        .set_cluster_info(id, Some(info.name.clone()), info.endpoints)
+        .set_cluster_info(id, name, endpoints)
         .and_then(|()| app.config.replace_nodes(nodes, false, UtcTime::now()));
     match saved {
-        Ok(()) => crate::log_info!(
-            "PVE cluster detected",
-            id = id,
-            cluster = info.name,
-            members = members
-        ),
+        Ok(()) => crate::log_info!("PVE cluster membership updated", id = id, cluster = summary),
         Err(e) => crate::log_warn!("saving cluster information failed", id = id, error = e),
     }
 }
