@@ -28,6 +28,8 @@ fn server_on(dir: &Path, extra: &[(&str, &str)]) -> TestServer {
     TestServer::start(&env)
 }
 
+/// Hosts in these tests are loopback ports nobody listens on: adding a PVE node starts cluster
+/// detection against its host, and tests never leave the machine.
 fn pve(name: &str, host: &str) -> Value {
     json!({"type":"pve","name":name,"host":host,"user":"root@pam","password":"s3cret-pw"})
 }
@@ -36,15 +38,15 @@ fn pve(name: &str, host: &str) -> Value {
 fn node_crud_with_validation_stable_ids_and_no_secrets() {
     let dir = temp_dir("api-nodes");
     let s = server_on(&dir, &[]);
-    let r = post(&s, "/api/config/nodes", pve("one", "10.0.0.1"));
+    let r = post(&s, "/api/config/nodes", pve("one", "127.0.0.1:9"));
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.json()["id"], "pve-0");
     assert_eq!(
-        post(&s, "/api/config/nodes", pve("two", "10.0.0.2")).json()["id"],
+        post(&s, "/api/config/nodes", pve("two", "127.0.0.2:9")).json()["id"],
         "pve-1"
     );
 
-    let dup = post(&s, "/api/config/nodes", pve("one", "10.0.0.3"));
+    let dup = post(&s, "/api/config/nodes", pve("one", "127.0.0.3:9"));
     assert_eq!(
         (dup.status, dup.json()["error"].as_str()),
         (409, Some("A node with this name already exists"))
@@ -83,7 +85,7 @@ fn node_crud_with_validation_stable_ids_and_no_secrets() {
     assert_eq!(v[0]["id"], "pve-1", "ids do not shift after a delete");
     assert_eq!(v[0]["hasPassword"], true);
     assert!(v[0].get("monitorVMs").is_none());
-    assert_eq!(v[0]["host"], "https://10.0.0.2:8006");
+    assert_eq!(v[0]["host"], "https://127.0.0.2:9");
     s.stop();
 
     // Persisted: a restarted server sees the same nodes and ids.
@@ -197,7 +199,7 @@ fn guest_metadata_by_id_and_node_vmid() {
 #[test]
 fn export_then_import_into_a_fresh_server() {
     let a = TestServer::start(&[]);
-    post(&a, "/api/config/nodes", pve("alpha", "10.1.0.1"));
+    post(&a, "/api/config/nodes", pve("alpha", "127.0.1.1:9"));
     post(
         &a,
         "/api/config/nodes",
@@ -222,7 +224,7 @@ fn export_then_import_into_a_fresh_server() {
     let blob = exp.json()["data"].as_str().unwrap().to_string();
 
     let b = TestServer::start(&[]);
-    post(&b, "/api/config/nodes", pve("keepme", "10.2.0.1"));
+    post(&b, "/api/config/nodes", pve("keepme", "127.0.2.1:9"));
     let before = b.get("/api/config/nodes").json();
     let wrong = post(
         &b,
@@ -269,7 +271,7 @@ fn setup_code_script_and_auto_register_end_to_end() {
     let r = post(
         &s,
         "/api/setup-script-url",
-        json!({"type":"pve","host":"https://10.5.0.5:8006"}),
+        json!({"type":"pve","host":"https://127.0.5.5:9"}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
@@ -337,7 +339,7 @@ fn setup_code_script_and_auto_register_end_to_end() {
     let n = &nodes[0];
     assert_eq!(
         (n["name"].as_str(), n["host"].as_str()),
-        (Some("pve5.lan"), Some("https://10.5.0.5:8006"))
+        (Some("pve5.lan"), Some("https://127.0.5.5:9"))
     );
     assert_eq!(
         (n["hasToken"].as_bool(), n["status"].as_str()),
@@ -350,7 +352,7 @@ fn setup_code_script_and_auto_register_end_to_end() {
     assert!(!nodes.to_string().contains("aaaa-bbbb-cccc"));
 
     // The code was single-use; other codes are bound to their type.
-    let again = json!({"type":"pve","host":"https://10.5.0.5:8006","tokenId":"a@pam!b","tokenValue":"v","authToken":code});
+    let again = json!({"type":"pve","host":"https://127.0.5.5:9","tokenId":"a@pam!b","tokenValue":"v","authToken":code});
     assert_eq!(post(&s, "/api/auto-register", again).status, 401);
     let pbs_code = post(&s, "/api/setup-script-url", json!({"type":"pbs"})).json()["setupToken"]
         .as_str()

@@ -28,17 +28,16 @@ struct ImportRequest {
     passphrase: Secret,
 }
 
-/// Applies [`export_gate`]. Until the auth module reports sessions and tokens here, Pulse runs
-/// without authentication, which is exactly the "not configured" case of the rule.
+/// Applies [`export_gate`] with the real security state. The route's `Access::Export` rule has
+/// already run; this second check is Pulse's own: with credentials configured, only a session
+/// or an API token may export (not, say, loopback in recovery mode).
 fn gate(app: &App, ctx: &Ctx) -> Option<Reply> {
-    let allow = app
-        .cfg
-        .vars
-        .bool("ALLOW_UNPROTECTED_EXPORT")
-        .ok()
-        .flatten()
-        .unwrap_or(false);
-    export_gate(ctx.req.peer, false, false, allow)
+    export_gate(
+        ctx.client_ip,
+        ctx.principal.is_authenticated(),
+        app.security.mode().any(),
+        app.security.allow_unprotected_export,
+    )
 }
 
 fn export(app: &mut App, ctx: &Ctx) -> Outcome {
@@ -127,9 +126,10 @@ fn import(app: &mut App, ctx: &Ctx) -> Outcome {
 /// Pulse's extra rule for export/import, on top of the normal gate: when authentication is
 /// configured the caller must be authenticated (session or API token); when it is not, only
 /// clients on private networks may export, unless `ALLOW_UNPROTECTED_EXPORT=true`. Returns the
-/// refusal, if any. (`authenticated` / `auth_configured` come from the auth module.)
+/// refusal, if any. `client` is the resolved client address (forwarding headers honoured only
+/// from trusted proxies).
 pub fn export_gate(
-    peer: IpAddr,
+    client: IpAddr,
     authenticated: bool,
     auth_configured: bool,
     allow_unprotected: bool,
@@ -138,7 +138,7 @@ pub fn export_gate(
         return (!authenticated)
             .then(|| Reply::error(401, "Unauthorized - please log in or provide API token"));
     }
-    if is_private(peer) || allow_unprotected {
+    if crate::auth::client_ip::is_private(client) || allow_unprotected {
         None
     } else {
         Some(Reply::error(
@@ -148,35 +148,18 @@ pub fn export_gate(
     }
 }
 
-/// Loopback, link-local, RFC 1918 and IPv6 unique-local addresses (Pulse's `isPrivateIP`).
-fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_private(IpAddr::V4(v4)),
-            None => {
-                let first = v6.segments()[0];
-                v6.is_loopback()
-                    || (first & 0xfe00) == 0xfc00
-                    || (first & 0xffc0) == 0xfe80
-                    || (first & 0xff0f) == 0xff02
-            }
-        },
-    }
-}
-
 pub fn routes() -> Vec<Route> {
     vec![
         Route {
             methods: &[Method::Post],
             pattern: "/api/config/export",
-            access: Access::Scope("settings:write"),
+            access: Access::Export,
             handler: export,
         },
         Route {
             methods: &[Method::Post],
             pattern: "/api/config/import",
-            access: Access::Scope("settings:write"),
+            access: Access::Export,
             handler: import,
         },
     ]
@@ -201,19 +184,5 @@ mod tests {
             Some(401)
         );
         assert!(export_gate(public, true, true, false).is_none());
-        for private in [
-            "10.1.2.3",
-            "172.20.0.1",
-            "127.0.0.1",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(is_private(private.parse().unwrap()), "{private}");
-        }
-        for public in ["8.8.8.8", "172.32.0.1", "2001:db8::1", "::ffff:8.8.8.8"] {
-            assert!(!is_private(public.parse().unwrap()), "{public}");
-        }
     }
 }

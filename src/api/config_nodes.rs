@@ -1,8 +1,9 @@
 //! Node configuration: `GET/POST /api/config/nodes`, `PUT/DELETE /api/config/nodes/{id}`.
 //!
 //! Ids are stable (`pve-3` stays `pve-3` when `pve-1` is deleted). Credentials are write-only:
-//! the list shows `hasPassword` / `hasToken`. Test-connection endpoints and PVE cluster detection
-//! need the Proxmox clients and live elsewhere.
+//! the list shows `hasPassword` / `hasToken`. The endpoints that talk to Proxmox (connection
+//! tests, PVE cluster detection after an add) are in [`node_test`]; its routes are part of
+//! [`routes`].
 
 use crate::config::error::ConfigError;
 use crate::config::node_edit::{Node, NodeRequest};
@@ -14,6 +15,10 @@ use crate::http::router::{Access, Ctx, Route};
 use crate::util::time::UtcTime;
 use serde_json::json;
 use std::time::Instant;
+
+// Declared here rather than in `api/mod.rs` so the node-configuration area stays one unit.
+#[path = "node_test.rs"]
+pub mod node_test;
 
 /// Every configuration error becomes `{"error": "<clear message>"}` with its HTTP status.
 impl From<ConfigError> for Reply {
@@ -55,6 +60,7 @@ fn add(app: &mut App, ctx: &Ctx) -> Outcome {
         Ok(id) => {
             crate::log_info!("node added", id = id);
             app.config.discovery.invalidate();
+            node_test::detect_cluster_later(app, &id);
             success(201, "Node added", Some(&id)).into()
         }
         Err(e) => Reply::from(e).into(),
@@ -67,6 +73,7 @@ fn update(app: &mut App, ctx: &Ctx) -> Outcome {
         Err(reply) => return reply.into(),
     };
     let id = ctx.param("id");
+    let old_host = app.config.nodes.get(id).map(|n| n.host().to_string());
     let mut nodes = app.config.nodes.clone();
     let result = nodes
         .update_node(id, &req)
@@ -74,6 +81,10 @@ fn update(app: &mut App, ctx: &Ctx) -> Outcome {
     match result {
         Ok(()) => {
             crate::log_info!("node updated", id = id);
+            // Pointed at another host: its cluster membership must be found out again.
+            if app.config.nodes.get(id).map(|n| n.host().to_string()) != old_host {
+                node_test::detect_cluster_later(app, id);
+            }
             success(200, "Node updated", Some(id)).into()
         }
         Err(e) => Reply::from(e).into(),
@@ -98,7 +109,7 @@ fn remove(app: &mut App, ctx: &Ctx) -> Outcome {
 }
 
 pub fn routes() -> Vec<Route> {
-    vec![
+    let mut routes = vec![
         Route {
             methods: &[Method::Get],
             pattern: "/api/config/nodes",
@@ -123,5 +134,7 @@ pub fn routes() -> Vec<Route> {
             access: Access::Scope("settings:write"),
             handler: remove,
         },
-    ]
+    ];
+    routes.extend(node_test::routes());
+    routes
 }

@@ -2,6 +2,8 @@
 //! /api/setup-script` (the bash script), `POST /api/auto-register` (the script calling back), and
 //! discovery (`GET /api/discover` cached results, `POST /api/discover` start a scan now).
 
+use crate::auth::policy::Principal;
+use crate::auth::tokens::Scope;
 use crate::config::discovery::{scan, ScanOptions};
 use crate::config::nodes::NodeType;
 use crate::config::registration::{Registration, RegistrationAuth};
@@ -169,21 +171,64 @@ struct AutoRegisterRequest {
     setup_code: Secret,
 }
 
+/// How an auto-registration proved it may add a node.
+enum Proof {
+    /// An API token with `settings:write` (header, or `authToken` in the body).
+    ApiToken,
+    /// A one-time setup code, still to be consumed (it is bound to type and host).
+    SetupCode(String),
+}
+
+/// Pulse's order: the body's `authToken` (else `setupCode`) as an API token, else as a setup
+/// code; then a token in `X-API-Token` / `Authorization: Bearer` (already verified by the
+/// gate); then `X-Setup-Token`. API tokens need `settings:write`: registering adds a node.
+fn registration_proof(
+    app: &mut App,
+    ctx: &Ctx,
+    body: &AutoRegisterRequest,
+) -> Result<Proof, Reply> {
+    let missing_scope = || {
+        Reply::error(
+            403,
+            "The API token lacks the settings:write scope needed to register nodes",
+        )
+    };
+    let in_body = [body.auth_token.expose(), body.setup_code.expose()]
+        .into_iter()
+        .map(str::trim)
+        .find(|c| !c.is_empty());
+    if let Some(value) = in_body {
+        if SetupCodes::looks_like_code(value) {
+            return Ok(Proof::SetupCode(value.to_string()));
+        }
+        return match app.security.tokens.authenticate(value, UtcTime::now()) {
+            Some(record) if record.has_scope(Scope::SettingsWrite) => Ok(Proof::ApiToken),
+            Some(_) => Err(missing_scope()),
+            None => Err(Reply::error(401, "Invalid or expired setup code")),
+        };
+    }
+    if let Principal::Token { scopes, .. } = &ctx.principal {
+        let write = Scope::SettingsWrite.as_str();
+        return if scopes.iter().any(|s| s == "*" || s == write) {
+            Ok(Proof::ApiToken)
+        } else {
+            Err(missing_scope())
+        };
+    }
+    match ctx.req.header("x-setup-token").map(str::trim) {
+        Some(code) if !code.is_empty() => Ok(Proof::SetupCode(code.to_string())),
+        _ => Err(Reply::error(401, "Pulse requires authentication")),
+    }
+}
+
 fn auto_register(app: &mut App, ctx: &Ctx) -> Outcome {
     let body: AutoRegisterRequest = match ctx.req.json() {
         Ok(b) => b,
         Err(reply) => return reply.into(),
     };
-    let code = [
-        body.auth_token.expose(),
-        body.setup_code.expose(),
-        ctx.req.header("x-setup-token").unwrap_or(""),
-    ]
-    .into_iter()
-    .find(|c| !c.trim().is_empty())
-    .map(str::to_string);
-    let Some(code) = code else {
-        return Reply::error(401, "Pulse requires authentication").into();
+    let proof = match registration_proof(app, ctx, &body) {
+        Ok(p) => p,
+        Err(reply) => return reply.into(),
     };
     let node_type = NodeType::parse(&body.node_type);
     let auth = if !body.token_id.is_empty() && !body.token_value.is_empty() {
@@ -209,17 +254,18 @@ fn auto_register(app: &mut App, ctx: &Ctx) -> Outcome {
     if body.host.trim().is_empty() {
         return Reply::error(400, "Missing required fields: host").into();
     }
-    // API-token authentication for registration belongs to the auth module; here a setup code.
-    if !SetupCodes::looks_like_code(&code) {
-        return Reply::error(401, "Invalid or expired setup code").into();
-    }
-    if let Err(e) = app
-        .config
-        .setup_codes
-        .consume(&code, node_type, &body.host, unix_now())
-    {
-        crate::log_warn!("auto-registration refused", peer = ctx.req.peer, reason = e);
-        return Reply::error(401, &e.to_string()).into();
+    if let Proof::SetupCode(code) = &proof {
+        if !SetupCodes::looks_like_code(code) {
+            return Reply::error(401, "Invalid or expired setup code").into();
+        }
+        if let Err(e) = app
+            .config
+            .setup_codes
+            .consume(code, node_type, &body.host, unix_now())
+        {
+            crate::log_warn!("auto-registration refused", peer = ctx.req.peer, reason = e);
+            return Reply::error(401, &e.to_string()).into();
+        }
     }
     let reg = Registration {
         node_type,
@@ -243,6 +289,7 @@ fn auto_register(app: &mut App, ctx: &Ctx) -> Outcome {
             app.config.mark_registered(node_type, &name, Instant::now());
             app.config.discovery.invalidate();
             crate::log_info!("node auto-registered", id = id, name = name, added = added);
+            crate::api::config_nodes::node_test::detect_cluster_later(app, &id);
             Reply::json(
                 200,
                 &json!({

@@ -5,6 +5,7 @@
 //! Everything here is synchronous and owned by one thread (the event loop). Functions that block
 //! for long (PBKDF2 in export/import, network scans) say so and belong on a worker thread.
 
+pub mod cluster_detect;
 pub mod command;
 pub mod crypto;
 pub mod discovery;
@@ -14,6 +15,7 @@ pub mod export;
 pub mod host;
 pub mod metadata;
 pub mod node_edit;
+pub mod node_probe;
 pub mod node_view;
 pub mod nodes;
 pub mod registration;

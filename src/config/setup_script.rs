@@ -1,7 +1,8 @@
 //! The bash script served by `GET /api/setup-script`: run as root on a PVE, PBS or PMG host, it
 //! creates a monitoring user with read-only privileges (plus an API token on PVE/PBS), then
 //! registers the node with Pulse through `POST /api/auto-register`, authenticated by the one-time
-//! setup code from `PULSE_SETUP_TOKEN` (or typed at a prompt). `--remove` undoes it.
+//! setup code from `PULSE_SETUP_TOKEN` (or typed at a prompt), or by an API token embedded with
+//! `auth_token`. `--remove` undoes it.
 //!
 //! Every value placed in the script is validated against a character set that cannot break out
 //! of single quotes, and secrets are sent to Pulse on curl's stdin, never on a command line.
@@ -20,7 +21,8 @@ pub struct ScriptParams {
     pub pulse_url: String,
     /// PVE only: also grant `PVEDatastoreAdmin` on `/storage` (needed to list backup contents).
     pub backup_perms: bool,
-    /// An API token to embed (hex, 32–128 chars); setup codes are never embedded.
+    /// An API token to embed (32–128 hex characters, optionally after Pulse's `pulse_` prefix);
+    /// setup codes are never embedded.
     pub auth_token: Option<String>,
     /// Unix seconds, for the token name.
     pub now: i64,
@@ -47,6 +49,15 @@ fn url_safe(s: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || b"-._~:/[]%".contains(&b))
 }
 
+/// Pulse's `^[A-Fa-f0-9]{32,128}$`, plus the `pulse_` prefix our own tokens carry. Neither
+/// can break out of the single quotes the script puts it in.
+fn embeddable_token(t: &str) -> bool {
+    let hex = t
+        .strip_prefix(crate::auth::tokens::TOKEN_PREFIX)
+        .unwrap_or(t);
+    (32..=128).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Validates the parameters and renders the script.
 pub fn render(p: &ScriptParams) -> Result<String, ConfigError> {
     let pulse_url = p.pulse_url.trim().trim_end_matches('/');
@@ -65,12 +76,10 @@ pub fn render(p: &ScriptParams) -> Result<String, ConfigError> {
         ));
     }
     let auth_token = p.auth_token.as_deref().unwrap_or("");
-    let token_ok = auth_token.is_empty()
-        || ((32..=128).contains(&auth_token.len())
-            && auth_token.bytes().all(|b| b.is_ascii_hexdigit()));
-    if !token_ok {
+    if !auth_token.is_empty() && !embeddable_token(auth_token) {
         return Err(ConfigError::Invalid(
-            "auth_token must be 32-128 hex characters".to_string(),
+            "auth_token must be an API token: 32-128 hex characters, optionally prefixed with pulse_"
+                .to_string(),
         ));
     }
     let body = match p.node_type {
@@ -326,6 +335,20 @@ mod tests {
         assert!(render(&p)
             .unwrap()
             .contains(&format!("EMBEDDED_AUTH_TOKEN='{}'", "a".repeat(64))));
+        let ours = format!("pulse_{}", "0f".repeat(32));
+        p.auth_token = Some(ours.clone());
+        assert!(render(&p)
+            .unwrap()
+            .contains(&format!("EMBEDDED_AUTH_TOKEN='{ours}'")));
+        for bad in [
+            "pulse_abc",
+            "pulse_'x'",
+            "PULSE_0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f",
+        ] {
+            p.auth_token = Some(bad.to_string());
+            assert!(render(&p).is_err(), "{bad}");
+        }
+        p.auth_token = None;
         p.pulse_url = "ftp://x".to_string();
         assert!(render(&p).is_err());
     }
