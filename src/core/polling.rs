@@ -103,12 +103,17 @@ fn pve_client(p: &PveInstance, timeout: Duration) -> (ClientConfig, PveSettings)
         }
     };
     if p.is_cluster {
-        c.cluster_endpoints = p
-            .cluster_endpoints
-            .iter()
-            .filter(|e| !e.host.is_empty() || !e.ip.is_empty())
-            .map(endpoint_url)
-            .collect();
+        // The host the user configured is always a candidate: member addresses reported by
+        // the cluster may not be reachable from where Pulse runs (NAT, another VLAN).
+        let mut endpoints = vec![p.host.clone()];
+        endpoints.extend(
+            p.cluster_endpoints
+                .iter()
+                .filter(|e| !e.host.is_empty() || !e.ip.is_empty())
+                .map(endpoint_url)
+                .filter(|u| *u != p.host),
+        );
+        c.cluster_endpoints = endpoints;
     }
     let mut s = PveSettings::new(&p.name, &p.host);
     s.is_cluster = p.is_cluster;
