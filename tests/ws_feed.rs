@@ -212,3 +212,37 @@ fn websocket_connects_are_rate_limited_per_client() {
         ),
     }
 }
+
+#[test]
+fn theme_change_is_pushed_as_settings_update() {
+    let s = TestServer::start(&[]);
+    let mut ws = ws_connect(s.addr, "/ws", &[]).unwrap();
+    assert_eq!(ws_next(&mut ws)["type"], "welcome");
+    assert_eq!(ws_next(&mut ws)["type"], "initialState");
+    let r = s.req(
+        "POST",
+        "/api/system/settings/update",
+        &[("Content-Type", "application/json")],
+        Some(br#"{"theme":"dark"}"#),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    loop {
+        let m = ws_next(&mut ws);
+        if m["type"] == "settingsUpdate" {
+            assert_eq!(m["data"]["theme"], "dark");
+            break;
+        }
+    }
+    // test-notification reaches clients as the UI's auto-registration toast.
+    assert_eq!(
+        s.req("POST", "/api/test-notification", &[], None).json()["status"],
+        "notification sent"
+    );
+    loop {
+        let m = ws_next(&mut ws);
+        if m["type"] == "node_auto_registered" {
+            assert_eq!(m["data"]["name"], "test-node");
+            break;
+        }
+    }
+}

@@ -290,6 +290,17 @@ fn auto_register(app: &mut App, ctx: &Ctx) -> Outcome {
             app.config.discovery.invalidate();
             crate::log_info!("node auto-registered", id = id, name = name, added = added);
             crate::api::config_nodes::node_test::detect_cluster_later(app, &id);
+            // The UI shows a toast and reloads its node list.
+            app.broadcast_event(
+                "node_auto_registered",
+                &json!({
+                    "type": node_type.as_str(),
+                    "host": body.host.trim(),
+                    "name": name,
+                    "tokenId": body.token_id.trim(),
+                    "hasToken": !body.token_id.trim().is_empty(),
+                }),
+            );
             Reply::json(
                 200,
                 &json!({
@@ -332,6 +343,9 @@ pub fn start_discovery(app: &mut App, subnet: Option<&str>) -> Result<(), String
                     errors = result.errors.len()
                 );
                 app.config.discovery.finished(result, unix_now());
+                let response = serde_json::to_value(app.config.discovery.response(unix_now()))
+                    .unwrap_or_default();
+                app.broadcast_event("discovery_update", &response);
             })));
         });
     if let Err(e) = spawned {

@@ -68,6 +68,11 @@ fn update_settings(app: &mut App, ctx: &Ctx) -> Outcome {
         if changed.iter().any(|k| k.starts_with("discovery")) {
             app.config.discovery.invalidate();
         }
+        app.apply_runtime_settings();
+        if changed.contains(&"theme") {
+            let theme = app.config.system.theme.clone();
+            app.broadcast_event("settingsUpdate", &json!({ "theme": theme }));
+        }
     }
     Reply::json(200, &json!({ "success": true })).into()
 }

@@ -165,6 +165,7 @@ impl App {
 
     /// Start-up work that needs the whole app: demo mode, configured nodes, first snapshot.
     pub fn start_monitoring(&mut self) {
+        self.apply_runtime_settings();
         if self.cfg.mock_mode {
             let sizes = self.polling.demo_sizes;
             if let Err(e) = self.set_demo(true, sizes) {

@@ -236,6 +236,19 @@ impl App {
         }
     }
 
+    /// Applies the settings the monitor follows at run time (PBS/PMG polling intervals).
+    pub fn apply_runtime_settings(&mut self) {
+        use crate::monitor::task_key::InstanceKind;
+        let sys = &self.config.system;
+        let (pbs, pmg) = (
+            sys.pbs_polling_interval.max(10),
+            sys.pmg_polling_interval.max(10),
+        );
+        let scheduler = self.polling.core.scheduler_mut();
+        scheduler.set_interval_ms(InstanceKind::Pbs, pbs * 1000);
+        scheduler.set_interval_ms(InstanceKind::Pmg, pmg * 1000);
+    }
+
     /// Starts or stops the built-in demo cluster (the project's simulator on loopback).
     pub fn set_demo(&mut self, enabled: bool, sizes: DemoSizes) -> Result<(), String> {
         if let Some(demo) = self.polling.demo.take() {
