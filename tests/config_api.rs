@@ -380,6 +380,12 @@ fn discover_reports_cache_and_scans_loopback_on_request() {
         post(&s, "/api/discover", json!({"subnet":"10.0.0.0/40"})).status,
         400
     );
+    // A huge list is refused up front instead of being expanded on the event loop.
+    let many = vec!["169.254.0.0/16"; 100].join(",");
+    assert_eq!(
+        post(&s, "/api/discover", json!({ "subnet": many })).status,
+        400
+    );
     let r = post(&s, "/api/discover", json!({"subnet":"127.0.0.1/32"}));
     assert_eq!(r.status, 202, "{}", r.text());
     let mut done = false;

@@ -246,3 +246,49 @@ fn theme_change_is_pushed_as_settings_update() {
         }
     }
 }
+
+#[test]
+fn request_data_floods_are_answered_at_most_once_a_second() {
+    let s = TestServer::start(&[]);
+    s.apply(|app| {
+        app.publish_state(format!(r#"{{"pad":"{}"}}"#, "x".repeat(100_000)).into_bytes())
+    });
+    let mut ws = ws_connect(s.addr, "/ws", &[]).unwrap();
+    ws_next(&mut ws);
+    ws_next(&mut ws);
+    for _ in 0..200 {
+        ws.send(tungstenite::Message::Text(
+            r#"{"type":"requestData"}"#.into(),
+        ))
+        .unwrap();
+    }
+    ws.send(tungstenite::Message::Text(r#"{"type":"ping"}"#.into()))
+        .unwrap();
+    // Everything up to the pong: 200 requests must not have become 200 snapshots.
+    let mut snapshots = 0;
+    loop {
+        let m = ws_next(&mut ws);
+        match m["type"].as_str() {
+            Some("rawData") => snapshots += 1,
+            Some("pong") => break,
+            _ => {}
+        }
+    }
+    assert!(
+        (1..=2).contains(&snapshots),
+        "{snapshots} snapshots for one burst"
+    );
+}
+
+#[test]
+fn socket_io_upgrades_count_as_websocket_connects() {
+    let s = TestServer::start(&[]);
+    let mut open = Vec::new();
+    for _ in 0..5 {
+        open.push(ws_connect(s.addr, "/socket.io/?EIO=4&transport=websocket", &[]).unwrap());
+    }
+    match ws_connect(s.addr, "/socket.io/?EIO=4&transport=websocket", &[]) {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 429),
+        other => panic!("expected 429, got {:?}", other.map(|_| ())),
+    }
+}

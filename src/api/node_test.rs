@@ -67,7 +67,7 @@ fn test_unsaved(app: &mut App, ctx: &Ctx) -> Outcome {
         Err(e) => return Reply::from(e).into(),
     };
     let t = timeout(app);
-    Outcome::defer(
+    Outcome::defer_net(
         move || probe(&node, t),
         |_app, report: Report| match report.outcome {
             Ok(s) => Reply::json(200, &success_body(&s, &s.message())),
@@ -91,7 +91,7 @@ fn test_saved(app: &mut App, ctx: &Ctx) -> Outcome {
         return Reply::error(404, &format!("Node {id:?} not found")).into();
     };
     let t = timeout(app);
-    Outcome::defer(
+    Outcome::defer_net(
         move || probe(&node, t),
         |_app, report: Report| {
             let body = match report.outcome {
@@ -131,7 +131,7 @@ pub fn detect_cluster_later(app: &mut App, id: &str) {
             apply_cluster(app, &job_id, &host, result)
         })));
     });
-    if app.tasks.try_submit(job).is_err() {
+    if app.net_tasks.try_submit(job).is_err() {
         crate::log_warn!("cluster detection skipped: workers busy", id = id);
     }
 }

@@ -106,6 +106,7 @@ pub fn with_headers(outcome: Outcome, headers: Vec<(String, String)>) -> Outcome
         Outcome::Defer(d) => {
             let finish = d.finish;
             Outcome::Defer(Deferred {
+                pool: d.pool,
                 work: d.work,
                 finish: Box::new(move |app, result| finish(app, result).with_headers(headers)),
             })

@@ -4,7 +4,7 @@
 
 use crate::auth::policy::Principal;
 use crate::auth::tokens::Scope;
-use crate::config::discovery::{scan, ScanOptions};
+use crate::config::discovery::{scan, ScanOptions, ScanResult};
 use crate::config::nodes::NodeType;
 use crate::config::registration::{Registration, RegistrationAuth};
 use crate::config::secret::Secret;
@@ -328,14 +328,24 @@ pub fn start_discovery(app: &mut App, subnet: Option<&str>) -> Result<(), String
         .with_env(&|k| app.cfg.vars.get(k).map(str::to_string))
         .0;
     let subnet = subnet.unwrap_or(&s.discovery_subnet).to_string();
-    let opts =
-        ScanOptions::from_settings(&subnet, &s.discovery_config).map_err(|e| e.to_string())?;
+    // Subnet lists can be long: refuse absurd input here, expand it on the scan thread.
+    if subnet.len() > 4096 || subnet.split(',').count() > 64 {
+        return Err("subnet list too long (at most 64 entries)".to_string());
+    }
+    ScanOptions::validate_subnets(&subnet).map_err(|e| e.to_string())?;
+    let discovery_config = s.discovery_config.clone();
     let handle = app.handle.clone();
     app.config.discovery.started();
     let spawned = std::thread::Builder::new()
         .name("discovery".into())
         .spawn(move || {
-            let result = scan(&opts);
+            let result = match ScanOptions::from_settings(&subnet, &discovery_config) {
+                Ok(opts) => scan(&opts),
+                Err(e) => ScanResult {
+                    errors: vec![e.to_string()],
+                    ..Default::default()
+                },
+            };
             handle.post(Msg::Apply(Box::new(move |app: &mut App| {
                 crate::log_info!(
                     "discovery scan finished",
@@ -411,7 +421,8 @@ pub fn routes() -> Vec<Route> {
         Route {
             methods: &[Method::Post],
             pattern: "/api/setup-script-url",
-            access: Access::Authenticated,
+            // A setup code lets its holder add a node: same right as adding one directly.
+            access: Access::Scope("settings:write"),
             handler: script_url,
         },
         Route {
@@ -435,7 +446,7 @@ pub fn routes() -> Vec<Route> {
         Route {
             methods: &[Method::Post],
             pattern: "/api/discover",
-            access: Access::Authenticated,
+            access: Access::Scope("settings:write"),
             handler: discover_now,
         },
     ]

@@ -91,7 +91,7 @@ pub fn routes() -> Vec<Route> {
         Route {
             methods: &[Method::Post],
             pattern: "/api/test-notification",
-            access: Access::Authenticated,
+            access: Access::Scope("settings:write"),
             handler: test_notification,
         },
         Route {

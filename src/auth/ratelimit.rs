@@ -69,7 +69,7 @@ pub fn categorize(method: &str, path: &str) -> Option<Category> {
     if is("/api/state") || is("/api/guests/metadata") {
         return None;
     }
-    if !(is("/api") || is("/ws")) {
+    if !(is("/api") || is("/ws") || is("/socket.io")) {
         return None;
     }
     // Credential endpoints. Pulse guards the last three with a separate 10/min limiter.
@@ -106,7 +106,7 @@ pub fn categorize(method: &str, path: &str) -> Option<Category> {
     if is("/api/updates") {
         return Some(Category::Update);
     }
-    if is("/ws") {
+    if is("/ws") || is("/socket.io") {
         return Some(Category::WebSocket);
     }
     if is("/api/health") || is("/api/version") {

@@ -53,6 +53,18 @@ pub struct ScanOptions {
 impl ScanOptions {
     /// Builds the target list from `discoverySubnet` (`"auto"` = this host's own LANs, or a comma
     /// list of CIDRs) and the discovery settings (blocklist, allowlist, host cap, timeouts).
+    /// Checks the syntax of a subnet list without expanding it (cheap: safe on the loop).
+    pub fn validate_subnets(subnet: &str) -> Result<(), ConfigError> {
+        if subnet.trim().is_empty() || subnet.trim() == "auto" {
+            return Ok(());
+        }
+        for s in subnet.split(',') {
+            parse_cidr(s.trim())
+                .map_err(|e| ConfigError::Invalid(format!("discovery subnet: {e}")))?;
+        }
+        Ok(())
+    }
+
     pub fn from_settings(subnet: &str, cfg: &DiscoveryConfig) -> Result<ScanOptions, ConfigError> {
         let subnets = if subnet.trim().is_empty() || subnet.trim() == "auto" {
             local_subnets()

@@ -35,8 +35,11 @@ pub struct App {
     pub handle: LoopHandle,
     /// The route table (shared so a handler can run while `&mut App` is lent to it).
     pub router: std::sync::Arc<Router>,
-    /// Blocking jobs for handlers (bcrypt, connection tests).
+    /// Short blocking jobs for handlers (bcrypt, PBKDF2).
     pub tasks: WorkerPool,
+    /// Jobs that wait on the network (connection tests, cluster detection): a hung host can
+    /// hold one of these threads for its whole timeout without delaying a login.
+    pub net_tasks: WorkerPool,
     /// The loop's mio registry, for sockets the loop drives itself (WebSocket clients).
     pub registry: mio::Registry,
     pub hub: Hub,
@@ -44,6 +47,8 @@ pub struct App {
     pub polling: crate::core::polling::Polling,
     /// The latest `/api/state` JSON, serialised once per change and shared by every reader.
     pub state_json: SharedBody,
+    /// `rawData` frame of the current snapshot, built on first use.
+    raw_frame: Option<Frame>,
     /// Credentials, sessions, tokens, lockout, rate limits, audit.
     pub security: crate::auth::guard::Security,
     timers: TimerHeap<Timer>,
@@ -67,7 +72,7 @@ impl App {
     pub fn new(
         cfg: RuntimeConfig,
         handle: LoopHandle,
-        tasks: WorkerPool,
+        pools: crate::core::workers::HandlerPools,
         router: std::sync::Arc<Router>,
         registry: mio::Registry,
         security: crate::auth::guard::Security,
@@ -87,11 +92,13 @@ impl App {
             started: Instant::now(),
             handle,
             router,
-            tasks,
+            tasks: pools.cpu,
+            net_tasks: pools.net,
             registry,
             hub: Hub::new(Instant::now()),
             polling,
             state_json: SharedBody::new(b"{}".to_vec()),
+            raw_frame: None,
             security,
             timers,
             pending: HashMap::new(),
@@ -136,7 +143,11 @@ impl App {
                     let result = work();
                     handle.post(Msg::Deferred { id, result });
                 });
-                match self.tasks.try_submit(job) {
+                let pool = match d.pool {
+                    crate::core::outcome::Pool::Cpu => &self.tasks,
+                    crate::core::outcome::Pool::Net => &self.net_tasks,
+                };
+                match pool.try_submit(job) {
                     Ok(()) => {
                         let deadline = Instant::now() + DEFERRED_TIMEOUT;
                         self.pending.insert(
@@ -157,6 +168,9 @@ impl App {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
+        if self.hub.has_more_to_read() {
+            return Some(Instant::now());
+        }
         match (self.timers.next_deadline(), self.next_poll_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -220,6 +234,9 @@ impl App {
         if self.shutting_down {
             return;
         }
+        for token in self.hub.take_more_to_read() {
+            self.on_socket_event(token, true, false);
+        }
         self.sync_monitor_with_config();
         self.start_due_polls();
         self.publish_state_if_changed();
@@ -228,11 +245,22 @@ impl App {
     /// Replaces the state snapshot and pushes it to every WebSocket client.
     pub fn publish_state(&mut self, json: Vec<u8>) {
         self.state_json = SharedBody::new(json);
+        self.raw_frame = None;
         self.broadcast_state();
     }
 
-    fn state_frame(&self, msg_type: &str) -> Frame {
-        hub::frame_raw(FrameKind::State, msg_type, &self.state_json.raw)
+    /// The snapshot as a WebSocket frame. `rawData` is built once per snapshot and shared by
+    /// every client (broadcasts, `requestData`); `initialState` is built per connection.
+    fn state_frame(&mut self, msg_type: &str) -> Frame {
+        if msg_type != "rawData" {
+            return hub::frame_raw(FrameKind::State, msg_type, &self.state_json.raw);
+        }
+        if let Some(f) = &self.raw_frame {
+            return f.clone();
+        }
+        let f = hub::frame_raw(FrameKind::State, msg_type, &self.state_json.raw);
+        self.raw_frame = Some(f.clone());
+        f
     }
 
     fn broadcast_state(&mut self) {
@@ -306,6 +334,7 @@ impl App {
         }
         self.hub.close_all(&self.registry);
         self.tasks.shutdown();
+        self.net_tasks.shutdown();
         self.polling.shutdown();
         if let Err(e) = self.security.tokens.save_if_dirty() {
             crate::log_warn!("saving API token usage failed", error = e);

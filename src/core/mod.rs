@@ -56,6 +56,10 @@ pub fn start_with(
     let demo_sizes =
         crate::monitor::demo::DemoSizes::from_lookup(|k| cfg.vars.get(k).map(str::to_string));
     let polling = polling::Polling::new(cfg.connection_timeout, demo_sizes)?;
+    let pools = workers::HandlerPools {
+        cpu: tasks,
+        net: workers::WorkerPool::new("net", 4, 32, 1024 * 1024)?,
+    };
     let loop_handle = handle.clone();
     let registry = poll.registry().try_clone()?;
     // The app is built on the loop thread itself: it holds non-Send continuations and never
@@ -64,9 +68,17 @@ pub fn start_with(
         .name("event-loop".into())
         .spawn(move || {
             let mut app =
-                app::App::new(cfg, loop_handle, tasks, router, registry, security, polling);
-            app.start_monitoring();
-            event_loop::run(app, poll, rx)
+                app::App::new(cfg, loop_handle, pools, router, registry, security, polling);
+            // A panic here would leave a process that answers 503 forever; better to die
+            // loudly and let the supervisor (systemd, Docker) restart us.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                app.start_monitoring();
+                event_loop::run(app, poll, rx)
+            }));
+            if ran.is_err() {
+                crate::log_error!("event loop panicked; aborting so the supervisor restarts Pulse");
+                std::process::abort();
+            }
         })?;
     let http = HttpServer::start(listener, handle.clone())?;
     crate::log_info!("listening", addr = addr, version = crate::VERSION);

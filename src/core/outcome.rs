@@ -14,7 +14,16 @@ pub enum Outcome {
     Defer(Deferred),
 }
 
+/// Which worker pool runs deferred work. Network probes (that may hang for their whole
+/// timeout) never share threads with short CPU work such as a login's bcrypt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    Cpu,
+    Net,
+}
+
 pub struct Deferred {
+    pub pool: Pool,
     /// Runs on a worker thread (network calls, bcrypt, PBKDF2...).
     pub work: Box<dyn FnOnce() -> AnyResult + Send>,
     /// Runs back on the event loop with the work's result and builds the answer.
@@ -22,14 +31,34 @@ pub struct Deferred {
 }
 
 impl Outcome {
-    /// Typed constructor for deferred work: `work` on a worker, `finish` on the loop.
+    /// Typed constructor for deferred CPU work: `work` on a worker, `finish` on the loop.
     pub fn defer<T, W, F>(work: W, finish: F) -> Outcome
     where
         T: Send + 'static,
         W: FnOnce() -> T + Send + 'static,
         F: FnOnce(&mut App, T) -> Reply + 'static,
     {
+        Outcome::defer_on(Pool::Cpu, work, finish)
+    }
+
+    /// Deferred work that talks to the network (connection tests, probes).
+    pub fn defer_net<T, W, F>(work: W, finish: F) -> Outcome
+    where
+        T: Send + 'static,
+        W: FnOnce() -> T + Send + 'static,
+        F: FnOnce(&mut App, T) -> Reply + 'static,
+    {
+        Outcome::defer_on(Pool::Net, work, finish)
+    }
+
+    fn defer_on<T, W, F>(pool: Pool, work: W, finish: F) -> Outcome
+    where
+        T: Send + 'static,
+        W: FnOnce() -> T + Send + 'static,
+        F: FnOnce(&mut App, T) -> Reply + 'static,
+    {
         Outcome::Defer(Deferred {
+            pool,
             work: Box::new(move || Box::new(work()) as AnyResult),
             finish: Box::new(move |app, result| match result.downcast::<T>() {
                 Ok(value) => finish(app, *value),

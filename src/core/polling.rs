@@ -283,19 +283,31 @@ impl App {
         let now = crate::util::time::now_ms();
         for job in self.polling.core.start_due(now, free) {
             let handle = self.handle.clone();
+            let key = job.key().clone();
             let submitted = self.polling.pool.try_submit(Box::new(move || {
-                let outcome = job.run(crate::util::time::now_ms());
-                handle.post(Msg::Apply(Box::new(move |app: &mut App| {
-                    app.poll_finished(outcome)
-                })));
+                let run = std::panic::AssertUnwindSafe(|| job.run(crate::util::time::now_ms()));
+                let msg: Box<dyn FnOnce(&mut App) + Send> = match std::panic::catch_unwind(run) {
+                    Ok(outcome) => Box::new(move |app: &mut App| app.poll_finished(outcome)),
+                    Err(_) => Box::new(move |app: &mut App| app.poll_panicked(key)),
+                };
+                handle.post(Msg::Apply(msg));
             }));
             match submitted {
                 Ok(()) => self.polling.in_flight += 1,
-                // Cannot happen while `free` is respected; if it does, the instance stays
-                // "in flight" until the scheduler's own timeout notices.
+                // Cannot happen while `free` is respected (the pool takes threads + queue).
                 Err(_) => crate::log_error!("poll queue unexpectedly full"),
             }
         }
+    }
+
+    /// A poll panicked (a bug, never bad input by design): its client went down with it, so
+    /// the instance is rebuilt from its configuration on the next sync.
+    fn poll_panicked(&mut self, key: TaskKey) {
+        crate::log_error!("poll panicked; rebuilding the instance", instance = key);
+        self.polling.in_flight = self.polling.in_flight.saturating_sub(1);
+        self.polling.core.remove(&key);
+        self.polling.configured.remove(&key);
+        self.polling.synced_nodes_revision = None;
     }
 
     fn poll_finished(&mut self, outcome: crate::monitor::jobs::PollOutcome) {
@@ -306,8 +318,12 @@ impl App {
         self.start_due_polls();
     }
 
-    /// The next time the scheduler wants to run something.
+    /// The next time the scheduler wants to run something. `None` while every poll worker
+    /// is busy: the loop must not wake for polls it cannot start (a finishing poll wakes it).
     pub fn next_poll_deadline(&self) -> Option<std::time::Instant> {
+        if self.polling.in_flight >= POLL_THREADS + POLL_QUEUE {
+            return None;
+        }
         let at = self.polling.core.next_deadline()?;
         let wait = (at - crate::util::time::now_ms()).max(0) as u64;
         Some(std::time::Instant::now() + Duration::from_millis(wait))

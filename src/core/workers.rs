@@ -9,6 +9,14 @@ use std::thread::JoinHandle;
 
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
 
+/// The two pools handlers defer work to (see `core::outcome::Pool`).
+pub struct HandlerPools {
+    /// Short CPU work: bcrypt, PBKDF2.
+    pub cpu: WorkerPool,
+    /// Work that waits on the network: connection tests, cluster detection.
+    pub net: WorkerPool,
+}
+
 pub struct WorkerPool {
     name: &'static str,
     tx: Option<SyncSender<Job>>,

@@ -145,6 +145,10 @@ pub fn percent_decode(s: &str) -> Option<String> {
     while i < b.len() {
         match b[i] {
             b'%' if i + 2 < b.len() => {
+                // Both must be hex digits: from_str_radix would also take a sign ("%+5").
+                if !(b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
+                    return None;
+                }
                 let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok()?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 3;
@@ -187,5 +191,6 @@ mod tests {
         assert!(!r.accepts_gzip());
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(percent_decode("%4"), None);
+        assert_eq!(percent_decode("%+5"), None);
     }
 }

@@ -14,6 +14,11 @@ use tungstenite::protocol::{frame::coding::CloseCode, CloseFrame, Role, WebSocke
 use tungstenite::{Message, Utf8Bytes, WebSocket};
 
 pub const MAX_QUEUED: usize = 32;
+/// Messages read per readiness event; the rest wait for the next loop turn, so one chatty
+/// client cannot keep the loop to itself.
+pub const MAX_READS_PER_TURN: usize = 64;
+/// A client may ask for a full snapshot (`requestData`) at most this often.
+pub const REQUEST_DATA_EVERY: Duration = Duration::from_secs(1);
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A frame ready to send, shared between all clients of a broadcast.
@@ -50,6 +55,7 @@ pub struct Client {
     /// tungstenite holds an unflushed frame (the socket said WouldBlock).
     blocked_since: Option<Instant>,
     pub last_heard: Instant,
+    last_request_data: Option<Instant>,
     /// The upgraded stream tiny_http gave us; dropping it shuts the socket down, so it lives
     /// exactly as long as the client.
     _keep: Box<dyn tiny_http::ReadWrite + Send>,
@@ -78,6 +84,7 @@ impl Client {
             queue: VecDeque::new(),
             blocked_since: None,
             last_heard: now,
+            last_request_data: None,
             _keep: keep,
         }
     }
@@ -137,10 +144,23 @@ impl Client {
         }
     }
 
-    /// Reads everything available; returns requests for the hub, or Drop on close/error.
-    pub fn read_all(&mut self, now: Instant) -> Result<Vec<Inbound>, &'static str> {
+    /// Whether a `requestData` may be served now (at most one per `REQUEST_DATA_EVERY`).
+    pub fn allow_request_data(&mut self, now: Instant) -> bool {
+        let ok = self
+            .last_request_data
+            .is_none_or(|t| now.duration_since(t) >= REQUEST_DATA_EVERY);
+        if ok {
+            self.last_request_data = Some(now);
+        }
+        ok
+    }
+
+    /// Reads what is available, at most `MAX_READS_PER_TURN` messages. Returns the requests
+    /// for the hub and whether more may be waiting (then the hub reads again next turn:
+    /// with edge-triggered readiness no new event would come for data already there).
+    pub fn read_all(&mut self, now: Instant) -> Result<(Vec<Inbound>, bool), &'static str> {
         let mut inbound = Vec::new();
-        loop {
+        for _ in 0..MAX_READS_PER_TURN {
             match self.ws.read() {
                 Ok(msg) => {
                     self.last_heard = now;
@@ -159,7 +179,7 @@ impl Client {
                     }
                 }
                 Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    return Ok(inbound)
+                    return Ok((inbound, false))
                 }
                 Err(tungstenite::Error::ConnectionClosed)
                 | Err(tungstenite::Error::AlreadyClosed) => return Err("connection closed"),
@@ -182,6 +202,7 @@ impl Client {
                 Err(_) => return Err("read error"),
             }
         }
+        Ok((inbound, true))
     }
 
     /// Periodic check: stalled writer or silent peer.

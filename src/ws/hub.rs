@@ -22,6 +22,8 @@ const FIRST_TOKEN: usize = 16;
 
 pub struct Hub {
     clients: HashMap<Token, Client>,
+    /// Clients that still had data to read when their per-turn budget ran out.
+    more_to_read: Vec<Token>,
     next_token: usize,
     last_ping: Instant,
     pub last_state_broadcast: Instant,
@@ -38,6 +40,7 @@ impl Hub {
     pub fn new(now: Instant) -> Hub {
         Hub {
             clients: HashMap::new(),
+            more_to_read: Vec::new(),
             next_token: FIRST_TOKEN,
             last_ping: now,
             last_state_broadcast: now,
@@ -131,7 +134,21 @@ impl Hub {
         let mut inbound = Vec::new();
         if readable {
             match client.read_all(now) {
-                Ok(i) => inbound = i,
+                Ok((i, more)) => {
+                    inbound = i;
+                    if more && !self.more_to_read.contains(&token) {
+                        self.more_to_read.push(token);
+                    }
+                    // One snapshot per burst, and at most one a second per client.
+                    let mut wanted = false;
+                    inbound.retain(|m| match m {
+                        Inbound::RequestData => !std::mem::replace(&mut wanted, true),
+                        Inbound::Ping => true,
+                    });
+                    if wanted && !client.allow_request_data(now) {
+                        inbound.retain(|m| *m != Inbound::RequestData);
+                    }
+                }
                 Err(why) => {
                     self.drop_client(registry, token, why);
                     return Vec::new();
@@ -145,6 +162,16 @@ impl Hub {
             }
         }
         inbound
+    }
+
+    /// True when some client has unread input left over (the loop must not sleep).
+    pub fn has_more_to_read(&self) -> bool {
+        !self.more_to_read.is_empty()
+    }
+
+    /// Clients whose reading was cut short last turn; the caller feeds them to `on_event`.
+    pub fn take_more_to_read(&mut self) -> Vec<Token> {
+        std::mem::take(&mut self.more_to_read)
     }
 
     /// Answers one client (pong, requested data).
@@ -197,6 +224,7 @@ impl Hub {
     }
 
     fn drop_client(&mut self, registry: &Registry, token: Token, why: &'static str) {
+        self.more_to_read.retain(|t| *t != token);
         if let Some(mut c) = self.clients.remove(&token) {
             let _ = registry.deregister(c.stream_mut());
             let benign = matches!(why, "client closed" | "connection closed");
