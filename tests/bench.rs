@@ -257,7 +257,7 @@ fn monitoring_core_50_nodes_3000_guests() {
     println!("\n#### Monitoring core: {NODES} nodes, {GUESTS} guests (PVE simulator over HTTPS, pinned fingerprint)\n");
     println!("| measure | value |\n|---|---|");
     println!("| state polled | {n_nodes} nodes, {n_vms} VMs, {n_cts} containers |");
-    println!("| RSS before the node was added | {idle_rss} |");
+    println!("| RSS at start-up, node just added (first poll running) | {idle_rss} |");
     println!(
         "| first (cold) cycle | {:.1} s wall, {cold_cpu:.2} CPU s |",
         first_cycle.as_secs_f64()
