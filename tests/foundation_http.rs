@@ -242,3 +242,18 @@ fn head_requests_get_headers_only() {
     assert_eq!(r.status, 200);
     assert!(r.body.is_empty());
 }
+
+#[test]
+fn large_bodies_carry_content_length_not_chunking() {
+    let s = TestServer::start(&[]);
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(100_000)).into_bytes();
+    s.apply(move |app| app.publish_state(big));
+    let r = s.get("/api/state");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Transfer-Encoding"), None);
+    assert_eq!(
+        r.header("Content-Length"),
+        Some(r.body.len().to_string().as_str())
+    );
+    assert!(r.body.len() > 100_000);
+}

@@ -292,3 +292,25 @@ fn socket_io_upgrades_count_as_websocket_connects() {
         other => panic!("expected 429, got {:?}", other.map(|_| ())),
     }
 }
+
+#[test]
+fn protocol_pings_are_answered_between_data_frames() {
+    let s = TestServer::start(&[]);
+    let mut ws = ws_connect(s.addr, "/ws", &[]).unwrap();
+    ws_next(&mut ws);
+    ws_next(&mut ws);
+    ws.send(tungstenite::Message::Ping(b"are-you-there".to_vec().into()))
+        .unwrap();
+    s.apply(|app| app.broadcast_event("testEvent", &serde_json::json!({"n": 1})));
+    let (mut pong, mut event) = (false, false);
+    while !(pong && event) {
+        match ws.read().expect("read") {
+            tungstenite::Message::Pong(p) => {
+                assert_eq!(&p[..], b"are-you-there");
+                pong = true;
+            }
+            tungstenite::Message::Text(t) => event |= t.as_str().contains("testEvent"),
+            _ => {}
+        }
+    }
+}

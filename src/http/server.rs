@@ -326,7 +326,10 @@ fn respond(rq: tiny_http::Request, reply: Reply, request_id: &str, gzip_ok: bool
         io::Cursor::new(ArcBytes(data)),
         Some(len),
         None,
-    );
+    )
+    // The length is always known: send Content-Length, never tiny_http's chunking (which it
+    // otherwise picks for bodies over 32 KiB).
+    .with_chunked_threshold(usize::MAX);
     // A client that went away or stopped reading (SO_SNDTIMEO) is not our problem to report.
     let _ = rq.respond(response);
 }

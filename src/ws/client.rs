@@ -1,17 +1,90 @@
 //! One WebSocket client, driven by the event loop over a non-blocking socket.
 //!
-//! Back-pressure: at most one message is inside tungstenite's write buffer at a time; the rest
-//! wait in a short queue of shared (reference-counted) frames. A newer `rawData` replaces an
-//! older one still waiting, so a slow reader gets fewer snapshots rather than an ever-growing
-//! backlog. A client whose queue overflows, or whose socket accepts nothing for
-//! `STALL_TIMEOUT`, is dropped.
+//! Writes bypass tungstenite: a broadcast frame is one shared buffer, and each client keeps only
+//! a reference and an offset into it, so a thousand clients cost a thousand pointers, not a
+//! thousand copies. tungstenite does the reading (and protocol details); whatever it wants to
+//! write itself (pong replies, close handshakes) lands in a small outbox that is queued between
+//! our frames, never in the middle of one.
+//!
+//! Back-pressure: at most `MAX_QUEUED` frames wait per client, a newer `rawData` replaces an
+//! older one not yet started, and a client whose socket accepts nothing for `STALL_TIMEOUT` is
+//! dropped.
 
 use mio::net::TcpStream;
 use std::collections::VecDeque;
+use std::io::{self, Read, Write};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
-use tungstenite::protocol::{frame::coding::CloseCode, CloseFrame, Role, WebSocketConfig};
+use tungstenite::protocol::{frame::coding::CloseCode, Role, WebSocketConfig};
 use tungstenite::{Message, Utf8Bytes, WebSocket};
+
+/// The socket as tungstenite sees it: reads come from the network, writes go to `outbox`
+/// (tungstenite only writes control frames here; data frames are written by `Client`).
+pub struct Duplex {
+    sock: TcpStream,
+    outbox: Vec<u8>,
+}
+
+impl Read for Duplex {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.sock.read(buf)
+    }
+}
+
+impl Write for Duplex {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.outbox.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Bytes on their way to the socket: a frame header and its payload, with progress.
+struct Chunk {
+    kind: FrameKind,
+    header: Vec<u8>,
+    payload: Payload,
+    sent: usize,
+}
+
+enum Payload {
+    /// A broadcast frame's text, shared with every other client.
+    Shared(Utf8Bytes),
+    /// Control frames and tungstenite's own output.
+    Owned(Vec<u8>),
+}
+
+impl Payload {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Payload::Shared(t) => t.as_bytes(),
+            Payload::Owned(v) => v,
+        }
+    }
+}
+
+/// RFC 6455 header of an unmasked (server → client) frame with FIN set.
+fn frame_header(opcode: u8, len: usize) -> Vec<u8> {
+    let mut h = Vec::with_capacity(10);
+    h.push(0x80 | opcode);
+    if len < 126 {
+        h.push(len as u8);
+    } else if len <= u16::MAX as usize {
+        h.push(126);
+        h.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        h.push(127);
+        h.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    h
+}
+
+const OP_TEXT: u8 = 0x1;
+const OP_CLOSE: u8 = 0x8;
+const OP_PING: u8 = 0x9;
 
 pub const MAX_QUEUED: usize = 32;
 /// Messages read per readiness event; the rest wait for the next loop turn, so one chatty
@@ -49,10 +122,10 @@ pub enum Health {
 }
 
 pub struct Client {
-    ws: WebSocket<TcpStream>,
+    ws: WebSocket<Duplex>,
     pub peer: IpAddr,
-    queue: VecDeque<Frame>,
-    /// tungstenite holds an unflushed frame (the socket said WouldBlock).
+    out: VecDeque<Chunk>,
+    /// The socket said WouldBlock with data still to send.
     blocked_since: Option<Instant>,
     pub last_heard: Instant,
     last_request_data: Option<Instant>,
@@ -78,10 +151,14 @@ impl Client {
         keep: Box<dyn tiny_http::ReadWrite + Send>,
         now: Instant,
     ) -> Client {
+        let duplex = Duplex {
+            sock: stream,
+            outbox: Vec::new(),
+        };
         Client {
-            ws: WebSocket::from_raw_socket(stream, Role::Server, Some(ws_config())),
+            ws: WebSocket::from_raw_socket(duplex, Role::Server, Some(ws_config())),
             peer,
-            queue: VecDeque::new(),
+            out: VecDeque::new(),
             blocked_since: None,
             last_heard: now,
             last_request_data: None,
@@ -89,59 +166,86 @@ impl Client {
         }
     }
 
-    /// Frames waiting (queued, or one held by tungstenite while the socket is full).
+    /// Chunks waiting to be written, and whether the socket is currently full.
     pub fn pending(&self) -> (usize, bool) {
-        (self.queue.len(), self.blocked_since.is_some())
+        (self.out.len(), self.blocked_since.is_some())
     }
 
     pub fn stream_mut(&mut self) -> &mut TcpStream {
-        self.ws.get_mut()
+        &mut self.ws.get_mut().sock
     }
 
     /// Queues a frame and tries to send. `Drop` when the client cannot keep up.
     pub fn enqueue(&mut self, frame: Frame, now: Instant) -> Health {
         if frame.kind == FrameKind::State {
-            self.queue.retain(|f| f.kind != FrameKind::State);
+            // A newer snapshot replaces one not yet started (never one half written).
+            self.out
+                .retain(|c| !(c.kind == FrameKind::State && c.sent == 0));
         }
-        if self.queue.len() >= MAX_QUEUED {
+        if self.out.len() >= MAX_QUEUED {
             return Health::Drop("send queue full (client not reading)");
         }
-        self.queue.push_back(frame);
+        let header = frame_header(OP_TEXT, frame.text.len());
+        self.out.push_back(Chunk {
+            kind: frame.kind,
+            header,
+            payload: Payload::Shared(frame.text),
+            sent: 0,
+        });
         self.pump(now)
     }
 
-    /// Moves queued frames into the socket until it would block.
-    pub fn pump(&mut self, now: Instant) -> Health {
-        if self.blocked_since.is_some() {
-            match self.ws.flush() {
-                Ok(()) => self.blocked_since = None,
-                Err(e) => return self.io_health(e, now),
-            }
+    /// Moves whatever tungstenite wrote (pongs, close replies) into the queue, as whole frames.
+    fn take_outbox(&mut self) {
+        let outbox = std::mem::take(&mut self.ws.get_mut().outbox);
+        if !outbox.is_empty() {
+            self.out.push_back(Chunk {
+                kind: FrameKind::Other,
+                header: Vec::new(),
+                payload: Payload::Owned(outbox),
+                sent: 0,
+            });
         }
-        while let Some(frame) = self.queue.pop_front() {
-            let result = self
-                .ws
-                .write(Message::Text(frame.text))
-                .and_then(|_| self.ws.flush());
-            if let Err(e) = result {
-                return self.io_health(e, now);
-            }
-        }
-        Health::Ok
     }
 
-    fn io_health(&mut self, e: tungstenite::Error, now: Instant) -> Health {
-        match e {
-            tungstenite::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                self.blocked_since.get_or_insert(now);
-                Health::Ok
+    fn push_control(&mut self, opcode: u8, payload: Vec<u8>) {
+        let header = frame_header(opcode, payload.len());
+        self.out.push_back(Chunk {
+            kind: FrameKind::Other,
+            header,
+            payload: Payload::Owned(payload),
+            sent: 0,
+        });
+    }
+
+    /// Writes queued bytes until the socket would block.
+    pub fn pump(&mut self, now: Instant) -> Health {
+        self.take_outbox();
+        while let Some(chunk) = self.out.front_mut() {
+            let hlen = chunk.header.len();
+            let total = hlen + chunk.payload.bytes().len();
+            while chunk.sent < total {
+                let sock = &mut self.ws.get_mut().sock;
+                let result = if chunk.sent < hlen {
+                    sock.write(&chunk.header[chunk.sent..])
+                } else {
+                    sock.write(&chunk.payload.bytes()[chunk.sent - hlen..])
+                };
+                match result {
+                    Ok(0) => return Health::Drop("closed"),
+                    Ok(n) => chunk.sent += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.blocked_since.get_or_insert(now);
+                        return Health::Ok;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => return Health::Drop("write error"),
+                }
             }
-            tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
-                Health::Drop("closed")
-            }
-            tungstenite::Error::WriteBufferFull(_) => Health::Drop("write buffer full"),
-            _ => Health::Drop("write error"),
+            self.out.pop_front();
         }
+        self.blocked_since = None;
+        Health::Ok
     }
 
     /// Whether a `requestData` may be served now (at most one per `REQUEST_DATA_EVERY`).
@@ -220,22 +324,24 @@ impl Client {
     }
 
     pub fn send_protocol_ping(&mut self, now: Instant) -> Health {
-        match self
-            .ws
-            .write(Message::Ping(Default::default()))
-            .and_then(|_| self.ws.flush())
-        {
-            Ok(()) => Health::Ok,
-            Err(e) => self.io_health(e, now),
+        if self.out.len() >= MAX_QUEUED {
+            return Health::Drop("send queue full (client not reading)");
         }
+        self.push_control(OP_PING, Vec::new());
+        self.pump(now)
     }
 
-    /// Best-effort close with a code (1008 = policy violation, e.g. not authenticated).
+    /// Best-effort close with a code (1008 = policy violation, e.g. not authenticated): one
+    /// non-blocking attempt, the client is going away either way.
     pub fn close(&mut self, code: CloseCode, reason: &str) {
-        let _ = self.ws.close(Some(CloseFrame {
-            code,
-            reason: reason.to_string().into(),
-        }));
-        let _ = self.ws.flush();
+        let mut payload = u16::from(code).to_be_bytes().to_vec();
+        // Control frame payloads are at most 125 bytes.
+        let reason: String = reason.chars().take(100).collect();
+        payload.extend_from_slice(reason.as_bytes());
+        // A half-written frame in front must finish first or the stream is garbage;
+        // everything not yet started is dropped in favour of the close.
+        self.out.retain(|c| c.sent > 0);
+        self.push_control(OP_CLOSE, payload);
+        let _ = self.pump(Instant::now());
     }
 }
