@@ -33,6 +33,7 @@ pub mod pve_api_client;
 pub mod rates;
 pub mod runtime;
 pub mod scheduler;
+pub mod slow_nodes;
 pub mod staleness;
 pub mod task_key;
 

@@ -174,6 +174,9 @@ pub fn poll_pve(
     ctx: &mut PvePollContext,
     now_ms: i64,
 ) -> Result<PveSnapshot, PollError> {
+    // One slow member must not hold the whole instance for minutes (see `slow_nodes`).
+    let mut guard = super::slow_nodes::SlowNodeGuard::new(api);
+    let api: &mut dyn PveApi = &mut guard;
     let listed = api.nodes().map_err(|e| classify(&e))?;
     let settings = ctx.settings.clone();
     let instance = settings.instance.as_str();
