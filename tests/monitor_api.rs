@@ -230,10 +230,7 @@ fn one_slow_member_does_not_hold_up_the_whole_poll() {
     let slow = sim.node_names()[1].clone();
     // Every call about that node answers after 6 s: without the guard a poll would make about
     // ten of them in a row (a minute); with it, the first marks the node slow.
-    sim.set_fault(
-        &format!("/nodes/{slow}/"),
-        Fault::Latency { ms: 6000 },
-    );
+    sim.set_fault(&format!("/nodes/{slow}/"), Fault::Latency { ms: 6000 });
     let s = TestServer::start(&[]);
     let body = serde_json::json!({
         "type": "pve",

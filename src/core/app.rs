@@ -47,8 +47,8 @@ pub struct App {
     pub polling: crate::core::polling::Polling,
     /// The latest `/api/state` JSON, serialised once per change and shared by every reader.
     pub state_json: SharedBody,
-    /// `rawData` frame of the current snapshot, built on first use.
-    raw_frame: Option<Frame>,
+    /// `rawData` and `initialState` frames of the current snapshot, built on first use.
+    state_frames: [Option<Frame>; 2],
     /// Credentials, sessions, tokens, lockout, rate limits, audit.
     pub security: crate::auth::guard::Security,
     timers: TimerHeap<Timer>,
@@ -98,7 +98,7 @@ impl App {
             hub: Hub::new(Instant::now()),
             polling,
             state_json: SharedBody::new(b"{}".to_vec()),
-            raw_frame: None,
+            state_frames: [None, None],
             security,
             timers,
             pending: HashMap::new(),
@@ -245,21 +245,19 @@ impl App {
     /// Replaces the state snapshot and pushes it to every WebSocket client.
     pub fn publish_state(&mut self, json: Vec<u8>) {
         self.state_json = SharedBody::new(json);
-        self.raw_frame = None;
+        self.state_frames = [None, None];
         self.broadcast_state();
     }
 
-    /// The snapshot as a WebSocket frame. `rawData` is built once per snapshot and shared by
-    /// every client (broadcasts, `requestData`); `initialState` is built per connection.
-    fn state_frame(&mut self, msg_type: &str) -> Frame {
-        if msg_type != "rawData" {
-            return hub::frame_raw(FrameKind::State, msg_type, &self.state_json.raw);
-        }
-        if let Some(f) = &self.raw_frame {
+    /// The snapshot as a WebSocket frame (`rawData` or `initialState`), built once per
+    /// snapshot and shared by every client: a thousand clients hold pointers, not copies.
+    fn state_frame(&mut self, msg_type: &'static str) -> Frame {
+        let slot = if msg_type == "rawData" { 0 } else { 1 };
+        if let Some(f) = &self.state_frames[slot] {
             return f.clone();
         }
         let f = hub::frame_raw(FrameKind::State, msg_type, &self.state_json.raw);
-        self.raw_frame = Some(f.clone());
+        self.state_frames[slot] = Some(f.clone());
         f
     }
 
