@@ -137,3 +137,38 @@ fn a_silent_port_times_out_as_an_error_not_a_hang() {
     assert_eq!(result.errors.len(), 1, "{:?}", result.errors);
     assert!(result.errors[0].starts_with(&format!("127.0.0.1:{port}:")));
 }
+
+#[test]
+fn identifies_the_simulators_pve_pbs_and_pmg() {
+    use pulse::proxmox::Product;
+    use pulse::sim::{SimConfig, Simulator};
+    let sim = Simulator::start(SimConfig {
+        nodes: 1,
+        guests: 2,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let port = |p: Product| -> u16 {
+        sim.https_url(p)
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (pve, pbs, pmg) = (port(Product::Pve), port(Product::Pbs), port(Product::Pmg));
+    let result = scan(&options(vec![pve, pbs, pmg]));
+    let mut found: Vec<(u16, NodeType)> = result
+        .servers
+        .iter()
+        .map(|s| (s.port, s.node_type))
+        .collect();
+    found.sort();
+    let mut expected = vec![
+        (pve, NodeType::Pve),
+        (pbs, NodeType::Pbs),
+        (pmg, NodeType::Pmg),
+    ];
+    expected.sort();
+    assert_eq!(found, expected, "errors: {:?}", result.errors);
+}

@@ -95,16 +95,18 @@ impl Response {
         }
     }
 
-    pub fn head_bytes(&self, keep_alive: bool) -> Vec<u8> {
+    /// `server` is the product's API daemon name, which discovery uses to tell them apart.
+    pub fn head_bytes(&self, keep_alive: bool, server: &str) -> Vec<u8> {
         let reason: String = self.reason.chars().filter(|c| !c.is_control()).collect();
         format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: {}\r\nServer: pve-api-daemon/3.0\r\n\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: {}\r\nServer: {}\r\n\r\n",
             self.status,
             reason,
             self.content_type,
             self.body.len(),
             if self.gzipped { "Content-Encoding: gzip\r\n" } else { "" },
-            if keep_alive { "Keep-Alive" } else { "close" }
+            if keep_alive { "Keep-Alive" } else { "close" },
+            server
         )
         .into_bytes()
     }
@@ -245,8 +247,13 @@ pub fn read_request<S: Read>(
     }))
 }
 
-pub fn write_response<S: Write>(s: &mut S, resp: &Response, keep_alive: bool) -> io::Result<()> {
-    let mut out = resp.head_bytes(keep_alive);
+pub fn write_response<S: Write>(
+    s: &mut S,
+    resp: &Response,
+    keep_alive: bool,
+    server: &str,
+) -> io::Result<()> {
+    let mut out = resp.head_bytes(keep_alive, server);
     out.extend_from_slice(&resp.body);
     s.write_all(&out)?;
     s.flush()

@@ -124,6 +124,15 @@ fn handle_connection(shared: &Shared, stream: TcpStream, product: Product, tls: 
     serve(shared, &mut s, product);
 }
 
+/// The `Server` header each product's API daemon sends.
+fn server_name(product: Product) -> &'static str {
+    match product {
+        Product::Pve => "pve-api-daemon/3.0",
+        Product::Pmg => "pmg-api-daemon/3.0",
+        Product::Pbs => "proxmox-backup-api",
+    }
+}
+
 fn serve<C: Conn>(shared: &Shared, conn: &mut C, product: Product) {
     let mut buf = Vec::new();
     while let Ok(Some(req)) =
@@ -137,13 +146,15 @@ fn serve<C: Conn>(shared: &Shared, conn: &mut C, product: Product) {
                 if resp.gzipped {
                     shared.gzipped.fetch_add(1, Ordering::Relaxed);
                 }
-                if http::write_response(conn, &resp, keep_alive).is_err() || !keep_alive {
+                if http::write_response(conn, &resp, keep_alive, server_name(product)).is_err()
+                    || !keep_alive
+                {
                     break;
                 }
             }
             Action::Truncate(resp) => {
                 let resp = resp.gzip_if_accepted(&req);
-                let mut out = resp.head_bytes(false);
+                let mut out = resp.head_bytes(false, server_name(product));
                 out.extend_from_slice(resp.body.get(..resp.body.len() / 2).unwrap_or_default());
                 let _ = conn.write_all(&out);
                 let _ = conn.flush();
