@@ -412,6 +412,9 @@ impl Security {
                 errors.push(e.to_string());
             }
         }
+        if let Err(e) = self.sessions.save_if_dirty() {
+            errors.push(e.to_string());
+        }
         self.rate.prune(now);
         self.lockout.prune(now);
         self.recovery.prune(now);

@@ -115,6 +115,8 @@ impl From<RandomUnavailable> for SessionError {
 pub struct SessionStore {
     path: PathBuf,
     sessions: HashMap<String, SessionRecord>,
+    /// Changes not yet on disk (CSRF rotations are saved by the periodic tick, not per request).
+    dirty: bool,
 }
 
 impl SessionStore {
@@ -155,7 +157,11 @@ impl SessionStore {
             .filter(|r| r.expires_at > now)
             .map(|r| (r.key.clone(), r))
             .collect();
-        Ok(SessionStore { path, sessions })
+        Ok(SessionStore {
+            path,
+            sessions,
+            dirty: false,
+        })
     }
 
     /// A store with no sessions that saves to `<data_dir>/sessions.json`.
@@ -163,6 +169,7 @@ impl SessionStore {
         SessionStore {
             path: data_dir.join(SESSIONS_FILE),
             sessions: HashMap::new(),
+            dirty: false,
         }
     }
 
@@ -275,7 +282,9 @@ impl SessionStore {
         };
         let (token, hash) = csrf::new_token()?;
         record.csrf_hash = Some(hash);
-        self.save()?;
+        // Not saved here: a client without its CSRF cookie would otherwise cost a disk write
+        // on every request. Lost on a crash, the token is simply re-issued after a 403.
+        self.dirty = true;
         Ok(Some(token))
     }
 
@@ -284,6 +293,15 @@ impl SessionStore {
         let before = self.sessions.len();
         self.sessions.retain(|_, r| r.expires_at > now);
         before - self.sessions.len()
+    }
+
+    /// Saves when something changed since the last save.
+    pub fn save_if_dirty(&mut self) -> Result<(), SessionError> {
+        if self.dirty {
+            self.save()?;
+            self.dirty = false;
+        }
+        Ok(())
     }
 
     /// Writes `sessions.json` (0600, atomic).
@@ -402,6 +420,28 @@ mod tests {
             "old token replaced"
         );
         assert!(store.rotate_csrf("unknown").unwrap().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn csrf_rotation_is_saved_by_the_tick_not_per_request() {
+        let dir = temp_dir("csrf-save");
+        let mut store = SessionStore::load(&dir, t(0)).unwrap();
+        let s = store.create("admin", None, None, t(0)).unwrap();
+        let key = store.validate(s.token.expose(), t(1)).unwrap().key.clone();
+        let on_disk = std::fs::read(dir.join(SESSIONS_FILE)).unwrap();
+        let fresh = store.rotate_csrf(&key).unwrap().unwrap();
+        assert_eq!(
+            std::fs::read(dir.join(SESSIONS_FILE)).unwrap(),
+            on_disk,
+            "no write per rotation"
+        );
+        store.save_if_dirty().unwrap();
+        let reloaded = SessionStore::load(&dir, t(2)).unwrap();
+        assert!(
+            reloaded.check_csrf(&key, fresh.expose()),
+            "saved once asked"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

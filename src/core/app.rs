@@ -334,6 +334,9 @@ impl App {
         self.tasks.shutdown();
         self.net_tasks.shutdown();
         self.polling.shutdown();
+        if let Err(e) = self.security.sessions.save_if_dirty() {
+            crate::log_warn!("saving sessions failed", error = e);
+        }
         if let Err(e) = self.security.tokens.save_if_dirty() {
             crate::log_warn!("saving API token usage failed", error = e);
         }
