@@ -5,7 +5,8 @@
 //! Data flows one way: poll workers → `Msg::Apply(finish)` → `MonitorCore` (scheduler +
 //! live state) → `/api/state` snapshot and WebSocket `rawData`.
 
-use crate::config::nodes::{NodesConfig, PbsInstance, PmgInstance, PveInstance};
+use crate::config::node_edit::Node;
+use crate::config::nodes::{NodesConfig, PveInstance};
 use crate::core::app::App;
 use crate::core::event_loop::Msg;
 use crate::core::workers::WorkerPool;
@@ -14,7 +15,7 @@ use crate::monitor::poll_pve::PveSettings;
 use crate::monitor::runtime::MonitorCore;
 use crate::monitor::scheduler::SchedulerConfig;
 use crate::monitor::task_key::TaskKey;
-use crate::proxmox::{ClientConfig, Product};
+use crate::proxmox::ClientConfig;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -59,41 +60,9 @@ impl Polling {
     }
 }
 
-fn with_credentials(
-    mut c: ClientConfig,
-    user: &str,
-    password: &str,
-    token_name: &str,
-    token_value: &str,
-) -> ClientConfig {
-    c.user = user.to_string();
-    c.password = password.to_string();
-    c.token_name = token_name.to_string();
-    c.token_value = token_value.to_string();
-    c
-}
-
-fn tls(
-    mut c: ClientConfig,
-    verify_ssl: bool,
-    fingerprint: &str,
-    timeout: Duration,
-) -> ClientConfig {
-    c.verify_ssl = verify_ssl;
-    c.fingerprint = Some(fingerprint.trim().to_string()).filter(|f| !f.is_empty());
-    c.timeout = timeout;
-    c
-}
-
 fn pve_client(p: &PveInstance, timeout: Duration) -> (ClientConfig, PveSettings) {
-    let c = with_credentials(
-        ClientConfig::new(Product::Pve, p.host.clone()),
-        &p.user,
-        p.password.expose(),
-        &p.token_name,
-        p.token_value.expose(),
-    );
-    let mut c = tls(c, p.verify_ssl, &p.fingerprint, timeout);
+    // Host, credentials and TLS policy exactly as the connection test uses them.
+    let mut c = Node::Pve(p.clone()).client_config(timeout);
     let endpoint_url = |e: &crate::config::nodes::ClusterEndpoint| {
         let h = if e.ip.is_empty() { &e.host } else { &e.ip };
         if h.starts_with("http") {
@@ -129,28 +98,6 @@ fn pve_client(p: &PveInstance, timeout: Duration) -> (ClientConfig, PveSettings)
     (c, s)
 }
 
-fn pbs_client(p: &PbsInstance, timeout: Duration) -> ClientConfig {
-    let c = with_credentials(
-        ClientConfig::new(Product::Pbs, p.host.clone()),
-        &p.user,
-        p.password.expose(),
-        &p.token_name,
-        p.token_value.expose(),
-    );
-    tls(c, p.verify_ssl, &p.fingerprint, timeout)
-}
-
-fn pmg_client(p: &PmgInstance, timeout: Duration) -> ClientConfig {
-    let c = with_credentials(
-        ClientConfig::new(Product::Pmg, p.host.clone()),
-        &p.user,
-        p.password.expose(),
-        &p.token_name,
-        p.token_value.expose(),
-    );
-    tls(c, p.verify_ssl, &p.fingerprint, timeout)
-}
-
 /// Adds one configured instance to the monitor (built from its config, run on the loop).
 type AddInstance = Box<dyn FnOnce(&mut MonitorCore) -> Result<TaskKey, String>>;
 
@@ -184,7 +131,7 @@ impl App {
             );
         }
         for p in &nodes.pbs {
-            let c = pbs_client(p, timeout);
+            let c = Node::Pbs(p.clone()).client_config(timeout);
             let name = p.name.clone();
             wanted.insert(
                 format!("pbs::{}", p.name),
@@ -195,7 +142,7 @@ impl App {
             );
         }
         for p in &nodes.pmg {
-            let c = pmg_client(p, timeout);
+            let c = Node::Pmg(p.clone()).client_config(timeout);
             let name = p.name.clone();
             wanted.insert(
                 format!("pmg::{}", p.name),
