@@ -79,7 +79,7 @@ pub fn origin_allowed(req: &ApiRequest, allowed_origins: &[String]) -> bool {
         .trim_end_matches(']')
         .parse::<IpAddr>()
     {
-        return is_private_or_loopback(ip);
+        return crate::auth::client_ip::is_private(ip);
     }
     let labels: Vec<&str> = origin_host.split('.').collect();
     labels.len() <= 3 && matches!(labels.last(), Some(&"local") | Some(&"lan"))
@@ -94,16 +94,6 @@ fn origin_host(origin: &str) -> Option<String> {
         authority.split(':').next()?.to_string()
     };
     Some(host.to_ascii_lowercase())
-}
-
-pub fn is_private_or_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
-        IpAddr::V6(v6) => {
-            let seg0 = v6.segments()[0];
-            v6.is_loopback() || (seg0 & 0xfe00) == 0xfc00 || (seg0 & 0xffc0) == 0xfe80
-        }
-    }
 }
 
 #[cfg(test)]
