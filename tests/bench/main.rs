@@ -5,16 +5,16 @@
 //! simulator runs in this process and is polled over HTTPS with a pinned fingerprint. All
 //! traffic stays on 127.0.0.1, and every load loop is bounded in count and in time.
 
+// The integration tests' support module (temp dirs, raw HTTP and WebSocket clients).
+#[path = "../it/support/mod.rs"]
 mod support;
+mod util;
 
-#[path = "support/bench_util.rs"]
-mod bench_util;
-
-use bench_util::{load, mib, percentile, Load, PulseProc};
 use pulse::proxmox::Product;
 use pulse::sim::{Fault, SimConfig, Simulator, TOKEN_ID};
 use serde_json::json;
 use std::time::{Duration, Instant};
+use util::{load, mib, percentile, Load, PulseProc};
 
 /// Loopback is a trusted proxy, so each load client can bring its own `X-Forwarded-For`
 /// and per-IP rate limits see distinct clients.
@@ -23,7 +23,7 @@ const TRUST_LOOPBACK: (&str, &str) = ("PULSE_TRUSTED_PROXY_CIDRS", "127.0.0.1/32
 #[test]
 #[ignore]
 fn foundation_size_rss_and_health_latency() {
-    let bin = bench_util::bench_bin();
+    let bin = util::bench_bin();
     let size = std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0);
     let file = std::process::Command::new("file")
         .arg(&bin)
@@ -164,7 +164,7 @@ fn pulse_polling_sim(nodes: usize, guests: usize) -> (pulse::sim::SimHandle, Pul
         "verifySSL": true,
     })
     .to_string();
-    let added = bench_util::http(
+    let added = util::http(
         pulse.addr,
         "POST",
         "/api/config/nodes",
@@ -312,7 +312,7 @@ fn monitoring_core_50_nodes_3000_guests() {
 
 fn print_fanout(
     title: &str,
-    f: &bench_util::Fanout,
+    f: &util::Fanout,
     before: (String, String),
     cpu: f64,
     wall: Duration,
@@ -361,11 +361,11 @@ fn measured_fanout(
     pulse: &PulseProc,
     clients: usize,
     broadcasts: usize,
-) -> (bench_util::Fanout, (String, String), f64, Duration, String) {
+) -> (util::Fanout, (String, String), f64, Duration, String) {
     let before = (pulse.status("VmRSS"), pulse.status("Threads"));
     let cpu0 = pulse.cpu_secs();
     let w0 = Instant::now();
-    let f = bench_util::ws_fanout(pulse, clients, 4, broadcasts, Duration::from_secs(120));
+    let f = util::ws_fanout(pulse, clients, 4, broadcasts, Duration::from_secs(120));
     let cpu = pulse.cpu_secs() - cpu0;
     (f, before, cpu, w0.elapsed(), pulse.status("VmHWM"))
 }
@@ -374,7 +374,7 @@ fn measured_fanout(
 #[ignore]
 fn websocket_fanout_1000_clients() {
     const CLIENTS: usize = 1000;
-    let fd_limit = bench_util::raise_fd_limit();
+    let fd_limit = util::raise_fd_limit();
     let pulse = PulseProc::start(&[TRUST_LOOPBACK, ("PULSE_MOCK_MODE", "true")]);
     let end = Instant::now() + Duration::from_secs(60);
     while pulse.get_json("/api/state")["lastUpdate"]
@@ -404,7 +404,7 @@ fn websocket_fanout_1000_clients() {
 #[ignore]
 fn websocket_fanout_large_state_100_clients() {
     const CLIENTS: usize = 100;
-    bench_util::raise_fd_limit();
+    util::raise_fd_limit();
     let (_sim, pulse) = pulse_polling_sim(50, 3000);
     assert_eq!(
         wait_cycles(&pulse, 1, Duration::from_secs(180)).len(),

@@ -1,8 +1,8 @@
 //! Password login over real HTTP: cookies, lockout feedback and reset, sessions across a
 //! restart, CSRF (required, refreshed, retried), logout.
 
-mod auth_common;
-mod support;
+use crate::support;
+use crate::support::auth as auth_common;
 
 use auth_common::*;
 use support::TestServer;

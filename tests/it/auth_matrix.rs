@@ -2,8 +2,8 @@
 //! non-public route answers 401 (the public ones are `pulse::auth::policy::PUBLIC_ROUTES`);
 //! a token lacking the route's scope gets 403; a token holding it is let through.
 
-mod auth_common;
-mod support;
+use crate::support;
+use crate::support::auth as auth_common;
 
 use auth_common::*;
 use pulse::auth::policy::is_public_route;

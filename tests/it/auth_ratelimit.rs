@@ -2,7 +2,7 @@
 //! response, 429 with `Retry-After` and the documented JSON body, exempt paths, and client
 //! identity through trusted proxies only.
 
-mod support;
+use crate::support;
 
 use support::{Response, TestServer};
 

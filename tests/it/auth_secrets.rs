@@ -3,7 +3,7 @@
 //! passwords and token values. A token value may appear only in the one response that
 //! creates it.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

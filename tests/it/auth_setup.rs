@@ -1,8 +1,8 @@
 //! First run and recovery over real HTTP: bootstrap token → quick-setup → file removed;
 //! the status endpoint; recovery only from loopback (a local reverse proxy is not loopback).
 
-mod auth_common;
-mod support;
+use crate::support;
+use crate::support::auth as auth_common;
 
 use auth_common::*;
 use support::TestServer;

@@ -2,8 +2,8 @@
 //! scope enforcement, `X-API-Token` and `Authorization: Bearer`, query-string tokens
 //! rejected, API-only mode, regenerate.
 
-mod auth_common;
-mod support;
+use crate::support;
+use crate::support::auth as auth_common;
 
 use auth_common::*;
 use support::TestServer;

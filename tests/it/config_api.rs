@@ -2,7 +2,7 @@
 //! export/import between two servers, and the setup-code → script → auto-register flow (the
 //! served script is executed against stub Proxmox CLIs and calls back into the server).
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;

@@ -3,8 +3,8 @@
 //! `ALLOW_UNPROTECTED_EXPORT`, recovery mode) and auto-registration with an API token instead
 //! of a setup code.
 
-mod auth_common;
-mod support;
+use crate::support;
+use crate::support::auth as auth_common;
 
 use auth_common::*;
 use serde_json::{json, Value};

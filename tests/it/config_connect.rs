@@ -2,7 +2,7 @@
 //! in-process Proxmox simulator over HTTPS: success for PVE/PBS/PMG, each failure kind with
 //! its own message, saved-node tests, and cluster members stored after an add.
 
-mod support;
+use crate::support;
 
 use pulse::config::store::ConfigStore;
 use pulse::proxmox::Product;

@@ -103,7 +103,12 @@ fn crash_child() {
 /// then SIGKILLs it.
 fn run_and_kill(dir: &Path, mode: &str, delay: Duration) {
     let mut child = Command::new(env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "config_crash::crash_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_DIR, dir)
         .env(CHILD_MODE, mode)
         .stdout(Stdio::piped())

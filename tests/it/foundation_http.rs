@@ -2,7 +2,7 @@
 //! errors (404/405/413/400), gzip, static files and SPA fallback, and the loop staying
 //! responsive while a handler waits on slow worker work.
 
-mod support;
+use crate::support;
 
 use pulse::core::app::App;
 use pulse::core::outcome::Outcome;

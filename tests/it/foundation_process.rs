@@ -1,7 +1,7 @@
 //! The `pulse` binary as a process: command line, environment and `.env` handling, start-up
 //! failures on invalid values, and graceful shutdown on SIGTERM.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};

@@ -2,7 +2,7 @@
 //! simulator, configured nodes are polled and dropped with the config, the storage and
 //! scheduler views answer, and a change on the simulator reaches WebSocket clients.
 
-mod support;
+use crate::support;
 
 use pulse::proxmox::Product;
 use pulse::sim::{SimConfig, Simulator};

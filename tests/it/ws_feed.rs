@@ -2,8 +2,8 @@
 //! broadcasts, ping/pong and requestData, origin refusal, and back-pressure (a client that
 //! never reads is dropped while the others get every message).
 
-mod auth_common;
-mod support;
+use crate::support;
+use crate::support::auth as auth_common;
 
 use support::{ws_connect, ws_next, TestServer};
 

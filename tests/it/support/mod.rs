@@ -2,6 +2,8 @@
 //! data dir, and a raw HTTP/1.1 client that shows exactly what went over the wire.
 #![allow(dead_code)]
 
+pub mod auth;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
