@@ -23,12 +23,13 @@ build:
 
 ## test: every unit and integration test
 test:
-	$(CARGO) test --all-targets
+	$(CARGO) test --workspace --all-targets
 
 ## lint: formatting and clippy, warnings are errors
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --no-default-features --lib -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -14,6 +14,7 @@ pub mod http;
 pub mod log;
 pub mod monitor;
 pub mod proxmox;
+#[cfg(feature = "demo")]
 pub mod sim;
 pub mod state;
 pub mod util;

@@ -2,11 +2,14 @@
 //! loopback and is monitored exactly like real servers (same clients, scheduler and
 //! derivations), so there is no second code path that fills the state.
 
+#[cfg(feature = "demo")]
 use super::poll_pve::PveSettings;
 use super::runtime::MonitorCore;
 use super::task_key::TaskKey;
+#[cfg(feature = "demo")]
 use crate::proxmox::Product;
-use crate::sim::{SimClock, SimConfig, SimHandle, Simulator};
+#[cfg(feature = "demo")]
+use crate::sim::{SimClientConfig, SimClock, SimConfig, SimHandle, Simulator};
 
 /// Estate size, from Pulse's mock environment variables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +52,7 @@ impl DemoSizes {
 /// A running demo: the simulator and the instances it added. Dropping it stops the simulator;
 /// call [`Demo::stop`] to also remove its instances from the core.
 pub struct Demo {
+    #[cfg(feature = "demo")]
     sim: SimHandle,
     keys: Vec<TaskKey>,
 }
@@ -59,8 +63,20 @@ pub const DEMO_PBS: &str = "pbs-main";
 pub const DEMO_PMG: &str = "pmg-main";
 
 impl Demo {
+    /// Without the `demo` feature there is no simulator to start.
+    #[cfg(not(feature = "demo"))]
+    pub fn start(
+        _core: &mut MonitorCore,
+        _sizes: DemoSizes,
+        _seed: u64,
+        _now_ms: i64,
+    ) -> Result<Demo, String> {
+        Err("this Pulse was built without the demo cluster (cargo feature `demo`)".into())
+    }
+
     /// Starts the simulator (real clock: values keep moving) and adds one PVE cluster, one
     /// PBS and one PMG to `core`. Binds loopback ports only.
+    #[cfg(feature = "demo")]
     pub fn start(
         core: &mut MonitorCore,
         sizes: DemoSizes,
@@ -100,6 +116,7 @@ impl Demo {
     }
 
     /// The simulator, e.g. to inject faults from a test or show its URL in the log.
+    #[cfg(feature = "demo")]
     pub fn simulator(&self) -> &SimHandle {
         &self.sim
     }

@@ -50,16 +50,7 @@ pub fn parse_fingerprint(fp: &str) -> Result<[u8; 32], ProxmoxError> {
         .map_err(|_| ProxmoxError::Config("fingerprint must be a SHA-256 (32 bytes)".into()))
 }
 
-/// SHA-256 of a DER certificate as Proxmox displays it: upper-case hex pairs joined by `:`.
-pub fn fingerprint_of(der: &[u8]) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, der);
-    let hex = data_encoding::HEXUPPER.encode(digest.as_ref());
-    hex.as_bytes()
-        .chunks(2)
-        .map(|pair| String::from_utf8_lossy(pair).into_owned())
-        .collect::<Vec<_>>()
-        .join(":")
-}
+pub use pulse_wire::fingerprint_of;
 
 /// The ring provider, always explicit (never rustls's process default).
 pub fn provider() -> Arc<CryptoProvider> {

@@ -8,7 +8,7 @@ use pulse::monitor::poll_pve::PveSettings;
 use pulse::monitor::{MonitorCore, PollOutcome, SchedulerConfig};
 use pulse::proxmox::pve_types::ClusterResource;
 use pulse::proxmox::{Product, PveClient};
-use pulse::sim::{Fault, PveFlavor, SimClock, SimConfig, SimHandle, Simulator};
+use pulse::sim::{Fault, PveFlavor, SimClientConfig, SimClock, SimConfig, SimHandle, Simulator};
 use serde_json::Value;
 use std::sync::mpsc;
 use std::time::Duration;

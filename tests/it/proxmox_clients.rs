@@ -2,7 +2,7 @@
 //! policies, faults (typed error, no panic, bounded time) and PVE cluster failover.
 
 use pulse::proxmox::{ClientConfig, PbsClient, PmgClient, Product, ProxmoxError, PveClient};
-use pulse::sim::{Fault, SimConfig, SimHandle, Simulator, LIMITED_TOKEN_ID};
+use pulse::sim::{Fault, SimClientConfig, SimConfig, SimHandle, Simulator, LIMITED_TOKEN_ID};
 use std::time::{Duration, Instant};
 
 fn sim() -> SimHandle {

@@ -1,7 +1,7 @@
 //! The simulator's admin endpoints (`/__sim/...`), as demo scripts and benchmarks drive it.
 
 use pulse::proxmox::{Product, ProxmoxError, PveClient};
-use pulse::sim::{SimClock, SimConfig, Simulator};
+use pulse::sim::{SimClientConfig, SimClock, SimConfig, Simulator};
 
 fn post(agent: &ureq::Agent, url: &str) -> u16 {
     agent

@@ -3,7 +3,7 @@
 
 use pulse::proxmox::flex::Wearout;
 use pulse::proxmox::{Product, ProxmoxError, PveClient};
-use pulse::sim::{SimClock, SimConfig, SimHandle, Simulator};
+use pulse::sim::{SimClientConfig, SimClock, SimConfig, SimHandle, Simulator};
 
 const T0: i64 = 1_790_000_000;
 

@@ -2,7 +2,7 @@
 //! an expiry, CSRF tokens on writes. 401 for missing/bad credentials, 403 for a token that
 //! lacks privileges.
 
-use crate::proxmox::Product;
+use pulse_wire::Product;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -142,7 +142,7 @@ impl AuthState {
         }
         self.counter += 1;
         self.tickets.retain(|_, t| t.expires > now);
-        let stamp = format!("{:08X}", crate::util::time::unix_now() as u32);
+        let stamp = format!("{:08X}", pulse_wire::time::unix_now() as u32);
         let sig = super::estate::mix(self.counter ^ 0x5EED ^ self.tickets.len() as u64);
         let tag = match product {
             Product::Pve => "PVE",

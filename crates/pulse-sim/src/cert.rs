@@ -1,7 +1,7 @@
 //! Self-signed certificates for the simulator's HTTPS listeners, generated at start so no key
 //! material ever sits in the repository.
 
-use crate::proxmox::tls::{fingerprint_of, provider};
+use pulse_wire::fingerprint_of;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::sync::Arc;
 
@@ -20,12 +20,14 @@ pub fn generate() -> Result<Identity, String> {
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         certified.signing_key.serialize_der(),
     ));
-    let config = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(vec![der], key)
-        .map_err(|e| e.to_string())?;
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_no_client_auth()
+    .with_single_cert(vec![der], key)
+    .map_err(|e| e.to_string())?;
     Ok(Identity {
         config: Arc::new(config),
         fingerprint,

@@ -1,7 +1,7 @@
 //! The runtime fault table, shared by the connection threads.
 
 use super::config::Fault;
-use crate::proxmox::Product;
+use pulse_wire::Product;
 use serde::{Deserialize, Serialize};
 
 /// One injected fault: applies to `product` (or all) and paths starting with `prefix`.

@@ -53,7 +53,7 @@ pub use auth::{LIMITED_TOKEN_ID, TOKEN_ID};
 pub use config::{Fault, PveFlavor, SimClock, SimConfig};
 pub use faults::FaultRule;
 
-use crate::proxmox::{ClientConfig, Product};
+pub use pulse_wire::Product;
 use state::Shared;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -70,7 +70,7 @@ impl Simulator {
         let identity = cert::generate()?;
         let wrong_identity = cert::generate()?;
         let epoch = match cfg.clock {
-            SimClock::Real => crate::util::time::unix_now(),
+            SimClock::Real => pulse_wire::time::unix_now(),
             SimClock::Frozen(t) => t,
         };
         let estate = estate::Estate::build(&cfg, epoch);
@@ -174,26 +174,6 @@ impl SimHandle {
     /// Secret of [`LIMITED_TOKEN_ID`] (only `/version`; everything else answers 403).
     pub fn limited_token_secret(&self) -> String {
         self.shared.auth().limited_secret.clone()
-    }
-
-    /// A client config using the full token, HTTPS and the pinned fingerprint.
-    pub fn token_config(&self, product: Product) -> ClientConfig {
-        let mut c = ClientConfig::new(product, self.https_url(product));
-        c.token_name = TOKEN_ID.into();
-        c.token_value = self.token_secret();
-        c.fingerprint = Some(self.fingerprint());
-        c.timeout = Duration::from_secs(10);
-        c
-    }
-
-    /// A client config using user + password, HTTPS and the pinned fingerprint.
-    pub fn password_config(&self, product: Product) -> ClientConfig {
-        let mut c = ClientConfig::new(product, self.https_url(product));
-        c.user = self.user();
-        c.password = self.password();
-        c.fingerprint = Some(self.fingerprint());
-        c.timeout = Duration::from_secs(10);
-        c
     }
 
     /// Injects `fault` for every product on paths (below `/api2/json`) starting with `prefix`.

@@ -6,8 +6,8 @@
 //! Prints the HTTPS fingerprint, credentials and every listening address, then serves until
 //! killed. PBS and PMG listen on the given ports + 1 and + 2 (or OS-chosen ports for 0).
 
-use pulse::proxmox::Product;
-use pulse::sim::{SimConfig, Simulator, TOKEN_ID};
+use pulse_sim::Product;
+use pulse_sim::{SimConfig, Simulator, TOKEN_ID};
 
 fn usage() -> ! {
     eprintln!(

@@ -90,7 +90,7 @@ pub fn node_storage(e: &Estate, n: &Node, t: i64) -> Value {
 
 /// `YYYY_MM_DD-HH_MM_SS` as vzdump names its archives.
 fn vzdump_stamp(secs: i64) -> String {
-    let iso = crate::util::time::format_rfc3339(secs, 0);
+    let iso = pulse_wire::time::format_rfc3339(secs, 0);
     iso.get(..19)
         .unwrap_or_default()
         .replace('-', "_")

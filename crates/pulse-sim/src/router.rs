@@ -5,7 +5,7 @@ use super::faults::FaultRule;
 use super::http::{form_param, Request, Response};
 use super::state::Shared;
 use super::{pbs_routes, pmg_routes, pve_routes};
-use crate::proxmox::Product;
+use pulse_wire::Product;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,7 @@ use super::config::Fault;
 use super::http::{self, Request, Response};
 use super::router;
 use super::state::Shared;
-use crate::proxmox::Product;
+use pulse_wire::Product;
 use rustls::{ServerConnection, StreamOwned};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -228,23 +228,6 @@ fn respond(shared: &Shared, product: Product, req: &Request) -> Action {
 
 /// Closes with RST instead of FIN (SO_LINGER 0), as a crashing proxy would.
 fn reset(tcp: &TcpStream) {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        // SAFETY: valid fd owned by `tcp`, correctly sized option value.
-        unsafe {
-            libc::setsockopt(
-                tcp.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                (&linger as *const libc::linger).cast(),
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            );
-        }
-    }
+    let _ = rustix::net::sockopt::set_socket_linger(tcp, Some(std::time::Duration::ZERO));
     // The RST goes out when the caller drops the stream.
 }

@@ -33,7 +33,7 @@ impl Shared {
     /// Simulated Unix time.
     pub fn now(&self) -> i64 {
         let base = match self.cfg.clock {
-            SimClock::Real => crate::util::time::unix_now(),
+            SimClock::Real => pulse_wire::time::unix_now(),
             SimClock::Frozen(t) => t,
         };
         base + self.offset.load(Ordering::Relaxed)

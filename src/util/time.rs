@@ -1,0 +1,1 @@
+pub use pulse_wire::time::*;
