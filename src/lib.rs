@@ -4,6 +4,7 @@
 //! one event-loop thread (`core`) owns all mutable state; `http` threads, poll workers and the
 //! notifier talk to it through bounded channels.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod cli;

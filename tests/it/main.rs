@@ -3,6 +3,7 @@
 
 mod support;
 
+mod alerts_engine;
 mod auth_login;
 mod auth_matrix;
 mod auth_ratelimit;

@@ -1,0 +1,191 @@
+//! An alert as the API, the state and the WebSocket show it (Pulse's `Alert` JSON), and what
+//! an evaluation feeds the engine: one `Observation` per resource.
+
+use super::threshold::Metric;
+use crate::util::time::UtcTime;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Warning,
+    Critical,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    pub id: String,
+    /// The metric key (`cpu`, `memory`, `usage`...), `connectivity` or `powered-off`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub level: Level,
+    pub resource_id: String,
+    pub resource_name: String,
+    pub node: String,
+    pub instance: String,
+    pub message: String,
+    pub value: f64,
+    pub threshold: f64,
+    pub start_time: UtcTime,
+    pub last_seen: UtcTime,
+    pub acknowledged: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_time: Option<UtcTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_user: Option<String>,
+    pub metadata: AlertMetadata,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_notified: Option<UtcTime>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalation_times: Vec<UtcTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_time: Option<UtcTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertMetadata {
+    /// `VM`, `Container`, `Node`, `Storage`, `PBS`...
+    pub resource_type: String,
+    pub clear_threshold: f64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub unit: String,
+    pub monitor_only: bool,
+    /// Fired and resolved too often in the flapping window: shown, not notified.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flapping: bool,
+    /// The resource's figures are not current (its poll is failing): the alert is held as it
+    /// was, neither raised nor resolved, until fresh data arrives.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
+/// What kind of resource an observation is, for thresholds, grace periods and labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    Vm,
+    Container,
+    Node,
+    Storage,
+    PbsDatastore,
+    PbsInstance,
+    PmgInstance,
+}
+
+impl ResourceKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ResourceKind::Vm => "VM",
+            ResourceKind::Container => "Container",
+            ResourceKind::Node => "Node",
+            ResourceKind::Storage => "Storage",
+            ResourceKind::PbsDatastore => "PBS Datastore",
+            ResourceKind::PbsInstance => "PBS",
+            ResourceKind::PmgInstance => "PMG",
+        }
+    }
+
+    /// Keys for `timeThresholds` / `metricTimeThresholds`, most specific first.
+    pub fn type_keys(self) -> &'static [&'static str] {
+        match self {
+            ResourceKind::Vm | ResourceKind::Container => &["guest"],
+            ResourceKind::Node => &["node"],
+            ResourceKind::Storage => &["storage"],
+            ResourceKind::PbsDatastore | ResourceKind::PbsInstance => &["pbs", "node"],
+            ResourceKind::PmgInstance => &["pmg", "node"],
+        }
+    }
+
+    pub fn is_guest(self) -> bool {
+        matches!(self, ResourceKind::Vm | ResourceKind::Container)
+    }
+
+    /// Consecutive down samples before a connectivity / powered-off alert (Pulse's counts).
+    pub fn down_confirmations(self) -> u32 {
+        match self {
+            ResourceKind::Vm | ResourceKind::Container | ResourceKind::Storage => 2,
+            _ => 3,
+        }
+    }
+}
+
+/// Is the resource there?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Online / running.
+    Up,
+    /// A node, storage or instance that does not answer.
+    Offline,
+    /// A guest that is stopped (or paused) on purpose or not.
+    Stopped,
+}
+
+/// One resource's current figures, borrowed from the live state for one evaluation.
+#[derive(Debug, Clone)]
+pub struct Observation<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub kind: ResourceKind,
+    pub node: &'a str,
+    pub instance: &'a str,
+    /// Guests only: the VMID, so an override keyed by the old id follows a migrated guest.
+    pub vmid: Option<u32>,
+    pub tags: &'a [String],
+    pub presence: Presence,
+    pub template: bool,
+    /// The resource's data is not current (its instance's poll keeps failing).
+    pub stale: bool,
+    /// When these figures were taken (ms); a new value counts as one more poll for the
+    /// offline confirmations.
+    pub sample_ms: i64,
+    /// Values in the metric's unit (percent, MB/s, °C); negative or NaN means unknown.
+    pub metrics: Vec<(Metric, f64)>,
+}
+
+/// Alert ids as Pulse forms them.
+pub fn metric_alert_id(resource_id: &str, metric: Metric) -> String {
+    format!("{resource_id}-{}", metric.key())
+}
+
+pub fn down_alert_id(kind: ResourceKind, resource_id: &str) -> String {
+    match kind {
+        ResourceKind::Vm | ResourceKind::Container => format!("guest-powered-off-{resource_id}"),
+        ResourceKind::Node => format!("node-offline-{resource_id}"),
+        ResourceKind::Storage => format!("storage-offline-{resource_id}"),
+        ResourceKind::PbsDatastore | ResourceKind::PbsInstance => {
+            format!("pbs-offline-{resource_id}")
+        }
+        ResourceKind::PmgInstance => format!("pmg-offline-{resource_id}"),
+    }
+}
+
+/// `"VM cpu at 93.5%"`, `"Storage at 91.0%"`, `"Node temperature at 85.0°C"`.
+pub fn metric_message(kind: ResourceKind, metric: Metric, value: f64) -> String {
+    match metric {
+        Metric::Usage => format!("{} at {value:.1}%", kind.label()),
+        _ => format!(
+            "{} {} at {value:.1}{}",
+            kind.label(),
+            metric.key(),
+            metric.unit()
+        ),
+    }
+}
+
+/// The quiet-hours category of an alert type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Performance,
+    Storage,
+    Offline,
+}
+
+pub fn category_of(kind: &str) -> Category {
+    match kind {
+        "usage" | "disk-health" | "disk-wearout" => Category::Storage,
+        k if k.starts_with("zfs") => Category::Storage,
+        "connectivity" | "offline" | "powered-off" => Category::Offline,
+        _ => Category::Performance,
+    }
+}

@@ -1,0 +1,642 @@
+//! The evaluation state machine, run on the loop after each state change.
+//!
+//! Per metric of each observed resource: a value at or above the trigger starts a pending
+//! breach; after the grace period it fires (critical at trigger + [`CRITICAL_MARGIN`]); while it
+//! lasts its value, level and last-seen move with the data; at or below the clear level it
+//! resolves. Down resources (offline nodes and storages, guests that stopped after running) fire
+//! after a number of consecutive samples. Stale data holds every alert of the resource as it is.
+//! Each transition becomes an [`Event`] whose `hold` says whether (and why not) it notifies.
+
+use super::alert::*;
+use super::config::AlertConfig;
+use super::schedule::{hold_for_new, hold_for_reminder, FlapLog, Hold, NotifyLog, Subject};
+use super::threshold::{Metric, Threshold, ThresholdConfig};
+use super::tz::Zone;
+use crate::util::time::UtcTime;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+/// Points above the trigger at which a warning is critical (Pulse's fixed margin).
+pub const CRITICAL_MARGIN: f64 = 10.0;
+/// How long resolved alerts stay in `recentlyResolved`.
+pub const RECENTLY_RESOLVED_MS: i64 = 5 * 60_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Fired,
+    /// Warning became critical, or an escalation level was reached.
+    Escalated,
+    /// The cooldown passed and the alert is still there.
+    Reminder,
+    Resolved,
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: EventKind,
+    pub alert: Alert,
+    /// `None`: notify. `Some(reason)`: recorded only.
+    pub hold: Option<Hold>,
+    /// For escalation levels: whom to notify (`email`, `webhook`, `all`).
+    pub notify: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Engine {
+    active: BTreeMap<String, Alert>,
+    /// Alert id → (resource id, when the current breach began in ms), inside the grace period.
+    pending: HashMap<String, (String, i64)>,
+    /// Alert id → (resource id, consecutive down samples, the sample time last counted).
+    down: HashMap<String, (String, u32, i64)>,
+    /// Guests seen running: only those raise a powered-off alert when they stop.
+    seen_running: HashSet<String>,
+    logs: HashMap<String, NotifyLog>,
+    flaps: HashMap<String, FlapLog>,
+    /// Acknowledgements survive a re-fire until the alert resolves.
+    acks: HashMap<String, (UtcTime, String)>,
+    recently_resolved: VecDeque<(i64, Alert)>,
+}
+
+/// Thresholds in force for one observation, or `None` when the resource is exempt.
+fn thresholds_for(cfg: &AlertConfig, o: &Observation) -> Option<ThresholdConfig> {
+    let base = match o.kind {
+        ResourceKind::Vm | ResourceKind::Container if !cfg.disable_all_guests => {
+            cfg.guest_defaults.clone()
+        }
+        ResourceKind::Node if !cfg.disable_all_nodes => cfg.node_defaults.clone(),
+        ResourceKind::Storage if !cfg.disable_all_storage => ThresholdConfig {
+            usage: Some(cfg.storage_default),
+            ..Default::default()
+        },
+        ResourceKind::PbsDatastore if !cfg.disable_all_pbs => ThresholdConfig {
+            usage: Some(cfg.storage_default),
+            ..Default::default()
+        },
+        ResourceKind::PbsInstance if !cfg.disable_all_pbs => ThresholdConfig::default(),
+        ResourceKind::PmgInstance if !cfg.disable_all_pmg => ThresholdConfig::default(),
+        _ => return None,
+    };
+    let mut eff = match override_for(cfg, o) {
+        Some(over) => base.overlaid(over),
+        None => base,
+    };
+    if eff.disabled || has_tag(o, "pulse-no-alerts") {
+        return None;
+    }
+    if has_tag(o, "pulse-relaxed") {
+        for (m, floor) in [
+            (Metric::Cpu, 95.0),
+            (Metric::Memory, 92.0),
+            (Metric::Disk, 95.0),
+        ] {
+            if let Some(t) = eff.get(m).filter(|t| t.is_enabled() && t.trigger < floor) {
+                let gap = t.trigger - t.clear_level();
+                eff.set(m, Some(Threshold::new(floor, floor - gap)));
+            }
+        }
+    }
+    Some(eff)
+}
+
+/// The override for this resource: by its id, or for a guest by an id it had on another node
+/// of the same instance (an override follows a migrated guest).
+fn override_for<'c>(cfg: &'c AlertConfig, o: &Observation) -> Option<&'c ThresholdConfig> {
+    if let Some(over) = cfg.overrides.get(o.id) {
+        return Some(over);
+    }
+    let vmid = o.vmid?;
+    let (prefix, suffix) = (format!("{}-", o.instance), format!("-{vmid}"));
+    cfg.overrides
+        .iter()
+        .find(|(k, _)| {
+            k.starts_with(&prefix) && k.ends_with(&suffix) && k.len() > prefix.len() + suffix.len()
+        })
+        .map(|(_, v)| v)
+}
+
+fn has_tag(o: &Observation, tag: &str) -> bool {
+    o.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
+}
+
+fn connectivity_disabled(cfg: &AlertConfig, o: &Observation) -> bool {
+    let all = match o.kind {
+        ResourceKind::Vm | ResourceKind::Container => cfg.disable_all_guests_offline,
+        ResourceKind::Node => cfg.disable_all_nodes_offline,
+        ResourceKind::PbsDatastore | ResourceKind::PbsInstance => cfg.disable_all_pbs_offline,
+        ResourceKind::PmgInstance => cfg.disable_all_pmg_offline,
+        ResourceKind::Storage => false,
+    };
+    all || override_for(cfg, o).is_some_and(|t| t.disable_connectivity || t.disabled)
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    pub fn active(&self) -> impl Iterator<Item = &Alert> {
+        self.active.values()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Alert> {
+        self.active.get(id)
+    }
+
+    pub fn recently_resolved(&self) -> impl Iterator<Item = &Alert> {
+        self.recently_resolved.iter().map(|(_, a)| a)
+    }
+
+    /// Alerts from before a restart: kept if they are from the last 24 hours.
+    pub fn restore(&mut self, alerts: Vec<Alert>, now_ms: i64) {
+        for a in alerts {
+            if now_ms - a.start_time.unix_ms() < 24 * 3_600_000 {
+                if a.acknowledged {
+                    let user = a.ack_user.clone().unwrap_or_default();
+                    self.acks
+                        .insert(a.id.clone(), (a.ack_time.unwrap_or_default(), user));
+                }
+                self.active.insert(a.id.clone(), a);
+            }
+        }
+    }
+
+    /// Evaluates every observation (the whole estate: alerts of resources that are gone
+    /// resolve) and returns what changed.
+    pub fn evaluate(
+        &mut self,
+        cfg: &AlertConfig,
+        zone: &Zone,
+        observations: &[Observation],
+        now_ms: i64,
+    ) -> Vec<Event> {
+        let mut events = Vec::new();
+        if !cfg.enabled {
+            for id in self.active.keys().cloned().collect::<Vec<_>>() {
+                events.extend(self.resolve(cfg, zone, &id, now_ms, None));
+            }
+            self.pending.clear();
+            return events;
+        }
+        let mut live: HashSet<String> = HashSet::with_capacity(self.active.len());
+        let mut seen_resources: HashSet<&str> = HashSet::with_capacity(observations.len());
+        for o in observations {
+            seen_resources.insert(o.id);
+            if o.stale {
+                // Hold what is there; say so on the alert instead of raising or resolving.
+                for a in self.active.values_mut().filter(|a| a.resource_id == o.id) {
+                    a.metadata.stale = true;
+                    live.insert(a.id.clone());
+                }
+                continue;
+            }
+            let Some(th) = thresholds_for(cfg, o) else {
+                continue;
+            };
+            self.check_presence(cfg, zone, o, &th, now_ms, &mut live, &mut events);
+            if o.presence != Presence::Up {
+                continue; // a stopped guest or offline node has no meaningful figures
+            }
+            for &(metric, value) in &o.metrics {
+                let Some(t) = th.get(metric).filter(|t| t.is_enabled()) else {
+                    continue;
+                };
+                if value.is_nan() || value < 0.0 {
+                    continue; // unknown (NaN or -1): neither raise nor resolve
+                }
+                let id = metric_alert_id(o.id, metric);
+                self.check_metric(cfg, zone, o, &id, metric, value, t, now_ms, &mut events);
+                if self.active.contains_key(&id) {
+                    live.insert(id);
+                }
+            }
+        }
+        // Alerts whose resource or metric no longer qualifies resolve now.
+        let gone: Vec<String> = self
+            .active
+            .keys()
+            .filter(|id| !live.contains(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            events.extend(self.resolve(cfg, zone, &id, now_ms, None));
+        }
+        self.pending
+            .retain(|_, (res, _)| seen_resources.contains(res.as_str()));
+        self.down
+            .retain(|_, (res, _, _)| seen_resources.contains(res.as_str()));
+        self.seen_running
+            .retain(|id| seen_resources.contains(id.as_str()));
+        self.escalate(cfg, zone, now_ms, &mut events);
+        self.expire(now_ms);
+        events
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_metric(
+        &mut self,
+        cfg: &AlertConfig,
+        zone: &Zone,
+        o: &Observation,
+        id: &str,
+        metric: Metric,
+        value: f64,
+        t: Threshold,
+        now_ms: i64,
+        events: &mut Vec<Event>,
+    ) {
+        let level = if value >= t.trigger + CRITICAL_MARGIN {
+            Level::Critical
+        } else {
+            Level::Warning
+        };
+        if let Some(a) = self.active.get_mut(id) {
+            if value <= t.clear_level() {
+                events.extend(self.resolve(cfg, zone, id, now_ms, Some(value)));
+                return;
+            }
+            a.value = value;
+            a.threshold = t.trigger;
+            a.metadata.clear_threshold = t.clear_level();
+            a.metadata.stale = false;
+            a.last_seen = UtcTime::from_unix_ms(now_ms);
+            a.message = metric_message(o.kind, metric, value);
+            let worse = level > a.level;
+            if worse {
+                a.level = level;
+            }
+            let alert = a.clone();
+            if worse {
+                // A worse situation deserves attention again, acknowledged or not.
+                self.acks.remove(id);
+                if let Some(a) = self.active.get_mut(id) {
+                    a.acknowledged = false;
+                    a.ack_time = None;
+                    a.ack_user = None;
+                }
+                let alert = self.active[id].clone();
+                self.emit(cfg, zone, EventKind::Escalated, alert, now_ms, events);
+            } else {
+                self.emit(cfg, zone, EventKind::Reminder, alert, now_ms, events);
+            }
+            return;
+        }
+        if value < t.trigger {
+            self.pending.remove(id);
+            return;
+        }
+        let since = self
+            .pending
+            .entry(id.to_string())
+            .or_insert_with(|| (o.id.to_string(), now_ms))
+            .1;
+        let grace_ms = cfg.grace_secs(o.kind.type_keys(), metric.key()) * 1000;
+        if now_ms - since < grace_ms {
+            return;
+        }
+        self.pending.remove(id);
+        let alert = self.new_alert(
+            o,
+            id,
+            metric.key(),
+            level,
+            value,
+            t,
+            metric_message(o.kind, metric, value),
+            metric.unit(),
+            since,
+            now_ms,
+        );
+        self.fire(cfg, zone, alert, now_ms, events);
+    }
+
+    /// Connectivity (nodes, storage, instances) and powered-off (guests) alerts.
+    #[allow(clippy::too_many_arguments)]
+    fn check_presence(
+        &mut self,
+        cfg: &AlertConfig,
+        zone: &Zone,
+        o: &Observation,
+        th: &ThresholdConfig,
+        now_ms: i64,
+        live: &mut HashSet<String>,
+        events: &mut Vec<Event>,
+    ) {
+        let id = down_alert_id(o.kind, o.id);
+        let down = match o.presence {
+            Presence::Up => false,
+            Presence::Offline => !o.kind.is_guest(),
+            Presence::Stopped => {
+                o.kind.is_guest() && !o.template && self.seen_running.contains(o.id)
+            }
+        };
+        if o.presence == Presence::Up && o.kind.is_guest() {
+            self.seen_running.insert(o.id.to_string());
+        }
+        if !down || connectivity_disabled(cfg, o) {
+            self.down.remove(&id);
+            if self.active.contains_key(&id) {
+                events.extend(self.resolve(cfg, zone, &id, now_ms, None));
+            }
+            return;
+        }
+        live.insert(id.clone());
+        if let Some(a) = self.active.get_mut(&id) {
+            a.last_seen = UtcTime::from_unix_ms(now_ms);
+            a.metadata.stale = false;
+            let alert = a.clone();
+            self.emit(cfg, zone, EventKind::Reminder, alert, now_ms, events);
+            return;
+        }
+        let entry = self
+            .down
+            .entry(id.clone())
+            .or_insert_with(|| (o.id.to_string(), 0, i64::MIN));
+        if entry.2 != o.sample_ms {
+            entry.1 += 1;
+            entry.2 = o.sample_ms;
+        }
+        if entry.1 < o.kind.down_confirmations() {
+            live.remove(&id);
+            return;
+        }
+        let (kind, level, message) = if o.kind.is_guest() {
+            let level = match th.powered_off_severity.as_deref() {
+                Some("critical") => Level::Critical,
+                _ => Level::Warning,
+            };
+            (
+                "powered-off",
+                level,
+                format!("{} {} is powered off", o.kind.label(), o.name),
+            )
+        } else {
+            (
+                "connectivity",
+                Level::Critical,
+                format!("{} {} is offline", o.kind.label(), o.name),
+            )
+        };
+        let alert = self.new_alert(
+            o,
+            &id,
+            kind,
+            level,
+            0.0,
+            Threshold::OFF,
+            message,
+            "",
+            now_ms,
+            now_ms,
+        );
+        self.fire(cfg, zone, alert, now_ms, events);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_alert(
+        &self,
+        o: &Observation,
+        id: &str,
+        kind: &str,
+        level: Level,
+        value: f64,
+        t: Threshold,
+        message: String,
+        unit: &str,
+        start_ms: i64,
+        now_ms: i64,
+    ) -> Alert {
+        let ack = self.acks.get(id);
+        Alert {
+            id: id.to_string(),
+            kind: kind.to_string(),
+            level,
+            resource_id: o.id.to_string(),
+            resource_name: o.name.to_string(),
+            node: o.node.to_string(),
+            instance: o.instance.to_string(),
+            message,
+            value,
+            threshold: t.trigger,
+            start_time: UtcTime::from_unix_ms(start_ms),
+            last_seen: UtcTime::from_unix_ms(now_ms),
+            acknowledged: ack.is_some(),
+            ack_time: ack.map(|a| a.0),
+            ack_user: ack.map(|a| a.1.clone()),
+            metadata: AlertMetadata {
+                resource_type: o.kind.label().to_string(),
+                clear_threshold: t.clear_level(),
+                unit: unit.to_string(),
+                monitor_only: has_tag(o, "pulse-monitor-only"),
+                flapping: false,
+                stale: false,
+            },
+            last_notified: None,
+            escalation_times: Vec::new(),
+            resolved_time: None,
+        }
+    }
+
+    fn fire(
+        &mut self,
+        cfg: &AlertConfig,
+        zone: &Zone,
+        mut alert: Alert,
+        now_ms: i64,
+        events: &mut Vec<Event>,
+    ) {
+        let flapping = self
+            .flaps
+            .entry(alert.id.clone())
+            .or_default()
+            .record(now_ms, cfg);
+        alert.metadata.flapping = flapping;
+        self.active.insert(alert.id.clone(), alert.clone());
+        self.emit(cfg, zone, EventKind::Fired, alert, now_ms, events);
+    }
+
+    /// Decides whether the event notifies, records the notification, and queues the event.
+    fn emit(
+        &mut self,
+        cfg: &AlertConfig,
+        zone: &Zone,
+        kind: EventKind,
+        mut alert: Alert,
+        now_ms: i64,
+        events: &mut Vec<Event>,
+    ) {
+        let log = self.logs.entry(alert.id.clone()).or_default();
+        let flapping = self
+            .flaps
+            .get_mut(&alert.id)
+            .is_some_and(|f| f.is_flapping(now_ms, cfg));
+        let subject = subject(&alert, alert.level, flapping);
+        let hold = match kind {
+            EventKind::Reminder => {
+                hold_for_reminder(cfg, zone, subject, alert.acknowledged, log, now_ms)
+            }
+            _ => hold_for_new(cfg, zone, subject, log, now_ms),
+        };
+        if kind == EventKind::Reminder && hold.is_some() {
+            return; // a reminder that does not go out is not an event
+        }
+        if hold.is_none() {
+            log.record(now_ms);
+            alert.last_notified = Some(UtcTime::from_unix_ms(now_ms));
+            if let Some(a) = self.active.get_mut(&alert.id) {
+                a.last_notified = alert.last_notified;
+            }
+        }
+        if let Some(a) = self.active.get_mut(&alert.id) {
+            a.metadata.flapping = flapping;
+        }
+        alert.metadata.flapping = flapping;
+        events.push(Event {
+            kind,
+            alert,
+            hold,
+            notify: None,
+        });
+    }
+
+    fn resolve(
+        &mut self,
+        cfg: &AlertConfig,
+        zone: &Zone,
+        id: &str,
+        now_ms: i64,
+        value: Option<f64>,
+    ) -> Option<Event> {
+        let mut alert = self.active.remove(id)?;
+        self.pending.remove(id);
+        self.down.remove(id);
+        self.acks.remove(id);
+        if let Some(v) = value {
+            alert.value = v;
+        }
+        alert.resolved_time = Some(UtcTime::from_unix_ms(now_ms));
+        let flapping = self
+            .flaps
+            .entry(id.to_string())
+            .or_default()
+            .record(now_ms, cfg);
+        alert.metadata.flapping = flapping;
+        self.recently_resolved.push_back((now_ms, alert.clone()));
+        // A resolution is worth a message only if the alert's firing was one.
+        let hold = if alert.last_notified.is_none() {
+            Some(Hold::NotActive)
+        } else if flapping {
+            Some(Hold::Flapping)
+        } else {
+            let log = self.logs.entry(id.to_string()).or_default();
+            hold_for_new(
+                cfg,
+                zone,
+                subject(&alert, Level::Warning, false),
+                log,
+                now_ms,
+            )
+            .filter(|h| *h != Hold::HourlyCap)
+        };
+        Some(Event {
+            kind: EventKind::Resolved,
+            alert,
+            hold,
+            notify: None,
+        })
+    }
+
+    /// Escalation levels: each fires once, for unacknowledged alerts, `after` minutes in.
+    fn escalate(&mut self, cfg: &AlertConfig, zone: &Zone, now_ms: i64, events: &mut Vec<Event>) {
+        let esc = &cfg.schedule.escalation;
+        if !esc.enabled || esc.levels.is_empty() {
+            return;
+        }
+        let due: Vec<(String, usize)> = self
+            .active
+            .values()
+            .filter(|a| !a.acknowledged)
+            .filter_map(|a| {
+                let done = a.escalation_times.len();
+                let level = esc.levels.get(done)?;
+                let at = a.start_time.unix_ms() + i64::from(level.after) * 60_000;
+                (now_ms >= at).then(|| (a.id.clone(), done))
+            })
+            .collect();
+        for (id, idx) in due {
+            let Some(a) = self.active.get_mut(&id) else {
+                continue;
+            };
+            a.escalation_times.push(UtcTime::from_unix_ms(now_ms));
+            let alert = a.clone();
+            let log = self.logs.entry(id.clone()).or_default();
+            let subject = subject(&alert, alert.level, alert.metadata.flapping);
+            let hold = hold_for_new(cfg, zone, subject, log, now_ms);
+            if hold.is_none() {
+                log.record(now_ms);
+            }
+            events.push(Event {
+                kind: EventKind::Escalated,
+                alert,
+                hold,
+                notify: Some(esc.levels[idx].notify.clone()),
+            });
+        }
+    }
+
+    fn expire(&mut self, now_ms: i64) {
+        while self
+            .recently_resolved
+            .front()
+            .is_some_and(|(t, _)| now_ms - t > RECENTLY_RESOLVED_MS)
+        {
+            self.recently_resolved.pop_front();
+        }
+        let active = &self.active;
+        self.logs.retain(|id, log| {
+            active.contains_key(id) || log.last_ms.is_some_and(|t| now_ms - t < 3_600_000)
+        });
+        self.flaps.retain(|_, f| !f.is_empty());
+    }
+
+    pub fn acknowledge(&mut self, id: &str, user: &str, now_ms: i64) -> bool {
+        let Some(a) = self.active.get_mut(id) else {
+            return false;
+        };
+        let at = UtcTime::from_unix_ms(now_ms);
+        a.acknowledged = true;
+        a.ack_time = Some(at);
+        a.ack_user = Some(user.to_string());
+        self.acks.insert(id.to_string(), (at, user.to_string()));
+        true
+    }
+
+    pub fn unacknowledge(&mut self, id: &str) -> bool {
+        let Some(a) = self.active.get_mut(id) else {
+            return false;
+        };
+        a.acknowledged = false;
+        a.ack_time = None;
+        a.ack_user = None;
+        self.acks.remove(id);
+        true
+    }
+
+    /// Manual clear: the alert goes (it fires again on the next breach, after its grace).
+    pub fn clear(
+        &mut self,
+        cfg: &AlertConfig,
+        zone: &Zone,
+        id: &str,
+        now_ms: i64,
+    ) -> Option<Event> {
+        self.resolve(cfg, zone, id, now_ms, None)
+    }
+}
+
+fn subject(alert: &Alert, level: Level, flapping: bool) -> Subject<'_> {
+    Subject {
+        kind: &alert.kind,
+        level,
+        monitor_only: alert.metadata.monitor_only,
+        flapping,
+    }
+}

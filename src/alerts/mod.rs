@@ -1,0 +1,15 @@
+//! Alerts: thresholds with hysteresis evaluated against the live state, and what an admin
+//! controls about them (overrides, grace periods, quiet hours, cooldown, acknowledgement).
+//!
+//! - `config.rs`: the `alerts.json` / `GET|PUT /api/alerts/config` document, its defaults and
+//!   validation; `threshold.rs`: trigger/clear pairs and per-type sets of them.
+//! - `engine.rs`: the state machine (pending → firing → resolved) turning observations into
+//!   events; `schedule.rs`: whether an event notifies now; `tz.rs`: time zones for quiet hours.
+//! - `alert.rs`: the alert JSON and the observation the engine reads.
+
+pub mod alert;
+pub mod config;
+pub mod engine;
+pub mod schedule;
+pub mod threshold;
+pub mod tz;
