@@ -1,53 +1,23 @@
-//! Security endpoints (login, logout, tokens, setup, password, lockout, recovery, status) and
-//! the request gate's security steps (rate limit, authorization) that `core::dispatch` calls.
+//! Security endpoints (login, logout, tokens, setup, password, lockout, recovery, status). The
+//! request gate's security steps (rate limit, authorization) are in `core::gate`.
 //!
 //! The logic lives in `crate::auth` as HTTP-independent [`Answer`]s; this file adapts it to
 //! `ApiRequest`/`Reply` and sends bcrypt work to the task pool with `Outcome::defer`.
 
 use crate::auth::answer::Answer;
 use crate::auth::cookies;
-use crate::auth::guard::{RequestInfo, Security, SecurityConfig};
-use crate::auth::policy::{Principal, RouteAuth};
+use crate::auth::guard::RequestInfo;
+use crate::auth::policy::RouteAuth;
 use crate::auth::sessions::SESSION_COOKIE;
-use crate::auth::tokens::Scope;
 use crate::core::app::App;
-use crate::core::outcome::{Deferred, Outcome};
-use crate::env::RuntimeConfig;
+use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::{ApiRequest, Method};
 use crate::http::router::{Access, Ctx, Route};
 use crate::util::time::UtcTime;
-use std::net::IpAddr;
-
-/// Builds the security state at startup (before the loop runs): reads the auth variables,
-/// hashes a plaintext `PULSE_AUTH_PASS` (bcrypt, ≈250 ms), loads tokens and sessions, and
-/// writes the bootstrap token when nothing is configured. Errors name the variable or file.
-pub fn open(cfg: &RuntimeConfig) -> std::io::Result<Security> {
-    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
-    let (mut config, mut warnings) =
-        SecurityConfig::from_env(&cfg.data_dir, |k| cfg.vars.get(k).map(str::to_string))
-            .map_err(|e| invalid(e.to_string()))?;
-    config.credentials_pinned_by_env = ["PULSE_AUTH_USER", "PULSE_AUTH_PASS"]
-        .iter()
-        .any(|k| cfg.vars.is_set(k) && !cfg.vars.came_from_env_file(k));
-    let (security, more) =
-        Security::open(config, UtcTime::now()).map_err(|e| invalid(e.to_string()))?;
-    warnings.extend(more);
-    for w in warnings {
-        crate::log_warn!("security", note = w);
-    }
-    Ok(security)
-}
 
 fn info(req: &ApiRequest) -> RequestInfo<'_> {
-    RequestInfo {
-        method: req.method.as_str(),
-        path: &req.path,
-        query: &req.query,
-        peer: req.peer,
-        is_tls: req.is_https,
-        headers: &req.headers,
-    }
+    crate::core::gate::request_info(req)
 }
 
 fn reply(a: Answer) -> Reply {
@@ -57,81 +27,6 @@ fn reply(a: Answer) -> Reply {
     };
     r.headers.extend(a.headers);
     r
-}
-
-/// Counts the request against its rate-limit category. Returns the `X-RateLimit-*` headers
-/// for the response (empty for exempt paths) and, when over the limit, the 429 reply.
-pub fn rate_limit(app: &mut App, req: &ApiRequest) -> (Vec<(String, String)>, Option<Reply>) {
-    let ip = app.security.client_ip(&info(req));
-    let now = UtcTime::now();
-    let Some(status) = app
-        .security
-        .rate_limit(ip, req.method.as_str(), &req.path, now)
-    else {
-        return (Vec::new(), None);
-    };
-    let headers: Vec<(String, String)> = status
-        .headers()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    if status.allowed {
-        (headers, None)
-    } else {
-        (
-            Vec::new(),
-            Some(reply(Answer::json(429, status.error_body())).with_headers(headers)),
-        )
-    }
-}
-
-trait WithHeaders {
-    fn with_headers(self, headers: Vec<(String, String)>) -> Self;
-}
-
-impl WithHeaders for Reply {
-    fn with_headers(mut self, headers: Vec<(String, String)>) -> Reply {
-        self.headers.extend(headers);
-        self
-    }
-}
-
-/// Adds `headers` to the eventual reply, also when it is built later from deferred work.
-pub fn with_headers(outcome: Outcome, headers: Vec<(String, String)>) -> Outcome {
-    if headers.is_empty() {
-        return outcome;
-    }
-    match outcome {
-        Outcome::Reply(r) => Outcome::Reply(r.with_headers(headers)),
-        Outcome::Defer(d) => {
-            let finish = d.finish;
-            Outcome::Defer(Deferred {
-                pool: d.pool,
-                work: d.work,
-                finish: Box::new(move |app, result| finish(app, result).with_headers(headers)),
-            })
-        }
-    }
-}
-
-/// Who passed the gate, and headers the response must carry (fresh CSRF cookie, …).
-pub struct Admission {
-    pub principal: Principal,
-    pub client_ip: IpAddr,
-    pub headers: Vec<(String, String)>,
-}
-
-/// The route's access rule as the policy knows it. Scope strings are validated by
-/// `route_scopes_are_known` below, so `None` only happens for a typo caught by tests.
-fn route_auth(access: Access) -> Option<RouteAuth> {
-    Some(match access {
-        Access::Public => RouteAuth::Public,
-        Access::Authenticated => RouteAuth::Authenticated,
-        Access::Scope(s) => RouteAuth::Scope(Scope::parse(s)?),
-        Access::Setup => RouteAuth::Setup,
-        Access::LocalhostOnly => RouteAuth::LocalhostOnly,
-        Access::Export => RouteAuth::Export,
-    })
 }
 
 /// Whether a WebSocket handshake may receive the feed: the same rule as `GET /api/state`
@@ -144,32 +39,6 @@ pub fn ws_allowed(app: &mut App, req: &ApiRequest) -> bool {
         UtcTime::now(),
     );
     verdict.outcome.is_ok()
-}
-
-/// Authorizes a routed request; `Err` is the refusal (400/401/403) with its headers.
-pub fn admit(app: &mut App, req: &ApiRequest, access: Access) -> Result<Admission, Reply> {
-    let Some(route) = route_auth(access) else {
-        return Err(Reply::error(500, "route has an unknown scope"));
-    };
-    let verdict = app.security.authorize(&info(req), route, UtcTime::now());
-    match verdict.outcome {
-        Ok(principal) => Ok(Admission {
-            principal,
-            client_ip: verdict.client_ip,
-            headers: verdict.headers,
-        }),
-        Err(denial) => {
-            let mut r = Reply::json(denial.status(), &denial.body());
-            r.headers.extend(
-                denial
-                    .headers()
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v)),
-            );
-            r.headers.extend(verdict.headers);
-            Err(r)
-        }
-    }
 }
 
 fn user_agent(req: &ApiRequest) -> Option<String> {
@@ -383,7 +252,7 @@ mod tests {
     fn route_table_agrees_with_the_policy() {
         for route in crate::api::all_routes() {
             assert!(
-                route_auth(route.access).is_some(),
+                crate::core::gate::route_auth(route.access).is_some(),
                 "{}: unknown scope",
                 route.pattern
             );

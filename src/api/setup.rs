@@ -4,14 +4,12 @@
 
 use crate::auth::policy::Principal;
 use crate::auth::tokens::Scope;
-use crate::config::discovery::{scan, ScanOptions, ScanResult};
 use crate::config::nodes::NodeType;
 use crate::config::registration::{Registration, RegistrationAuth};
 use crate::config::secret::Secret;
 use crate::config::setup_codes::SetupCodes;
 use crate::config::setup_script::{render, ScriptParams};
 use crate::core::app::App;
-use crate::core::event_loop::Msg;
 use crate::core::outcome::Outcome;
 use crate::http::reply::{Body, Reply};
 use crate::http::request::{ApiRequest, Method};
@@ -316,72 +314,6 @@ fn auto_register(app: &mut App, ctx: &Ctx) -> Outcome {
     }
 }
 
-/// Starts a background scan on its own thread unless one is running. `subnet` overrides the
-/// configured one for this scan. The result comes back to the loop as `Msg::Apply`.
-pub fn start_discovery(app: &mut App, subnet: Option<&str>) -> Result<(), String> {
-    if app.config.discovery.is_scanning() {
-        return Ok(());
-    }
-    let s = app
-        .config
-        .system
-        .with_env(&|k| app.cfg.vars.get(k).map(str::to_string))
-        .0;
-    let subnet = subnet.unwrap_or(&s.discovery_subnet).to_string();
-    // Subnet lists can be long: refuse absurd input here, expand it on the scan thread.
-    if subnet.len() > 4096 || subnet.split(',').count() > 64 {
-        return Err("subnet list too long (at most 64 entries)".to_string());
-    }
-    ScanOptions::validate_subnets(&subnet).map_err(|e| e.to_string())?;
-    let discovery_config = s.discovery_config.clone();
-    let handle = app.handle.clone();
-    app.config.discovery.started();
-    let spawned = std::thread::Builder::new()
-        .name("discovery".into())
-        .spawn(move || {
-            let result = match ScanOptions::from_settings(&subnet, &discovery_config) {
-                Ok(opts) => scan(&opts),
-                Err(e) => ScanResult {
-                    errors: vec![e.to_string()],
-                    ..Default::default()
-                },
-            };
-            handle.post(Msg::Apply(Box::new(move |app: &mut App| {
-                crate::log_info!(
-                    "discovery scan finished",
-                    servers = result.servers.len(),
-                    errors = result.errors.len()
-                );
-                app.config.discovery.finished(result, unix_now());
-                let response = serde_json::to_value(app.config.discovery.response(unix_now()))
-                    .unwrap_or_default();
-                app.broadcast_event("discovery_update", &response);
-            })));
-        });
-    if let Err(e) = spawned {
-        app.config
-            .discovery
-            .finished(Default::default(), unix_now());
-        return Err(format!("could not start discovery: {e}"));
-    }
-    Ok(())
-}
-
-/// For the loop's housekeeping timer: starts the periodic scan when discovery is enabled.
-pub fn discovery_tick(app: &mut App) {
-    let enabled = app
-        .config
-        .system
-        .with_env(&|k| app.cfg.vars.get(k).map(str::to_string))
-        .0
-        .discovery_enabled;
-    if app.config.discovery.due(enabled, unix_now()) {
-        if let Err(e) = start_discovery(app, None) {
-            crate::log_warn!("discovery not started", error = e);
-        }
-    }
-}
-
 fn discover(app: &mut App, _: &Ctx) -> Outcome {
     Reply::json(200, &app.config.discovery.response(unix_now())).into()
 }
@@ -409,7 +341,7 @@ fn discover_now(app: &mut App, ctx: &Ctx) -> Outcome {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty());
-        if let Err(e) = start_discovery(app, subnet) {
+        if let Err(e) = crate::core::discovery::start(app, subnet) {
             return Reply::error(400, &e).into();
         }
     }
