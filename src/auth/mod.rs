@@ -7,7 +7,6 @@
 //! worker. The HTTP layer talks to [`guard::Security`]; the route table uses
 //! [`policy::RouteAuth`] and [`policy::PUBLIC_ROUTES`].
 
-pub mod account;
 pub mod answer;
 pub mod audit;
 pub mod bootstrap;
@@ -22,12 +21,6 @@ pub mod password;
 pub mod policy;
 pub mod ratelimit;
 pub mod recovery;
-pub mod recovery_api;
 pub mod secret;
 pub mod sessions;
-pub mod status;
-pub mod token_api;
 pub mod tokens;
-
-#[cfg(test)]
-mod endpoint_tests;

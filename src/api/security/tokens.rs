@@ -1,12 +1,12 @@
 //! The API-token endpoints: list, create (value shown once), delete, and the legacy
 //! regenerate (replace every token with one).
 
-use super::answer::Answer;
-use super::audit::AuditEvent;
-use super::envfile::{self, ENV_FILE};
-use super::guard::Security;
-use super::policy::Principal;
-use super::tokens::TokenError;
+use crate::auth::answer::Answer;
+use crate::auth::audit::AuditEvent;
+use crate::auth::envfile::{self, ENV_FILE};
+use crate::auth::guard::Security;
+use crate::auth::policy::Principal;
+use crate::auth::tokens::TokenError;
 use crate::util::time::UtcTime;
 use serde::Deserialize;
 use serde_json::json;
@@ -109,7 +109,7 @@ impl Security {
     pub fn validate_token(&self, body: &[u8]) -> Answer {
         #[derive(Deserialize)]
         struct Body {
-            token: super::secret::SecretString,
+            token: crate::auth::secret::SecretString,
         }
         let Ok(b) = serde_json::from_slice::<Body>(body) else {
             return Answer::error(400, "Invalid request body: expected {\"token\"}");

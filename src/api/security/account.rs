@@ -6,18 +6,18 @@
 //! so they also survive a restart. Token hashes are never written there: `api_tokens.json` is
 //! their only home, so a deleted token cannot come back from `.env`.
 
-use super::answer::Answer;
-use super::audit::AuditEvent;
-use super::cookies;
-use super::csrf::CSRF_COOKIE;
-use super::envfile::{self, ENV_FILE};
-use super::guard::{Admin, Security};
-use super::lockout::{FailureOutcome, LockedBody};
-use super::password::{validate_new_password, PasswordError, PasswordHash};
-use super::policy::Principal;
-use super::secret::SecretString;
-use super::sessions::SESSION_COOKIE;
-use super::tokens::validate_raw_token;
+use crate::auth::answer::Answer;
+use crate::auth::audit::AuditEvent;
+use crate::auth::cookies;
+use crate::auth::csrf::CSRF_COOKIE;
+use crate::auth::envfile::{self, ENV_FILE};
+use crate::auth::guard::{Admin, Security};
+use crate::auth::lockout::{FailureOutcome, LockedBody};
+use crate::auth::password::{validate_new_password, PasswordError, PasswordHash};
+use crate::auth::policy::Principal;
+use crate::auth::secret::SecretString;
+use crate::auth::sessions::SESSION_COOKIE;
+use crate::auth::tokens::validate_raw_token;
 use crate::util::time::UtcTime;
 use serde::Deserialize;
 use serde_json::json;

@@ -1,11 +1,11 @@
 //! Tests of the endpoint logic (account, tokens, recovery) against real stores in a temp dir.
 //! The HTTP wiring is tested over TCP in `tests/auth_*.rs`.
 
-use super::answer::Answer;
-use super::guard::{Admin, Security, SecurityConfig};
-use super::password::PasswordHash;
-use super::policy::Principal;
-use super::secret;
+use crate::auth::answer::Answer;
+use crate::auth::guard::{Admin, Security, SecurityConfig};
+use crate::auth::password::PasswordHash;
+use crate::auth::policy::Principal;
+use crate::auth::secret;
 use crate::util::time::UtcTime;
 use serde_json::{json, Value};
 use std::net::IpAddr;

@@ -4,6 +4,14 @@
 //! The logic lives in `crate::auth` as HTTP-independent [`Answer`]s; this file adapts it to
 //! `ApiRequest`/`Reply` and sends bcrypt work to the task pool with `Outcome::defer`.
 
+mod account;
+mod recovery;
+mod status;
+mod tokens;
+
+#[cfg(test)]
+mod endpoint_tests;
+
 use crate::auth::answer::Answer;
 use crate::auth::cookies;
 use crate::auth::guard::RequestInfo;

@@ -2,10 +2,10 @@
 //! The route is `RouteAuth::LocalhostOnly`: by the time these run, the caller is on
 //! loopback or holds a recovery token.
 
-use super::answer::Answer;
-use super::audit::AuditEvent;
-use super::guard::Security;
-use super::recovery::RecoveryAction;
+use crate::auth::answer::Answer;
+use crate::auth::audit::AuditEvent;
+use crate::auth::guard::Security;
+use crate::auth::recovery::RecoveryAction;
 use crate::util::time::UtcTime;
 use serde::Deserialize;
 use serde_json::json;
