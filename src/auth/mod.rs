@@ -7,7 +7,6 @@
 //! worker. The HTTP layer talks to [`guard::Security`]; the route table uses
 //! [`policy::RouteAuth`] and [`policy::PUBLIC_ROUTES`].
 
-pub mod answer;
 pub mod audit;
 pub mod bootstrap;
 pub mod client_ip;

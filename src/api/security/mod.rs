@@ -1,8 +1,9 @@
 //! Security endpoints (login, logout, tokens, setup, password, lockout, recovery, status). The
 //! request gate's security steps (rate limit, authorization) are in `core::gate`.
 //!
-//! The logic lives in `crate::auth` as HTTP-independent [`Answer`]s; this file adapts it to
-//! `ApiRequest`/`Reply` and sends bcrypt work to the task pool with `Outcome::defer`.
+//! The endpoint bodies are in the submodules (`account`, `tokens`, `recovery`, `status`; login in
+//! `auth::login`) as methods on `Security`; this file routes to them and sends bcrypt work to
+//! the task pool with `Outcome::defer`.
 
 mod account;
 mod recovery;
@@ -12,7 +13,6 @@ mod tokens;
 #[cfg(test)]
 mod endpoint_tests;
 
-use crate::auth::answer::Answer;
 use crate::auth::cookies;
 use crate::auth::guard::RequestInfo;
 use crate::auth::policy::RouteAuth;
@@ -26,15 +26,6 @@ use crate::util::time::UtcTime;
 
 fn info(req: &ApiRequest) -> RequestInfo<'_> {
     crate::core::gate::request_info(req)
-}
-
-fn reply(a: Answer) -> Reply {
-    let mut r = match a.body {
-        Some(body) => Reply::json(a.status, &body),
-        None => Reply::new(a.status),
-    };
-    r.headers.extend(a.headers);
-    r
 }
 
 /// Whether a WebSocket handshake may receive the feed: the same rule as `GET /api/state`
@@ -60,14 +51,12 @@ fn login(app: &mut App, ctx: &Ctx) -> Outcome {
         .security
         .login_start(&ctx.req.body, ctx.client_ip, UtcTime::now())
     {
-        Err(a) => reply(a).into(),
+        Err(a) => a.into(),
         Ok(job) => Outcome::defer(
             move || job.run(),
             move |app, verified| {
-                reply(
-                    app.security
-                        .login_finish(verified, ua.as_deref(), secure, UtcTime::now()),
-                )
+                app.security
+                    .login_finish(verified, ua.as_deref(), secure, UtcTime::now())
             },
         ),
     }
@@ -77,11 +66,10 @@ fn logout(app: &mut App, ctx: &Ctx) -> Outcome {
     let i = info(ctx.req);
     let cookie = i.header("cookie").unwrap_or("");
     let session = cookies::cookie_value(cookie, SESSION_COOKIE);
-    reply(
-        app.security
-            .logout(session, ctx.client_ip, i.is_https(), UtcTime::now()),
-    )
-    .into()
+
+    app.security
+        .logout(session, ctx.client_ip, i.is_https(), UtcTime::now())
+        .into()
 }
 
 fn status(app: &mut App, ctx: &Ctx) -> Outcome {
@@ -92,30 +80,30 @@ fn status(app: &mut App, ctx: &Ctx) -> Outcome {
 }
 
 fn list_tokens(app: &mut App, _: &Ctx) -> Outcome {
-    reply(app.security.list_tokens()).into()
+    app.security.list_tokens().into()
 }
 
 fn create_token(app: &mut App, ctx: &Ctx) -> Outcome {
     let a = app
         .security
         .create_token(&ctx.req.body, &ctx.principal, ctx.client_ip, UtcTime::now());
-    reply(a).into()
+    a.into()
 }
 
 fn delete_token(app: &mut App, ctx: &Ctx) -> Outcome {
-    reply(
-        app.security
-            .delete_token(ctx.param("id"), ctx.client_ip, UtcTime::now()),
-    )
-    .into()
+    app.security
+        .delete_token(ctx.param("id"), ctx.client_ip, UtcTime::now())
+        .into()
 }
 
 fn regenerate_token(app: &mut App, ctx: &Ctx) -> Outcome {
-    reply(app.security.regenerate_token(ctx.client_ip, UtcTime::now())).into()
+    app.security
+        .regenerate_token(ctx.client_ip, UtcTime::now())
+        .into()
 }
 
 fn validate_token(app: &mut App, ctx: &Ctx) -> Outcome {
-    reply(app.security.validate_token(&ctx.req.body)).into()
+    app.security.validate_token(&ctx.req.body).into()
 }
 
 fn quick_setup(app: &mut App, ctx: &Ctx) -> Outcome {
@@ -124,10 +112,10 @@ fn quick_setup(app: &mut App, ctx: &Ctx) -> Outcome {
         .security
         .quick_setup_start(&ctx.req.body, setup_header, ctx.client_ip)
     {
-        Err(a) => reply(a).into(),
+        Err(a) => a.into(),
         Ok(job) => Outcome::defer(
             move || job.run(),
-            |app, done| reply(app.security.quick_setup_finish(done, UtcTime::now())),
+            |app, done| app.security.quick_setup_finish(done, UtcTime::now()),
         ),
     }
 }
@@ -138,35 +126,33 @@ fn change_password(app: &mut App, ctx: &Ctx) -> Outcome {
         .security
         .change_password_start(&ctx.req.body, &ctx.principal, ctx.client_ip, now)
     {
-        Err(a) => reply(a).into(),
+        Err(a) => a.into(),
         Ok(job) => Outcome::defer(
             move || job.run(),
-            |app, done| reply(app.security.change_password_finish(done, UtcTime::now())),
+            |app, done| app.security.change_password_finish(done, UtcTime::now()),
         ),
     }
 }
 
 fn reset_lockout(app: &mut App, ctx: &Ctx) -> Outcome {
-    reply(
-        app.security
-            .reset_lockout(&ctx.req.body, ctx.client_ip, UtcTime::now()),
-    )
-    .into()
+    app.security
+        .reset_lockout(&ctx.req.body, ctx.client_ip, UtcTime::now())
+        .into()
 }
 
 fn recovery(app: &mut App, ctx: &Ctx) -> Outcome {
     if ctx.req.method != Method::Post {
-        return reply(app.security.recovery_status()).into();
+        return app.security.recovery_status().into();
     }
     let direct = info(ctx.req).is_direct_local();
     let a = app
         .security
         .recovery_action(&ctx.req.body, direct, ctx.client_ip, UtcTime::now());
-    reply(a).into()
+    a.into()
 }
 
 fn apply_restart(app: &mut App, _: &Ctx) -> Outcome {
-    reply(app.security.apply_restart()).into()
+    app.security.apply_restart().into()
 }
 
 pub fn routes() -> Vec<Route> {
