@@ -3,7 +3,6 @@
 //! discovery (`GET /api/discover` cached results, `POST /api/discover` start a scan now).
 
 use crate::auth::policy::Principal;
-use crate::auth::tokens::Scope;
 use crate::config::nodes::NodeType;
 use crate::config::registration::{Registration, RegistrationAuth};
 use crate::config::secret::Secret;
@@ -13,7 +12,7 @@ use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::{Body, Reply};
 use crate::http::request::{ApiRequest, Method};
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
 use crate::util::time::{unix_now, UtcTime};
 use serde::Deserialize;
 use serde_json::json;
@@ -354,31 +353,37 @@ pub fn routes() -> Vec<Route> {
             methods: &[Method::Post],
             pattern: "/api/setup-script-url",
             // A setup code lets its holder add a node: same right as adding one directly.
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            // The UI posts it without the CSRF header (as Pulse does).
+            csrf: Csrf::Exempt,
             handler: script_url,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/setup-script",
             access: Access::Public,
+            csrf: Csrf::Required,
             handler: setup_script,
         },
         Route {
             methods: &[Method::Post],
             pattern: "/api/auto-register",
             access: Access::Public,
+            csrf: Csrf::Required,
             handler: auto_register,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/discover",
             access: Access::Authenticated,
+            csrf: Csrf::Required,
             handler: discover,
         },
         Route {
             methods: &[Method::Post],
             pattern: "/api/discover",
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
             handler: discover_now,
         },
     ]

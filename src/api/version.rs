@@ -5,7 +5,7 @@ use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route};
 
 fn version(app: &mut App, _: &Ctx) -> Outcome {
     Reply::json(200, &app.version).into()
@@ -16,6 +16,7 @@ pub fn routes() -> Vec<Route> {
         methods: &[Method::Get],
         pattern: "/api/version",
         access: Access::Public,
+        csrf: Csrf::Required,
         handler: version,
     }]
 }

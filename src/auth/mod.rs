@@ -5,7 +5,7 @@
 //! Everything here is plain synchronous data owned by the event-loop thread, with the clock
 //! passed in (`now`). The only slow calls are bcrypt (`password`), which must run on a
 //! worker. The HTTP layer talks to [`guard::Security`]; the route table uses
-//! [`policy::RouteAuth`] and [`policy::PUBLIC_ROUTES`].
+//! [`policy::Access`] and [`policy::Csrf`] (each route declares its own rule).
 
 pub mod audit;
 pub mod bootstrap;

@@ -47,7 +47,7 @@ pub fn handle_http(app: &mut App, req: &ApiRequest) -> Outcome {
 fn route(app: &mut App, req: &ApiRequest) -> Outcome {
     let router = std::sync::Arc::clone(&app.router);
     match router.lookup(req.method, &req.path) {
-        Match::Found(route, params) => match gate::admit(app, req, route.access) {
+        Match::Found(route, params) => match gate::admit(app, req, route.rule()) {
             Ok(admission) => {
                 let ctx = Ctx {
                     req,

@@ -4,14 +4,12 @@
 //! `crate::auth`; this file adapts them to `ApiRequest`/`Reply`.
 
 use crate::auth::guard::{RequestInfo, Security, SecurityConfig};
-use crate::auth::policy::{Principal, RouteAuth};
-use crate::auth::tokens::Scope;
+use crate::auth::policy::{Principal, RouteRule};
 use crate::core::app::App;
 use crate::core::outcome::{Deferred, Outcome};
 use crate::env::RuntimeConfig;
 use crate::http::reply::Reply;
 use crate::http::request::ApiRequest;
-use crate::http::router::Access;
 use crate::util::time::UtcTime;
 use std::net::IpAddr;
 
@@ -101,27 +99,11 @@ pub struct Admission {
     pub headers: Vec<(String, String)>,
 }
 
-/// The route's access rule as the policy knows it. Scope strings are validated by
-/// `api::security`'s `route_table_agrees_with_the_policy` test, so `None` only happens for a typo caught by tests.
-pub fn route_auth(access: Access) -> Option<RouteAuth> {
-    Some(match access {
-        Access::Public => RouteAuth::Public,
-        Access::Authenticated => RouteAuth::Authenticated,
-        Access::Scope(s) => RouteAuth::Scope(Scope::parse(s)?),
-        Access::Setup => RouteAuth::Setup,
-        Access::LocalhostOnly => RouteAuth::LocalhostOnly,
-        Access::Export => RouteAuth::Export,
-    })
-}
-
 /// Authorizes a routed request; `Err` is the refusal (400/401/403) with its headers.
-pub fn admit(app: &mut App, req: &ApiRequest, access: Access) -> Result<Admission, Reply> {
-    let Some(route) = route_auth(access) else {
-        return Err(Reply::error(500, "route has an unknown scope"));
-    };
+pub fn admit(app: &mut App, req: &ApiRequest, rule: RouteRule) -> Result<Admission, Reply> {
     let verdict = app
         .security
-        .authorize(&request_info(req), route, UtcTime::now());
+        .authorize(&request_info(req), rule, UtcTime::now());
     match verdict.outcome {
         Ok(principal) => Ok(Admission {
             principal,

@@ -15,13 +15,12 @@ mod endpoint_tests;
 
 use crate::auth::cookies;
 use crate::auth::guard::RequestInfo;
-use crate::auth::policy::RouteAuth;
 use crate::auth::sessions::SESSION_COOKIE;
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::{ApiRequest, Method};
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
 use crate::util::time::UtcTime;
 
 fn info(req: &ApiRequest) -> RequestInfo<'_> {
@@ -34,7 +33,7 @@ fn info(req: &ApiRequest) -> RequestInfo<'_> {
 pub fn ws_allowed(app: &mut App, req: &ApiRequest) -> bool {
     let verdict = app.security.authorize(
         &info(req),
-        RouteAuth::Scope(crate::auth::tokens::Scope::MonitoringRead),
+        Access::Scope(Scope::MonitoringRead),
         UtcTime::now(),
     );
     verdict.outcome.is_ok()
@@ -156,12 +155,18 @@ fn apply_restart(app: &mut App, _: &Ctx) -> Outcome {
 }
 
 pub fn routes() -> Vec<Route> {
-    let write = Access::Scope("settings:write");
+    let write = Access::Scope(Scope::SettingsWrite);
     let r = |methods: &'static [Method], pattern: &'static str, access, handler| Route {
         methods,
         pattern,
         access,
+        csrf: Csrf::Required,
         handler,
+    };
+    // First-Run Setup has no session to take a CSRF token from.
+    let until_password = |route: Route| Route {
+        csrf: Csrf::ExemptWithoutPassword,
+        ..route
     };
     vec![
         r(&[Method::Post], "/api/login", Access::Public, login),
@@ -180,7 +185,7 @@ pub fn routes() -> Vec<Route> {
         r(
             &[Method::Get],
             "/api/security/tokens",
-            Access::Scope("settings:read"),
+            Access::Scope(Scope::SettingsRead),
             list_tokens,
         ),
         r(&[Method::Post], "/api/security/tokens", write, create_token),
@@ -202,12 +207,12 @@ pub fn routes() -> Vec<Route> {
             write,
             validate_token,
         ),
-        r(
+        until_password(r(
             &[Method::Post],
             "/api/security/quick-setup",
             Access::Setup,
             quick_setup,
-        ),
+        )),
         r(
             &[Method::Post],
             "/api/security/change-password",
@@ -226,40 +231,65 @@ pub fn routes() -> Vec<Route> {
             Access::LocalhostOnly,
             recovery,
         ),
-        r(
+        until_password(r(
             &[Method::Post],
             "/api/security/apply-restart",
             write,
             apply_restart,
-        ),
+        )),
     ]
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::auth::policy::is_public_route;
+    use crate::http::router::{Access, Csrf};
 
-    /// Every scope string in the whole route table is one the policy knows, and routes are
-    /// public exactly when `auth::policy::PUBLIC_ROUTES` says so.
+    /// The route table is the one source of access truth: this pins which routes are public
+    /// and which skip CSRF, so a change to either is a deliberate edit here.
     #[test]
-    fn route_table_agrees_with_the_policy() {
+    fn public_and_csrf_exempt_routes_are_exactly_these() {
+        let mut public = Vec::new();
+        let mut exempt = Vec::new();
         for route in crate::api::all_routes() {
-            assert!(
-                crate::core::gate::route_auth(route.access).is_some(),
-                "{}: unknown scope",
-                route.pattern
-            );
             for m in route.methods {
-                let public = route.access == Access::Public;
-                assert_eq!(
-                    public,
-                    is_public_route(m.as_str(), route.pattern),
-                    "{} {}: Access::Public must match PUBLIC_ROUTES",
-                    m.as_str(),
-                    route.pattern
-                );
+                let name = format!("{} {}", m.as_str(), route.pattern);
+                if route.access == Access::Public {
+                    public.push(name.clone());
+                }
+                if route.csrf != Csrf::Required {
+                    exempt.push((name, route.csrf));
+                }
             }
         }
+        public.sort();
+        assert_eq!(
+            public,
+            [
+                "GET /api/health",
+                "GET /api/security/status",
+                "GET /api/setup-script",
+                "GET /api/version",
+                "GET /socket.io",
+                "GET /socket.io/{*rest}",
+                "GET /ws",
+                "POST /api/auto-register",
+                "POST /api/login",
+            ]
+        );
+        exempt.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            exempt,
+            [
+                (
+                    "POST /api/security/apply-restart".to_string(),
+                    Csrf::ExemptWithoutPassword
+                ),
+                (
+                    "POST /api/security/quick-setup".to_string(),
+                    Csrf::ExemptWithoutPassword
+                ),
+                ("POST /api/setup-script-url".to_string(), Csrf::Exempt),
+            ]
+        );
     }
 }
