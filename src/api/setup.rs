@@ -18,16 +18,19 @@ use serde::Deserialize;
 use serde_json::json;
 use std::time::Instant;
 
-/// RFC 3986 unreserved characters pass, everything else is `%XX`.
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// What Go's `url.QueryEscape` leaves alone: RFC 3986 unreserved characters.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A query-string value as Go's `url.QueryEscape` writes it (space as `+`, the rest `%XX`).
+fn query_escape(s: &str) -> String {
+    // A literal '%' is itself escaped, so every "%20" here came from a space.
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE)
+        .to_string()
+        .replace("%20", "+")
 }
 
 /// The URL nodes use to reach this Pulse: `PULSE_PUBLIC_URL` if set, else the scheme and `Host`
@@ -84,9 +87,9 @@ fn script_url(app: &mut App, ctx: &Ctx) -> Outcome {
     };
     let mut url = format!("{pulse}/api/setup-script?type={}", node_type.as_str());
     if let Some(h) = host {
-        url.push_str(&format!("&host={}", url_encode(h.trim())));
+        url.push_str(&format!("&host={}", query_escape(h.trim())));
     }
-    url.push_str(&format!("&pulse_url={}", url_encode(&pulse)));
+    url.push_str(&format!("&pulse_url={}", query_escape(&pulse)));
     if body.backup_perms && node_type == NodeType::Pve {
         url.push_str("&backup_perms=true");
     }
@@ -392,10 +395,11 @@ pub fn routes() -> Vec<Route> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn url_encoding() {
+    fn query_escaping_matches_go() {
+        // url.QueryEscape("https://a.b:8006/x y+z~é") in Go.
         assert_eq!(
-            super::url_encode("https://a.b:8006/x y"),
-            "https%3A%2F%2Fa.b%3A8006%2Fx%20y"
+            super::query_escape("https://a.b:8006/x y+z~é"),
+            "https%3A%2F%2Fa.b%3A8006%2Fx+y%2Bz~%C3%A9"
         );
     }
 }

@@ -191,6 +191,20 @@ mod tests {
             Match::Found(_, p) => assert_eq!(p, vec![("id", "node1/100".to_string())]),
             _ => panic!("no match"),
         }
+        // '+' is a literal plus in a path (a space only in query strings); %2B is a plus too.
+        for (path, id) in [
+            ("/api/config/nodes/a+b", "a+b"),
+            ("/api/config/nodes/a%2Bb%20c", "a+b c"),
+        ] {
+            match r.lookup(Method::Put, path) {
+                Match::Found(_, p) => assert_eq!(p, vec![("id", id.to_string())], "{path}"),
+                _ => panic!("no match for {path}"),
+            }
+        }
+        match r.lookup(Method::Get, "/api/guests/metadata/n+1/100") {
+            Match::Found(_, p) => assert_eq!(p, vec![("id", "n+1/100".to_string())]),
+            _ => panic!("no match"),
+        }
         match r.lookup(Method::Get, "/api/config/nodes/x") {
             Match::MethodNotAllowed(m) => assert_eq!(m, vec![Method::Put, Method::Delete]),
             _ => panic!("expected 405"),
