@@ -5,7 +5,6 @@
 use crate::auth::policy::Principal;
 use crate::config::nodes::NodeType;
 use crate::config::registration::{Registration, RegistrationAuth};
-use crate::config::secret::Secret;
 use crate::config::setup_codes::SetupCodes;
 use crate::config::setup_script::{render, ScriptParams};
 use crate::core::app::App;
@@ -13,6 +12,7 @@ use crate::core::outcome::Outcome;
 use crate::http::reply::{Body, Reply};
 use crate::http::request::{ApiRequest, Method};
 use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
+use crate::util::secret::Secret;
 use crate::util::time::{unix_now, UtcTime};
 use serde::Deserialize;
 use serde_json::json;

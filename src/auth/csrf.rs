@@ -4,7 +4,7 @@
 //! When the check fails the server answers 403 with a fresh token in the `X-CSRF-Token`
 //! response header (and cookie); the UI retries once with it.
 
-use super::secret::{self, RandomUnavailable, SecretString};
+use super::secret::{self, RandomUnavailable, Secret};
 
 /// Cookie readable by JavaScript (no `HttpOnly`): the UI copies it into the header.
 pub const CSRF_COOKIE: &str = "pulse_csrf";
@@ -22,7 +22,7 @@ pub fn method_needs_csrf(method: &str) -> bool {
 }
 
 /// A new token and the hash to store. Hex, so it needs no escaping in a cookie.
-pub fn new_token() -> Result<(SecretString, String), RandomUnavailable> {
+pub fn new_token() -> Result<(Secret, String), RandomUnavailable> {
     let token = secret::random_hex(32)?;
     let hash = secret::sha256_hex(token.expose().as_bytes());
     Ok((token, hash))

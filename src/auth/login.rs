@@ -13,7 +13,7 @@ use super::audit::AuditEvent;
 use super::guard::{csrf_cookie, session_cookie, Security};
 use super::lockout::{FailureOutcome, InvalidCredentialsBody, LockedBody};
 use super::password::PasswordHash;
-use super::secret::{self, SecretString};
+use super::secret::{self, Secret};
 use crate::http::reply::Reply;
 use crate::util::time::UtcTime;
 use serde::Deserialize;
@@ -23,14 +23,14 @@ use std::net::IpAddr;
 #[derive(Deserialize)]
 struct LoginBody {
     username: String,
-    password: SecretString,
+    password: Secret,
 }
 
 /// The bcrypt step. `Send`: hand it to a worker, then pass the result to `login_finish`.
 #[derive(Debug)]
 pub struct VerifyJob {
     username: String,
-    password: SecretString,
+    password: Secret,
     hash: PasswordHash,
     username_matches: bool,
     ip: IpAddr,

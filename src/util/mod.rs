@@ -1,4 +1,5 @@
-//! Small helpers shared by every module: time formats, atomic file writes.
+//! Small helpers shared by every module: time formats, atomic file writes, the secret type.
 
 pub mod atomic;
+pub mod secret;
 pub mod time;

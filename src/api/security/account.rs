@@ -14,7 +14,7 @@ use crate::auth::guard::{Admin, Security};
 use crate::auth::lockout::{FailureOutcome, LockedBody};
 use crate::auth::password::{validate_new_password, PasswordError, PasswordHash};
 use crate::auth::policy::Principal;
-use crate::auth::secret::SecretString;
+use crate::auth::secret::Secret;
 use crate::auth::sessions::SESSION_COOKIE;
 use crate::auth::tokens::validate_raw_token;
 use crate::http::reply::Reply;
@@ -60,16 +60,16 @@ fn validate_username(u: &str) -> Result<(), Reply> {
 #[serde(rename_all = "camelCase")]
 struct ChangePasswordBody {
     #[serde(default)]
-    current_password: Option<SecretString>,
-    new_password: SecretString,
+    current_password: Option<Secret>,
+    new_password: Secret,
 }
 
 /// Worker step of a password change: verify the current password, hash the new one.
 #[derive(Debug)]
 pub struct ChangePasswordJob {
     username: String,
-    current: SecretString,
-    new: SecretString,
+    current: Secret,
+    new: Secret,
     hash: PasswordHash,
     ip: IpAddr,
     keep_session: Option<String>,
@@ -112,21 +112,21 @@ impl ChangePasswordJob {
 #[serde(rename_all = "camelCase")]
 struct QuickSetupBody {
     username: String,
-    password: SecretString,
+    password: Secret,
     #[serde(default)]
-    api_token: Option<SecretString>,
+    api_token: Option<Secret>,
     #[serde(default)]
     force: bool,
     #[serde(default)]
-    setup_token: Option<SecretString>,
+    setup_token: Option<Secret>,
 }
 
 /// Worker step of quick setup: hash the new password.
 #[derive(Debug)]
 pub struct QuickSetupJob {
     username: String,
-    password: SecretString,
-    api_token: Option<SecretString>,
+    password: Secret,
+    api_token: Option<Secret>,
     force: bool,
     first_run: bool,
     ip: IpAddr,
@@ -136,7 +136,7 @@ pub struct QuickSetupJob {
 pub struct QuickSetupDone {
     username: String,
     hash: Result<PasswordHash, PasswordError>,
-    api_token: Option<SecretString>,
+    api_token: Option<Secret>,
     force: bool,
     first_run: bool,
     ip: IpAddr,
@@ -353,7 +353,7 @@ impl Security {
                     "Bootstrap token unavailable; restart Pulse or inspect data directory",
                 ));
             };
-            let presented = setup_header.or(b.setup_token.as_ref().map(SecretString::expose));
+            let presented = setup_header.or(b.setup_token.as_ref().map(Secret::expose));
             match presented.map(str::trim).filter(|p| !p.is_empty()) {
                 None => return Err(Reply::error(401, "Bootstrap setup token required")),
                 Some(p) if !bootstrap.verify(p) => {

@@ -109,7 +109,7 @@ impl Security {
     pub fn validate_token(&self, body: &[u8]) -> Reply {
         #[derive(Deserialize)]
         struct Body {
-            token: crate::auth::secret::SecretString,
+            token: crate::auth::secret::Secret,
         }
         let Ok(b) = serde_json::from_slice::<Body>(body) else {
             return Reply::error(400, "Invalid request body: expected {\"token\"}");
