@@ -19,7 +19,24 @@ pub mod proxmox;
 pub mod sim;
 pub mod state;
 pub mod util;
+pub mod version;
 pub mod ws;
 
 /// The version reported by `pulse --version` and `/api/version`.
 pub const VERSION: &str = concat!("v", env!("CARGO_PKG_VERSION"));
+
+/// Starts Pulse with every API route: the wiring of the layers (`api` builds the table, `core`
+/// serves it), so that `core` never depends on `api`.
+pub fn start(cfg: env::RuntimeConfig) -> std::io::Result<core::Running> {
+    start_with(cfg, Vec::new())
+}
+
+/// `start` with extra routes added to the table (used by tests to probe the loop).
+pub fn start_with(
+    cfg: env::RuntimeConfig,
+    extra: Vec<http::router::Route>,
+) -> std::io::Result<core::Running> {
+    let mut routes = api::all_routes();
+    routes.extend(extra);
+    core::start(cfg, routes)
+}

@@ -3,12 +3,12 @@
 //! in-memory configuration and the files change together.
 
 use crate::config::export::{open_export, seal_export, ExportData, ImportPlan, MIN_PASSPHRASE_LEN};
-use crate::config::secret::Secret;
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route};
+use crate::util::secret::Secret;
 use crate::util::time::UtcTime;
 use serde::Deserialize;
 use serde_json::json;
@@ -154,12 +154,14 @@ pub fn routes() -> Vec<Route> {
             methods: &[Method::Post],
             pattern: "/api/config/export",
             access: Access::Export,
+            csrf: Csrf::Required,
             handler: export,
         },
         Route {
             methods: &[Method::Post],
             pattern: "/api/config/import",
             access: Access::Export,
+            csrf: Csrf::Required,
             handler: import,
         },
     ]

@@ -11,7 +11,7 @@ use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
 use crate::util::time::UtcTime;
 use serde_json::json;
 use std::time::Instant;
@@ -113,25 +113,29 @@ pub fn routes() -> Vec<Route> {
         Route {
             methods: &[Method::Get],
             pattern: "/api/config/nodes",
-            access: Access::Scope("settings:read"),
+            access: Access::Scope(Scope::SettingsRead),
+            csrf: Csrf::Required,
             handler: list,
         },
         Route {
             methods: &[Method::Post],
             pattern: "/api/config/nodes",
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
             handler: add,
         },
         Route {
             methods: &[Method::Put],
             pattern: "/api/config/nodes/{id}",
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
             handler: update,
         },
         Route {
             methods: &[Method::Delete],
             pattern: "/api/config/nodes/{id}",
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
             handler: remove,
         },
     ];

@@ -8,7 +8,7 @@ use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -118,55 +118,63 @@ fn docker_delete(app: &mut App, ctx: &Ctx) -> Outcome {
 }
 
 pub fn routes() -> Vec<Route> {
-    let read = Access::Scope("monitoring:read");
-    let write = Access::Scope("monitoring:write");
+    let read = Access::Scope(Scope::MonitoringRead);
+    let write = Access::Scope(Scope::MonitoringWrite);
     vec![
         Route {
             methods: &[Method::Get],
             pattern: "/api/guests/metadata",
             access: read,
+            csrf: Csrf::Required,
             handler: guest_list,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/guests/metadata/{*id}",
             access: read,
+            csrf: Csrf::Required,
             handler: guest_get,
         },
         Route {
             methods: &[Method::Put, Method::Post],
             pattern: "/api/guests/metadata/{*id}",
             access: write,
+            csrf: Csrf::Required,
             handler: guest_set,
         },
         Route {
             methods: &[Method::Delete],
             pattern: "/api/guests/metadata/{*id}",
             access: write,
+            csrf: Csrf::Required,
             handler: guest_delete,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/docker/metadata",
             access: read,
+            csrf: Csrf::Required,
             handler: docker_list,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/docker/metadata/{id}",
             access: read,
+            csrf: Csrf::Required,
             handler: docker_get,
         },
         Route {
             methods: &[Method::Put, Method::Post],
             pattern: "/api/docker/metadata/{id}",
             access: write,
+            csrf: Csrf::Required,
             handler: docker_set,
         },
         Route {
             methods: &[Method::Delete],
             pattern: "/api/docker/metadata/{id}",
             access: write,
+            csrf: Csrf::Required,
             handler: docker_delete,
         },
     ]

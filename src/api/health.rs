@@ -4,7 +4,7 @@ use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -29,6 +29,7 @@ pub fn routes() -> Vec<Route> {
         methods: &[Method::Get],
         pattern: "/api/health",
         access: Access::Public,
+        csrf: Csrf::Required,
         handler: health,
     }]
 }

@@ -16,7 +16,7 @@ pub mod system_settings;
 pub mod version;
 pub mod ws;
 
-use crate::http::router::{Route, Router};
+use crate::http::router::Route;
 
 /// Every route Pulse serves.
 pub fn all_routes() -> Vec<Route> {
@@ -33,11 +33,4 @@ pub fn all_routes() -> Vec<Route> {
     routes.extend(config_export::routes());
     routes.extend(setup::routes());
     routes
-}
-
-/// The route table for a server: all routes plus any extra ones (tests add probes here).
-pub fn router_with(extra: Vec<Route>) -> Router {
-    let mut routes = all_routes();
-    routes.extend(extra);
-    Router::new(routes)
 }

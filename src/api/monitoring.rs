@@ -4,7 +4,7 @@ use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
 use crate::monitor::demo::{MockModeRequest, MockModeResponse};
 
 fn scheduler_health(app: &mut App, _: &Ctx) -> Outcome {
@@ -52,18 +52,21 @@ pub fn routes() -> Vec<Route> {
             methods: &[Method::Get],
             pattern: "/api/monitoring/scheduler/health",
             access: Access::Authenticated,
+            csrf: Csrf::Required,
             handler: scheduler_health,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/system/mock-mode",
-            access: Access::Scope("settings:read"),
+            access: Access::Scope(Scope::SettingsRead),
+            csrf: Csrf::Required,
             handler: get_mock_mode,
         },
         Route {
             methods: &[Method::Post, Method::Put],
             pattern: "/api/system/mock-mode",
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
             handler: set_mock_mode,
         },
     ]

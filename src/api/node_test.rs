@@ -20,7 +20,7 @@ use crate::core::event_loop::Msg;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
 use crate::proxmox::ProxmoxError;
 use crate::util::time::UtcTime;
 use serde_json::{json, Value};
@@ -181,19 +181,22 @@ pub fn routes() -> Vec<Route> {
         Route {
             methods: &[Method::Post],
             pattern: "/api/config/nodes/test-connection",
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
             handler: test_unsaved,
         },
         Route {
             methods: &[Method::Post],
             pattern: "/api/config/nodes/test-config",
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
             handler: test_unsaved,
         },
         Route {
             methods: &[Method::Post],
             pattern: "/api/config/nodes/{id}/test",
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
             handler: test_saved,
         },
     ]

@@ -3,34 +3,34 @@
 //! discovery (`GET /api/discover` cached results, `POST /api/discover` start a scan now).
 
 use crate::auth::policy::Principal;
-use crate::auth::tokens::Scope;
-use crate::config::discovery::{scan, ScanOptions, ScanResult};
 use crate::config::nodes::NodeType;
 use crate::config::registration::{Registration, RegistrationAuth};
-use crate::config::secret::Secret;
 use crate::config::setup_codes::SetupCodes;
 use crate::config::setup_script::{render, ScriptParams};
 use crate::core::app::App;
-use crate::core::event_loop::Msg;
 use crate::core::outcome::Outcome;
 use crate::http::reply::{Body, Reply};
 use crate::http::request::{ApiRequest, Method};
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
+use crate::util::secret::Secret;
 use crate::util::time::{unix_now, UtcTime};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Instant;
 
-/// RFC 3986 unreserved characters pass, everything else is `%XX`.
-fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// What Go's `url.QueryEscape` leaves alone: RFC 3986 unreserved characters.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A query-string value as Go's `url.QueryEscape` writes it (space as `+`, the rest `%XX`).
+fn query_escape(s: &str) -> String {
+    // A literal '%' is itself escaped, so every "%20" here came from a space.
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE)
+        .to_string()
+        .replace("%20", "+")
 }
 
 /// The URL nodes use to reach this Pulse: `PULSE_PUBLIC_URL` if set, else the scheme and `Host`
@@ -87,9 +87,9 @@ fn script_url(app: &mut App, ctx: &Ctx) -> Outcome {
     };
     let mut url = format!("{pulse}/api/setup-script?type={}", node_type.as_str());
     if let Some(h) = host {
-        url.push_str(&format!("&host={}", url_encode(h.trim())));
+        url.push_str(&format!("&host={}", query_escape(h.trim())));
     }
-    url.push_str(&format!("&pulse_url={}", url_encode(&pulse)));
+    url.push_str(&format!("&pulse_url={}", query_escape(&pulse)));
     if body.backup_perms && node_type == NodeType::Pve {
         url.push_str("&backup_perms=true");
     }
@@ -316,72 +316,6 @@ fn auto_register(app: &mut App, ctx: &Ctx) -> Outcome {
     }
 }
 
-/// Starts a background scan on its own thread unless one is running. `subnet` overrides the
-/// configured one for this scan. The result comes back to the loop as `Msg::Apply`.
-pub fn start_discovery(app: &mut App, subnet: Option<&str>) -> Result<(), String> {
-    if app.config.discovery.is_scanning() {
-        return Ok(());
-    }
-    let s = app
-        .config
-        .system
-        .with_env(&|k| app.cfg.vars.get(k).map(str::to_string))
-        .0;
-    let subnet = subnet.unwrap_or(&s.discovery_subnet).to_string();
-    // Subnet lists can be long: refuse absurd input here, expand it on the scan thread.
-    if subnet.len() > 4096 || subnet.split(',').count() > 64 {
-        return Err("subnet list too long (at most 64 entries)".to_string());
-    }
-    ScanOptions::validate_subnets(&subnet).map_err(|e| e.to_string())?;
-    let discovery_config = s.discovery_config.clone();
-    let handle = app.handle.clone();
-    app.config.discovery.started();
-    let spawned = std::thread::Builder::new()
-        .name("discovery".into())
-        .spawn(move || {
-            let result = match ScanOptions::from_settings(&subnet, &discovery_config) {
-                Ok(opts) => scan(&opts),
-                Err(e) => ScanResult {
-                    errors: vec![e.to_string()],
-                    ..Default::default()
-                },
-            };
-            handle.post(Msg::Apply(Box::new(move |app: &mut App| {
-                crate::log_info!(
-                    "discovery scan finished",
-                    servers = result.servers.len(),
-                    errors = result.errors.len()
-                );
-                app.config.discovery.finished(result, unix_now());
-                let response = serde_json::to_value(app.config.discovery.response(unix_now()))
-                    .unwrap_or_default();
-                app.broadcast_event("discovery_update", &response);
-            })));
-        });
-    if let Err(e) = spawned {
-        app.config
-            .discovery
-            .finished(Default::default(), unix_now());
-        return Err(format!("could not start discovery: {e}"));
-    }
-    Ok(())
-}
-
-/// For the loop's housekeeping timer: starts the periodic scan when discovery is enabled.
-pub fn discovery_tick(app: &mut App) {
-    let enabled = app
-        .config
-        .system
-        .with_env(&|k| app.cfg.vars.get(k).map(str::to_string))
-        .0
-        .discovery_enabled;
-    if app.config.discovery.due(enabled, unix_now()) {
-        if let Err(e) = start_discovery(app, None) {
-            crate::log_warn!("discovery not started", error = e);
-        }
-    }
-}
-
 fn discover(app: &mut App, _: &Ctx) -> Outcome {
     Reply::json(200, &app.config.discovery.response(unix_now())).into()
 }
@@ -409,7 +343,7 @@ fn discover_now(app: &mut App, ctx: &Ctx) -> Outcome {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty());
-        if let Err(e) = start_discovery(app, subnet) {
+        if let Err(e) = crate::core::discovery::start(app, subnet) {
             return Reply::error(400, &e).into();
         }
     }
@@ -422,31 +356,37 @@ pub fn routes() -> Vec<Route> {
             methods: &[Method::Post],
             pattern: "/api/setup-script-url",
             // A setup code lets its holder add a node: same right as adding one directly.
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            // The UI posts it without the CSRF header (as Pulse does).
+            csrf: Csrf::Exempt,
             handler: script_url,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/setup-script",
             access: Access::Public,
+            csrf: Csrf::Required,
             handler: setup_script,
         },
         Route {
             methods: &[Method::Post],
             pattern: "/api/auto-register",
             access: Access::Public,
+            csrf: Csrf::Required,
             handler: auto_register,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/discover",
             access: Access::Authenticated,
+            csrf: Csrf::Required,
             handler: discover,
         },
         Route {
             methods: &[Method::Post],
             pattern: "/api/discover",
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
             handler: discover_now,
         },
     ]
@@ -455,10 +395,11 @@ pub fn routes() -> Vec<Route> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn url_encoding() {
+    fn query_escaping_matches_go() {
+        // url.QueryEscape("https://a.b:8006/x y+z~é") in Go.
         assert_eq!(
-            super::url_encode("https://a.b:8006/x y"),
-            "https%3A%2F%2Fa.b%3A8006%2Fx%20y"
+            super::query_escape("https://a.b:8006/x y+z~é"),
+            "https%3A%2F%2Fa.b%3A8006%2Fx+y%2Bz~%C3%A9"
         );
     }
 }

@@ -4,7 +4,7 @@ use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
 use serde_json::json;
 
 fn state(app: &mut App, _: &Ctx) -> Outcome {
@@ -38,24 +38,27 @@ fn storage_one(app: &mut App, ctx: &Ctx) -> Outcome {
 }
 
 pub fn routes() -> Vec<Route> {
-    const READ: Access = Access::Scope("monitoring:read");
+    const READ: Access = Access::Scope(Scope::MonitoringRead);
     vec![
         Route {
             methods: &[Method::Get],
             pattern: "/api/state",
             access: READ,
+            csrf: Csrf::Required,
             handler: state,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/storage",
             access: READ,
+            csrf: Csrf::Required,
             handler: storage_list,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/storage/{id}",
             access: READ,
+            csrf: Csrf::Required,
             handler: storage_one,
         },
     ]

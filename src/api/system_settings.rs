@@ -7,7 +7,7 @@ use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
 use serde_json::{json, Value};
 
 fn env_lookup(app: &App) -> impl Fn(&str) -> Option<String> + '_ {
@@ -82,37 +82,43 @@ pub fn routes() -> Vec<Route> {
         Route {
             methods: &[Method::Get],
             pattern: "/api/config",
-            access: Access::Scope("monitoring:read"),
+            access: Access::Scope(Scope::MonitoringRead),
+            csrf: Csrf::Required,
             handler: config_summary,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/config/system",
-            access: Access::Scope("settings:read"),
+            access: Access::Scope(Scope::SettingsRead),
+            csrf: Csrf::Required,
             handler: config_system,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/system/settings",
-            access: Access::Scope("settings:read"),
+            access: Access::Scope(Scope::SettingsRead),
+            csrf: Csrf::Required,
             handler: get_settings,
         },
         Route {
             methods: &[Method::Post],
             pattern: "/api/system/settings/update",
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
             handler: update_settings,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/api/settings",
-            access: Access::Scope("settings:read"),
+            access: Access::Scope(Scope::SettingsRead),
+            csrf: Csrf::Required,
             handler: get_settings,
         },
         Route {
             methods: &[Method::Post],
             pattern: "/api/settings/update",
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
             handler: update_settings,
         },
     ]

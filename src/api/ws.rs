@@ -4,7 +4,7 @@ use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Ctx, Route};
+use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
 use crate::ws::{handshake, WsUpgrade};
 
 fn allowed_origins(app: &App) -> Vec<String> {
@@ -91,25 +91,29 @@ pub fn routes() -> Vec<Route> {
         Route {
             methods: &[Method::Post],
             pattern: "/api/test-notification",
-            access: Access::Scope("settings:write"),
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
             handler: test_notification,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/ws",
             access: Access::Public,
+            csrf: Csrf::Required,
             handler: upgrade,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/socket.io",
             access: Access::Public,
+            csrf: Csrf::Required,
             handler: socket_io,
         },
         Route {
             methods: &[Method::Get],
             pattern: "/socket.io/{*rest}",
             access: Access::Public,
+            csrf: Csrf::Required,
             handler: socket_io,
         },
     ]

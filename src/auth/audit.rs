@@ -2,7 +2,7 @@
 //! to `audit.log.1` past 10 MiB.
 //!
 //! Events are a closed enum whose fields are ids, usernames, token names and IPs. Secrets in
-//! this crate are [`super::secret::SecretString`], which is not a `&str`, so handing one to
+//! this crate are [`super::secret::Secret`], which is not a `&str`, so handing one to
 //! the audit log takes a deliberate `.expose()` at the call site. Failed logins with an
 //! unknown username record no username at all: people type passwords into that field.
 
@@ -192,7 +192,7 @@ impl AuditLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::secret::{self, SecretString};
+    use crate::auth::secret::{self, Secret};
 
     fn t(secs: i64) -> UtcTime {
         UtcTime::from_unix(1_700_000_000 + secs)
@@ -246,8 +246,8 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let log = AuditLog::new(&dir);
-        let password = SecretString::new("Sup3r-Secret-Passw0rd".into());
-        let token = SecretString::new("pulse_0123456789abcdef".into());
+        let password = Secret::new("Sup3r-Secret-Passw0rd");
+        let token = Secret::new("pulse_0123456789abcdef");
         let ip = Some("192.168.1.20".parse().unwrap());
         let events = [
             AuditEvent::LoginSucceeded { user: "admin" },

@@ -4,7 +4,7 @@
 //! When the check fails the server answers 403 with a fresh token in the `X-CSRF-Token`
 //! response header (and cookie); the UI retries once with it.
 
-use super::secret::{self, RandomUnavailable, SecretString};
+use super::secret::{self, RandomUnavailable, Secret};
 
 /// Cookie readable by JavaScript (no `HttpOnly`): the UI copies it into the header.
 pub const CSRF_COOKIE: &str = "pulse_csrf";
@@ -21,18 +21,8 @@ pub fn method_needs_csrf(method: &str) -> bool {
     )
 }
 
-/// Paths Pulse exempts: `/api/setup-script-url` always (the UI posts it without the header);
-/// quick-setup and apply-restart while no password exists (First-Run Setup has no session).
-pub fn path_is_exempt(path: &str, password_configured: bool) -> bool {
-    match path {
-        "/api/setup-script-url" => true,
-        "/api/security/quick-setup" | "/api/security/apply-restart" => !password_configured,
-        _ => false,
-    }
-}
-
 /// A new token and the hash to store. Hex, so it needs no escaping in a cookie.
-pub fn new_token() -> Result<(SecretString, String), RandomUnavailable> {
+pub fn new_token() -> Result<(Secret, String), RandomUnavailable> {
     let token = secret::random_hex(32)?;
     let hash = secret::sha256_hex(token.expose().as_bytes());
     Ok((token, hash))
@@ -56,15 +46,6 @@ mod tests {
         for m in ["POST", "PUT", "DELETE", "PATCH", "post"] {
             assert!(method_needs_csrf(m), "{m}");
         }
-    }
-
-    #[test]
-    fn exempt_paths() {
-        assert!(path_is_exempt("/api/setup-script-url", true));
-        assert!(path_is_exempt("/api/security/quick-setup", false));
-        assert!(!path_is_exempt("/api/security/quick-setup", true));
-        assert!(!path_is_exempt("/api/security/apply-restart", true));
-        assert!(!path_is_exempt("/api/logout", false));
     }
 
     #[test]

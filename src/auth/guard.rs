@@ -5,7 +5,7 @@
 //! let ip = security.client_ip(peer, &headers);
 //! let rate = security.rate_limit(ip, method, path, now);        // Option<RateStatus>
 //! if let Some(r) = rate.filter(|r| !r.allowed) { 429 + r.headers() + r.error_body() }
-//! let verdict = security.authorize(&request, route.auth, now);  // Verdict
+//! let verdict = security.authorize(&request, route.rule(), now);  // Verdict
 //! match verdict.outcome { Ok(principal) => handler, Err(d) => d.status()/d.body() }
 //! // every response: rate headers (if any) + verdict.headers
 //! ```
@@ -17,7 +17,9 @@ use super::cookies;
 use super::csrf::{self, CSRF_COOKIE, CSRF_HEADER};
 use super::lockout::Lockout;
 use super::password::{PasswordHash, PasswordSource};
-use super::policy::{self, AuthMode, Denial, Facts, Principal, RouteAuth, SessionFact, TokenFact};
+use super::policy::{
+    self, Access, AuthMode, Denial, Facts, Principal, RouteRule, SessionFact, TokenFact,
+};
 use super::ratelimit::{RateLimiter, RateStatus};
 use super::recovery::Recovery;
 use super::sessions::{SessionStore, SESSION_COOKIE, SESSION_TTL_SECS};
@@ -312,7 +314,16 @@ impl Security {
 
     /// Decides whether `req` may reach a route that requires `route`, with side effects:
     /// token `lastUsedAt`, recovery-token consumption, CSRF re-issue, audit of CSRF failures.
-    pub fn authorize(&mut self, req: &RequestInfo<'_>, route: RouteAuth, now: UtcTime) -> Verdict {
+    pub fn authorize(
+        &mut self,
+        req: &RequestInfo<'_>,
+        rule: impl Into<RouteRule>,
+        now: UtcTime,
+    ) -> Verdict {
+        let RouteRule {
+            access: route,
+            csrf,
+        } = rule.into();
         let ip = self.client_ip(req);
         let creds = Credentials::from_headers(|n| req.header(n));
         let mode = self.mode();
@@ -343,7 +354,7 @@ impl Security {
         // A single-use recovery token is only spent where it matters and nothing else worked.
         let identified = matches!(token, TokenFact::Valid { .. })
             || (mode.password && matches!(session, SessionFact::Valid { .. }));
-        let recovery_token = matches!(route, RouteAuth::Setup | RouteAuth::LocalhostOnly)
+        let recovery_token = matches!(route, Access::Setup | Access::LocalhostOnly)
             && !identified
             && creds
                 .recovery_token
@@ -358,6 +369,7 @@ impl Security {
             recovery_token,
             direct_loopback: req.is_direct_local(),
             private_client: client_ip::is_private(ip),
+            csrf_exempt: csrf.exempt(mode.password),
         };
         let outcome = policy::decide(route, mode, &facts);
 

@@ -133,8 +133,8 @@ fn tokens_bearer_and_header_forms_with_scopes() {
     let (mut s, _) = Security::open(cfg, t(0)).unwrap();
     let scopes = vec!["monitoring:read".to_string()];
     let (raw, view) = s.tokens.create("ro", Some(&scopes), t(0)).unwrap();
-    let read = RouteAuth::Scope(Scope::MonitoringRead);
-    let write = RouteAuth::Scope(Scope::SettingsWrite);
+    let read = Access::Scope(Scope::MonitoringRead);
+    let write = Access::Scope(Scope::SettingsWrite);
 
     let h = hdrs(&[("x-api-token", raw.expose())]);
     let v = s.authorize(&req("GET", "/api/state", &h), read, t(1));
@@ -193,7 +193,7 @@ fn session_csrf_failure_reissues_and_retry_succeeds() {
         new.token.expose(),
         new.csrf_token.expose()
     );
-    let route = RouteAuth::Scope(Scope::SettingsWrite);
+    let route = Access::Scope(Scope::SettingsWrite);
 
     // No header: 403 with a fresh token in header and cookie.
     let h = hdrs(&[("cookie", &cookie)]);
@@ -227,11 +227,7 @@ fn session_csrf_failure_reissues_and_retry_succeeds() {
     // A GET without the CSRF cookie gets one issued.
     let only_session = format!("pulse_session={}", new.token.expose());
     let h = hdrs(&[("cookie", &only_session)]);
-    let v = s.authorize(
-        &req("GET", "/api/state", &h),
-        RouteAuth::Authenticated,
-        t(4),
-    );
+    let v = s.authorize(&req("GET", "/api/state", &h), Access::Authenticated, t(4));
     assert!(v.outcome.is_ok());
     assert!(header(&v, "Set-Cookie").unwrap().starts_with("pulse_csrf="));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -252,7 +248,7 @@ fn api_only_mode_and_open_mode() {
     assert_eq!(
         s.authorize(
             &req("POST", "/api/config/nodes", &h),
-            RouteAuth::Authenticated,
+            Access::Authenticated,
             t(1)
         )
         .outcome,
@@ -260,22 +256,14 @@ fn api_only_mode_and_open_mode() {
     );
 
     let (raw, _) = s.tokens.create("only", None, t(1)).unwrap();
-    let v = s.authorize(
-        &req("GET", "/api/state", &h),
-        RouteAuth::Authenticated,
-        t(2),
-    );
+    let v = s.authorize(&req("GET", "/api/state", &h), Access::Authenticated, t(2));
     assert_eq!(v.outcome, Err(Denial::ApiTokenRequired));
     assert!(header(&v, "WWW-Authenticate")
         .unwrap()
         .starts_with("Bearer "));
     let h = hdrs(&[("x-api-token", raw.expose())]);
     assert!(s
-        .authorize(
-            &req("GET", "/api/state", &h),
-            RouteAuth::Authenticated,
-            t(3)
-        )
+        .authorize(&req("GET", "/api/state", &h), Access::Authenticated, t(3))
         .outcome
         .is_ok());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -295,7 +283,7 @@ fn recovery_mode_from_loopback_only_and_trusted_proxy_ip() {
     let h = hdrs(&[]);
     let mut r = req("GET", "/api/state", &h);
     r.peer = "127.0.0.1".parse().unwrap();
-    let v = s.authorize(&r, RouteAuth::Authenticated, t(1));
+    let v = s.authorize(&r, Access::Authenticated, t(1));
     assert_eq!(v.outcome, Ok(Principal::Recovery));
     assert_eq!(header(&v, "X-Auth-Recovery"), Some("true"));
 
@@ -309,7 +297,7 @@ fn recovery_mode_from_loopback_only_and_trusted_proxy_ip() {
         let h = hdrs(&[(k, v)]);
         let mut r = req("POST", "/api/config/nodes", &h);
         r.peer = "127.0.0.1".parse().unwrap();
-        let v = s.authorize(&r, RouteAuth::Authenticated, t(1));
+        let v = s.authorize(&r, Access::Authenticated, t(1));
         assert_eq!(v.outcome, Err(Denial::AuthRequired), "{k}");
     }
     let h = hdrs(&[
@@ -319,7 +307,7 @@ fn recovery_mode_from_loopback_only_and_trusted_proxy_ip() {
     let mut r = req("POST", "/api/config/nodes", &h);
     r.peer = "::1".parse().unwrap();
     assert_eq!(
-        s.authorize(&r, RouteAuth::Authenticated, t(1)).outcome,
+        s.authorize(&r, Access::Authenticated, t(1)).outcome,
         Ok(Principal::Recovery)
     );
 
@@ -327,7 +315,7 @@ fn recovery_mode_from_loopback_only_and_trusted_proxy_ip() {
     let h = hdrs(&[("x-forwarded-for", "203.0.113.9")]);
     let mut r = req("GET", "/api/state", &h);
     r.peer = "127.0.0.1".parse().unwrap();
-    let v = s.authorize(&r, RouteAuth::Authenticated, t(2));
+    let v = s.authorize(&r, Access::Authenticated, t(2));
     assert_eq!(v.outcome, Err(Denial::AuthRequired));
     assert_eq!(v.client_ip, "203.0.113.9".parse::<IpAddr>().unwrap());
     // From an untrusted peer the header is ignored.
@@ -339,11 +327,11 @@ fn recovery_mode_from_loopback_only_and_trusted_proxy_ip() {
     let h = hdrs(&[("x-recovery-token", tok.expose())]);
     let r = req("POST", "/api/security/quick-setup", &h);
     assert_eq!(
-        s.authorize(&r, RouteAuth::Setup, t(4)).outcome,
+        s.authorize(&r, Access::Setup, t(4)).outcome,
         Ok(Principal::RecoveryToken)
     );
     assert_eq!(
-        s.authorize(&r, RouteAuth::Setup, t(5)).outcome,
+        s.authorize(&r, Access::Setup, t(5)).outcome,
         Err(Denial::AuthRequired)
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -9,12 +9,12 @@
 //! A wrong username still costs a full bcrypt verify, so timing does not reveal whether the
 //! username exists.
 
-use super::answer::Answer;
 use super::audit::AuditEvent;
 use super::guard::{csrf_cookie, session_cookie, Security};
 use super::lockout::{FailureOutcome, InvalidCredentialsBody, LockedBody};
 use super::password::PasswordHash;
-use super::secret::{self, SecretString};
+use super::secret::{self, Secret};
+use crate::http::reply::Reply;
 use crate::util::time::UtcTime;
 use serde::Deserialize;
 use serde_json::json;
@@ -23,14 +23,14 @@ use std::net::IpAddr;
 #[derive(Deserialize)]
 struct LoginBody {
     username: String,
-    password: SecretString,
+    password: Secret,
 }
 
 /// The bcrypt step. `Send`: hand it to a worker, then pass the result to `login_finish`.
 #[derive(Debug)]
 pub struct VerifyJob {
     username: String,
-    password: SecretString,
+    password: Secret,
     hash: PasswordHash,
     username_matches: bool,
     ip: IpAddr,
@@ -69,20 +69,20 @@ impl Security {
         body: &[u8],
         ip: IpAddr,
         now: UtcTime,
-    ) -> Result<VerifyJob, Answer> {
+    ) -> Result<VerifyJob, Reply> {
         let body: LoginBody = serde_json::from_slice(body).map_err(|_| {
-            Answer::json(400, json!({"error": "invalid_request", "message": "Invalid request body: expected {\"username\", \"password\"}"}))
+            Reply::json(400, &json!({"error": "invalid_request", "message": "Invalid request body: expected {\"username\", \"password\"}"}))
         })?;
         let Some(admin) = &self.admin else {
-            return Err(Answer::json(
+            return Err(Reply::json(
                 400,
-                json!({"error": "password_auth_disabled", "message": "Password authentication is not configured"}),
+                &json!({"error": "password_auth_disabled", "message": "Password authentication is not configured"}),
             ));
         };
         let username = body.username.trim().to_string();
         if let Err(locked) = self.lockout.check_login(&username, ip, now) {
             let body = serde_json::to_value(LockedBody::new(locked)).unwrap_or_default();
-            return Err(Answer::json(403, body));
+            return Err(Reply::json(403, &body));
         }
         let username_matches =
             secret::constant_time_eq(username.as_bytes(), admin.username.as_bytes());
@@ -105,7 +105,7 @@ impl Security {
         user_agent: Option<&str>,
         secure: bool,
         now: UtcTime,
-    ) -> Answer {
+    ) -> Reply {
         if !v.ok {
             // Only the real username is recorded: an unknown one may be a mistyped password.
             let user = v.username_matches.then_some(v.username.as_str());
@@ -119,7 +119,7 @@ impl Security {
             }
             let body =
                 serde_json::to_value(InvalidCredentialsBody::new(v.failure)).unwrap_or_default();
-            return Answer::json(401, body);
+            return Reply::json(401, &body);
         }
         self.lockout.login_succeeded(&v.username, v.ip);
         let ip_text = v.ip.to_string();
@@ -134,14 +134,14 @@ impl Security {
                     None,
                     now,
                 );
-                Answer::json(
+                Reply::json(
                     200,
-                    json!({"success": true, "message": "Successfully logged in"}),
+                    &json!({"success": true, "message": "Successfully logged in"}),
                 )
-                .header("Set-Cookie", session_cookie(s.token.expose(), secure))
-                .header("Set-Cookie", csrf_cookie(s.csrf_token.expose(), secure))
+                .header("Set-Cookie", &session_cookie(s.token.expose(), secure))
+                .header("Set-Cookie", &csrf_cookie(s.csrf_token.expose(), secure))
             }
-            Err(_) => Answer::error(500, "Failed to create session"),
+            Err(_) => Reply::error(500, "Failed to create session"),
         }
     }
 }
@@ -184,11 +184,11 @@ mod tests {
         .0
     }
 
-    fn body(a: &Answer) -> &serde_json::Value {
-        a.body.as_ref().unwrap()
+    fn body(a: &Reply) -> serde_json::Value {
+        serde_json::from_slice(a.body.as_slice()).unwrap()
     }
 
-    fn attempt(s: &mut Security, user: &str, pass: &str, now: UtcTime) -> Answer {
+    fn attempt(s: &mut Security, user: &str, pass: &str, now: UtcTime) -> Reply {
         let body = serde_json::to_vec(&json!({"username": user, "password": pass})).unwrap();
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
         match s.login_start(&body, ip, now) {
@@ -204,8 +204,8 @@ mod tests {
         let r = attempt(&mut s, "admin", "correct horse", t(0));
         assert_eq!(r.status, 200);
         assert_eq!(
-            r.body,
-            Some(json!({"success": true, "message": "Successfully logged in"}))
+            body(&r),
+            json!({"success": true, "message": "Successfully logged in"})
         );
         let cookies: Vec<&str> = r
             .headers

@@ -5,10 +5,8 @@
 //! Everything here is plain synchronous data owned by the event-loop thread, with the clock
 //! passed in (`now`). The only slow calls are bcrypt (`password`), which must run on a
 //! worker. The HTTP layer talks to [`guard::Security`]; the route table uses
-//! [`policy::RouteAuth`] and [`policy::PUBLIC_ROUTES`].
+//! [`policy::Access`] and [`policy::Csrf`] (each route declares its own rule).
 
-pub mod account;
-pub mod answer;
 pub mod audit;
 pub mod bootstrap;
 pub mod client_ip;
@@ -22,12 +20,6 @@ pub mod password;
 pub mod policy;
 pub mod ratelimit;
 pub mod recovery;
-pub mod recovery_api;
 pub mod secret;
 pub mod sessions;
-pub mod status;
-pub mod token_api;
 pub mod tokens;
-
-#[cfg(test)]
-mod endpoint_tests;

@@ -3,7 +3,7 @@
 //! **Every hash and verify here costs ≈250 ms of CPU.** Run them on a worker thread, never on
 //! the event loop or an HTTP thread that holds a lock: a login storm must not stall polling.
 
-use super::secret::SecretString;
+use super::secret::Secret;
 use std::fmt;
 
 /// Pulse's bcrypt cost (docs: "Passwords are hashed with bcrypt (cost 12)").
@@ -97,7 +97,7 @@ impl PasswordHash {
 
     /// Hashes a new password chosen through the API, enforcing the length rules.
     /// Worker thread only.
-    pub fn hash_new(password: &SecretString) -> Result<PasswordHash, PasswordError> {
+    pub fn hash_new(password: &Secret) -> Result<PasswordHash, PasswordError> {
         validate_new_password(password.expose())?;
         PasswordHash::hash_unchecked(password.expose())
     }
@@ -201,7 +201,7 @@ mod tests {
         assert!(validate_new_password("longenough").is_ok());
         // Eight characters, more than eight bytes: counted in characters.
         assert!(validate_new_password("ääääääää").is_ok());
-        let short = SecretString::new("1234567".into());
+        let short = Secret::new("1234567");
         assert_eq!(PasswordHash::hash_new(&short), Err(PasswordError::TooShort));
     }
 

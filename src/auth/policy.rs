@@ -1,6 +1,8 @@
 //! The per-request authorization decision, as a pure function of facts already resolved
-//! against the stores ([`super::guard::Security::authorize`] does the resolving), plus the
-//! one list of public routes that the router and the auth-matrix test both read.
+//! against the stores ([`super::guard::Security::authorize`] does the resolving), and the
+//! vocabulary of a route's rule ([`Access`], [`Csrf`]). Each route in the route table
+//! (`api::all_routes()`) declares its own rule: that table is the one source of which routes
+//! are public, which scope a token needs and which routes skip the CSRF check.
 //!
 //! Rules, in order:
 //! 1. A token-like query parameter → 400, whatever the route (tokens in URLs end up in logs).
@@ -18,10 +20,11 @@ use super::csrf;
 use super::tokens::Scope;
 use serde_json::json;
 
-/// What a route requires. Every route in the router carries one.
+/// Who may call a route. Every route in the route table declares one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RouteAuth {
-    /// No authentication, ever. Only routes listed in [`PUBLIC_ROUTES`] (or static assets).
+pub enum Access {
+    /// No authentication, ever (health, version, login, the WebSocket handshake, which
+    /// authorizes in its handler; static UI files outside the API are public too).
     Public,
     /// Any authenticated caller; tokens need no particular scope.
     Authenticated,
@@ -40,132 +43,43 @@ pub enum RouteAuth {
     Export,
 }
 
-/// A public route: exact path, and the methods that are public on it.
-#[derive(Debug, Clone, Copy)]
-pub struct PublicRoute {
-    pub methods: &'static [&'static str],
-    pub path: &'static str,
+/// Whether a route checks the CSRF token of session callers on state-changing methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Csrf {
+    #[default]
+    Required,
+    /// Never checked (`/api/setup-script-url`: the UI posts it without the header).
+    Exempt,
+    /// Not checked while no password exists (First-Run Setup and API-only mode have no
+    /// session to take a token from): quick-setup, apply-restart.
+    ExemptWithoutPassword,
 }
 
-const GET: &[&str] = &["GET", "HEAD"];
-const POST: &[&str] = &["POST"];
+/// A route's whole access rule, as the route table declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteRule {
+    pub access: Access,
+    pub csrf: Csrf,
+}
 
-/// THE list of public (unauthenticated) endpoints. The router must give `RouteAuth::Public`
-/// to exactly these (static UI files outside the API are public too); the auth-matrix test
-/// expects 401 without credentials from every other registered route.
-pub const PUBLIC_ROUTES: &[PublicRoute] = &[
-    // The WebSocket handshake: authorization is checked by the handler after the upgrade and
-    // refused with close code 1008, which the browser UI turns into the login page.
-    PublicRoute {
-        methods: GET,
-        path: "/ws",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/socket.io",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/socket.io/{*rest}",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/api/health",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/api/version",
-    },
-    PublicRoute {
-        methods: POST,
-        path: "/api/login",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/api/security/status",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/api/agent/version",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/api/server/info",
-    },
-    // The script itself holds no secret; the setup code is entered interactively.
-    PublicRoute {
-        methods: GET,
-        path: "/api/setup-script",
-    },
-    // Checks its own setup code / API token in the body.
-    PublicRoute {
-        methods: POST,
-        path: "/api/auto-register",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/api/system/proxy-public-key",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/api/install/pulse-sensor-proxy",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/api/install/install-sensor-proxy.sh",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/api/install/install-docker.sh",
-    },
-    PublicRoute {
-        methods: POST,
-        path: "/api/oidc/login",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/api/oidc/callback",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/install-docker-agent.sh",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/install-container-agent.sh",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/install-host-agent.sh",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/install-host-agent.ps1",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/uninstall-host-agent.sh",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/uninstall-host-agent.ps1",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/download/pulse-docker-agent",
-    },
-    PublicRoute {
-        methods: GET,
-        path: "/download/pulse-host-agent",
-    },
-];
+impl From<Access> for RouteRule {
+    fn from(access: Access) -> RouteRule {
+        RouteRule {
+            access,
+            csrf: Csrf::Required,
+        }
+    }
+}
 
-/// Whether `method path` is in [`PUBLIC_ROUTES`]. `OPTIONS` is answered before auth by the
-/// HTTP layer and is not covered here.
-pub fn is_public_route(method: &str, path: &str) -> bool {
-    PUBLIC_ROUTES
-        .iter()
-        .any(|r| r.path == path && r.methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+impl Csrf {
+    /// Whether the check is skipped, given whether a password is configured.
+    pub fn exempt(self, password_configured: bool) -> bool {
+        match self {
+            Csrf::Required => false,
+            Csrf::Exempt => true,
+            Csrf::ExemptWithoutPassword => !password_configured,
+        }
+    }
 }
 
 /// Query parameters that would carry an API token. `auth_token` is absent on purpose: it is
@@ -250,6 +164,8 @@ pub struct Facts {
     pub direct_loopback: bool,
     /// The resolved client address is in a private range.
     pub private_client: bool,
+    /// The route skips the CSRF check for this request ([`Csrf::exempt`]).
+    pub csrf_exempt: bool,
 }
 
 /// Who is calling.
@@ -351,11 +267,11 @@ impl Denial {
 }
 
 /// The decision for one request.
-pub fn decide(route: RouteAuth, mode: AuthMode, f: &Facts) -> Result<Principal, Denial> {
+pub fn decide(route: Access, mode: AuthMode, f: &Facts) -> Result<Principal, Denial> {
     if f.query_token {
         return Err(Denial::QueryToken);
     }
-    if route == RouteAuth::Public {
+    if route == Access::Public {
         return Ok(identify(mode, f).unwrap_or(Principal::Anonymous));
     }
     if mode.recovery_mode && f.direct_loopback {
@@ -363,10 +279,10 @@ pub fn decide(route: RouteAuth, mode: AuthMode, f: &Facts) -> Result<Principal, 
     }
     if !mode.any() {
         return match route {
-            RouteAuth::Export if !(f.private_client || mode.allow_unprotected_export) => {
+            Access::Export if !(f.private_client || mode.allow_unprotected_export) => {
                 Err(Denial::ExportNeedsAuth)
             }
-            RouteAuth::LocalhostOnly if !f.direct_loopback => Err(Denial::LocalhostRequired),
+            Access::LocalhostOnly if !f.direct_loopback => Err(Denial::LocalhostRequired),
             _ => Ok(Principal::Anonymous),
         };
     }
@@ -374,9 +290,7 @@ pub fn decide(route: RouteAuth, mode: AuthMode, f: &Facts) -> Result<Principal, 
     let principal = match identify(mode, f) {
         Some(p) => p,
         None if f.token == TokenFact::Invalid => return Err(Denial::InvalidToken),
-        None if f.recovery_token
-            && matches!(route, RouteAuth::Setup | RouteAuth::LocalhostOnly) =>
-        {
+        None if f.recovery_token && matches!(route, Access::Setup | Access::LocalhostOnly) => {
             Principal::RecoveryToken
         }
         None if mode.api_only() => return Err(Denial::ApiTokenRequired),
@@ -386,16 +300,14 @@ pub fn decide(route: RouteAuth, mode: AuthMode, f: &Facts) -> Result<Principal, 
     // Setup, recovery and export/import hand out or reveal credentials: a token needs
     // `settings:write` for them, whatever else it may do.
     let needed = match route {
-        RouteAuth::Scope(s) => Some(s),
-        RouteAuth::Setup | RouteAuth::LocalhostOnly | RouteAuth::Export => {
-            Some(Scope::SettingsWrite)
-        }
-        RouteAuth::Public | RouteAuth::Authenticated => None,
+        Access::Scope(s) => Some(s),
+        Access::Setup | Access::LocalhostOnly | Access::Export => Some(Scope::SettingsWrite),
+        Access::Public | Access::Authenticated => None,
     };
     if let Some(s) = needed.filter(|s| !principal.has_scope(*s)) {
         return Err(Denial::MissingScope(s));
     }
-    if route == RouteAuth::LocalhostOnly && !(f.direct_loopback || f.recovery_token) {
+    if route == Access::LocalhostOnly && !(f.direct_loopback || f.recovery_token) {
         return Err(Denial::LocalhostRequired);
     }
 
@@ -404,7 +316,7 @@ pub fn decide(route: RouteAuth, mode: AuthMode, f: &Facts) -> Result<Principal, 
     {
         let state_changing = csrf::method_needs_csrf(&f.method);
         let api = f.path == "/api" || f.path.starts_with("/api/");
-        if state_changing && api && !csrf::path_is_exempt(&f.path, mode.password) {
+        if state_changing && api && !f.csrf_exempt {
             return Err(Denial::Csrf);
         }
     }

@@ -29,6 +29,7 @@ fn facts(method: &str, path: &str) -> Facts {
         recovery_token: false,
         direct_loopback: false,
         private_client: false,
+        csrf_exempt: false,
     }
 }
 
@@ -47,18 +48,18 @@ fn session(csrf_ok: bool) -> SessionFact {
     }
 }
 
-const READ: RouteAuth = RouteAuth::Scope(Scope::MonitoringRead);
-const WRITE: RouteAuth = RouteAuth::Scope(Scope::SettingsWrite);
+const READ: Access = Access::Scope(Scope::MonitoringRead);
+const WRITE: Access = Access::Scope(Scope::SettingsWrite);
 
 #[test]
 fn no_credentials_on_protected_routes_is_401() {
     for route in [
-        RouteAuth::Authenticated,
+        Access::Authenticated,
         READ,
         WRITE,
-        RouteAuth::Setup,
-        RouteAuth::Export,
-        RouteAuth::LocalhostOnly,
+        Access::Setup,
+        Access::Export,
+        Access::LocalhostOnly,
     ] {
         assert_eq!(
             decide(route, CONFIGURED, &facts("GET", "/api/x")),
@@ -78,17 +79,17 @@ fn no_credentials_on_protected_routes_is_401() {
 #[test]
 fn public_routes_allow_anyone_and_still_identify() {
     assert_eq!(
-        decide(RouteAuth::Public, CONFIGURED, &facts("GET", "/api/health")),
+        decide(Access::Public, CONFIGURED, &facts("GET", "/api/health")),
         Ok(Principal::Anonymous)
     );
     let mut f = facts("GET", "/api/security/status");
     f.token = TokenFact::Invalid;
     assert_eq!(
-        decide(RouteAuth::Public, CONFIGURED, &f),
+        decide(Access::Public, CONFIGURED, &f),
         Ok(Principal::Anonymous)
     );
     f.token = token(&["monitoring:read"]);
-    assert!(decide(RouteAuth::Public, CONFIGURED, &f)
+    assert!(decide(Access::Public, CONFIGURED, &f)
         .unwrap()
         .is_authenticated());
 }
@@ -110,13 +111,13 @@ fn tokens_need_the_route_scope() {
         json!({"error": "missing_scope", "requiredScope": "settings:write"})
     );
     assert_eq!(
-        decide(RouteAuth::Setup, CONFIGURED, &f),
+        decide(Access::Setup, CONFIGURED, &f),
         Err(Denial::MissingScope(Scope::SettingsWrite))
     );
-    assert!(decide(RouteAuth::Authenticated, CONFIGURED, &f).is_ok());
+    assert!(decide(Access::Authenticated, CONFIGURED, &f).is_ok());
     f.token = token(&["*"]);
     assert!(decide(WRITE, CONFIGURED, &f).is_ok());
-    assert!(decide(RouteAuth::Setup, CONFIGURED, &f).is_ok());
+    assert!(decide(Access::Setup, CONFIGURED, &f).is_ok());
     f.token = TokenFact::Invalid;
     f.session = session(true);
     assert_eq!(
@@ -131,11 +132,7 @@ fn credential_routes_need_settings_write_from_tokens() {
     let mut f = facts("POST", "/api/config/export");
     f.direct_loopback = true;
     f.token = token(&["monitoring:read"]);
-    for route in [
-        RouteAuth::Export,
-        RouteAuth::LocalhostOnly,
-        RouteAuth::Setup,
-    ] {
+    for route in [Access::Export, Access::LocalhostOnly, Access::Setup] {
         assert_eq!(
             decide(route, CONFIGURED, &f),
             Err(Denial::MissingScope(Scope::SettingsWrite)),
@@ -143,11 +140,7 @@ fn credential_routes_need_settings_write_from_tokens() {
         );
     }
     f.token = token(&["settings:write"]);
-    for route in [
-        RouteAuth::Export,
-        RouteAuth::LocalhostOnly,
-        RouteAuth::Setup,
-    ] {
+    for route in [Access::Export, Access::LocalhostOnly, Access::Setup] {
         assert!(decide(route, CONFIGURED, &f).is_ok(), "{route:?}");
     }
 }
@@ -188,40 +181,50 @@ fn sessions_bypass_scopes_but_need_csrf_on_writes() {
 fn csrf_exemptions() {
     let mut f = facts("POST", "/api/setup-script-url");
     f.session = session(false);
-    assert!(decide(RouteAuth::Authenticated, CONFIGURED, &f).is_ok());
-    // quick-setup is exempt only while no password exists; with one it needs CSRF.
+    assert_eq!(
+        decide(Access::Authenticated, CONFIGURED, &f),
+        Err(Denial::Csrf)
+    );
+    f.csrf_exempt = true;
+    assert!(decide(Access::Authenticated, CONFIGURED, &f).is_ok());
+    // Exempt-without-password routes need CSRF as soon as a password exists.
+    assert!(Csrf::Exempt.exempt(true));
+    assert!(Csrf::ExemptWithoutPassword.exempt(false));
+    assert!(!Csrf::ExemptWithoutPassword.exempt(true));
+    assert!(!Csrf::Required.exempt(false));
+    f.csrf_exempt = Csrf::ExemptWithoutPassword.exempt(CONFIGURED.password);
     f.path = "/api/security/quick-setup".into();
-    assert_eq!(decide(RouteAuth::Setup, CONFIGURED, &f), Err(Denial::Csrf));
+    assert_eq!(decide(Access::Setup, CONFIGURED, &f), Err(Denial::Csrf));
     // Public login needs none even with a stale cookie.
     f.path = "/api/login".into();
-    assert!(decide(RouteAuth::Public, CONFIGURED, &f).is_ok());
+    assert!(decide(Access::Public, CONFIGURED, &f).is_ok());
 }
 
 #[test]
 fn nothing_configured_is_open_except_export_and_recovery() {
     let f = facts("POST", "/api/config/nodes");
     assert_eq!(decide(WRITE, OPEN, &f), Ok(Principal::Anonymous));
-    assert_eq!(decide(RouteAuth::Setup, OPEN, &f), Ok(Principal::Anonymous));
+    assert_eq!(decide(Access::Setup, OPEN, &f), Ok(Principal::Anonymous));
     let mut f = facts("POST", "/api/config/export");
     assert_eq!(
-        decide(RouteAuth::Export, OPEN, &f),
+        decide(Access::Export, OPEN, &f),
         Err(Denial::ExportNeedsAuth)
     );
     f.private_client = true;
-    assert!(decide(RouteAuth::Export, OPEN, &f).is_ok());
+    assert!(decide(Access::Export, OPEN, &f).is_ok());
     f.private_client = false;
     let allow = AuthMode {
         allow_unprotected_export: true,
         ..OPEN
     };
-    assert!(decide(RouteAuth::Export, allow, &f).is_ok());
+    assert!(decide(Access::Export, allow, &f).is_ok());
     let mut f = facts("GET", "/api/security/recovery");
     assert_eq!(
-        decide(RouteAuth::LocalhostOnly, OPEN, &f),
+        decide(Access::LocalhostOnly, OPEN, &f),
         Err(Denial::LocalhostRequired)
     );
     f.direct_loopback = true;
-    assert!(decide(RouteAuth::LocalhostOnly, OPEN, &f).is_ok());
+    assert!(decide(Access::LocalhostOnly, OPEN, &f).is_ok());
 }
 
 #[test]
@@ -241,7 +244,7 @@ fn api_only_mode_accepts_tokens_only() {
     assert!(decide(READ, API_ONLY, &f).is_ok());
     f.token = TokenFact::Invalid;
     assert_eq!(decide(READ, API_ONLY, &f), Err(Denial::InvalidToken));
-    assert!(decide(RouteAuth::Public, API_ONLY, &facts("GET", "/api/health")).is_ok());
+    assert!(decide(Access::Public, API_ONLY, &facts("GET", "/api/health")).is_ok());
 }
 
 #[test]
@@ -250,7 +253,7 @@ fn query_tokens_are_rejected_everywhere() {
     f.query_token = true;
     f.token = token(&["*"]);
     assert_eq!(
-        decide(RouteAuth::Public, CONFIGURED, &f),
+        decide(Access::Public, CONFIGURED, &f),
         Err(Denial::QueryToken)
     );
     assert_eq!(decide(READ, OPEN, &f), Err(Denial::QueryToken));
@@ -271,18 +274,15 @@ fn recovery_mode_and_tokens() {
     };
     let mut f = facts("POST", "/api/security/quick-setup");
     f.direct_loopback = true;
-    assert_eq!(
-        decide(RouteAuth::Setup, recovery, &f),
-        Ok(Principal::Recovery)
-    );
+    assert_eq!(decide(Access::Setup, recovery, &f), Ok(Principal::Recovery));
     f.direct_loopback = false;
     assert_eq!(
-        decide(RouteAuth::Setup, recovery, &f),
+        decide(Access::Setup, recovery, &f),
         Err(Denial::AuthRequired)
     );
     f.recovery_token = true;
     assert_eq!(
-        decide(RouteAuth::Setup, CONFIGURED, &f),
+        decide(Access::Setup, CONFIGURED, &f),
         Ok(Principal::RecoveryToken)
     );
     assert_eq!(
@@ -294,28 +294,15 @@ fn recovery_mode_and_tokens() {
     let mut f = facts("POST", "/api/security/recovery");
     f.session = session(true);
     assert_eq!(
-        decide(RouteAuth::LocalhostOnly, CONFIGURED, &f),
+        decide(Access::LocalhostOnly, CONFIGURED, &f),
         Err(Denial::LocalhostRequired)
     );
     f.direct_loopback = true;
-    assert!(decide(RouteAuth::LocalhostOnly, CONFIGURED, &f).is_ok());
+    assert!(decide(Access::LocalhostOnly, CONFIGURED, &f).is_ok());
     f.session = SessionFact::Absent;
     assert_eq!(
-        decide(RouteAuth::LocalhostOnly, CONFIGURED, &f),
+        decide(Access::LocalhostOnly, CONFIGURED, &f),
         Err(Denial::AuthRequired),
         "loopback alone is not auth"
     );
-}
-
-#[test]
-fn public_route_list() {
-    assert!(is_public_route("GET", "/api/health"));
-    assert!(is_public_route("head", "/api/version"));
-    assert!(is_public_route("POST", "/api/login"));
-    assert!(!is_public_route("GET", "/api/login"));
-    assert!(!is_public_route("GET", "/api/state"));
-    assert!(!is_public_route("GET", "/api/security/tokens"));
-    for r in PUBLIC_ROUTES {
-        assert!(r.path.starts_with('/') && !r.methods.is_empty());
-    }
 }

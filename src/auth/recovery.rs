@@ -7,7 +7,7 @@
 //! That a request is "from loopback" is decided by the caller with
 //! [`super::client_ip::is_direct_loopback`].
 
-use super::secret::{self, RandomUnavailable, SecretString};
+use super::secret::{self, RandomUnavailable, Secret};
 use crate::util::atomic::write_atomic;
 use crate::util::time::UtcTime;
 use serde::{Deserialize, Serialize};
@@ -158,7 +158,7 @@ impl Recovery {
         &mut self,
         minutes: u32,
         now: UtcTime,
-    ) -> Result<(SecretString, UtcTime), RecoveryError> {
+    ) -> Result<(Secret, UtcTime), RecoveryError> {
         self.prune(now);
         if self.tokens.len() >= MAX_TOKENS {
             self.tokens.remove(0);

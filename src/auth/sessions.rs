@@ -4,7 +4,7 @@
 //! hash of its CSRF token (see [`super::csrf`]).
 
 use super::csrf;
-use super::secret::{self, RandomUnavailable, SecretString};
+use super::secret::{self, RandomUnavailable, Secret};
 use crate::util::atomic::write_atomic;
 use crate::util::time::UtcTime;
 use serde::{Deserialize, Serialize};
@@ -61,8 +61,8 @@ enum SessionsFile {
 /// A session just created: both cookie values, shown to the client once.
 #[derive(Debug)]
 pub struct NewSession {
-    pub token: SecretString,
-    pub csrf_token: SecretString,
+    pub token: Secret,
+    pub csrf_token: Secret,
     pub expires_at: UtcTime,
 }
 
@@ -276,7 +276,7 @@ impl SessionStore {
 
     /// Replaces the CSRF token of a session (after a failed check, or when the browser lost
     /// the cookie) and persists. `None` when the session no longer exists.
-    pub fn rotate_csrf(&mut self, session_key: &str) -> Result<Option<SecretString>, SessionError> {
+    pub fn rotate_csrf(&mut self, session_key: &str) -> Result<Option<Secret>, SessionError> {
         let Some(record) = self.sessions.get_mut(session_key) else {
             return Ok(None);
         };

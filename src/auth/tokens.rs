@@ -5,7 +5,7 @@
 //! tokens are `pulse_` + 64 hex characters as the API documentation shows (the Go code mints
 //! bare hex, which its own env loader then mistakes for a hash).
 
-use super::secret::{self, RandomUnavailable, SecretString};
+use super::secret::{self, RandomUnavailable, Secret};
 use crate::util::atomic::write_atomic;
 use crate::util::time::UtcTime;
 use serde::{Deserialize, Serialize};
@@ -359,13 +359,13 @@ impl TokenStore {
         name: &str,
         scopes: Option<&[String]>,
         now: UtcTime,
-    ) -> Result<(SecretString, TokenView), TokenError> {
+    ) -> Result<(Secret, TokenView), TokenError> {
         let scopes = normalize_scopes(scopes)?;
         let name = clean_name(name, "API token")?;
         if self.records.len() >= MAX_TOKENS {
             return Err(TokenError::TooMany);
         }
-        let raw = SecretString::new(format!(
+        let raw = Secret::new(format!(
             "{TOKEN_PREFIX}{}",
             secret::random_hex(32)?.expose()
         ));
@@ -385,15 +385,15 @@ impl TokenStore {
     pub fn replace_all(
         &mut self,
         name: &str,
-        raw: Option<&SecretString>,
+        raw: Option<&Secret>,
         now: UtcTime,
-    ) -> Result<(SecretString, TokenView), TokenError> {
+    ) -> Result<(Secret, TokenView), TokenError> {
         let raw = match raw {
             Some(r) => {
                 validate_raw_token(r)?;
                 r.clone()
             }
-            None => SecretString::new(format!(
+            None => Secret::new(format!(
                 "{TOKEN_PREFIX}{}",
                 secret::random_hex(32)?.expose()
             )),
@@ -483,7 +483,7 @@ impl TokenStore {
 
 /// A caller-chosen token value (quick-setup's client-generated token): 16–256 printable
 /// characters without spaces.
-pub fn validate_raw_token(raw: &SecretString) -> Result<(), TokenError> {
+pub fn validate_raw_token(raw: &Secret) -> Result<(), TokenError> {
     let v = raw.expose();
     let printable = v.bytes().all(|b| b.is_ascii_graphic());
     if (16..=256).contains(&v.len()) && printable {
@@ -506,7 +506,7 @@ fn clean_name(name: &str, default: &str) -> Result<String, TokenError> {
 }
 
 fn new_record(
-    raw: &SecretString,
+    raw: &Secret,
     name: String,
     scopes: Vec<String>,
     now: UtcTime,
@@ -730,13 +730,13 @@ mod tests {
         assert!(store.authenticate("envtok", t(2)).is_none());
         assert!(store.authenticate(new.expose(), t(2)).is_some());
 
-        let client = SecretString::new("0123456789abcdef0123456789abcdef0123456789abcdef".into());
+        let client = Secret::new("0123456789abcdef0123456789abcdef0123456789abcdef");
         let (_, view) = store
             .replace_all("Primary token", Some(&client), t(3))
             .unwrap();
         assert_eq!(view.prefix, "012345");
         assert!(store.authenticate(client.expose(), t(4)).is_some());
-        let short = SecretString::new("short".into());
+        let short = Secret::new("short");
         assert_eq!(
             store.replace_all("x", Some(&short), t(5)).unwrap_err(),
             TokenError::RawTokenInvalid

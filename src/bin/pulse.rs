@@ -98,7 +98,7 @@ fn serve() -> ExitCode {
         version = pulse::VERSION,
         data_dir = cfg.data_dir.display()
     );
-    let running = match pulse::core::start(cfg) {
+    let running = match pulse::start(cfg) {
         Ok(r) => r,
         Err(e) => {
             pulse::log_error!("cannot start", error = e);

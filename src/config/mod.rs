@@ -19,7 +19,6 @@ pub mod node_probe;
 pub mod node_view;
 pub mod nodes;
 pub mod registration;
-pub mod secret;
 pub mod setup_codes;
 pub mod setup_script;
 pub mod state;

@@ -8,7 +8,7 @@ use super::host::{http_url_host, normalize_host};
 use super::nodes::{
     has_token, ClusterEndpoint, NodeType, NodesConfig, PbsInstance, PmgInstance, PveInstance,
 };
-use super::secret::Secret;
+use crate::util::secret::Secret;
 use serde::Deserialize;
 
 /// Body of node add/update/test requests. Every field is optional so that `PUT` can be partial:

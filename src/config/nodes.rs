@@ -12,7 +12,7 @@
 //! Pulse itself would have shown (`pve-0`, `pve-1`, …).
 
 use super::error::ConfigError;
-use super::secret::Secret;
+use crate::util::secret::Secret;
 use crate::util::time::UtcTime;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};

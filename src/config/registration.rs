@@ -6,7 +6,7 @@ use super::error::ConfigError;
 use super::host::normalize_host;
 use super::node_edit::{valid_name, Node, NodeRequest};
 use super::nodes::{NodeType, NodesConfig};
-use super::secret::Secret;
+use crate::util::secret::Secret;
 
 /// Credentials a node sends when it registers itself (setup script / `POST /api/auto-register`).
 #[derive(Debug, Clone)]

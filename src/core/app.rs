@@ -3,7 +3,6 @@
 //! Each subsystem (auth, config, monitor, state, WebSocket hub...) is a plain field; handlers get
 //! `&mut App`. Nothing here is shared with other threads except through messages.
 
-use crate::api::version::VersionInfo;
 use crate::core::event_loop::{LoopHandle, Msg};
 use crate::core::outcome::{Finish, Outcome};
 use crate::core::timers::TimerHeap;
@@ -31,7 +30,7 @@ pub struct App {
     /// Data-dir configuration: nodes, settings, guest metadata, setup codes, discovery.
     pub config: crate::config::state::ConfigState,
     pub started: Instant,
-    pub version: VersionInfo,
+    pub version: crate::version::VersionInfo,
     pub handle: LoopHandle,
     /// The route table (shared so a handler can run while `&mut App` is lent to it).
     pub router: std::sync::Arc<Router>,
@@ -82,7 +81,7 @@ impl App {
         timers.schedule(Instant::now() + Duration::from_secs(1), Timer::Housekeeping);
         timers.schedule(Instant::now() + Duration::from_secs(60), Timer::Security);
         App {
-            version: VersionInfo::detect(),
+            version: crate::version::VersionInfo::detect(),
             config: crate::config::state::ConfigState::open(
                 &cfg.data_dir,
                 &|k| cfg.vars.get(k).map(str::to_string),
@@ -200,7 +199,7 @@ impl App {
                     if now.duration_since(self.hub.last_state_broadcast) >= hub::STATE_EVERY {
                         self.broadcast_state();
                     }
-                    crate::api::setup::discovery_tick(self);
+                    crate::core::discovery::tick(self);
                     self.timers
                         .schedule(now + Duration::from_secs(1), Timer::Housekeeping);
                 }

@@ -1,8 +1,8 @@
 //! The request gate, run on the event loop for every HTTP request: path hygiene, OPTIONS,
 //! routing (404/405), access control, then the handler; static UI for everything else.
 
-use crate::api::security;
 use crate::core::app::App;
+use crate::core::gate;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::{ApiRequest, Method};
@@ -36,18 +36,18 @@ pub fn handle_http(app: &mut App, req: &ApiRequest) -> Outcome {
         return Reply::new(200).into();
     }
     // Rate limit first (every response carries the X-RateLimit-* headers), then route.
-    let (rate_headers, limited) = security::rate_limit(app, req);
+    let (rate_headers, limited) = gate::rate_limit(app, req);
     let outcome = match limited {
         Some(reply) => reply.into(),
         None => route(app, req),
     };
-    security::with_headers(outcome, rate_headers)
+    gate::with_headers(outcome, rate_headers)
 }
 
 fn route(app: &mut App, req: &ApiRequest) -> Outcome {
     let router = std::sync::Arc::clone(&app.router);
     match router.lookup(req.method, &req.path) {
-        Match::Found(route, params) => match security::admit(app, req, route.access) {
+        Match::Found(route, params) => match gate::admit(app, req, route.rule()) {
             Ok(admission) => {
                 let ctx = Ctx {
                     req,
@@ -55,7 +55,7 @@ fn route(app: &mut App, req: &ApiRequest) -> Outcome {
                     principal: admission.principal,
                     client_ip: admission.client_ip,
                 };
-                security::with_headers((route.handler)(app, &ctx), admission.headers)
+                gate::with_headers((route.handler)(app, &ctx), admission.headers)
             }
             Err(reply) => reply.into(),
         },

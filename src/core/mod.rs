@@ -8,8 +8,10 @@
 //! ```
 
 pub mod app;
+pub mod discovery;
 pub mod dispatch;
 pub mod event_loop;
+pub mod gate;
 pub mod outcome;
 pub mod polling;
 pub mod timers;
@@ -35,17 +37,14 @@ pub struct Running {
     http: HttpServer,
 }
 
-pub fn start(cfg: RuntimeConfig) -> std::io::Result<Running> {
-    start_with(cfg, Vec::new())
-}
-
-/// `start` with extra routes added to the table (used by tests to probe the loop).
-pub fn start_with(
+/// Starts Pulse serving `routes` (the caller builds the table: `crate::start` uses
+/// `api::all_routes()`, so the core never names the API layer).
+pub fn start(
     cfg: RuntimeConfig,
-    extra_routes: Vec<crate::http::router::Route>,
+    routes: Vec<crate::http::router::Route>,
 ) -> std::io::Result<Running> {
-    let router = Arc::new(crate::api::router_with(extra_routes));
-    let security = crate::api::security::open(&cfg)?;
+    let router = Arc::new(crate::http::router::Router::new(routes));
+    let security = gate::open(&cfg)?;
     let listener = crate::http::server::bind(cfg.bind, cfg.port)?;
     let addr = listener.local_addr()?;
     let poll = Poll::new()?;

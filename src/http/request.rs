@@ -108,7 +108,7 @@ impl ApiRequest {
             .split('&')
             .filter_map(|kv| {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (percent_decode(k)? == name).then(|| percent_decode(v))?
+                (query_decode(k)? == name).then(|| query_decode(v))?
             })
             .next()
     }
@@ -137,34 +137,29 @@ impl ApiRequest {
     }
 }
 
-/// Percent-decodes a URL component (`+` as space, as in form encoding). Invalid UTF-8 → None.
+/// Percent-decodes a path or path segment: `%XX` escapes only, `+` stays a plus (it means a
+/// space only in query strings and form bodies). A malformed escape or invalid UTF-8 → None,
+/// so the gate answers 400 instead of guessing.
 pub fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' if i + 2 < b.len() => {
-                // Both must be hex digits: from_str_radix would also take a sign ("%+5").
-                if !(b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit()) {
-                    return None;
-                }
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'%' => return None,
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
+    // Both must be hex digits (the crate would pass "%zz" through unchanged).
+    let well_formed = b.iter().enumerate().all(|(i, &c)| {
+        c != b'%'
+            || b.get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode(b)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+/// Decodes a query-string component (form encoding: `+` is a space, `%2B` a plus).
+pub fn query_decode(s: &str) -> Option<String> {
+    percent_decode(&s.replace('+', " "))
 }
 
 #[cfg(test)]
@@ -192,5 +187,9 @@ mod tests {
         assert_eq!(percent_decode("%zz"), None);
         assert_eq!(percent_decode("%4"), None);
         assert_eq!(percent_decode("%+5"), None);
+        assert_eq!(percent_decode("a+b%2Bc%20d").as_deref(), Some("a+b+c d"));
+        assert_eq!(query_decode("a+b%2Bc").as_deref(), Some("a b+c"));
+        let r = ApiRequest::new(Method::Get, "/api/x?q=a+b%2B");
+        assert_eq!(r.query_param("q").as_deref(), Some("a b+"));
     }
 }

@@ -1,28 +1,16 @@
-//! The route table: method + path pattern → access rule + handler. One table for the whole API,
-//! so the auth-matrix test can walk every route and the 404/405 answers come from one place.
+//! The route table: method + path pattern → access rule (who, which token scope, CSRF) +
+//! handler. One table for the whole API is the one source of access truth: the gate reads
+//! each route's rule, the auth-matrix test walks every route, and the 404/405 answers come
+//! from one place.
 
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::request::{ApiRequest, Method};
 
-/// Who may call a route. Enforced by the request gate before the handler runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// No credentials needed (health, version, login, static UI).
-    Public,
-    /// Any authenticated caller; API tokens need the given scope.
-    Scope(&'static str),
-    /// An authenticated caller of any kind (no particular scope).
-    Authenticated,
-    /// Credential setup (`/api/security/quick-setup`): open on first run (the handler checks
-    /// the bootstrap token), then `settings:write` or a single-use recovery token.
-    Setup,
-    /// `/api/security/recovery`: authenticated and straight from loopback (or a recovery
-    /// token); open to loopback while recovery mode is on.
-    LocalhostOnly,
-    /// Config export/import: authenticated; with no auth configured, private networks only.
-    Export,
-}
+/// Who may call a route and whether it checks CSRF: the vocabulary is the policy's, so the
+/// table below is the one place that says what each route requires.
+pub use crate::auth::policy::{Access, Csrf, RouteRule};
+pub use crate::auth::tokens::Scope;
 
 pub type Handler = fn(&mut App, &Ctx) -> Outcome;
 
@@ -30,8 +18,21 @@ pub struct Route {
     pub methods: &'static [Method],
     /// `/api/config/nodes/{id}`: `{name}` matches one segment, `{*name}` the rest of the path.
     pub pattern: &'static str,
+    /// Enforced by the request gate before the handler runs.
     pub access: Access,
+    /// Whether session callers need the CSRF token on state-changing methods.
+    pub csrf: Csrf,
     pub handler: Handler,
+}
+
+impl Route {
+    /// The route's whole access rule, as the gate hands it to `auth`.
+    pub fn rule(&self) -> RouteRule {
+        RouteRule {
+            access: self.access,
+            csrf: self.csrf,
+        }
+    }
 }
 
 /// What a handler gets besides the app: the request, the path parameters, and who is calling
@@ -156,18 +157,21 @@ mod tests {
                 methods: &[Method::Get],
                 pattern: "/api/storage/",
                 access: Access::Public,
+                csrf: Csrf::Required,
                 handler: h,
             },
             Route {
                 methods: &[Method::Put, Method::Delete],
                 pattern: "/api/config/nodes/{id}",
                 access: Access::Public,
+                csrf: Csrf::Required,
                 handler: h,
             },
             Route {
                 methods: &[Method::Get],
                 pattern: "/api/guests/metadata/{*id}",
                 access: Access::Public,
+                csrf: Csrf::Required,
                 handler: h,
             },
         ]);
@@ -185,6 +189,20 @@ mod tests {
         }
         match r.lookup(Method::Get, "/api/guests/metadata/node1/100") {
             Match::Found(_, p) => assert_eq!(p, vec![("id", "node1/100".to_string())]),
+            _ => panic!("no match"),
+        }
+        // '+' is a literal plus in a path (a space only in query strings); %2B is a plus too.
+        for (path, id) in [
+            ("/api/config/nodes/a+b", "a+b"),
+            ("/api/config/nodes/a%2Bb%20c", "a+b c"),
+        ] {
+            match r.lookup(Method::Put, path) {
+                Match::Found(_, p) => assert_eq!(p, vec![("id", id.to_string())], "{path}"),
+                _ => panic!("no match for {path}"),
+            }
+        }
+        match r.lookup(Method::Get, "/api/guests/metadata/n+1/100") {
+            Match::Found(_, p) => assert_eq!(p, vec![("id", "n+1/100".to_string())]),
             _ => panic!("no match"),
         }
         match r.lookup(Method::Get, "/api/config/nodes/x") {

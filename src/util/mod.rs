@@ -1,5 +1,6 @@
-//! Small helpers shared by every module: time formats, atomic file writes.
+//! Small helpers shared by every module: time formats, atomic file writes, the secret type.
 
 pub mod atomic;
 pub mod json_path;
+pub mod secret;
 pub mod time;

@@ -1,13 +1,14 @@
-//! The auth matrix: every registered route, three callers. Without credentials every
-//! non-public route answers 401 (the public ones are `pulse::auth::policy::PUBLIC_ROUTES`);
-//! a token lacking the route's scope gets 403; a token holding it is let through.
+//! The auth matrix: every route of the one route table (`pulse::api::all_routes()`), each
+//! checked against the rule it declares. Without credentials every route not declared
+//! `Access::Public` answers 401; a token lacking the route's scope gets 403; a token holding
+//! it is let through; a session without the CSRF token is refused on state-changing routes
+//! unless the route declares itself exempt.
 
 use crate::support;
 use crate::support::auth as auth_common;
 
 use auth_common::*;
-use pulse::auth::policy::is_public_route;
-use pulse::http::router::Access;
+use pulse::http::router::{Access, Csrf, Scope};
 
 /// A concrete path for a pattern (`{id}` → `x`, `{*rest}` → `x/y`).
 fn concrete(pattern: &str) -> String {
@@ -42,8 +43,8 @@ fn gate_refused(r: &support::Response) -> bool {
 }
 
 /// A scope the route does not accept (for the 403 check).
-fn other_scope(required: &str) -> &'static str {
-    if required == "monitoring:read" {
+fn other_scope(required: Scope) -> &'static str {
+    if required == Scope::MonitoringRead {
         "docker:report"
     } else {
         "monitoring:read"
@@ -71,13 +72,7 @@ fn every_route_enforces_its_access_rule() {
         for m in route.methods {
             let (method, path) = (m.as_str(), concrete(route.pattern));
             let body: Option<&[u8]> = matches!(method, "POST" | "PUT" | "PATCH").then_some(b"{}");
-            let public = is_public_route(method, route.pattern);
-            assert_eq!(
-                public,
-                route.access == Access::Public,
-                "{method} {}",
-                route.pattern
-            );
+            let public = route.access == Access::Public;
 
             // 1. No credentials.
             let ip = next_ip();
@@ -97,7 +92,9 @@ fn every_route_enforces_its_access_rule() {
             // 2. A token without the required scope.
             let required = match route.access {
                 Access::Scope(s) => Some(s),
-                Access::Setup | Access::LocalhostOnly | Access::Export => Some("settings:write"),
+                Access::Setup | Access::LocalhostOnly | Access::Export => {
+                    Some(Scope::SettingsWrite)
+                }
                 _ => None,
             };
             if let Some(scope) = required {
@@ -115,14 +112,11 @@ fn every_route_enforces_its_access_rule() {
                     "{method} {path} with a token lacking {scope}: {}",
                     r.text()
                 );
-                assert_eq!(r.json()["requiredScope"], scope);
+                assert_eq!(r.json()["requiredScope"], scope.as_str());
             }
 
             // 3. A token holding it (recovery must also come straight from loopback).
-            let scopes: &[&str] = match required {
-                Some(s) => &[s],
-                None => &["monitoring:read"],
-            };
+            let scopes: &[&str] = &[required.unwrap_or(Scope::MonitoringRead).as_str()];
             let (strong, _) = mint(&srv, &admin, "strong", Some(scopes));
             let ip = next_ip();
             let mut headers = vec![("X-API-Token", strong.as_str())];
@@ -144,4 +138,59 @@ fn every_route_enforces_its_access_rule() {
         }
     }
     assert!(checked >= 14, "only {checked} routes walked");
+}
+
+#[test]
+fn every_state_changing_route_checks_csrf_unless_it_declares_otherwise() {
+    let srv = start_with_admin(&[("PULSE_TRUSTED_PROXY_CIDRS", "127.0.0.1")]);
+    // A session whose CSRF token is never sent: each refusal rotates it, which is harmless.
+    let admin = login(&srv);
+    let cookie = format!("pulse_session={}", admin.session);
+    let (mut refused, mut exempt) = (0, 0);
+    for (n, route) in pulse::api::all_routes().into_iter().enumerate() {
+        if route.access == Access::Public {
+            continue;
+        }
+        for m in route.methods {
+            let method = m.as_str();
+            if matches!(method, "GET" | "HEAD") {
+                continue;
+            }
+            let path = concrete(route.pattern);
+            let ip = format!("10.200.{}.{}", n / 256, n % 256);
+            let mut headers = vec![("Cookie", cookie.as_str())];
+            if route.access != Access::LocalhostOnly {
+                headers.push(("X-Forwarded-For", &ip));
+            }
+            let r = srv.req(method, &path, &headers, Some(b"{}"));
+            // A password is configured, so "exempt without password" means "required".
+            if route.csrf.exempt(true) {
+                assert!(!gate_refused(&r), "{method} {path}: {}", r.text());
+                exempt += 1;
+            } else {
+                assert_eq!(
+                    (r.status, error_of(&r).as_deref()),
+                    (403, Some("CSRF token validation failed")),
+                    "{method} {path} without X-CSRF-Token"
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        refused >= 10 && exempt >= 1,
+        "{refused} refused, {exempt} exempt"
+    );
+    // The declared exemptions are the ones the handlers rely on.
+    let declared = |p: &str| {
+        pulse::api::all_routes()
+            .into_iter()
+            .find(|r| r.pattern == p)
+            .map(|r| r.csrf)
+    };
+    assert_eq!(declared("/api/setup-script-url"), Some(Csrf::Exempt));
+    assert_eq!(
+        declared("/api/security/quick-setup"),
+        Some(Csrf::ExemptWithoutPassword)
+    );
 }

@@ -8,7 +8,7 @@ use pulse::core::app::App;
 use pulse::core::outcome::Outcome;
 use pulse::http::reply::Reply;
 use pulse::http::request::Method;
-use pulse::http::router::{Access, Ctx, Route};
+use pulse::http::router::{Access, Csrf, Ctx, Route};
 use std::io::Read;
 use std::time::{Duration, Instant};
 use support::TestServer;
@@ -208,6 +208,7 @@ fn slow_worker_job_does_not_delay_health() {
         methods: &[Method::Get],
         pattern: "/api/test/slow",
         access: Access::Public,
+        csrf: Csrf::Required,
         handler: slow,
     };
     let s = TestServer::start_with(&[], vec![probe]);

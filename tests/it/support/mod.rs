@@ -46,7 +46,7 @@ impl TestServer {
         }
         let cfg =
             pulse::env::RuntimeConfig::load(pulse::env::EnvVars::from_pairs(vars)).expect("config");
-        let running = pulse::core::start_with(cfg, routes).expect("start");
+        let running = pulse::start_with(cfg, routes).expect("start");
         TestServer {
             addr: running.addr,
             data_dir,

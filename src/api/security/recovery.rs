@@ -2,10 +2,10 @@
 //! The route is `RouteAuth::LocalhostOnly`: by the time these run, the caller is on
 //! loopback or holds a recovery token.
 
-use super::answer::Answer;
-use super::audit::AuditEvent;
-use super::guard::Security;
-use super::recovery::RecoveryAction;
+use crate::auth::audit::AuditEvent;
+use crate::auth::guard::Security;
+use crate::auth::recovery::RecoveryAction;
+use crate::http::reply::Reply;
 use crate::util::time::UtcTime;
 use serde::Deserialize;
 use serde_json::json;
@@ -21,10 +21,10 @@ struct ActionBody {
 
 impl Security {
     /// `GET /api/security/recovery`.
-    pub fn recovery_status(&self) -> Answer {
-        Answer::json(
+    pub fn recovery_status(&self) -> Reply {
+        Reply::json(
             200,
-            json!({
+            &json!({
                 "recovery_mode": self.recovery.is_active(),
                 "message": "Recovery endpoint accessible from localhost only",
             }),
@@ -39,23 +39,23 @@ impl Security {
         direct_loopback: bool,
         ip: IpAddr,
         now: UtcTime,
-    ) -> Answer {
+    ) -> Reply {
         let Ok(b) = serde_json::from_slice::<ActionBody>(body) else {
-            return Answer::error(
+            return Reply::error(
                 400,
                 "Invalid request body: expected {\"action\", \"duration\"?}",
             );
         };
         let Some(action) = RecoveryAction::parse(&b.action, b.duration) else {
-            return Answer::json(
+            return Reply::json(
                 200,
-                json!({"success": false, "message": "Invalid action. Use 'disable_auth' or 'enable_auth'"}),
+                &json!({"success": false, "message": "Invalid action. Use 'disable_auth' or 'enable_auth'"}),
             );
         };
         match action {
             RecoveryAction::GenerateToken { minutes } => {
                 if !direct_loopback {
-                    return Answer::error(
+                    return Reply::error(
                         403,
                         "Recovery tokens can only be generated from localhost",
                     );
@@ -68,9 +68,9 @@ impl Security {
                             None,
                             now,
                         );
-                        Answer::json(
+                        Reply::json(
                             200,
-                            json!({
+                            &json!({
                                 "success": true,
                                 "token": token.expose(),
                                 "expires_in_minutes": minutes,
@@ -78,7 +78,7 @@ impl Security {
                             }),
                         )
                     }
-                    Err(e) => Answer::error(500, &e.to_string()),
+                    Err(e) => Reply::error(500, &e.to_string()),
                 }
             }
             RecoveryAction::DisableAuth => match self.recovery.enable_mode() {
@@ -86,34 +86,34 @@ impl Security {
                     let _ = self
                         .audit
                         .record(AuditEvent::RecoveryModeEnabled, Some(ip), None, now);
-                    Answer::json(
+                    Reply::json(
                         200,
-                        json!({"success": true, "message": "Recovery mode enabled. Auth disabled for localhost. Delete .auth_recovery file to re-enable."}),
+                        &json!({"success": true, "message": "Recovery mode enabled. Auth disabled for localhost. Delete .auth_recovery file to re-enable."}),
                     )
                 }
-                Err(e) => Answer::error(500, &e.to_string()),
+                Err(e) => Reply::error(500, &e.to_string()),
             },
             RecoveryAction::EnableAuth => match self.recovery.disable_mode() {
                 Ok(_) => {
                     let _ =
                         self.audit
                             .record(AuditEvent::RecoveryModeDisabled, Some(ip), None, now);
-                    Answer::json(
+                    Reply::json(
                         200,
-                        json!({"success": true, "message": "Recovery mode disabled. Authentication re-enabled."}),
+                        &json!({"success": true, "message": "Recovery mode disabled. Authentication re-enabled."}),
                     )
                 }
-                Err(e) => Answer::error(500, &e.to_string()),
+                Err(e) => Reply::error(500, &e.to_string()),
             },
         }
     }
 
     /// `POST /api/security/apply-restart`. Pulse restarts itself so new credentials apply;
     /// here they apply the moment they are saved, so there is nothing to restart.
-    pub fn apply_restart(&self) -> Answer {
-        Answer::json(
+    pub fn apply_restart(&self) -> Reply {
+        Reply::json(
             200,
-            json!({
+            &json!({
                 "success": true,
                 "requiresRestart": false,
                 "message": "Security settings are already active; no restart is needed.",

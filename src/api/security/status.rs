@@ -3,9 +3,9 @@
 //! (research §4.11). Identity details (`apiTokenHint`, `authUsername`) only go to callers
 //! that are already authenticated.
 
-use super::client_ip;
-use super::guard::Security;
-use super::policy::Principal;
+use crate::auth::client_ip;
+use crate::auth::guard::Security;
+use crate::auth::policy::Principal;
 use serde::Serialize;
 use std::net::IpAddr;
 

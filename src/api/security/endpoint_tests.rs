@@ -1,11 +1,11 @@
 //! Tests of the endpoint logic (account, tokens, recovery) against real stores in a temp dir.
 //! The HTTP wiring is tested over TCP in `tests/auth_*.rs`.
 
-use super::answer::Answer;
-use super::guard::{Admin, Security, SecurityConfig};
-use super::password::PasswordHash;
-use super::policy::Principal;
-use super::secret;
+use crate::auth::guard::{Admin, Security, SecurityConfig};
+use crate::auth::password::PasswordHash;
+use crate::auth::policy::Principal;
+use crate::auth::secret;
+use crate::http::reply::Reply;
 use crate::util::time::UtcTime;
 use serde_json::{json, Value};
 use std::net::IpAddr;
@@ -42,8 +42,8 @@ fn open(dir: &Path, with_admin: bool) -> Security {
     Security::open(cfg, t(0)).unwrap().0
 }
 
-fn body(a: &Answer) -> &Value {
-    a.body.as_ref().unwrap()
+fn body(a: &Reply) -> Value {
+    serde_json::from_slice(a.body.as_slice()).unwrap()
 }
 
 fn bytes(v: Value) -> Vec<u8> {
@@ -213,7 +213,7 @@ fn token_endpoints() {
     assert!(body(&r)["record"].get("hash").is_none());
 
     let list = s.list_tokens();
-    assert!(!serde_json::to_string(body(&list)).unwrap().contains(&raw));
+    assert!(!serde_json::to_string(&body(&list)).unwrap().contains(&raw));
     assert_eq!(body(&list)["tokens"].as_array().unwrap().len(), 2);
 
     let bad = s.create_token(&bytes(json!({"scopes": ["nope"]})), &admin, ip(), t(2));

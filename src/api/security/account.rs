@@ -6,18 +6,18 @@
 //! so they also survive a restart. Token hashes are never written there: `api_tokens.json` is
 //! their only home, so a deleted token cannot come back from `.env`.
 
-use super::answer::Answer;
-use super::audit::AuditEvent;
-use super::cookies;
-use super::csrf::CSRF_COOKIE;
-use super::envfile::{self, ENV_FILE};
-use super::guard::{Admin, Security};
-use super::lockout::{FailureOutcome, LockedBody};
-use super::password::{validate_new_password, PasswordError, PasswordHash};
-use super::policy::Principal;
-use super::secret::SecretString;
-use super::sessions::SESSION_COOKIE;
-use super::tokens::validate_raw_token;
+use crate::auth::audit::AuditEvent;
+use crate::auth::cookies;
+use crate::auth::csrf::CSRF_COOKIE;
+use crate::auth::envfile::{self, ENV_FILE};
+use crate::auth::guard::{Admin, Security};
+use crate::auth::lockout::{FailureOutcome, LockedBody};
+use crate::auth::password::{validate_new_password, PasswordError, PasswordHash};
+use crate::auth::policy::Principal;
+use crate::auth::secret::Secret;
+use crate::auth::sessions::SESSION_COOKIE;
+use crate::auth::tokens::validate_raw_token;
+use crate::http::reply::Reply;
 use crate::util::time::UtcTime;
 use serde::Deserialize;
 use serde_json::json;
@@ -25,22 +25,22 @@ use std::net::IpAddr;
 
 const MAX_USERNAME_CHARS: usize = 64;
 
-fn invalid_body() -> Answer {
-    Answer::json(
+fn invalid_body() -> Reply {
+    Reply::json(
         400,
-        json!({"error": "Invalid request body", "code": "invalid_request"}),
+        &json!({"error": "Invalid request body", "code": "invalid_request"}),
     )
 }
 
-fn password_error(e: &PasswordError) -> Answer {
-    Answer::json(
+fn password_error(e: &PasswordError) -> Reply {
+    Reply::json(
         400,
-        json!({"error": e.to_string(), "code": "invalid_password"}),
+        &json!({"error": e.to_string(), "code": "invalid_password"}),
     )
 }
 
 /// Usernames end up in `.env` and in logs: printable, no quotes, bounded.
-fn validate_username(u: &str) -> Result<(), Answer> {
+fn validate_username(u: &str) -> Result<(), Reply> {
     let ok = !u.is_empty()
         && u.chars().count() <= MAX_USERNAME_CHARS
         && !u
@@ -49,7 +49,7 @@ fn validate_username(u: &str) -> Result<(), Answer> {
     if ok {
         Ok(())
     } else {
-        Err(Answer::error(
+        Err(Reply::error(
             400,
             "Username must be 1-64 characters without spaces or quotes",
         ))
@@ -60,16 +60,16 @@ fn validate_username(u: &str) -> Result<(), Answer> {
 #[serde(rename_all = "camelCase")]
 struct ChangePasswordBody {
     #[serde(default)]
-    current_password: Option<SecretString>,
-    new_password: SecretString,
+    current_password: Option<Secret>,
+    new_password: Secret,
 }
 
 /// Worker step of a password change: verify the current password, hash the new one.
 #[derive(Debug)]
 pub struct ChangePasswordJob {
     username: String,
-    current: SecretString,
-    new: SecretString,
+    current: Secret,
+    new: Secret,
     hash: PasswordHash,
     ip: IpAddr,
     keep_session: Option<String>,
@@ -112,21 +112,21 @@ impl ChangePasswordJob {
 #[serde(rename_all = "camelCase")]
 struct QuickSetupBody {
     username: String,
-    password: SecretString,
+    password: Secret,
     #[serde(default)]
-    api_token: Option<SecretString>,
+    api_token: Option<Secret>,
     #[serde(default)]
     force: bool,
     #[serde(default)]
-    setup_token: Option<SecretString>,
+    setup_token: Option<Secret>,
 }
 
 /// Worker step of quick setup: hash the new password.
 #[derive(Debug)]
 pub struct QuickSetupJob {
     username: String,
-    password: SecretString,
-    api_token: Option<SecretString>,
+    password: Secret,
+    api_token: Option<Secret>,
     force: bool,
     first_run: bool,
     ip: IpAddr,
@@ -136,7 +136,7 @@ pub struct QuickSetupJob {
 pub struct QuickSetupDone {
     username: String,
     hash: Result<PasswordHash, PasswordError>,
-    api_token: Option<SecretString>,
+    api_token: Option<Secret>,
     force: bool,
     first_run: bool,
     ip: IpAddr,
@@ -164,7 +164,7 @@ impl Security {
         ip: IpAddr,
         secure: bool,
         now: UtcTime,
-    ) -> Answer {
+    ) -> Reply {
         let mut user = None;
         if let Some(token) = session_cookie {
             user = self
@@ -182,22 +182,22 @@ impl Security {
             None,
             now,
         );
-        Answer::json(
+        Reply::json(
             200,
-            json!({"success": true, "message": "Successfully logged out"}),
+            &json!({"success": true, "message": "Successfully logged out"}),
         )
         .header(
             "Set-Cookie",
-            cookies::clear_cookie(SESSION_COOKIE, true, secure),
+            &cookies::clear_cookie(SESSION_COOKIE, true, secure),
         )
         .header(
             "Set-Cookie",
-            cookies::clear_cookie(CSRF_COOKIE, false, secure),
+            &cookies::clear_cookie(CSRF_COOKIE, false, secure),
         )
     }
 
     /// `POST /api/security/reset-lockout` `{"identifier": user-or-ip}`.
-    pub fn reset_lockout(&mut self, body: &[u8], ip: IpAddr, now: UtcTime) -> Answer {
+    pub fn reset_lockout(&mut self, body: &[u8], ip: IpAddr, now: UtcTime) -> Reply {
         #[derive(Deserialize)]
         struct Body {
             #[serde(default)]
@@ -208,9 +208,9 @@ impl Security {
         };
         let id = b.identifier.trim();
         if id.is_empty() {
-            return Answer::json(
+            return Reply::json(
                 400,
-                json!({"error": "Identifier is required", "code": "missing_identifier"}),
+                &json!({"error": "Identifier is required", "code": "missing_identifier"}),
             );
         }
         self.lockout.reset(id);
@@ -220,9 +220,9 @@ impl Security {
             None,
             now,
         );
-        Answer::json(
+        Reply::json(
             200,
-            json!({"success": true, "message": format!("Lockout reset for {id}")}),
+            &json!({"success": true, "message": format!("Lockout reset for {id}")}),
         )
     }
 
@@ -234,10 +234,10 @@ impl Security {
         principal: &Principal,
         ip: IpAddr,
         now: UtcTime,
-    ) -> Result<ChangePasswordJob, Answer> {
+    ) -> Result<ChangePasswordJob, Reply> {
         let b: ChangePasswordBody = serde_json::from_slice(body).map_err(|_| invalid_body())?;
         let Some(admin) = &self.admin else {
-            return Err(Answer::error(
+            return Err(Reply::error(
                 400,
                 "Password authentication is not configured",
             ));
@@ -245,13 +245,13 @@ impl Security {
         validate_new_password(b.new_password.expose()).map_err(|e| password_error(&e))?;
         let current = b.current_password.filter(|c| !c.is_empty());
         let Some(current) = current else {
-            return Err(Answer::error(401, "Current password required"));
+            return Err(Reply::error(401, "Current password required"));
         };
         let username = admin.username.clone();
         if let Err(locked) = self.lockout.check_login(&username, ip, now) {
-            return Err(Answer::json(
+            return Err(Reply::json(
                 403,
-                serde_json::to_value(LockedBody::new(locked)).unwrap_or_default(),
+                &serde_json::to_value(LockedBody::new(locked)).unwrap_or_default(),
             ));
         }
         let hash = admin.hash.clone();
@@ -272,7 +272,7 @@ impl Security {
     }
 
     /// Step 3: apply the new hash, save `.env`, end the user's other sessions.
-    pub fn change_password_finish(&mut self, done: ChangePasswordDone, now: UtcTime) -> Answer {
+    pub fn change_password_finish(&mut self, done: ChangePasswordDone, now: UtcTime) -> Reply {
         if !done.current_ok {
             let user = Some(done.username.as_str());
             let _ = self
@@ -283,7 +283,7 @@ impl Security {
                     .audit
                     .record(AuditEvent::LockedOut { user }, Some(done.ip), None, now);
             }
-            return Answer::error(401, "Current password is incorrect");
+            return Reply::error(401, "Current password is incorrect");
         }
         self.lockout.login_succeeded(&done.username, done.ip);
         let new_hash = match done.new_hash {
@@ -292,7 +292,7 @@ impl Security {
         };
         // Someone changed the account while bcrypt ran: do not overwrite their change.
         if self.admin.as_ref().is_none_or(|a| a.hash != done.old_hash) {
-            return Answer::error(
+            return Reply::error(
                 409,
                 "The password was changed by another request; try again",
             );
@@ -303,7 +303,7 @@ impl Security {
             ("PULSE_AUTH_PASS", Some(new_hash.as_str())),
         ];
         if let Err(e) = envfile::update(&env_path, &updates) {
-            return Answer::error(
+            return Reply::error(
                 500,
                 &format!(
                     "Failed to save the new password to {}: {e}",
@@ -329,7 +329,7 @@ impl Security {
         );
         let mut body = json!({"success": true, "message": "Password changed successfully"});
         self.add_pinned_warning(&mut body);
-        Answer::json(200, body)
+        Reply::json(200, &body)
     }
 
     /// `POST /api/security/quick-setup`, step 1, after `authorize` let the caller through
@@ -340,7 +340,7 @@ impl Security {
         body: &[u8],
         setup_header: Option<&str>,
         ip: IpAddr,
-    ) -> Result<QuickSetupJob, Answer> {
+    ) -> Result<QuickSetupJob, Reply> {
         let b: QuickSetupBody = serde_json::from_slice(body).map_err(|_| invalid_body())?;
         // Nothing configured yet: the bootstrap token is required whoever asks (even a
         // loopback caller in recovery mode), so only someone who can read the data dir can
@@ -348,24 +348,24 @@ impl Security {
         let first_run = !self.mode().any();
         if first_run {
             let Some(bootstrap) = &self.bootstrap else {
-                return Err(Answer::error(
+                return Err(Reply::error(
                     503,
                     "Bootstrap token unavailable; restart Pulse or inspect data directory",
                 ));
             };
-            let presented = setup_header.or(b.setup_token.as_ref().map(SecretString::expose));
+            let presented = setup_header.or(b.setup_token.as_ref().map(Secret::expose));
             match presented.map(str::trim).filter(|p| !p.is_empty()) {
-                None => return Err(Answer::error(401, "Bootstrap setup token required")),
+                None => return Err(Reply::error(401, "Bootstrap setup token required")),
                 Some(p) if !bootstrap.verify(p) => {
-                    return Err(Answer::error(401, "Invalid bootstrap setup token"));
+                    return Err(Reply::error(401, "Invalid bootstrap setup token"));
                 }
                 Some(_) => {}
             }
         }
         if self.admin.is_some() && !b.force {
-            return Err(Answer::json(
+            return Err(Reply::json(
                 200,
-                json!({"success": true, "skipped": true,
+                &json!({"success": true, "skipped": true,
                 "message": "Password authentication is already configured. Please remove existing security first if you want to reconfigure."}),
             ));
         }
@@ -374,7 +374,7 @@ impl Security {
         validate_new_password(b.password.expose()).map_err(|e| password_error(&e))?;
         let api_token = b.api_token.filter(|t| !t.is_empty());
         if let Some(t) = &api_token {
-            validate_raw_token(t).map_err(|e| Answer::error(400, &e.to_string()))?;
+            validate_raw_token(t).map_err(|e| Reply::error(400, &e.to_string()))?;
         }
         Ok(QuickSetupJob {
             username,
@@ -387,13 +387,13 @@ impl Security {
     }
 
     /// Step 3: save and apply the credentials, retire the bootstrap token.
-    pub fn quick_setup_finish(&mut self, done: QuickSetupDone, now: UtcTime) -> Answer {
+    pub fn quick_setup_finish(&mut self, done: QuickSetupDone, now: UtcTime) -> Reply {
         let hash = match done.hash {
             Ok(h) => h,
             Err(e) => return password_error(&e),
         };
         if done.first_run && self.admin.is_some() {
-            return Answer::error(409, "Security was configured by another request");
+            return Reply::error(409, "Security was configured by another request");
         }
         let env_path = self.data_dir.join(ENV_FILE);
         let updates = [
@@ -404,7 +404,7 @@ impl Security {
             ("API_TOKENS", None),
         ];
         if let Err(e) = envfile::update(&env_path, &updates) {
-            return Answer::error(
+            return Reply::error(
                 500,
                 &format!("Failed to save credentials to {}: {e}", env_path.display()),
             );
@@ -431,7 +431,7 @@ impl Security {
         );
         if let Some(raw) = &done.api_token {
             if let Err(e) = self.tokens.replace_all("Primary token", Some(raw), now) {
-                return Answer::error(
+                return Reply::error(
                     500,
                     &format!("Credentials saved, but the API token could not be stored: {e}"),
                 );
@@ -447,7 +447,7 @@ impl Security {
                 "note": format!("Credentials saved to {env}."),
         });
         self.add_pinned_warning(&mut body);
-        Answer::json(200, body)
+        Reply::json(200, &body)
     }
 
     /// When the service environment sets the credentials, `.env` cannot override them at the

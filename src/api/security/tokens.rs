@@ -1,12 +1,12 @@
 //! The API-token endpoints: list, create (value shown once), delete, and the legacy
 //! regenerate (replace every token with one).
 
-use super::answer::Answer;
-use super::audit::AuditEvent;
-use super::envfile::{self, ENV_FILE};
-use super::guard::Security;
-use super::policy::Principal;
-use super::tokens::TokenError;
+use crate::auth::audit::AuditEvent;
+use crate::auth::envfile::{self, ENV_FILE};
+use crate::auth::guard::Security;
+use crate::auth::policy::Principal;
+use crate::auth::tokens::TokenError;
+use crate::http::reply::Reply;
 use crate::util::time::UtcTime;
 use serde::Deserialize;
 use serde_json::json;
@@ -20,17 +20,17 @@ struct CreateBody {
     scopes: Option<Vec<String>>,
 }
 
-fn token_error(e: &TokenError) -> Answer {
+fn token_error(e: &TokenError) -> Reply {
     match e {
-        TokenError::Random | TokenError::Persist(_) => Answer::error(500, &e.to_string()),
-        _ => Answer::error(400, &e.to_string()),
+        TokenError::Random | TokenError::Persist(_) => Reply::error(500, &e.to_string()),
+        _ => Reply::error(400, &e.to_string()),
     }
 }
 
 impl Security {
     /// `GET /api/security/tokens` → `{"tokens": [TokenView]}`, newest first, no secrets.
-    pub fn list_tokens(&self) -> Answer {
-        Answer::json(200, json!({ "tokens": self.tokens.list() }))
+    pub fn list_tokens(&self) -> Reply {
+        Reply::json(200, &json!({ "tokens": self.tokens.list() }))
     }
 
     /// `POST /api/security/tokens` `{"name"?, "scopes"?}` → `{"token": raw, "record": view}`.
@@ -43,11 +43,11 @@ impl Security {
         principal: &Principal,
         ip: IpAddr,
         now: UtcTime,
-    ) -> Answer {
+    ) -> Reply {
         let b: CreateBody = match serde_json::from_slice(body) {
             Ok(b) => b,
             Err(_) => {
-                return Answer::error(
+                return Reply::error(
                     400,
                     "Invalid request body: expected {\"name\"?, \"scopes\"?}",
                 )
@@ -62,7 +62,7 @@ impl Security {
                     .iter()
                     .any(|w| w.trim() == "*" || !own.iter().any(|o| o == w.trim()));
                 if escalates {
-                    return Answer::error(
+                    return Reply::error(
                         403,
                         "A token can only create tokens with scopes it holds itself",
                     );
@@ -76,7 +76,7 @@ impl Security {
                     name: &record.name,
                 };
                 let _ = self.audit.record(event, Some(ip), None, now);
-                Answer::json(200, json!({ "token": raw.expose(), "record": record }))
+                Reply::json(200, &json!({ "token": raw.expose(), "record": record }))
             }
             Err(e) => token_error(&e),
         }
@@ -84,11 +84,11 @@ impl Security {
 
     /// `DELETE /api/security/tokens/{id}` → 204; 404 unknown; 409 for a token that comes
     /// from `API_TOKENS`/`API_TOKEN` (it would come back at the next start).
-    pub fn delete_token(&mut self, id: &str, ip: IpAddr, now: UtcTime) -> Answer {
+    pub fn delete_token(&mut self, id: &str, ip: IpAddr, now: UtcTime) -> Reply {
         match self.tokens.get(id) {
-            None => return Answer::error(404, "Token not found"),
+            None => return Reply::error(404, "Token not found"),
             Some(r) if r.is_from_env() => {
-                return Answer::error(409, "This token comes from the API_TOKENS/API_TOKEN environment variable; remove it there and restart Pulse");
+                return Reply::error(409, "This token comes from the API_TOKENS/API_TOKEN environment variable; remove it there and restart Pulse");
             }
             Some(_) => {}
         }
@@ -97,22 +97,22 @@ impl Security {
                 let _ = self
                     .audit
                     .record(AuditEvent::TokenDeleted { id }, Some(ip), None, now);
-                Answer::no_content()
+                Reply::no_content()
             }
-            Ok(false) => Answer::error(404, "Token not found"),
-            Err(e) => Answer::error(500, &format!("Failed to delete token: {e}")),
+            Ok(false) => Reply::error(404, "Token not found"),
+            Err(e) => Reply::error(500, &format!("Failed to delete token: {e}")),
         }
     }
 
     /// `POST /api/security/validate-token` `{"token"}` → `{"valid", "message"}`; does not
     /// count as a use of the token.
-    pub fn validate_token(&self, body: &[u8]) -> Answer {
+    pub fn validate_token(&self, body: &[u8]) -> Reply {
         #[derive(Deserialize)]
         struct Body {
-            token: super::secret::SecretString,
+            token: crate::auth::secret::Secret,
         }
         let Ok(b) = serde_json::from_slice::<Body>(body) else {
-            return Answer::error(400, "Invalid request body: expected {\"token\"}");
+            return Reply::error(400, "Invalid request body: expected {\"token\"}");
         };
         let valid = self.tokens.find(b.token.expose().trim()).is_some();
         let message = if valid {
@@ -120,12 +120,12 @@ impl Security {
         } else {
             "Token is invalid"
         };
-        Answer::json(200, json!({ "valid": valid, "message": message }))
+        Reply::json(200, &json!({ "valid": valid, "message": message }))
     }
 
     /// `POST /api/security/regenerate-token`: every token (stored and env) is replaced by
     /// one full-access token, and `API_TOKEN`/`API_TOKENS` lines leave `<data dir>/.env`.
-    pub fn regenerate_token(&mut self, ip: IpAddr, now: UtcTime) -> Answer {
+    pub fn regenerate_token(&mut self, ip: IpAddr, now: UtcTime) -> Reply {
         let (raw, _) = match self.tokens.replace_all("Regenerated token", None, now) {
             Ok(v) => v,
             Err(e) => return token_error(&e),
@@ -134,7 +134,7 @@ impl Security {
         if env_path.exists() {
             if let Err(e) = envfile::update(&env_path, &[("API_TOKEN", None), ("API_TOKENS", None)])
             {
-                return Answer::error(
+                return Reply::error(
                     500,
                     &format!(
                         "Token replaced, but {} could not be updated: {e}",
@@ -146,9 +146,9 @@ impl Security {
         let _ = self
             .audit
             .record(AuditEvent::TokensRegenerated, Some(ip), None, now);
-        Answer::json(
+        Reply::json(
             200,
-            json!({
+            &json!({
                 "success": true,
                 "token": raw.expose(),
                 "requiresRestart": false,
