@@ -170,8 +170,9 @@ fn apply_cluster(
     let saved = nodes
         .set_cluster_info(id, name, endpoints)
         .and_then(|()| app.config.replace_nodes(nodes, false, UtcTime::now()));
+    // Not awaited: the writer reports a failed save to the loop, which logs it.
     match saved {
-        Ok(()) => crate::log_info!("PVE cluster membership updated", id = id, cluster = summary),
+        Ok(_) => crate::log_info!("PVE cluster membership updated", id = id, cluster = summary),
         Err(e) => crate::log_warn!("saving cluster information failed", id = id, error = e),
     }
 }
