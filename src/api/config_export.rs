@@ -3,7 +3,7 @@
 //! in-memory configuration and the files change together.
 
 use crate::config::export::{open_export, seal_export, ExportData, ImportPlan, MIN_PASSPHRASE_LEN};
-use crate::config::secret::Secret;
+use crate::config::model::secret::Secret;
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;

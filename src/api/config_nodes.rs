@@ -6,7 +6,7 @@
 //! [`routes`].
 
 use crate::config::error::ConfigError;
-use crate::config::node_edit::{Node, NodeRequest};
+use crate::config::model::node_edit::{Node, NodeRequest};
 use crate::config::state::Saved;
 use crate::core::app::App;
 use crate::core::outcome::Outcome;

@@ -12,12 +12,12 @@
 //!
 //! The client calls run on the task pool (`Outcome::defer`), never on the loop.
 
-use crate::config::cluster_detect::{self, ClusterInfo};
-use crate::config::node_edit::{Node, NodeRequest};
-use crate::config::node_probe::{probe, Report, Success, TEST_TIMEOUT};
+use crate::config::model::node_edit::{Node, NodeRequest};
 use crate::core::app::App;
 use crate::core::event_loop::Msg;
 use crate::core::outcome::Outcome;
+use crate::discovery::cluster_detect::{self, ClusterInfo};
+use crate::discovery::node_probe::{probe, Report, Success, TEST_TIMEOUT};
 use crate::http::reply::Reply;
 use crate::http::request::Method;
 use crate::http::router::{Access, Ctx, Route};

@@ -4,19 +4,19 @@
 
 use crate::auth::policy::Principal;
 use crate::auth::tokens::Scope;
-use crate::config::discovery::{scan, ScanOptions, ScanResult};
-use crate::config::nodes::NodeType;
-use crate::config::registration::{Registration, RegistrationAuth};
-use crate::config::secret::Secret;
-use crate::config::setup_codes::SetupCodes;
-use crate::config::setup_script::{render, ScriptParams};
+use crate::config::model::nodes::NodeType;
+use crate::config::model::secret::Secret;
 use crate::config::state::Saved;
 use crate::core::app::App;
 use crate::core::event_loop::Msg;
 use crate::core::outcome::Outcome;
+use crate::discovery::scan::{scan, ScanOptions, ScanResult};
 use crate::http::reply::{Body, Reply};
 use crate::http::request::{ApiRequest, Method};
 use crate::http::router::{Access, Ctx, Route};
+use crate::setup::codes::SetupCodes;
+use crate::setup::registration::{Registration, RegistrationAuth};
+use crate::setup::script::{render, ScriptParams};
 use crate::util::time::{unix_now, UtcTime};
 use serde::Deserialize;
 use serde_json::json;

@@ -5,16 +5,16 @@
 //! confirms (`Outcome::after_write`), and a failed write reloads the file, so memory follows
 //! the disk.
 
-use super::discovery::DiscoveryCache;
-use super::error::ConfigError;
-use super::metadata::GuestMetadataStore;
-use super::nodes::{NodeType, NodesConfig};
-use super::setup_codes::SetupCodes;
-use super::store::{
+use crate::config::error::ConfigError;
+use crate::config::metadata::GuestMetadataStore;
+use crate::config::model::nodes::{NodeType, NodesConfig};
+use crate::config::persist::store::{
     ConfigStore, LoadWarning, DOCKER_METADATA_FILE, GUEST_METADATA_FILE, SYSTEM_FILE,
 };
-use super::system::SystemSettings;
+use crate::config::system::SystemSettings;
 use crate::core::writer::{Ticket, Write, WriterHandle};
+use crate::discovery::scan::DiscoveryCache;
+use crate::setup::codes::SetupCodes;
 use crate::util::time::UtcTime;
 use std::collections::HashSet;
 use std::path::Path;
@@ -84,7 +84,7 @@ impl ConfigState {
         let loaded = ConfigStore::open(dir).and_then(|opened| {
             let mut warnings = opened.warnings;
             let store = opened.value;
-            match super::command::auto_import(&store, env, now) {
+            match crate::cli::config_command::auto_import(&store, env, now) {
                 Ok(true) => crate::log_info!("initial configuration imported", dir = dir.display()),
                 Ok(false) => {}
                 Err(e) => crate::log_error!("initial configuration not imported", error = e),
@@ -222,7 +222,7 @@ impl ConfigState {
     }
 
     /// Installs what a committed import wrote (the files are already on disk).
-    pub fn installed_import(&mut self, outcome: super::export::ImportOutcome) {
+    pub fn installed_import(&mut self, outcome: crate::config::export::ImportOutcome) {
         if let Ok(store) = self.store() {
             match store.read_nodes_raw() {
                 Ok(raw) => self.nodes_on_disk = raw,

@@ -3,12 +3,12 @@
 //! here is pure and runs on the event loop; cluster detection and test connections (network)
 //! are the caller's, on a worker.
 
-use super::error::ConfigError;
-use super::host::{http_url_host, normalize_host};
-use super::nodes::{
+use crate::config::error::ConfigError;
+use crate::config::model::host::{http_url_host, normalize_host};
+use crate::config::model::nodes::{
     has_token, ClusterEndpoint, NodeType, NodesConfig, PbsInstance, PmgInstance, PveInstance,
 };
-use super::secret::Secret;
+use crate::config::model::secret::Secret;
 use serde::Deserialize;
 
 /// Body of node add/update/test requests. Every field is optional so that `PUT` can be partial:

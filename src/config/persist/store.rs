@@ -9,12 +9,12 @@
 //! is returned for the caller to log, and the newest readable backup (nodes) or the defaults
 //! (settings, metadata) are used.
 
-use super::crypto::Cipher;
-use super::error::ConfigError;
-use super::metadata::GuestMetadataStore;
-use super::nodes::NodesConfig;
-use super::system::SystemSettings;
-use super::transaction;
+use crate::config::error::ConfigError;
+use crate::config::metadata::GuestMetadataStore;
+use crate::config::model::nodes::NodesConfig;
+use crate::config::persist::crypto::Cipher;
+use crate::config::persist::transaction;
+use crate::config::system::SystemSettings;
 use crate::core::writer::Write;
 use crate::util::atomic::write_atomic;
 use crate::util::time::UtcTime;

@@ -11,8 +11,8 @@
 //! when another node is deleted. Files written by Pulse have no ids; they get the positional ids
 //! Pulse itself would have shown (`pve-0`, `pve-1`, …).
 
-use super::error::ConfigError;
-use super::secret::Secret;
+use crate::config::error::ConfigError;
+use crate::config::model::secret::Secret;
 use crate::util::time::UtcTime;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
