@@ -269,7 +269,10 @@ fn a_panic_on_the_loop_aborts_the_process() {
         .lines()
         .map_while(Result::ok)
         // The harness's "test loop_panic_child ... " may share the line.
-        .find_map(|l| l.split_once("ADDR ").map(|(_, a)| a.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.split_once("ADDR ")
+                .map(|(_, a)| a.trim().parse().unwrap())
+        })
         .expect("child started a server");
     // The request cannot succeed: the process dies under it.
     let answer = thread::spawn(move || get(addr, "/api/test/panic"));
