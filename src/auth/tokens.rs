@@ -489,8 +489,8 @@ impl TokenStore {
         if let Some(writer) = &self.writer {
             let backup = self.path.with_extension("json.backup");
             let mut writes = Vec::new();
-            if let Some(old) = self.on_disk.take() {
-                writes.push(Write::replace(backup, old, 0o600));
+            if let Some(old) = &self.on_disk {
+                writes.push(Write::replace(backup, old.clone(), 0o600));
             }
             writes.push(Write::replace(&self.path, json.clone(), 0o600));
             writer

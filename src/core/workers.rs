@@ -159,6 +159,24 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    fn limits_default_and_shrink_from_the_environment() {
+        assert_eq!(Limits::from_lookup(&|_| None), Limits::default());
+        let l = Limits::from_lookup(&|k| match k {
+            "PULSE_LIMIT_INBOX" => Some("2".into()),
+            "PULSE_LIMIT_WRITER_QUEUE" => Some(" 1 ".into()),
+            "PULSE_LIMIT_DEFERRED_TIMEOUT_MS" => Some("250".into()),
+            "PULSE_LIMIT_NET_QUEUE" => Some("0".into()),
+            "PULSE_LIMIT_TASK_QUEUE" => Some("lots".into()),
+            _ => None,
+        });
+        assert_eq!((l.inbox, l.writer_queue), (2, 1));
+        assert_eq!(l.deferred_timeout, Duration::from_millis(250));
+        // Zero and garbage keep the default: a bound of zero would refuse everything.
+        assert_eq!(l.net_queue, Limits::default().net_queue);
+        assert_eq!(l.task_queue, Limits::default().task_queue);
+    }
+
+    #[test]
     fn runs_jobs_and_refuses_when_full() {
         let (done_tx, done_rx) = channel();
         let (gate_tx, gate_rx) = channel::<()>();
