@@ -209,6 +209,14 @@ fn a_full_writer_queue_answers_503_and_writes_nothing() {
         json!({"type":"pve","name":"n","host":"127.0.0.1:9","user":"root@pam","password":"pw"}),
     );
     assert_eq!(node.status, 503, "{}", node.text());
+    // The loop does not wait for the writer: it answers while the saves are still pending.
+    let started = Instant::now();
+    assert_eq!(get(addr, "/api/health").status, 200);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(
+        !theme.is_finished(),
+        "a save is answered only once it is on disk"
+    );
     assert_eq!(get(addr, "/api/config/nodes").json(), json!([]));
     assert!(!s.data_dir.join("nodes.enc").exists());
     assert!(
@@ -289,4 +297,37 @@ fn a_panic_on_the_loop_aborts_the_process() {
     };
     assert_eq!(status.signal(), Some(6), "SIGABRT expected, got {status:?}");
     let _ = answer.join();
+}
+
+#[test]
+fn a_failed_save_answers_its_error_and_memory_follows_the_disk() {
+    let s = TestServer::start(&[]);
+    let addr = s.addr;
+    let node = |name: &str, host: &str| json!({"type":"pve","name":name,"host":host,"user":"root@pam","password":"pw"});
+    assert_eq!(
+        post(addr, "/api/config/nodes", node("a", "127.0.0.1:9")).status,
+        201
+    );
+    // The next save's first step (the backup copy) cannot replace a non-empty directory.
+    let backup = s.data_dir.join("nodes.enc.backup");
+    std::fs::create_dir_all(backup.join("blocker")).unwrap();
+    let failed = post(addr, "/api/config/nodes", node("b", "127.0.0.2:9"));
+    assert_eq!(failed.status, 500, "{}", failed.text());
+    assert!(failed.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("nodes.enc.backup"));
+    let names: Vec<String> = get(addr, "/api/config/nodes")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["a"], "the failed change is not shown");
+    std::fs::remove_dir_all(&backup).unwrap();
+    assert_eq!(
+        post(addr, "/api/config/nodes", node("b", "127.0.0.2:9")).status,
+        201
+    );
 }
