@@ -1,5 +1,8 @@
 //! Command-line parsing for the `pulse` binary. Plain and explicit: a handful of commands, and
 //! anything unknown is an error (exit code 2) with a message saying what was not understood.
+//! `pulse config export|import|info` is carried out by [`config_command`].
+
+pub mod config_command;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {

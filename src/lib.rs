@@ -10,11 +10,13 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod discovery;
 pub mod env;
 pub mod http;
 pub mod log;
 pub mod monitor;
 pub mod proxmox;
+pub mod setup;
 #[cfg(feature = "demo")]
 pub mod sim;
 pub mod state;

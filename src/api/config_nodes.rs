@@ -6,9 +6,11 @@
 //! [`routes`].
 
 use crate::config::error::ConfigError;
-use crate::config::node_edit::{Node, NodeRequest};
+use crate::config::model::node_edit::{Node, NodeRequest};
+use crate::config::state::Saved;
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
+use crate::core::writer::Ticket;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
 use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
@@ -28,6 +30,21 @@ impl From<ConfigError> for Reply {
         }
         Reply::error(e.http_status(), &e.to_string())
     }
+}
+
+/// Answers with `ok` once the writer has saved `which`; a failed save answers its error and
+/// puts memory back to what the disk holds.
+pub(crate) fn after_save<F>(ticket: Ticket, which: Saved, ok: F) -> Outcome
+where
+    F: FnOnce(&mut App) -> Reply + 'static,
+{
+    Outcome::after_write(ticket, move |app, result| match result {
+        Ok(()) => ok(app),
+        Err(e) => {
+            app.config.reload_after_failed_write(which, UtcTime::now());
+            Reply::from(ConfigError::from(e))
+        }
+    })
 }
 
 fn success(status: u16, message: &str, id: Option<&str>) -> Reply {
@@ -53,16 +70,16 @@ fn add(app: &mut App, ctx: &Ctx) -> Outcome {
     let result = Node::from_request(&req).and_then(|node| {
         let mut nodes = app.config.nodes.clone();
         let id = nodes.insert(node)?;
-        app.config.replace_nodes(nodes, false, UtcTime::now())?;
-        Ok(id)
+        let ticket = app.config.replace_nodes(nodes, false, UtcTime::now())?;
+        Ok((id, ticket))
     });
     match result {
-        Ok(id) => {
+        Ok((id, ticket)) => after_save(ticket, Saved::Nodes, move |app| {
             crate::log_info!("node added", id = id);
             app.config.discovery.invalidate();
             node_test::detect_cluster_later(app, &id);
-            success(201, "Node added", Some(&id)).into()
-        }
+            success(201, "Node added", Some(&id))
+        }),
         Err(e) => Reply::from(e).into(),
     }
 }
@@ -72,38 +89,38 @@ fn update(app: &mut App, ctx: &Ctx) -> Outcome {
         Ok(r) => r,
         Err(reply) => return reply.into(),
     };
-    let id = ctx.param("id");
-    let old_host = app.config.nodes.get(id).map(|n| n.host().to_string());
+    let id = ctx.param("id").to_string();
+    let old_host = app.config.nodes.get(&id).map(|n| n.host().to_string());
     let mut nodes = app.config.nodes.clone();
     let result = nodes
-        .update_node(id, &req)
+        .update_node(&id, &req)
         .and_then(|()| app.config.replace_nodes(nodes, false, UtcTime::now()));
     match result {
-        Ok(()) => {
+        Ok(ticket) => after_save(ticket, Saved::Nodes, move |app| {
             crate::log_info!("node updated", id = id);
             // Pointed at another host: its cluster membership must be found out again.
-            if app.config.nodes.get(id).map(|n| n.host().to_string()) != old_host {
-                node_test::detect_cluster_later(app, id);
+            if app.config.nodes.get(&id).map(|n| n.host().to_string()) != old_host {
+                node_test::detect_cluster_later(app, &id);
             }
-            success(200, "Node updated", Some(id)).into()
-        }
+            success(200, "Node updated", Some(&id))
+        }),
         Err(e) => Reply::from(e).into(),
     }
 }
 
 fn remove(app: &mut App, ctx: &Ctx) -> Outcome {
-    let id = ctx.param("id");
+    let id = ctx.param("id").to_string();
     let mut nodes = app.config.nodes.clone();
-    let result = nodes.remove_node(id).and_then(|removed| {
-        app.config.replace_nodes(nodes, true, UtcTime::now())?;
-        Ok(removed)
+    let result = nodes.remove_node(&id).and_then(|removed| {
+        let ticket = app.config.replace_nodes(nodes, true, UtcTime::now())?;
+        Ok((removed, ticket))
     });
     match result {
-        Ok(removed) => {
+        Ok((removed, ticket)) => after_save(ticket, Saved::Nodes, move |app| {
             crate::log_info!("node removed", id = removed.id, name = removed.name);
             app.config.discovery.invalidate();
-            success(200, "Node removed", Some(id)).into()
-        }
+            success(200, "Node removed", Some(&id))
+        }),
         Err(e) => Reply::from(e).into(),
     }
 }

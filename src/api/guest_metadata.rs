@@ -2,10 +2,13 @@
 //! where `{id}` is a guest id (`pve1-100`) or `<node>/<vmid>`; and the same for Docker
 //! containers and services under `/api/docker/metadata` (ids as the Docker view uses them).
 
+use crate::api::config_nodes::after_save;
 use crate::config::error::ConfigError;
 use crate::config::metadata::{GuestKey, GuestMetadataStore, GuestMetadataUpdate};
+use crate::config::state::Saved;
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
+use crate::core::writer::Ticket;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
 use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
@@ -23,10 +26,17 @@ fn store(app: &App, kind: Kind) -> &GuestMetadataStore {
     }
 }
 
-fn replace(app: &mut App, kind: Kind, next: GuestMetadataStore) -> Result<(), ConfigError> {
+fn replace(app: &mut App, kind: Kind, next: GuestMetadataStore) -> Result<Ticket, ConfigError> {
     match kind {
         Kind::Guest => app.config.replace_metadata(next),
         Kind::Docker => app.config.replace_docker_metadata(next),
+    }
+}
+
+fn saved(kind: Kind) -> Saved {
+    match kind {
+        Kind::Guest => Saved::Metadata,
+        Kind::Docker => Saved::DockerMetadata,
     }
 }
 
@@ -69,11 +79,11 @@ fn set(app: &mut App, ctx: &Ctx, kind: Kind) -> Outcome {
     };
     let mut next = store(app, kind).clone();
     let result = next.set(&id, &update).and_then(|rec| {
-        replace(app, kind, next)?;
-        Ok(rec)
+        let ticket = replace(app, kind, next)?;
+        Ok((rec, ticket))
     });
     match result {
-        Ok(rec) => Reply::json(200, &rec).into(),
+        Ok((rec, ticket)) => after_save(ticket, saved(kind), move |_| Reply::json(200, &rec)),
         Err(e) => Reply::from(e).into(),
     }
 }
@@ -84,12 +94,13 @@ fn delete(app: &mut App, ctx: &Ctx, kind: Kind) -> Outcome {
         Err(reply) => return reply.into(),
     };
     let mut next = store(app, kind).clone();
-    if next.delete(&id) {
-        if let Err(e) = replace(app, kind, next) {
-            return Reply::from(e).into();
-        }
+    if !next.delete(&id) {
+        return Reply::no_content().into();
     }
-    Reply::no_content().into()
+    match replace(app, kind, next) {
+        Ok(ticket) => after_save(ticket, saved(kind), |_| Reply::no_content()),
+        Err(e) => Reply::from(e).into(),
+    }
 }
 
 fn guest_list(app: &mut App, _: &Ctx) -> Outcome {

@@ -12,12 +12,12 @@
 //!
 //! The client calls run on the task pool (`Outcome::defer`), never on the loop.
 
-use crate::config::cluster_detect::{self, ClusterInfo};
-use crate::config::node_edit::{Node, NodeRequest};
-use crate::config::node_probe::{probe, Report, Success, TEST_TIMEOUT};
+use crate::config::model::node_edit::{Node, NodeRequest};
 use crate::core::app::App;
 use crate::core::event_loop::Msg;
 use crate::core::outcome::Outcome;
+use crate::discovery::cluster_detect::{self, ClusterInfo};
+use crate::discovery::node_probe::{probe, Report, Success, TEST_TIMEOUT};
 use crate::http::reply::Reply;
 use crate::http::request::Method;
 use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
@@ -170,8 +170,9 @@ fn apply_cluster(
     let saved = nodes
         .set_cluster_info(id, name, endpoints)
         .and_then(|()| app.config.replace_nodes(nodes, false, UtcTime::now()));
+    // Not awaited: the writer reports a failed save to the loop, which logs it.
     match saved {
-        Ok(()) => crate::log_info!("PVE cluster membership updated", id = id, cluster = summary),
+        Ok(_) => crate::log_info!("PVE cluster membership updated", id = id, cluster = summary),
         Err(e) => crate::log_warn!("saving cluster information failed", id = id, error = e),
     }
 }

@@ -3,15 +3,16 @@
 //! discovery (`GET /api/discover` cached results, `POST /api/discover` start a scan now).
 
 use crate::auth::policy::Principal;
-use crate::config::nodes::NodeType;
-use crate::config::registration::{Registration, RegistrationAuth};
-use crate::config::setup_codes::SetupCodes;
-use crate::config::setup_script::{render, ScriptParams};
+use crate::config::model::nodes::NodeType;
+use crate::config::state::Saved;
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::{Body, Reply};
 use crate::http::request::{ApiRequest, Method};
 use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
+use crate::setup::codes::SetupCodes;
+use crate::setup::registration::{Registration, RegistrationAuth};
+use crate::setup::script::{render, ScriptParams};
 use crate::util::secret::Secret;
 use crate::util::time::{unix_now, UtcTime};
 use serde::Deserialize;
@@ -275,45 +276,47 @@ fn auto_register(app: &mut App, ctx: &Ctx) -> Outcome {
     };
     let mut nodes = app.config.nodes.clone();
     let result = nodes.register(&reg).and_then(|(id, added)| {
-        app.config.replace_nodes(nodes, false, UtcTime::now())?;
-        Ok((id, added))
+        let ticket = app.config.replace_nodes(nodes, false, UtcTime::now())?;
+        Ok((id, added, ticket))
     });
-    match result {
-        Ok((id, added)) => {
-            let name = app
-                .config
-                .nodes
-                .get(&id)
-                .map(|n| n.name().to_string())
-                .unwrap_or_default();
-            app.config.mark_registered(node_type, &name, Instant::now());
-            app.config.discovery.invalidate();
-            crate::log_info!("node auto-registered", id = id, name = name, added = added);
-            crate::api::config_nodes::node_test::detect_cluster_later(app, &id);
-            // The UI shows a toast and reloads its node list.
-            app.broadcast_event(
-                "node_auto_registered",
-                &json!({
-                    "type": node_type.as_str(),
-                    "host": body.host.trim(),
-                    "name": name,
-                    "tokenId": body.token_id.trim(),
-                    "hasToken": !body.token_id.trim().is_empty(),
-                }),
-            );
-            Reply::json(
-                200,
-                &json!({
-                    "status": "success",
-                    "message": format!("Node {} auto-registered successfully", body.host.trim()),
-                    "nodeId": body.host.trim(),
-                    "id": id,
-                }),
-            )
-            .into()
-        }
-        Err(e) => Reply::from(e).into(),
-    }
+    let (id, added, ticket) = match result {
+        Ok(r) => r,
+        Err(e) => return Reply::from(e).into(),
+    };
+    let host = body.host.trim().to_string();
+    let token_id = body.token_id.trim().to_string();
+    crate::api::config_nodes::after_save(ticket, Saved::Nodes, move |app: &mut App| {
+        let name = app
+            .config
+            .nodes
+            .get(&id)
+            .map(|n| n.name().to_string())
+            .unwrap_or_default();
+        app.config.mark_registered(node_type, &name, Instant::now());
+        app.config.discovery.invalidate();
+        crate::log_info!("node auto-registered", id = id, name = name, added = added);
+        crate::api::config_nodes::node_test::detect_cluster_later(app, &id);
+        // The UI shows a toast and reloads its node list.
+        app.broadcast_event(
+            "node_auto_registered",
+            &json!({
+                "type": node_type.as_str(),
+                "host": host,
+                "name": name,
+                "tokenId": token_id,
+                "hasToken": !token_id.is_empty(),
+            }),
+        );
+        Reply::json(
+            200,
+            &json!({
+                "status": "success",
+                "message": format!("Node {host} auto-registered successfully"),
+                "nodeId": host,
+                "id": id,
+            }),
+        )
+    })
 }
 
 fn discover(app: &mut App, _: &Ctx) -> Outcome {

@@ -2,6 +2,8 @@
 //! `POST /api/system/settings/update`, and the UI-settings aliases `GET /api/settings`,
 //! `POST /api/settings/update` (Pulse keeps UI preferences such as the theme in the same file).
 
+use crate::api::config_nodes::after_save;
+use crate::config::state::Saved;
 use crate::config::system::SystemSettings;
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
@@ -58,10 +60,14 @@ fn update_settings(app: &mut App, ctx: &Ctx) -> Outcome {
         Ok(changed) => changed,
         Err(e) => return Reply::from(e).into(),
     };
-    if !changed.is_empty() {
-        if let Err(e) = app.config.replace_system(next) {
-            return Reply::from(e).into();
-        }
+    if changed.is_empty() {
+        return Reply::json(200, &json!({ "success": true })).into();
+    }
+    let ticket = match app.config.replace_system(next) {
+        Ok(t) => t,
+        Err(e) => return Reply::from(e).into(),
+    };
+    after_save(ticket, Saved::System, move |app: &mut App| {
         crate::log_info!("system settings updated", changed = changed.join(","));
         // Discovery follows its settings at once: the housekeeping tick rescans (or stops
         // scheduling when disabled). Other keys are applied by their owners.
@@ -73,8 +79,8 @@ fn update_settings(app: &mut App, ctx: &Ctx) -> Outcome {
             let theme = app.config.system.theme.clone();
             app.broadcast_event("settingsUpdate", &json!({ "theme": theme }));
         }
-    }
-    Reply::json(200, &json!({ "success": true })).into()
+        Reply::json(200, &json!({ "success": true }))
+    })
 }
 
 pub fn routes() -> Vec<Route> {

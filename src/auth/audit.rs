@@ -6,10 +6,11 @@
 //! the audit log takes a deliberate `.expose()` at the call site. Failed logins with an
 //! unknown username record no username at all: people type passwords into that field.
 
+use crate::core::writer::{Write, WriterHandle};
 use crate::util::time::UtcTime;
 use serde::Serialize;
 use std::fs::OpenOptions;
-use std::io::{self, Write};
+use std::io::{self, Write as _};
 use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -153,12 +154,16 @@ pub fn format_line(
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     path: PathBuf,
+    /// Inside Pulse, appends go through the data-dir writer thread (in order, fsynced there);
+    /// without one (tools, unit tests) they are written here and now.
+    writer: Option<WriterHandle>,
 }
 
 impl AuditLog {
     pub fn new(data_dir: &Path) -> AuditLog {
         AuditLog {
             path: data_dir.join(AUDIT_FILE),
+            writer: None,
         }
     }
 
@@ -166,7 +171,14 @@ impl AuditLog {
         &self.path
     }
 
-    /// Appends one event. A small blocking append; the caller logs (never panics on) errors.
+    /// From now on, appends are queued on the data-dir writer.
+    pub fn attach_writer(&mut self, writer: WriterHandle) {
+        self.writer = Some(writer);
+    }
+
+    /// Appends one event: queued on the writer when attached (a full queue is an error; a failed
+    /// append is reported to the loop by the writer), else a small blocking append. The caller
+    /// logs (never panics on) errors.
     pub fn record(
         &self,
         event: AuditEvent<'_>,
@@ -174,6 +186,19 @@ impl AuditLog {
         request_id: Option<&str>,
         now: UtcTime,
     ) -> io::Result<()> {
+        if let Some(writer) = &self.writer {
+            let mut line = format_line(&event, ip, request_id, now);
+            line.push('\n');
+            let append = Write::Append {
+                path: self.path.clone(),
+                bytes: line.into_bytes(),
+                mode: 0o600,
+                rotate_at: Some(MAX_AUDIT_BYTES),
+            };
+            return writer
+                .submit(vec![append], None)
+                .map_err(|r| io::Error::other(r.to_string()));
+        }
         if std::fs::metadata(&self.path).is_ok_and(|m| m.len() >= MAX_AUDIT_BYTES) {
             std::fs::rename(&self.path, self.path.with_extension("log.1"))?;
         }

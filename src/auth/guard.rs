@@ -280,6 +280,13 @@ impl Security {
         Ok((security, warnings))
     }
 
+    /// Routes every later save (sessions, tokens, audit) through the data-dir writer thread.
+    pub fn attach_writer(&mut self, writer: crate::core::writer::WriterHandle) {
+        self.sessions.attach_writer(writer.clone());
+        self.tokens.attach_writer(writer.clone());
+        self.audit.attach_writer(writer);
+    }
+
     pub fn mode(&self) -> AuthMode {
         AuthMode {
             password: self.admin.is_some(),

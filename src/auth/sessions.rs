@@ -5,6 +5,7 @@
 
 use super::csrf;
 use super::secret::{self, RandomUnavailable, Secret};
+use crate::core::writer::{Write, WriterHandle};
 use crate::util::atomic::write_atomic;
 use crate::util::time::UtcTime;
 use serde::{Deserialize, Serialize};
@@ -117,6 +118,9 @@ pub struct SessionStore {
     sessions: HashMap<String, SessionRecord>,
     /// Changes not yet on disk (CSRF rotations are saved by the periodic tick, not per request).
     dirty: bool,
+    /// Inside Pulse, saves go through the data-dir writer thread (the loop never fsyncs);
+    /// without one (tools, unit tests) they are written here and now.
+    writer: Option<WriterHandle>,
 }
 
 impl SessionStore {
@@ -161,6 +165,7 @@ impl SessionStore {
             path,
             sessions,
             dirty: false,
+            writer: None,
         })
     }
 
@@ -170,6 +175,7 @@ impl SessionStore {
             path: data_dir.join(SESSIONS_FILE),
             sessions: HashMap::new(),
             dirty: false,
+            writer: None,
         }
     }
 
@@ -304,7 +310,14 @@ impl SessionStore {
         Ok(())
     }
 
-    /// Writes `sessions.json` (0600, atomic).
+    /// From now on, saves are queued on the data-dir writer.
+    pub fn attach_writer(&mut self, writer: WriterHandle) {
+        self.writer = Some(writer);
+    }
+
+    /// Writes `sessions.json` (0600, atomic). With a writer attached the write is queued (in
+    /// order, after every earlier save); a full queue is an error, a failed write is reported
+    /// to the loop by the writer.
     pub fn save(&self) -> Result<(), SessionError> {
         let mut list: Vec<&SessionRecord> = self.sessions.values().collect();
         list.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.key.cmp(&b.key)));
@@ -312,6 +325,15 @@ impl SessionStore {
             path: self.path.clone(),
             source: io::Error::other(e),
         })?;
+        if let Some(writer) = &self.writer {
+            let write = Write::replace(&self.path, json, 0o600);
+            return writer
+                .submit(vec![write], None)
+                .map_err(|r| SessionError::Io {
+                    path: self.path.clone(),
+                    source: io::Error::other(r.to_string()),
+                });
+        }
         write_atomic(&self.path, &json, 0o600).map_err(|source| SessionError::Io {
             path: self.path.clone(),
             source,

@@ -6,6 +6,7 @@
 //! bare hex, which its own env loader then mistakes for a hash).
 
 use super::secret::{self, RandomUnavailable, Secret};
+use crate::core::writer::{Write, WriterHandle};
 use crate::util::atomic::write_atomic;
 use crate::util::time::UtcTime;
 use serde::{Deserialize, Serialize};
@@ -252,6 +253,10 @@ pub struct TokenStore {
     records: Vec<TokenRecord>,
     /// `lastUsedAt` changed since the last save (saved periodically, not per request).
     dirty: bool,
+    /// Inside Pulse, saves go through the data-dir writer thread; see `attach_writer`.
+    writer: Option<WriterHandle>,
+    /// What the file holds (or will once the writer catches up): the next save's backup.
+    on_disk: Option<Vec<u8>>,
 }
 
 impl TokenStore {
@@ -276,6 +281,8 @@ impl TokenStore {
             path,
             records: Vec::new(),
             dirty: false,
+            writer: None,
+            on_disk: None,
         };
         for mut r in records {
             if r.scopes.is_empty() {
@@ -461,8 +468,16 @@ impl TokenStore {
         Ok(())
     }
 
+    /// From now on, saves are queued on the data-dir writer (the loop never fsyncs). The
+    /// current file is read once here, to be the next save's backup.
+    pub fn attach_writer(&mut self, writer: WriterHandle) {
+        self.on_disk = std::fs::read(&self.path).ok();
+        self.writer = Some(writer);
+    }
+
     /// Writes `api_tokens.json` (0600, atomic), keeping the previous file as
-    /// `api_tokens.json.backup` as Pulse does. Env tokens are not written.
+    /// `api_tokens.json.backup` as Pulse does. Env tokens are not written. With a writer
+    /// attached both writes are queued as one job; a full queue is an error.
     pub fn save(&mut self) -> Result<(), TokenStoreError> {
         let io_err = |path: &Path, source| TokenStoreError::Io {
             path: path.to_path_buf(),
@@ -471,6 +486,20 @@ impl TokenStore {
         let persisted: Vec<&TokenRecord> = self.records.iter().filter(|r| !r.from_env).collect();
         let json = serde_json::to_vec_pretty(&persisted)
             .map_err(|e| io_err(&self.path, io::Error::other(e)))?;
+        if let Some(writer) = &self.writer {
+            let backup = self.path.with_extension("json.backup");
+            let mut writes = Vec::new();
+            if let Some(old) = &self.on_disk {
+                writes.push(Write::replace(backup, old.clone(), 0o600));
+            }
+            writes.push(Write::replace(&self.path, json.clone(), 0o600));
+            writer
+                .submit(writes, None)
+                .map_err(|r| io_err(&self.path, io::Error::other(r.to_string())))?;
+            self.on_disk = Some(json);
+            self.dirty = false;
+            return Ok(());
+        }
         if let Ok(old) = std::fs::read(&self.path) {
             let backup = self.path.with_extension("json.backup");
             write_atomic(&backup, &old, 0o600).map_err(|e| io_err(&backup, e))?;

@@ -34,7 +34,7 @@ fn config_command(args: &[String]) -> ExitCode {
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| pulse::env::DEFAULT_DATA_DIR.to_string());
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match pulse::config::command::run(args, std::path::Path::new(&data_dir), &env) {
+    match pulse::cli::config_command::run(args, std::path::Path::new(&data_dir), &env) {
         Ok(out) => {
             println!("{out}");
             ExitCode::SUCCESS

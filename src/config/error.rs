@@ -37,6 +37,22 @@ pub enum ConfigError {
     Unavailable(String),
     /// The system random generator failed (practically never).
     Random,
+    /// The data-dir writer's queue is full (HTTP 503): nothing was changed, retry shortly.
+    Busy(String),
+    /// The writer thread reported that a save failed (HTTP 500).
+    Write(crate::core::writer::WriteError),
+}
+
+impl From<crate::core::writer::Refused> for ConfigError {
+    fn from(r: crate::core::writer::Refused) -> ConfigError {
+        ConfigError::Busy(r.to_string())
+    }
+}
+
+impl From<crate::core::writer::WriteError> for ConfigError {
+    fn from(e: crate::core::writer::WriteError) -> ConfigError {
+        ConfigError::Write(e)
+    }
 }
 
 impl ConfigError {
@@ -56,7 +72,7 @@ impl ConfigError {
             }
             ConfigError::Conflict(_) => 409,
             ConfigError::NotFound(_) => 404,
-            ConfigError::Unavailable(_) => 503,
+            ConfigError::Unavailable(_) | ConfigError::Busy(_) => 503,
             _ => 500,
         }
     }
@@ -94,6 +110,8 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::Unavailable(why) => write!(f, "configuration storage unavailable: {why}"),
             ConfigError::Random => f.write_str("system random number generator failed"),
+            ConfigError::Busy(why) => f.write_str(why),
+            ConfigError::Write(e) => write!(f, "saving failed: {e}"),
         }
     }
 }

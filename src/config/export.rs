@@ -11,16 +11,16 @@
 //! [`ExportData::collect`], [`ImportPlan::prepare`] and [`ImportPlan::commit`] are file I/O on
 //! the data dir and run on the thread that owns the [`ConfigStore`].
 
-use super::crypto::Cipher;
-use super::error::ConfigError;
-use super::metadata::{GuestMetadata, GuestMetadataStore};
-use super::nodes::NodesConfig;
-use super::store::{
+use crate::config::error::ConfigError;
+use crate::config::metadata::{GuestMetadata, GuestMetadataStore};
+use crate::config::model::nodes::NodesConfig;
+use crate::config::persist::crypto::Cipher;
+use crate::config::persist::store::{
     ConfigStore, ALERTS_FILE, API_TOKENS_FILE, APPRISE_FILE, EMAIL_FILE, GUEST_METADATA_FILE,
     NODES_FILE, OIDC_FILE, SYSTEM_FILE, WEBHOOKS_FILE,
 };
-use super::system::SystemSettings;
-use super::transaction::{self, FileChange};
+use crate::config::persist::transaction::{self, FileChange};
+use crate::config::system::SystemSettings;
 use crate::util::time::UtcTime;
 use data_encoding::BASE64;
 use ring::pbkdf2;

@@ -2,9 +2,9 @@
 //! keyed by the guest id the state uses (`<node>-<vmid>` or `<instance>-<node>-<vmid>`).
 //! The API also accepts `<node>/<vmid>`; the caller resolves that to a guest id.
 
-use super::error::ConfigError;
-use super::host::http_url_host;
-use super::nodes::null_as_default;
+use crate::config::error::ConfigError;
+use crate::config::model::host::http_url_host;
+use crate::config::model::nodes::null_as_default;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -1,15 +1,20 @@
 //! `ConfigState`: everything configuration-related the event loop owns — the data-dir store and
 //! the in-memory copies of nodes, system settings and guest metadata, plus setup codes and the
-//! discovery cache. Handlers change the in-memory value, then persist it through this type, so
-//! memory and disk never disagree for longer than one handler call.
+//! discovery cache. Handlers change the in-memory value and queue its bytes on the data-dir
+//! writer thread through this type (the loop never fsyncs); the API answers once the writer
+//! confirms (`Outcome::after_write`), and a failed write reloads the file, so memory follows
+//! the disk.
 
-use super::discovery::DiscoveryCache;
-use super::error::ConfigError;
-use super::metadata::GuestMetadataStore;
-use super::nodes::{NodeType, NodesConfig};
-use super::setup_codes::SetupCodes;
-use super::store::{ConfigStore, LoadWarning};
-use super::system::SystemSettings;
+use crate::config::error::ConfigError;
+use crate::config::metadata::GuestMetadataStore;
+use crate::config::model::nodes::{NodeType, NodesConfig};
+use crate::config::persist::store::{
+    ConfigStore, LoadWarning, DOCKER_METADATA_FILE, GUEST_METADATA_FILE, SYSTEM_FILE,
+};
+use crate::config::system::SystemSettings;
+use crate::core::writer::{Ticket, Write, WriterHandle};
+use crate::discovery::scan::DiscoveryCache;
+use crate::setup::codes::SetupCodes;
 use crate::util::time::UtcTime;
 use std::collections::HashSet;
 use std::path::Path;
@@ -18,8 +23,20 @@ use std::time::{Duration, Instant};
 /// A node that registered itself is shown as connected for this long before the first poll.
 const RECENT_REGISTRATION: Duration = Duration::from_secs(120);
 
+/// Which file a save went to (to reload it when the writer reports a failure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    Nodes,
+    System,
+    Metadata,
+    DockerMetadata,
+}
+
 pub struct ConfigState {
     store: Result<ConfigStore, String>,
+    writer: WriterHandle,
+    /// What `nodes.enc` holds once the writer has caught up: the next save's backup source.
+    nodes_on_disk: Option<Vec<u8>>,
     pub nodes: NodesConfig,
     pub system: SystemSettings,
     pub metadata: GuestMetadataStore,
@@ -43,9 +60,16 @@ impl ConfigState {
     /// Pulse starting with a fresh key and orphaning the files. On a first start,
     /// `PULSE_INIT_CONFIG_DATA|FILE` (+ `_PASSPHRASE`) from `env` is imported first (PBKDF2,
     /// ~0.1 s, once at start-up).
-    pub fn open(dir: &Path, env: &dyn Fn(&str) -> Option<String>, now: UtcTime) -> ConfigState {
+    pub fn open(
+        dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        now: UtcTime,
+        writer: WriterHandle,
+    ) -> ConfigState {
         let mut state = ConfigState {
             store: Err(String::new()),
+            writer,
+            nodes_on_disk: None,
             nodes: NodesConfig::default(),
             system: SystemSettings::default(),
             metadata: GuestMetadataStore::default(),
@@ -60,7 +84,7 @@ impl ConfigState {
         let loaded = ConfigStore::open(dir).and_then(|opened| {
             let mut warnings = opened.warnings;
             let store = opened.value;
-            match super::command::auto_import(&store, env, now) {
+            match crate::cli::config_command::auto_import(&store, env, now) {
                 Ok(true) => crate::log_info!("initial configuration imported", dir = dir.display()),
                 Ok(false) => {}
                 Err(e) => crate::log_error!("initial configuration not imported", error = e),
@@ -80,6 +104,10 @@ impl ConfigState {
             Ok((store, (nodes, system, metadata, docker), warnings)) => {
                 for w in &warnings {
                     crate::log_warn!("configuration repaired", file = w.file, detail = w.message);
+                }
+                match store.read_nodes_raw() {
+                    Ok(raw) => state.nodes_on_disk = raw,
+                    Err(e) => crate::log_warn!("reading nodes.enc for backups failed", error = e),
                 }
                 state.store = Ok(store);
                 state.nodes = nodes;
@@ -102,46 +130,105 @@ impl ConfigState {
             .map_err(|e| ConfigError::Unavailable(e.clone()))
     }
 
-    /// Saves `nodes` and only then makes them current, so a failed write changes nothing.
-    /// `allow_empty` only when the last node was just deleted.
+    /// Queues `writes` on the writer; the ticket holds the outcome for the deferred answer.
+    fn submit(&self, writes: Vec<Write>) -> Result<Ticket, ConfigError> {
+        let ticket = Ticket::new();
+        self.writer.submit(writes, Some(ticket.done()))?;
+        Ok(ticket)
+    }
+
+    /// Makes `nodes` current and queues their save (backups first). Nothing changes when the
+    /// save cannot be queued. `allow_empty` only when the last node was just deleted.
     pub fn replace_nodes(
         &mut self,
         nodes: NodesConfig,
         allow_empty: bool,
         now: UtcTime,
-    ) -> Result<(), ConfigError> {
-        self.store()?.save_nodes(&nodes, allow_empty, now)?;
+    ) -> Result<Ticket, ConfigError> {
+        let (writes, sealed) =
+            self.store()?
+                .nodes_writes(&nodes, self.nodes_on_disk.as_deref(), allow_empty, now)?;
+        let ticket = self.submit(writes)?;
+        self.nodes_on_disk = Some(sealed);
         self.nodes = nodes;
         self.nodes_revision += 1;
-        Ok(())
+        Ok(ticket)
     }
 
-    /// Saves `system`, then makes it current.
-    pub fn replace_system(&mut self, system: SystemSettings) -> Result<(), ConfigError> {
-        self.store()?.save_system(&system)?;
+    /// Makes `system` current and queues its save.
+    pub fn replace_system(&mut self, system: SystemSettings) -> Result<Ticket, ConfigError> {
+        let write = self.store()?.replace_write(SYSTEM_FILE, system.encode()?);
+        let ticket = self.submit(vec![write])?;
         self.system = system;
-        Ok(())
+        Ok(ticket)
     }
 
-    /// Saves `metadata`, then makes it current.
-    pub fn replace_metadata(&mut self, metadata: GuestMetadataStore) -> Result<(), ConfigError> {
-        self.store()?.save_guest_metadata(&metadata)?;
+    /// Makes `metadata` current and queues its save.
+    pub fn replace_metadata(
+        &mut self,
+        metadata: GuestMetadataStore,
+    ) -> Result<Ticket, ConfigError> {
+        let write = self
+            .store()?
+            .replace_write(GUEST_METADATA_FILE, metadata.encode()?);
+        let ticket = self.submit(vec![write])?;
         self.metadata = metadata;
-        Ok(())
+        Ok(ticket)
     }
 
-    /// Saves Docker `metadata`, then makes it current.
+    /// Makes Docker `metadata` current and queues its save.
     pub fn replace_docker_metadata(
         &mut self,
         metadata: GuestMetadataStore,
-    ) -> Result<(), ConfigError> {
-        self.store()?.save_docker_metadata(&metadata)?;
+    ) -> Result<Ticket, ConfigError> {
+        let write = self
+            .store()?
+            .replace_write(DOCKER_METADATA_FILE, metadata.encode()?);
+        let ticket = self.submit(vec![write])?;
         self.docker_metadata = metadata;
-        Ok(())
+        Ok(ticket)
+    }
+
+    /// The writer could not save `which`: memory goes back to what the disk holds, so what the
+    /// API shows is what a restart would load. (A small, bounded read, as at start-up.)
+    pub fn reload_after_failed_write(&mut self, which: Saved, now: UtcTime) {
+        let Ok(store) = self.store() else { return };
+        let reloaded = match which {
+            Saved::Nodes => store
+                .load_nodes(now)
+                .and_then(|l| {
+                    let raw = store.read_nodes_raw()?;
+                    Ok((l, raw))
+                })
+                .map(|(l, raw)| {
+                    self.nodes = l.value;
+                    self.nodes_on_disk = raw;
+                    self.nodes_revision += 1;
+                }),
+            Saved::System => store.load_system(now).map(|l| self.system = l.value),
+            Saved::Metadata => store
+                .load_guest_metadata(now)
+                .map(|l| self.metadata = l.value),
+            Saved::DockerMetadata => store
+                .load_docker_metadata(now)
+                .map(|l| self.docker_metadata = l.value),
+        };
+        if let Err(e) = reloaded {
+            crate::log_error!(
+                "reloading configuration after a failed save failed",
+                error = e
+            );
+        }
     }
 
     /// Installs what a committed import wrote (the files are already on disk).
-    pub fn installed_import(&mut self, outcome: super::export::ImportOutcome) {
+    pub fn installed_import(&mut self, outcome: crate::config::export::ImportOutcome) {
+        if let Ok(store) = self.store() {
+            match store.read_nodes_raw() {
+                Ok(raw) => self.nodes_on_disk = raw,
+                Err(e) => crate::log_warn!("reading nodes.enc for backups failed", error = e),
+            }
+        }
         self.nodes = outcome.nodes;
         self.nodes_revision += 1;
         if let Some(system) = outcome.system {
@@ -183,7 +270,8 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("nodes.enc"), b"encrypted with a lost key").unwrap();
-        let state = ConfigState::open(&dir, &|_| None, UtcTime::from_unix(0));
+        let writer = crate::core::writer::Writer::start(4).unwrap();
+        let state = ConfigState::open(&dir, &|_| None, UtcTime::from_unix(0), writer.handle());
         let err = state.store().unwrap_err().to_string();
         assert!(err.contains("encryption key"), "{err}");
         assert!(dir.join("nodes.enc").exists() && !dir.join(".encryption.key").exists());
@@ -197,7 +285,8 @@ mod tests {
             std::process::id(),
             crate::util::time::now_ms()
         ));
-        let mut state = ConfigState::open(&dir, &|_| None, UtcTime::from_unix(0));
+        let writer = crate::core::writer::Writer::start(4).unwrap();
+        let mut state = ConfigState::open(&dir, &|_| None, UtcTime::from_unix(0), writer.handle());
         let t0 = Instant::now();
         state.mark_registered(NodeType::Pve, "a", t0);
         assert!(state.is_connected(NodeType::Pve, "a", t0 + Duration::from_secs(119)));

@@ -1,8 +1,8 @@
 //! System settings (`system.json`, `GET/POST /api/system/settings…`): Pulse's defaults, its
 //! validation of partial updates, and which settings are pinned by environment variables.
 
-use super::error::ConfigError;
-use super::nodes::null_as_default;
+use crate::config::error::ConfigError;
+use crate::config::model::nodes::null_as_default;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! …): the effective settings and the `envOverrides` map `GET /api/system/settings` reports, so
 //! the UI can show which fields an administrator cannot change from the browser.
 
-use super::system::{EnvOverrides, SystemSettings, SystemSettingsResponse};
+use crate::config::system::{EnvOverrides, SystemSettings, SystemSettingsResponse};
 
 impl SystemSettings {
     /// The effective settings with environment variables applied, and which keys they pin.

@@ -39,6 +39,10 @@ pub struct App {
     /// Jobs that wait on the network (connection tests, cluster detection): a hung host can
     /// hold one of these threads for its whole timeout without delaying a login.
     pub net_tasks: WorkerPool,
+    /// The data-dir writer: every durable write leaves the loop through it.
+    writer: crate::core::writer::Writer,
+    /// Deferred work older than this is answered 504.
+    deferred_timeout: Duration,
     /// The loop's mio registry, for sockets the loop drives itself (WebSocket clients).
     pub registry: mio::Registry,
     pub hub: Hub,
@@ -64,7 +68,8 @@ struct Pending {
 }
 
 /// How long deferred work may take before the caller gets 504 (the HTTP thread gives up at
-/// the same time, so the worker's late result is simply dropped).
+/// the same time, so the worker's late result is simply dropped). Tests shrink it through
+/// `core::workers::Limits`.
 pub const DEFERRED_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl App {
@@ -77,6 +82,24 @@ impl App {
         security: crate::auth::guard::Security,
         polling: crate::core::polling::Polling,
     ) -> App {
+        let mut security = security;
+        let writer = pools.writer;
+        let report_to = handle.clone();
+        writer.set_report(std::sync::Arc::new(
+            move |e: &crate::core::writer::WriteError| {
+                // Surfaced on the loop like the synchronous errors were; a full inbox must not
+                // stall the writer, so a report that does not fit is logged here instead.
+                let msg = e.to_string();
+                let log = msg.clone();
+                let sent = report_to.try_send(Msg::Apply(Box::new(move |_app: &mut App| {
+                    crate::log_error!("data-dir write failed", error = msg);
+                })));
+                if sent.is_err() {
+                    crate::log_error!("data-dir write failed", error = log);
+                }
+            },
+        ));
+        security.attach_writer(writer.handle());
         let mut timers = TimerHeap::default();
         timers.schedule(Instant::now() + Duration::from_secs(1), Timer::Housekeeping);
         timers.schedule(Instant::now() + Duration::from_secs(60), Timer::Security);
@@ -86,7 +109,10 @@ impl App {
                 &cfg.data_dir,
                 &|k| cfg.vars.get(k).map(str::to_string),
                 crate::util::time::UtcTime::now(),
+                writer.handle(),
             ),
+            writer,
+            deferred_timeout: pools.limits.deferred_timeout,
             cfg,
             started: Instant::now(),
             handle,
@@ -142,25 +168,23 @@ impl App {
                     let result = work();
                     handle.post(Msg::Deferred { id, result });
                 });
-                let pool = match d.pool {
-                    crate::core::outcome::Pool::Cpu => &self.tasks,
-                    crate::core::outcome::Pool::Net => &self.net_tasks,
+                let submitted = match d.pool {
+                    crate::core::outcome::Pool::Cpu => self.tasks.try_submit(job).is_ok(),
+                    crate::core::outcome::Pool::Net => self.net_tasks.try_submit(job).is_ok(),
+                    crate::core::outcome::Pool::Writer => self.writer.after_queued(job).is_ok(),
                 };
-                match pool.try_submit(job) {
-                    Ok(()) => {
-                        let deadline = Instant::now() + DEFERRED_TIMEOUT;
-                        self.pending.insert(
-                            id,
-                            Pending {
-                                finish: d.finish,
-                                reply,
-                                deadline,
-                            },
-                        );
-                    }
-                    Err(_) => {
-                        let _ = reply.try_send(Reply::error(503, "Server busy, retry shortly"));
-                    }
+                if submitted {
+                    let deadline = Instant::now() + self.deferred_timeout;
+                    self.pending.insert(
+                        id,
+                        Pending {
+                            finish: d.finish,
+                            reply,
+                            deadline,
+                        },
+                    );
+                } else {
+                    let _ = reply.try_send(Reply::error(503, "Server busy, retry shortly"));
                 }
             }
         }
@@ -318,6 +342,11 @@ impl App {
         self.shutting_down = true;
     }
 
+    /// Where durable writes go (config saves, sessions, tokens, audit).
+    pub fn writer(&self) -> &crate::core::writer::WriterHandle {
+        &self.writer
+    }
+
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down
     }
@@ -339,6 +368,8 @@ impl App {
         if let Err(e) = self.security.tokens.save_if_dirty() {
             crate::log_warn!("saving API token usage failed", error = e);
         }
+        // Everything queued reaches the disk before the process may exit.
+        self.writer.shutdown();
         crate::log_info!("event loop stopped");
     }
 }

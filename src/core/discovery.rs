@@ -2,9 +2,9 @@
 //! timer) or one on demand (`POST /api/discover`), each on its own thread, the result applied
 //! on the loop and broadcast to WebSocket clients.
 
-use crate::config::discovery::{scan, ScanOptions, ScanResult};
 use crate::core::app::App;
 use crate::core::event_loop::Msg;
+use crate::discovery::scan::{scan, ScanOptions, ScanResult};
 use crate::util::time::unix_now;
 
 /// Starts a background scan on its own thread unless one is running. `subnet` overrides the

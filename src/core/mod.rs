@@ -16,6 +16,7 @@ pub mod outcome;
 pub mod polling;
 pub mod timers;
 pub mod workers;
+pub mod writer;
 
 use crate::env::RuntimeConfig;
 use crate::http::server::HttpServer;
@@ -25,9 +26,6 @@ use std::net::SocketAddr;
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-
-/// Messages the loop can have queued before senders are told it is busy.
-const INBOX: usize = 1024;
 
 /// A running Pulse: the loop thread, the HTTP server, and the address it listens on.
 pub struct Running {
@@ -49,15 +47,19 @@ pub fn start(
     let addr = listener.local_addr()?;
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
-    let (tx, rx) = sync_channel(INBOX);
+    let limits = workers::Limits::from_lookup(&|k| cfg.vars.get(k).map(str::to_string));
+    let (tx, rx) = sync_channel(limits.inbox);
     let handle = LoopHandle::new(tx, waker);
-    let tasks = workers::WorkerPool::new("task", 2, 64, 512 * 1024)?;
+    let tasks =
+        workers::WorkerPool::new("task", limits.task_threads, limits.task_queue, 512 * 1024)?;
     let demo_sizes =
         crate::monitor::demo::DemoSizes::from_lookup(|k| cfg.vars.get(k).map(str::to_string));
     let polling = polling::Polling::new(cfg.connection_timeout, demo_sizes)?;
     let pools = workers::HandlerPools {
         cpu: tasks,
-        net: workers::WorkerPool::new("net", 4, 32, 1024 * 1024)?,
+        net: workers::WorkerPool::new("net", limits.net_threads, limits.net_queue, 1024 * 1024)?,
+        writer: writer::Writer::start(limits.writer_queue)?,
+        limits,
     };
     let loop_handle = handle.clone();
     let registry = poll.registry().try_clone()?;

@@ -20,6 +20,9 @@ pub enum Outcome {
 pub enum Pool {
     Cpu,
     Net,
+    /// Not a pool: `work` runs on the data-dir writer thread once every write queued before
+    /// it is on disk (see [`Outcome::after_write`]).
+    Writer,
 }
 
 pub struct Deferred {
@@ -49,6 +52,15 @@ impl Outcome {
         F: FnOnce(&mut App, T) -> Reply + 'static,
     {
         Outcome::defer_on(Pool::Net, work, finish)
+    }
+
+    /// Answers once the writer has run the job whose outcome `ticket` holds: the API never
+    /// claims a save that did not reach the disk, and the loop never waits for the fsync.
+    pub fn after_write<F>(ticket: crate::core::writer::Ticket, finish: F) -> Outcome
+    where
+        F: FnOnce(&mut App, Result<(), crate::core::writer::WriteError>) -> Reply + 'static,
+    {
+        Outcome::defer_on(Pool::Writer, move || ticket.outcome(), finish)
     }
 
     fn defer_on<T, W, F>(pool: Pool, work: W, finish: F) -> Outcome

@@ -5,8 +5,8 @@
 //! Data flows one way: poll workers → `Msg::Apply(finish)` → `MonitorCore` (scheduler +
 //! live state) → `/api/state` snapshot and WebSocket `rawData`.
 
-use crate::config::node_edit::Node;
-use crate::config::nodes::{NodesConfig, PveInstance};
+use crate::config::model::node_edit::Node;
+use crate::config::model::nodes::{NodesConfig, PveInstance};
 use crate::core::app::App;
 use crate::core::event_loop::Msg;
 use crate::core::workers::WorkerPool;
@@ -63,7 +63,7 @@ impl Polling {
 fn pve_client(p: &PveInstance, timeout: Duration) -> (ClientConfig, PveSettings) {
     // Host, credentials and TLS policy exactly as the connection test uses them.
     let mut c = Node::Pve(p.clone()).client_config(timeout);
-    let endpoint_url = |e: &crate::config::nodes::ClusterEndpoint| {
+    let endpoint_url = |e: &crate::config::model::nodes::ClusterEndpoint| {
         let h = if e.ip.is_empty() { &e.host } else { &e.ip };
         if h.starts_with("http") {
             h.clone()

@@ -9,12 +9,73 @@ use std::thread::JoinHandle;
 
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
 
-/// The two pools handlers defer work to (see `core::outcome::Pool`).
+/// The two pools handlers defer work to (see `core::outcome::Pool`), and the data-dir writer.
 pub struct HandlerPools {
     /// Short CPU work: bcrypt, PBKDF2.
     pub cpu: WorkerPool,
     /// Work that waits on the network: connection tests, cluster detection.
     pub net: WorkerPool,
+    /// Every durable write (config, sessions, tokens, audit): see `core::writer`.
+    pub writer: crate::core::writer::Writer,
+    pub limits: Limits,
+}
+
+/// The loop's bounds. Production values are the defaults; tests shrink them through the
+/// environment (`PULSE_LIMIT_*`, read from `RuntimeConfig::vars`) to reach the 503/504 paths
+/// without flooding a machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Messages the loop's inbox holds before senders hear "busy" (`PULSE_LIMIT_INBOX`).
+    pub inbox: usize,
+    /// CPU pool threads and queue (`PULSE_LIMIT_TASK_THREADS`, `PULSE_LIMIT_TASK_QUEUE`).
+    pub task_threads: usize,
+    pub task_queue: usize,
+    /// Network pool threads and queue (`PULSE_LIMIT_NET_THREADS`, `PULSE_LIMIT_NET_QUEUE`).
+    pub net_threads: usize,
+    pub net_queue: usize,
+    /// Jobs waiting for the writer thread (`PULSE_LIMIT_WRITER_QUEUE`).
+    pub writer_queue: usize,
+    /// Deferred work older than this is answered 504 (`PULSE_LIMIT_DEFERRED_TIMEOUT_MS`).
+    pub deferred_timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            inbox: 1024,
+            task_threads: 2,
+            task_queue: 64,
+            net_threads: 4,
+            net_queue: 32,
+            writer_queue: crate::core::writer::DEFAULT_QUEUE,
+            deferred_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+impl Limits {
+    /// The defaults, each replaced by its variable when that parses as a positive number.
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Limits {
+        let d = Limits::default();
+        let num = |key: &str, default: usize| {
+            get(key)
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(default)
+        };
+        Limits {
+            inbox: num("PULSE_LIMIT_INBOX", d.inbox),
+            task_threads: num("PULSE_LIMIT_TASK_THREADS", d.task_threads),
+            task_queue: num("PULSE_LIMIT_TASK_QUEUE", d.task_queue),
+            net_threads: num("PULSE_LIMIT_NET_THREADS", d.net_threads),
+            net_queue: num("PULSE_LIMIT_NET_QUEUE", d.net_queue),
+            writer_queue: num("PULSE_LIMIT_WRITER_QUEUE", d.writer_queue),
+            deferred_timeout: std::time::Duration::from_millis(num(
+                "PULSE_LIMIT_DEFERRED_TIMEOUT_MS",
+                d.deferred_timeout.as_millis() as usize,
+            ) as u64),
+        }
+    }
 }
 
 pub struct WorkerPool {
@@ -96,6 +157,24 @@ mod tests {
     use super::*;
     use std::sync::mpsc::channel;
     use std::time::Duration;
+
+    #[test]
+    fn limits_default_and_shrink_from_the_environment() {
+        assert_eq!(Limits::from_lookup(&|_| None), Limits::default());
+        let l = Limits::from_lookup(&|k| match k {
+            "PULSE_LIMIT_INBOX" => Some("2".into()),
+            "PULSE_LIMIT_WRITER_QUEUE" => Some(" 1 ".into()),
+            "PULSE_LIMIT_DEFERRED_TIMEOUT_MS" => Some("250".into()),
+            "PULSE_LIMIT_NET_QUEUE" => Some("0".into()),
+            "PULSE_LIMIT_TASK_QUEUE" => Some("lots".into()),
+            _ => None,
+        });
+        assert_eq!((l.inbox, l.writer_queue), (2, 1));
+        assert_eq!(l.deferred_timeout, Duration::from_millis(250));
+        // Zero and garbage keep the default: a bound of zero would refuse everything.
+        assert_eq!(l.net_queue, Limits::default().net_queue);
+        assert_eq!(l.task_queue, Limits::default().task_queue);
+    }
 
     #[test]
     fn runs_jobs_and_refuses_when_full() {

@@ -4,7 +4,7 @@
 
 use crate::support;
 
-use pulse::config::store::ConfigStore;
+use pulse::config::persist::store::ConfigStore;
 use pulse::proxmox::Product;
 use pulse::sim::{Fault, SimConfig, SimHandle, Simulator, LIMITED_TOKEN_ID, TOKEN_ID};
 use pulse::util::time::UtcTime;

@@ -1,14 +1,20 @@
-//! Crash safety: a child process (this test binary, re-executed in a helper mode) writes the data
-//! dir in a tight loop and is SIGKILLed at varying moments; afterwards every file must still load
-//! cleanly, and an import must be either fully applied or not at all.
+//! Crash safety: a child process (this test binary, re-executed to run the ignored helper
+//! `crash_child`) writes the data dir in a tight loop — through the data-dir writer thread, as
+//! Pulse does — and is SIGKILLed at varying moments; afterwards every file must hold the old or
+//! the new content (never a mix), and an import must be either fully applied or not at all. The
+//! parent checks that the child was still running and died of the signal: a child that returns
+//! or panics on its own fails the test.
 
 use pulse::config::export::{open_export, seal_export, ExportData, ImportPlan};
 use pulse::config::metadata::GuestMetadataUpdate;
-use pulse::config::node_edit::NodeRequest;
-use pulse::config::nodes::NodesConfig;
-use pulse::config::store::ConfigStore;
+use pulse::config::model::node_edit::NodeRequest;
+use pulse::config::model::nodes::NodesConfig;
+use pulse::config::persist::store::ConfigStore;
+use pulse::config::state::ConfigState;
+use pulse::core::writer::Writer;
 use pulse::util::time::UtcTime;
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,16 +48,17 @@ fn nodes(count: usize) -> NodesConfig {
     n
 }
 
-/// Helper mode: only does something when re-executed by a parent test with `CHILD_DIR` set.
+/// Helper, run only by the tests below in a child process (`--ignored --exact crash_child`):
+/// without its variables it fails, so it can never pass vacuously.
 #[test]
+#[ignore = "helper: run in a child process by the crash tests"]
 fn crash_child() {
-    let Ok(dir) = env::var(CHILD_DIR) else { return };
-    let dir = PathBuf::from(dir);
-    let store = ConfigStore::open(&dir).unwrap().value;
+    let dir = PathBuf::from(env::var(CHILD_DIR).expect("run by the crash tests only"));
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut announced = false;
     let mut i: i64 = 0;
     if env::var(CHILD_MODE).as_deref() == Ok("import") {
+        let store = ConfigStore::open(&dir).unwrap().value;
         let blobs = [
             fs::read_to_string(dir.join("../a.export")).unwrap(),
             fs::read_to_string(dir.join("../b.export")).unwrap(),
@@ -75,23 +82,35 @@ fn crash_child() {
         }
         return;
     }
+    // Writes mode: the event loop's path — in-memory change, bytes queued on the writer.
+    let writer = Writer::start(16).unwrap();
+    let mut state = ConfigState::open(&dir, &|_| None, UtcTime::from_unix(0), writer.handle());
     while Instant::now() < deadline {
         let now = UtcTime::from_unix(1_700_000_000 + i);
-        store
-            .save_nodes(&nodes(1 + (i as usize % 40)), false, now)
-            .unwrap();
-        let mut system = store.load_system(now).unwrap().value;
-        system.pbs_polling_interval = 10 + i % 3000;
-        store.save_system(&system).unwrap();
-        let mut meta = store.load_guest_metadata(now).unwrap().value;
-        let upd: GuestMetadataUpdate = serde_json::from_str(&format!(
-            r#"{{"customUrl":"https://vm{i}.lan","description":"{}"}}"#,
-            "x".repeat(i as usize % 500)
-        ))
-        .unwrap();
-        meta.set(&format!("pve-{}", i % 50), &upd).unwrap();
-        store.save_guest_metadata(&meta).unwrap();
+        let queued = state
+            .replace_nodes(nodes(1 + (i as usize % 40)), false, now)
+            .and_then(|_| {
+                let mut system = state.system.clone();
+                system.pbs_polling_interval = 10 + i % 3000;
+                state.replace_system(system)
+            })
+            .and_then(|_| {
+                let mut meta = state.metadata.clone();
+                let upd: GuestMetadataUpdate = serde_json::from_str(&format!(
+                    r#"{{"customUrl":"https://vm{i}.lan","description":"{}"}}"#,
+                    "x".repeat(i as usize % 500)
+                ))
+                .unwrap();
+                meta.set(&format!("pve-{}", i % 50), &upd).unwrap();
+                state.replace_metadata(meta)
+            });
+        if queued.is_err() {
+            // Busy: let the writer catch up (the API would have answered 503).
+            writer.flush();
+            continue;
+        }
         if !announced {
+            writer.flush();
             println!("READY");
             announced = true;
         }
@@ -100,10 +119,11 @@ fn crash_child() {
 }
 
 /// Starts the child, waits until it has completed one round of writes, lets it run `delay`,
-/// then SIGKILLs it.
+/// then SIGKILLs it, checking that it was still running and died of the signal.
 fn run_and_kill(dir: &Path, mode: &str, delay: Duration) {
     let mut child = Command::new(env::current_exe().unwrap())
         .args([
+            "--ignored",
             "--exact",
             "config_crash::crash_child",
             "--nocapture",
@@ -120,8 +140,34 @@ fn run_and_kill(dir: &Path, mode: &str, delay: Duration) {
     let ready = lines.any(|l| l.map(|l| l.contains("READY")).unwrap_or(false));
     assert!(ready, "child never got through one round of writes");
     thread::sleep(delay);
+    let early = child.try_wait().unwrap();
+    assert!(
+        early.is_none(),
+        "child stopped by itself before the kill: {early:?}"
+    );
     child.kill().unwrap(); // SIGKILL on Unix
-    child.wait().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "child must die of SIGKILL, got {status:?}"
+    );
+}
+
+/// The node lists the child writes are `nodes(k)` for k in 1..=40: n0..n{k-1}, in order.
+fn assert_whole_node_list(nodes: &NodesConfig, round: u64) {
+    let names: Vec<String> = serde_json::to_value(nodes.views(&|_, _| false))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = (0..names.len()).map(|i| format!("n{i}")).collect();
+    assert!(
+        (1..=40).contains(&names.len()) && names == expected,
+        "round {round}: node list is not one the child wrote: {names:?}"
+    );
 }
 
 /// Deterministic spread of kill delays (0–24 ms) without a random-number crate.
@@ -151,13 +197,14 @@ fn sigkill_during_writes_never_leaves_an_unreadable_file() {
             "round {round}: {:?}",
             nodes.warnings
         );
-        assert!(!nodes.value.is_empty());
+        assert_whole_node_list(&nodes.value, round);
         let system = store.load_system(UtcTime::from_unix(0)).unwrap();
         assert!(
             system.warnings.is_empty(),
             "round {round}: {:?}",
             system.warnings
         );
+        assert!((10..3010).contains(&system.value.pbs_polling_interval));
         let meta = store.load_guest_metadata(UtcTime::from_unix(0)).unwrap();
         assert!(
             meta.warnings.is_empty(),

@@ -1,8 +1,8 @@
 //! Discovery against real TLS listeners on 127.0.0.1 (never any other range): Proxmox-like
 //! servers are found and typed, other TLS services and closed ports are not.
 
-use pulse::config::discovery::{scan, ScanOptions};
-use pulse::config::nodes::NodeType;
+use pulse::config::model::nodes::NodeType;
+use pulse::discovery::scan::{scan, ScanOptions};
 use rcgen::{CertificateParams, DnType, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};

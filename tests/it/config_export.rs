@@ -2,9 +2,9 @@
 
 use pulse::config::export::{open_export, seal_export, ExportData, ImportPlan};
 use pulse::config::metadata::GuestMetadataUpdate;
-use pulse::config::node_edit::NodeRequest;
-use pulse::config::nodes::NodesConfig;
-use pulse::config::store::ConfigStore;
+use pulse::config::model::node_edit::NodeRequest;
+use pulse::config::model::nodes::NodesConfig;
+use pulse::config::persist::store::ConfigStore;
 use pulse::config::ConfigError;
 use pulse::util::time::UtcTime;
 use std::collections::BTreeMap;

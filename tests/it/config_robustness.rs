@@ -2,12 +2,12 @@
 //! decoder and validator of the config layer, which must answer with values or errors.
 
 use pulse::config::export::open_export;
-use pulse::config::host::normalize_host;
 use pulse::config::metadata::{GuestKey, GuestMetadataStore, GuestMetadataUpdate};
-use pulse::config::node_edit::NodeRequest;
-use pulse::config::nodes::{NodeType, NodesConfig};
-use pulse::config::setup_script::{render, ScriptParams};
+use pulse::config::model::host::normalize_host;
+use pulse::config::model::node_edit::NodeRequest;
+use pulse::config::model::nodes::{NodeType, NodesConfig};
 use pulse::config::system::SystemSettings;
+use pulse::setup::script::{render, ScriptParams};
 
 /// xorshift64*: deterministic, so a failure reproduces.
 struct Rng(u64);

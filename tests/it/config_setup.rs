@@ -1,8 +1,8 @@
 //! Setup scripts: syntax (`bash -n`, shellcheck when installed) and a real run of each script
 //! against stub Proxmox CLIs, posting to a local HTTP listener, to check what the node sends.
 
-use pulse::config::nodes::NodeType;
-use pulse::config::setup_script::{render, ScriptParams};
+use pulse::config::model::nodes::NodeType;
+use pulse::setup::script::{render, ScriptParams};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;

@@ -2,11 +2,11 @@
 //! it, and recovery from corrupt files.
 
 use data_encoding::BASE64;
-use pulse::config::crypto::Cipher;
 use pulse::config::metadata::GuestMetadataUpdate;
-use pulse::config::node_edit::NodeRequest;
-use pulse::config::nodes::NodesConfig;
-use pulse::config::store::{ConfigStore, NODES_FILE, SYSTEM_FILE};
+use pulse::config::model::node_edit::NodeRequest;
+use pulse::config::model::nodes::NodesConfig;
+use pulse::config::persist::crypto::Cipher;
+use pulse::config::persist::store::{ConfigStore, NODES_FILE, SYSTEM_FILE};
 use pulse::util::time::UtcTime;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use std::fs;

@@ -5,10 +5,10 @@
 //! on a worker thread (it spawns up to `max_concurrent` scoped threads of its own).
 //! [`DiscoveryCache`] is the event loop's record of the last result and when the next scan is due.
 
-use super::discovery_probe::{fetch, identify, probe_tls_config, ProbeError};
-use super::error::ConfigError;
-use super::nodes::NodeType;
-use super::system::{parse_cidr, DiscoveryConfig};
+use crate::config::error::ConfigError;
+use crate::config::model::nodes::NodeType;
+use crate::config::system::{parse_cidr, DiscoveryConfig};
+use crate::discovery::probe::{fetch, identify, probe_tls_config, ProbeError};
 use serde::Serialize;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,9 +3,9 @@
 //! here is pure and runs on the event loop; cluster detection and test connections (network)
 //! are the caller's, on a worker.
 
-use super::error::ConfigError;
-use super::host::{http_url_host, normalize_host};
-use super::nodes::{
+use crate::config::error::ConfigError;
+use crate::config::model::host::{http_url_host, normalize_host};
+use crate::config::model::nodes::{
     has_token, ClusterEndpoint, NodeType, NodesConfig, PbsInstance, PmgInstance, PveInstance,
 };
 use crate::util::secret::Secret;

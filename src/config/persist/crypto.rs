@@ -4,7 +4,7 @@
 //! encrypted file is the raw bytes `nonce[12] || ciphertext || tag[16]` with no associated data.
 //! The key is used directly: Pulse derives nothing from it, so neither do we.
 
-use super::error::ConfigError;
+use crate::config::error::ConfigError;
 use crate::util::atomic::write_atomic;
 use data_encoding::BASE64;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};

@@ -5,9 +5,9 @@
 //! SHA3-256 hash, valid for 5 minutes, bound to the node type and (when given) the host it was
 //! issued for, and usable once. The clock is passed in (unix seconds) so tests can move it.
 
-use super::error::ConfigError;
-use super::host::normalize_host;
-use super::nodes::NodeType;
+use crate::config::error::ConfigError;
+use crate::config::model::host::normalize_host;
+use crate::config::model::nodes::NodeType;
 use ring::rand::{SecureRandom, SystemRandom};
 use sha3::{Digest, Sha3_256};
 use std::collections::HashMap;

@@ -2,9 +2,9 @@
 //! library functions the binary calls. They work on the data dir directly, so they are meant for
 //! a stopped server (or a first start); the output says so when it matters.
 
-use super::error::ConfigError;
-use super::export::{open_export, seal_export, ExportData, ImportOutcome, ImportPlan};
-use super::store::{ConfigStore, NODES_FILE};
+use crate::config::error::ConfigError;
+use crate::config::export::{open_export, seal_export, ExportData, ImportOutcome, ImportPlan};
+use crate::config::persist::store::{ConfigStore, NODES_FILE};
 use crate::util::atomic::write_atomic;
 use crate::util::time::UtcTime;
 use data_encoding::BASE64;
@@ -181,8 +181,8 @@ pub fn auto_import(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::node_edit::NodeRequest;
-    use crate::config::nodes::NodesConfig;
+    use crate::config::model::node_edit::NodeRequest;
+    use crate::config::model::nodes::NodesConfig;
 
     fn temp_dir(tag: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!(

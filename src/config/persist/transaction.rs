@@ -7,8 +7,8 @@
 //! staging dir without a manifest is an import that never committed and is discarded. Either
 //! every file of an import is in place or none is.
 
-use super::error::ConfigError;
-use super::store::{stamp, LoadWarning, FILE_MODE};
+use crate::config::error::ConfigError;
+use crate::config::persist::store::{stamp, LoadWarning, FILE_MODE};
 use crate::util::atomic::write_atomic;
 use crate::util::time::UtcTime;
 use std::fs::{self, File};

@@ -7,9 +7,9 @@
 //! Every value placed in the script is validated against a character set that cannot break out
 //! of single quotes, and secrets are sent to Pulse on curl's stdin, never on a command line.
 
-use super::error::ConfigError;
-use super::host::{http_url_host, normalize_host};
-use super::nodes::NodeType;
+use crate::config::error::ConfigError;
+use crate::config::model::host::{http_url_host, normalize_host};
+use crate::config::model::nodes::NodeType;
 
 /// What the script is generated for (from the request's query parameters).
 #[derive(Debug, Clone)]

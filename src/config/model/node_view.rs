@@ -1,7 +1,7 @@
 //! The `GET /api/config/nodes` item: everything about a node except its secrets, which are
 //! reduced to `hasPassword` / `hasToken`.
 
-use super::nodes::{has_token, ClusterEndpoint, NodeType, NodesConfig};
+use crate::config::model::nodes::{has_token, ClusterEndpoint, NodeType, NodesConfig};
 use serde::Serialize;
 
 fn is_false(b: &bool) -> bool {
@@ -190,7 +190,7 @@ impl NodesConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::node_edit::NodeRequest;
+    use crate::config::model::node_edit::NodeRequest;
 
     #[test]
     fn views_never_contain_secrets() {

@@ -2,8 +2,8 @@
 //! or IP literal and a port in range. One function, used by node add/update, auto-registration and
 //! setup codes, so the same host always compares equal.
 
-use super::error::ConfigError;
-use super::nodes::NodeType;
+use crate::config::error::ConfigError;
+use crate::config::model::nodes::NodeType;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Normalises `raw` to `scheme://host:port`: adds `https://` when no scheme is given and the

@@ -11,7 +11,7 @@
 //! when another node is deleted. Files written by Pulse have no ids; they get the positional ids
 //! Pulse itself would have shown (`pve-0`, `pve-1`, …).
 
-use super::error::ConfigError;
+use crate::config::error::ConfigError;
 use crate::util::secret::Secret;
 use crate::util::time::UtcTime;
 use serde::{Deserialize, Deserializer, Serialize};

@@ -4,7 +4,7 @@
 //!
 //! [`detect`] blocks on the network: run it on a worker. [`cluster_info`] is the pure part.
 
-use super::nodes::{ClusterEndpoint, PveInstance};
+use crate::config::model::nodes::{ClusterEndpoint, PveInstance};
 use crate::proxmox::pve_types::ClusterStatusEntry;
 use crate::proxmox::{ProxmoxError, PveClient};
 use crate::util::time::UtcTime;
@@ -59,7 +59,7 @@ pub fn detect(
     timeout: Duration,
     now: UtcTime,
 ) -> Result<Option<ClusterInfo>, ProxmoxError> {
-    let cfg = super::node_edit::Node::Pve(node.clone()).client_config(timeout);
+    let cfg = crate::config::model::node_edit::Node::Pve(node.clone()).client_config(timeout);
     let rows = PveClient::new(&cfg)?.cluster_status()?;
     Ok(cluster_info(&rows, now))
 }

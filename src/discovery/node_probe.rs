@@ -5,7 +5,7 @@
 //! [`probe`] blocks on the network (up to the timeout per call): run it on a worker thread.
 //! [`Failure::from_error`] is pure, so the wording is testable without a server.
 
-use super::node_edit::Node;
+use crate::config::model::node_edit::Node;
 use crate::proxmox::{ClientConfig, PbsClient, PmgClient, Product, ProxmoxError, PveClient};
 use std::time::{Duration, Instant};
 
@@ -288,7 +288,7 @@ fn probe_pve(cfg: &ClientConfig, started: Instant) -> Result<Success, ProxmoxErr
     // Pulse ignores a failing cluster check: the connection itself works.
     let is_cluster = if started.elapsed() < cfg.timeout {
         match client.cluster_status() {
-            Ok(rows) => super::cluster_detect::is_cluster(&rows),
+            Ok(rows) => crate::discovery::cluster_detect::is_cluster(&rows),
             Err(e) => {
                 warnings.push(format!("Could not read the cluster status: {e}"));
                 false

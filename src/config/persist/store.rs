@@ -9,12 +9,13 @@
 //! is returned for the caller to log, and the newest readable backup (nodes) or the defaults
 //! (settings, metadata) are used.
 
-use super::crypto::Cipher;
-use super::error::ConfigError;
-use super::metadata::GuestMetadataStore;
-use super::nodes::NodesConfig;
-use super::system::SystemSettings;
-use super::transaction;
+use crate::config::error::ConfigError;
+use crate::config::metadata::GuestMetadataStore;
+use crate::config::model::nodes::NodesConfig;
+use crate::config::persist::crypto::Cipher;
+use crate::config::persist::transaction;
+use crate::config::system::SystemSettings;
+use crate::core::writer::Write;
 use crate::util::atomic::write_atomic;
 use crate::util::time::UtcTime;
 use serde_json::Value;
@@ -280,9 +281,72 @@ impl ConfigStore {
                 ));
             }
         }
+        let current = match self.read_optional(NODES_FILE)? {
+            Some(raw) if self.decode_nodes(&raw, NODES_FILE).is_err() => {
+                // Unreadable: kept aside (never overwritten), so there is nothing to back up.
+                self.set_aside(NODES_FILE, now)?;
+                None
+            }
+            other => other,
+        };
+        let (writes, _) = self.nodes_writes(nodes, current.as_deref(), allow_empty, now)?;
+        for w in &writes {
+            w.perform()
+                .map_err(|e| ConfigError::io("write", w.path(), e))?;
+        }
+        Ok(())
+    }
+
+    /// The writes that save `nodes` over `current` (what `nodes.enc` holds): the rolling
+    /// backups of `current`, then the new sealed file, in that order, as one writer job.
+    /// Returns them with the sealed bytes (the next save's `current`). Refuses an empty list
+    /// over a non-empty file unless `allow_empty`, as [`ConfigStore::save_nodes`] does.
+    pub(crate) fn nodes_writes(
+        &self,
+        nodes: &NodesConfig,
+        current: Option<&[u8]>,
+        allow_empty: bool,
+        now: UtcTime,
+    ) -> Result<(Vec<Write>, Vec<u8>), ConfigError> {
+        let current_nodes = current.and_then(|b| self.decode_nodes(b, NODES_FILE).ok());
+        if nodes.is_empty() && !allow_empty && current_nodes.as_ref().is_some_and(|c| !c.is_empty())
+        {
+            return Err(ConfigError::Invalid(
+                "refusing to replace a non-empty node configuration with an empty one".to_string(),
+            ));
+        }
         let sealed = self.cipher.seal(&nodes.encode()?)?;
-        self.backup_nodes(now)?;
-        self.write(NODES_FILE, &sealed)
+        let mut writes = Vec::new();
+        if let (Some(raw), Some(_)) = (current, current_nodes) {
+            writes.push(Write::replace(
+                self.path(NODES_BACKUP),
+                raw.to_vec(),
+                FILE_MODE,
+            ));
+            let stamped = format!("{NODES_BACKUP_PREFIX}{}", stamp(now));
+            writes.push(Write::replace(self.path(&stamped), raw.to_vec(), FILE_MODE));
+            writes.push(Write::Prune {
+                dir: self.dir.clone(),
+                prefix: NODES_BACKUP_PREFIX.to_string(),
+                keep: KEEP_TIMESTAMPED_BACKUPS,
+            });
+        }
+        writes.push(Write::replace(
+            self.path(NODES_FILE),
+            sealed.clone(),
+            FILE_MODE,
+        ));
+        Ok((writes, sealed))
+    }
+
+    /// The raw bytes of `nodes.enc` (the encrypted file), if it exists.
+    pub(crate) fn read_nodes_raw(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        self.read_optional(NODES_FILE)
+    }
+
+    /// The write that replaces data-dir file `name` with `bytes` (atomic, 0600).
+    pub(crate) fn replace_write(&self, name: &str, bytes: Vec<u8>) -> Write {
+        Write::replace(self.path(name), bytes, FILE_MODE)
     }
 
     /// Loads `system.json`; missing → Pulse's defaults, unreadable → set aside + defaults.

@@ -2,7 +2,7 @@
 //! looking, not trusting; nothing secret is sent), `GET /api2/json/version`, and a verdict on
 //! whether the answer came from PVE, PBS or PMG. Blocking; runs on discovery worker threads.
 
-use super::nodes::NodeType;
+use crate::config::model::nodes::NodeType;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use std::io::{Read, Write};

@@ -2,10 +2,10 @@
 //! with a fresh token (or, for PMG, a user and password); if the same host is already configured
 //! it gets the new credentials, otherwise it is added with Pulse's auto-register defaults.
 
-use super::error::ConfigError;
-use super::host::normalize_host;
-use super::node_edit::{valid_name, Node, NodeRequest};
-use super::nodes::{NodeType, NodesConfig};
+use crate::config::error::ConfigError;
+use crate::config::model::host::normalize_host;
+use crate::config::model::node_edit::{valid_name, Node, NodeRequest};
+use crate::config::model::nodes::{NodeType, NodesConfig};
 use crate::util::secret::Secret;
 
 /// Credentials a node sends when it registers itself (setup script / `POST /api/auto-register`).
