@@ -10,6 +10,9 @@
 pub mod alert;
 pub mod config;
 pub mod engine;
+pub mod history;
+pub mod observe;
 pub mod schedule;
+pub mod service;
 pub mod threshold;
 pub mod tz;

@@ -48,6 +48,8 @@ pub struct App {
     pub hub: Hub,
     /// The monitor: poll schedule, live state, demo cluster (see `core::polling`).
     pub polling: crate::core::polling::Polling,
+    /// Alert configuration, engine, history (see `core::alerting`).
+    pub alerts: crate::alerts::service::Alerts,
     /// The latest `/api/state` JSON, serialised once per change and shared by every reader.
     pub state_json: SharedBody,
     /// `rawData` and `initialState` frames of the current snapshot, built on first use.
@@ -100,6 +102,11 @@ impl App {
             },
         ));
         security.attach_writer(writer.handle());
+        let (alerts, warnings) =
+            crate::alerts::service::Alerts::open(&cfg.data_dir, crate::util::time::now_ms());
+        for w in warnings {
+            crate::log_warn!("alerts", note = w);
+        }
         let mut timers = TimerHeap::default();
         timers.schedule(Instant::now() + Duration::from_secs(1), Timer::Housekeeping);
         timers.schedule(Instant::now() + Duration::from_secs(60), Timer::Security);
@@ -122,6 +129,7 @@ impl App {
             registry,
             hub: Hub::new(Instant::now()),
             polling,
+            alerts,
             state_json: SharedBody::new(b"{}".to_vec()),
             state_frames: [None, None],
             security,
@@ -262,6 +270,7 @@ impl App {
         }
         self.sync_monitor_with_config();
         self.start_due_polls();
+        self.evaluate_alerts(crate::util::time::now_ms());
         self.publish_state_if_changed();
     }
 

@@ -7,6 +7,7 @@
 //!                                                                └────────────┘
 //! ```
 
+pub mod alerting;
 pub mod app;
 pub mod discovery;
 pub mod dispatch;

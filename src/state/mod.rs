@@ -17,6 +17,7 @@ pub mod snapshot;
 pub mod storage;
 pub mod store;
 pub mod values;
+mod views;
 
 pub use frontend::StateFrontend;
 pub use guest::{guest_id, ContainerFrontend, VMFrontend};

@@ -1,0 +1,217 @@
+//! The live state as the alert engine reads it: one observation per node, guest, storage and
+//! PBS / PMG instance, with figures in the units thresholds use (percent, MB/s, °C).
+//!
+//! Built on the loop for each evaluation; borrows from the state, so it costs one small
+//! vector per resource and no string copies.
+
+use super::alert::{Observation, Presence, ResourceKind};
+use super::threshold::Metric;
+use crate::state::store::{connection_key, LiveState};
+use crate::monitor::InstanceKind;
+
+const MB: f64 = 1024.0 * 1024.0;
+
+/// Strings the observations borrow that the state does not hold as such: split guest tags
+/// (PVE separates them with `;`, `,` or spaces) and composite ids. Kept between evaluations
+/// so their buffers are reused.
+pub struct Scratch {
+    tags: Vec<Vec<String>>,
+    ids: Vec<String>,
+}
+
+fn split_tags(tags: &str) -> Vec<String> {
+    tags.split([';', ',', ' '])
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Percent from a fraction (PVE's cpu), unknown stays unknown.
+fn pct(fraction: f64) -> f64 {
+    if fraction.is_finite() && fraction >= 0.0 {
+        fraction * 100.0
+    } else {
+        -1.0
+    }
+}
+
+fn rate(bytes_per_s: i64) -> f64 {
+    if bytes_per_s < 0 {
+        -1.0
+    } else {
+        bytes_per_s as f64 / MB
+    }
+}
+
+/// Observations of the whole estate, borrowing from `state` and `scratch`.
+pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observation<'a>> {
+    scratch.tags.clear();
+    scratch.tags.extend(state.vms().map(|g| split_tags(&g.tags)));
+    scratch.tags.extend(state.containers().map(|g| split_tags(&g.tags)));
+    scratch.ids.clear();
+    for p in state.pbs_instances() {
+        scratch.ids.extend(p.datastores.iter().map(|d| format!("{}-{}", p.id, d.name)));
+    }
+    let sets = &scratch.tags;
+    let mut datastore_ids = scratch.ids.iter();
+    let stale = |instance: &str| state.connection_healthy(instance) == Some(false);
+    let sample = state.last_update_ms();
+    let mut out = Vec::new();
+    for n in state.nodes() {
+        let mut metrics = vec![
+            (Metric::Cpu, pct(n.cpu)),
+            (Metric::Memory, n.memory.usage),
+            (Metric::Disk, n.disk.usage),
+        ];
+        if let Some(t) = n.temperature.as_ref().and_then(|t| t.cpu_package.or(t.cpu_max)) {
+            metrics.push((Metric::Temperature, t));
+        }
+        out.push(Observation {
+            id: &n.id,
+            name: &n.name,
+            kind: ResourceKind::Node,
+            node: &n.name,
+            instance: &n.instance,
+            vmid: None,
+            tags: &[],
+            presence: if n.status == "online" { Presence::Up } else { Presence::Offline },
+            template: false,
+            stale: stale(&n.instance),
+            sample_ms: sample,
+            metrics,
+        });
+    }
+    let mut set = sets.iter();
+    for g in state.vms() {
+        out.push(Observation {
+            id: &g.id,
+            name: &g.name,
+            kind: ResourceKind::Vm,
+            node: &g.node,
+            instance: &g.instance,
+            vmid: Some(g.vmid),
+            tags: set.next().map_or(&[][..], |v| v.as_slice()),
+            presence: if g.status == "running" { Presence::Up } else { Presence::Stopped },
+            template: g.template,
+            stale: stale(&g.instance),
+            sample_ms: sample,
+            metrics: vec![
+                (Metric::Cpu, pct(g.cpu)),
+                (Metric::Memory, g.memory.usage),
+                (Metric::Disk, g.disk.usage),
+                (Metric::DiskRead, rate(g.disk_read)),
+                (Metric::DiskWrite, rate(g.disk_write)),
+                (Metric::NetworkIn, rate(g.network_in)),
+                (Metric::NetworkOut, rate(g.network_out)),
+            ],
+        });
+    }
+    for g in state.containers() {
+        out.push(Observation {
+            id: &g.id,
+            name: &g.name,
+            kind: ResourceKind::Container,
+            node: &g.node,
+            instance: &g.instance,
+            vmid: Some(g.vmid),
+            tags: set.next().map_or(&[][..], |v| v.as_slice()),
+            presence: if g.status == "running" { Presence::Up } else { Presence::Stopped },
+            template: g.template,
+            stale: stale(&g.instance),
+            sample_ms: sample,
+            metrics: vec![
+                (Metric::Cpu, pct(g.cpu)),
+                (Metric::Memory, g.memory.usage),
+                (Metric::Disk, g.disk.usage),
+                (Metric::DiskRead, rate(g.disk_read)),
+                (Metric::DiskWrite, rate(g.disk_write)),
+                (Metric::NetworkIn, rate(g.network_in)),
+                (Metric::NetworkOut, rate(g.network_out)),
+            ],
+        });
+    }
+    for s in state.storages().filter(|s| s.enabled) {
+        out.push(Observation {
+            id: &s.id,
+            name: &s.name,
+            kind: ResourceKind::Storage,
+            node: &s.node,
+            instance: &s.instance,
+            vmid: None,
+            tags: &[],
+            presence: if s.active && s.status != "unavailable" { Presence::Up } else { Presence::Offline },
+            template: false,
+            stale: stale(&s.instance),
+            sample_ms: sample,
+            metrics: vec![(Metric::Usage, if s.total > 0 { s.usage } else { -1.0 })],
+        });
+    }
+    for p in state.pbs_instances() {
+        let key = connection_key(InstanceKind::Pbs, &p.name);
+        let healthy = state.connection_healthy(&key) != Some(false);
+        out.push(Observation {
+            id: &p.id,
+            name: &p.name,
+            kind: ResourceKind::PbsInstance,
+            node: &p.name,
+            instance: &p.name,
+            vmid: None,
+            tags: &[],
+            presence: if healthy { Presence::Up } else { Presence::Offline },
+            template: false,
+            stale: false,
+            sample_ms: sample,
+            metrics: Vec::new(),
+        });
+        for d in &p.datastores {
+            out.push(Observation {
+                id: datastore_ids.next().map_or("", String::as_str),
+                name: &d.name,
+                kind: ResourceKind::PbsDatastore,
+                node: &p.name,
+                instance: &p.name,
+                vmid: None,
+                tags: &[],
+                presence: Presence::Up,
+                template: false,
+                stale: !healthy,
+                sample_ms: sample,
+                metrics: vec![(Metric::Usage, if d.total > 0 { d.usage } else { -1.0 })],
+            });
+        }
+    }
+    for p in state.pmg_instances() {
+        let key = connection_key(InstanceKind::Pmg, &p.name);
+        let healthy = state.connection_healthy(&key) != Some(false);
+        out.push(Observation {
+            id: &p.id,
+            name: &p.name,
+            kind: ResourceKind::PmgInstance,
+            node: &p.name,
+            instance: &p.name,
+            vmid: None,
+            tags: &[],
+            presence: if healthy { Presence::Up } else { Presence::Offline },
+            template: false,
+            stale: false,
+            sample_ms: sample,
+            metrics: Vec::new(),
+        });
+    }
+    out
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch {
+            tags: Vec::new(),
+            ids: Vec::new(),
+        }
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::new()
+    }
+}

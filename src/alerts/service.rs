@@ -1,0 +1,261 @@
+//! The alerts subsystem as the loop owns it: configuration, engine, history and the
+//! notification hand-off, plus what must reach the data dir (returned as [`Persist`] values for
+//! the caller to hand to the writer thread: this module never touches the disk after start).
+
+use super::alert::Alert;
+use super::config::AlertConfig;
+use super::engine::{Engine, Event, EventKind};
+use super::history::{self, History, Query};
+use super::observe::{observe, Scratch};
+use super::tz::Zone;
+use crate::state::store::LiveState;
+use crate::util::time::UtcTime;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+pub const CONFIG_FILE: &str = "alerts.json";
+pub const ACTIVE_FILE: &str = "active-alerts.json";
+/// Notification events waiting for the notifier; beyond this the oldest are dropped (counted).
+pub const OUTBOX_CAP: usize = 1024;
+const ZONEINFO: &str = "/usr/share/zoneinfo";
+
+/// A durable change for the data-dir writer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Persist {
+    Replace(PathBuf, Vec<u8>),
+    Append(PathBuf, Vec<u8>),
+}
+
+pub struct Alerts {
+    dir: PathBuf,
+    config: AlertConfig,
+    zone: Zone,
+    engine: Engine,
+    history: History,
+    scratch: Scratch,
+    outbox: VecDeque<Event>,
+    dropped: u64,
+    evaluated_revision: Option<u64>,
+    last_tick_ms: i64,
+}
+
+/// Time-based re-evaluation period.
+pub const TICK_MS: i64 = 15_000;
+
+/// What one call changed: events for the WebSocket and the log, writes for the data dir.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub events: Vec<Event>,
+    pub persist: Vec<Persist>,
+}
+
+impl Alerts {
+    /// Loads `alerts.json` (a corrupt file is set aside and defaults used), the active alerts
+    /// and the history. Returns warnings to log.
+    pub fn open(dir: &Path, now_ms: i64) -> (Alerts, Vec<String>) {
+        let mut warnings = Vec::new();
+        let path = dir.join(CONFIG_FILE);
+        let config = match std::fs::read(&path) {
+            Err(_) => AlertConfig::default(),
+            Ok(bytes) => match AlertConfig::from_file(&bytes) {
+                Ok((cfg, w)) => {
+                    warnings.extend(w);
+                    cfg
+                }
+                Err(e) => {
+                    let aside = dir.join(format!("{CONFIG_FILE}.corrupt-{}", now_ms / 1000));
+                    let moved = std::fs::rename(&path, &aside).is_ok();
+                    warnings.push(format!(
+                        "{e}; using defaults{}",
+                        if moved {
+                            format!(" (the file was moved to {})", aside.display())
+                        } else {
+                            String::new()
+                        }
+                    ));
+                    AlertConfig::default()
+                }
+            },
+        };
+        let zone = load_zone(&config, &mut warnings);
+        let mut engine = Engine::new();
+        if let Ok(bytes) = std::fs::read(dir.join(ACTIVE_FILE)) {
+            match serde_json::from_slice::<Vec<Alert>>(&bytes) {
+                Ok(active) => engine.restore(active, now_ms),
+                Err(e) => warnings.push(format!("{ACTIVE_FILE}: {e}; active alerts not restored")),
+            }
+        }
+        let alerts = Alerts {
+            dir: dir.to_path_buf(),
+            config,
+            zone,
+            engine,
+            history: History::load(dir, now_ms),
+            scratch: Scratch::new(),
+            outbox: VecDeque::new(),
+            dropped: 0,
+            evaluated_revision: None,
+            last_tick_ms: now_ms,
+        };
+        (alerts, warnings)
+    }
+
+    pub fn config(&self) -> &AlertConfig {
+        &self.config
+    }
+
+    /// Makes `cfg` current (already validated); returns the file write.
+    pub fn set_config(&mut self, cfg: AlertConfig) -> Result<Persist, String> {
+        let zone = if cfg.schedule.quiet_hours.enabled {
+            Zone::load(&cfg.schedule.quiet_hours.timezone, Path::new(ZONEINFO))
+                .map_err(|e| format!("schedule.quietHours.timezone: {e}"))?
+        } else {
+            Zone::utc()
+        };
+        self.config = cfg;
+        self.zone = zone;
+        // Re-evaluate with the new thresholds on the next turn.
+        self.evaluated_revision = None;
+        Ok(self.config_write())
+    }
+
+    fn config_write(&self) -> Persist {
+        let bytes = serde_json::to_vec_pretty(&self.config).unwrap_or_default();
+        Persist::Replace(self.dir.join(CONFIG_FILE), bytes)
+    }
+
+    /// `POST /api/alerts/activate`: returns whether it was already active, and the write.
+    pub fn activate(&mut self, now_ms: i64) -> (bool, Persist) {
+        let already = self.config.activation_state == "active";
+        if !already {
+            self.config.activation_state = "active".into();
+            self.config.activation_time = Some(UtcTime::from_unix_ms(now_ms));
+        }
+        (already, self.config_write())
+    }
+
+    /// Evaluates the state if it changed since the last evaluation.
+    pub fn evaluate(&mut self, state: &LiveState, now_ms: i64) -> Changes {
+        if self.evaluated_revision == Some(state.revision()) {
+            return Changes::default();
+        }
+        self.evaluated_revision = Some(state.revision());
+        let observations = observe(state, &mut self.scratch);
+        let events = self
+            .engine
+            .evaluate(&self.config, &self.zone, &observations, now_ms);
+        drop(observations);
+        self.after(events, now_ms)
+    }
+
+    /// Re-runs the time-based rules (escalations, grace periods) at least every
+    /// [`TICK_MS`] without new data, so an escalation does not wait for the next poll.
+    pub fn tick(&mut self, now_ms: i64) {
+        if now_ms - self.last_tick_ms >= TICK_MS {
+            self.last_tick_ms = now_ms;
+            self.evaluated_revision = None;
+        }
+    }
+
+    /// The state revision these alerts reflect (after the caller wrote them into the state).
+    pub fn mark_evaluated(&mut self, revision: u64) {
+        self.evaluated_revision = Some(revision);
+    }
+
+    fn after(&mut self, events: Vec<Event>, now_ms: i64) -> Changes {
+        let mut changes = Changes::default();
+        if events.is_empty() {
+            return changes;
+        }
+        let mut lines = Vec::new();
+        for e in &events {
+            if e.kind == EventKind::Fired {
+                lines.extend(self.history.record(&e.alert, now_ms));
+            }
+            if e.hold.is_none() {
+                if self.outbox.len() == OUTBOX_CAP {
+                    self.outbox.pop_front();
+                    self.dropped += 1;
+                }
+                self.outbox.push_back(e.clone());
+            }
+        }
+        if !lines.is_empty() {
+            changes
+                .persist
+                .push(Persist::Append(self.dir.join(history::FILE), lines));
+        }
+        changes.persist.push(self.active_write());
+        changes.events = events;
+        changes
+    }
+
+    fn active_write(&self) -> Persist {
+        let active: Vec<&Alert> = self.engine.active().collect();
+        Persist::Replace(
+            self.dir.join(ACTIVE_FILE),
+            serde_json::to_vec(&active).unwrap_or_default(),
+        )
+    }
+
+    pub fn active(&self) -> impl Iterator<Item = &Alert> {
+        self.engine.active()
+    }
+
+    pub fn recently_resolved(&self) -> impl Iterator<Item = &Alert> {
+        self.engine.recently_resolved()
+    }
+
+    pub fn history(&self, q: &Query) -> Vec<&Alert> {
+        self.history.query(q)
+    }
+
+    /// `DELETE /api/alerts/history`: memory and both files.
+    pub fn clear_history(&mut self) -> Vec<Persist> {
+        self.history.clear();
+        vec![
+            Persist::Replace(self.dir.join(history::FILE), Vec::new()),
+            Persist::Replace(self.dir.join(format!("{}.1", history::FILE)), Vec::new()),
+        ]
+    }
+
+    pub fn acknowledge(&mut self, id: &str, user: &str, now_ms: i64) -> Option<Persist> {
+        self.engine
+            .acknowledge(id, user, now_ms)
+            .then(|| self.active_write())
+    }
+
+    pub fn unacknowledge(&mut self, id: &str) -> Option<Persist> {
+        self.engine.unacknowledge(id).then(|| self.active_write())
+    }
+
+    /// Manual clear: the resolution event and the writes.
+    pub fn clear(&mut self, id: &str, now_ms: i64) -> Option<Changes> {
+        let event = self.engine.clear(&self.config, &self.zone, id, now_ms)?;
+        Some(self.after(vec![event], now_ms))
+    }
+
+    /// Events for the notifier, oldest first.
+    pub fn take_outbox(&mut self) -> Vec<Event> {
+        self.outbox.drain(..).collect()
+    }
+
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    pub fn dropped_notifications(&self) -> u64 {
+        self.dropped
+    }
+}
+
+fn load_zone(cfg: &AlertConfig, warnings: &mut Vec<String>) -> Zone {
+    let q = &cfg.schedule.quiet_hours;
+    if !q.enabled {
+        return Zone::utc();
+    }
+    Zone::load(&q.timezone, Path::new(ZONEINFO)).unwrap_or_else(|e| {
+        warnings.push(format!("quiet hours use UTC: {e}"));
+        Zone::utc()
+    })
+}

@@ -1,0 +1,43 @@
+//! Read-only views of the live state for the subsystems that evaluate it (alerts, later
+//! history and metrics export): iterators over what every instance last reported, so readers
+//! never depend on how the store keeps it.
+
+use super::guest::{ContainerFrontend, VMFrontend};
+use super::node::NodeFrontend;
+use super::pbs::PBSInstance;
+use super::pmg::PMGInstance;
+use super::storage::StorageFrontend;
+use super::store::LiveState;
+
+impl LiveState {
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeFrontend> {
+        self.pve.values().flat_map(|i| i.nodes.iter())
+    }
+
+    pub fn vms(&self) -> impl Iterator<Item = &VMFrontend> {
+        self.pve.values().flat_map(|i| i.vms.iter())
+    }
+
+    pub fn containers(&self) -> impl Iterator<Item = &ContainerFrontend> {
+        self.pve.values().flat_map(|i| i.containers.iter())
+    }
+
+    /// Storage as shown (shared storage merged once per cluster).
+    pub fn storages(&self) -> impl Iterator<Item = &StorageFrontend> {
+        self.pve.values().flat_map(|i| i.storage.iter())
+    }
+
+    pub fn pbs_instances(&self) -> impl Iterator<Item = &PBSInstance> {
+        self.pbs.values()
+    }
+
+    pub fn pmg_instances(&self) -> impl Iterator<Item = &PMGInstance> {
+        self.pmg.values()
+    }
+
+    /// Whether the instance's last poll succeeded (`connectionHealth` key, see
+    /// [`super::store::connection_key`]); `None` when it was never polled.
+    pub fn connection_healthy(&self, key: &str) -> Option<bool> {
+        self.connection_health.get(key).copied()
+    }
+}
