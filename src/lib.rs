@@ -1,8 +1,9 @@
 //! Pulse: a monitoring appliance for Proxmox VE, Proxmox Backup Server and Proxmox Mail Gateway.
 //!
 //! The crate is one library with thin binaries in `src/bin/`. See ARCHITECTURE.md for the map:
-//! one event-loop thread (`core`) owns all mutable state; `http` threads, poll workers and the
-//! notifier talk to it through bounded channels.
+//! one event-loop thread (`core`) owns all mutable state; `http` threads, worker pools and
+//! poll workers talk to it through bounded channels. Layers point one way: `api` → `core` →
+//! subsystems; [`start`] is where the API's route table is handed to the core.
 
 pub mod alerts;
 pub mod api;

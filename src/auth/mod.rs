@@ -20,6 +20,7 @@ pub mod password;
 pub mod policy;
 pub mod ratelimit;
 pub mod recovery;
+pub mod request;
 pub mod secret;
 pub mod sessions;
 pub mod tokens;

@@ -3,8 +3,9 @@
 //! (sessions + CSRF, API tokens + scopes, API-only mode). The decisions themselves live in
 //! `crate::auth`; this file adapts them to `ApiRequest`/`Reply`.
 
-use crate::auth::guard::{RequestInfo, Security, SecurityConfig};
+use crate::auth::guard::{Security, SecurityConfig};
 use crate::auth::policy::{Principal, RouteRule};
+use crate::auth::request::RequestInfo;
 use crate::core::app::App;
 use crate::core::outcome::{Deferred, Outcome};
 use crate::env::RuntimeConfig;

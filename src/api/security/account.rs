@@ -458,3 +458,154 @@ impl Security {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use crate::auth::policy::Principal;
+    use serde_json::json;
+
+    #[test]
+    fn quick_setup_first_run_needs_the_bootstrap_token_then_removes_it() {
+        let dir = temp_dir("setup");
+        let mut s = open(&dir, false);
+        let boot = std::fs::read_to_string(dir.join(".bootstrap_token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        let req = json!({"username": "admin", "password": "new-password-1", "apiToken": "0123456789abcdef0123456789abcdef0123456789abcdef"});
+
+        let r = s
+            .quick_setup_start(&bytes(req.clone()), None, ip())
+            .unwrap_err();
+        assert_eq!(
+            (r.status, body(&r)["error"].as_str()),
+            (401, Some("Bootstrap setup token required"))
+        );
+        let r = s
+            .quick_setup_start(&bytes(req.clone()), Some("nope"), ip())
+            .unwrap_err();
+        assert_eq!(
+            (r.status, body(&r)["error"].as_str()),
+            (401, Some("Invalid bootstrap setup token"))
+        );
+        let short = json!({"username": "admin", "password": "short", "setupToken": boot});
+        let r = s.quick_setup_start(&bytes(short), None, ip()).unwrap_err();
+        assert_eq!(r.status, 400);
+
+        let job = s
+            .quick_setup_start(&bytes(req.clone()), Some(&boot), ip())
+            .unwrap();
+        let r = s.quick_setup_finish(job.run(), t(1));
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(body(&r)["success"], true);
+        assert!(!dir.join(".bootstrap_token").exists());
+        assert!(s.admin.as_ref().unwrap().hash.verify("new-password-1"));
+        assert!(s
+            .tokens
+            .authenticate("0123456789abcdef0123456789abcdef0123456789abcdef", t(2))
+            .is_some());
+        let env = std::fs::read_to_string(dir.join(".env")).unwrap();
+        assert!(
+            env.contains("PULSE_AUTH_USER='admin'") && env.contains("PULSE_AUTH_PASS='$2b$12$")
+        );
+        assert!(!env.contains("new-password-1") && !env.contains("0123456789abcdef"));
+
+        // Configured now: without force it is skipped; with force it rotates the credentials
+        // and ends every session. (Who may call it is the policy's job: `RouteAuth::Setup`.)
+        let r = s.quick_setup_start(&bytes(req), None, ip()).unwrap_err();
+        assert_eq!((r.status, body(&r)["skipped"].as_bool()), (200, Some(true)));
+        let old = s.sessions.create("admin", None, None, t(2)).unwrap();
+        let rotate = json!({"username": "root", "password": "rotated-password", "force": true});
+        let job = s.quick_setup_start(&bytes(rotate), None, ip()).unwrap();
+        assert_eq!(s.quick_setup_finish(job.run(), t(3)).status, 200);
+        assert!(s.sessions.validate(old.token.expose(), t(4)).is_none());
+        assert_eq!(s.admin.as_ref().unwrap().username, "root");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn change_password_verifies_current_counts_failures_and_keeps_caller_session() {
+        let dir = temp_dir("passwd");
+        let mut s = open(&dir, true);
+        let mine = s.sessions.create("admin", None, None, t(0)).unwrap();
+        let other = s.sessions.create("admin", None, None, t(0)).unwrap();
+        let key = s
+            .sessions
+            .validate(mine.token.expose(), t(0))
+            .unwrap()
+            .key
+            .clone();
+        let me = Principal::Session {
+            key,
+            username: Some("admin".into()),
+        };
+
+        let wrong = json!({"currentPassword": "not-it", "newPassword": "brand-new-pass"});
+        let job = s
+            .change_password_start(&bytes(wrong), &me, ip(), t(1))
+            .unwrap();
+        let r = s.change_password_finish(job.run(), t(1));
+        assert_eq!(
+            (r.status, body(&r)["error"].as_str()),
+            (401, Some("Current password is incorrect"))
+        );
+        let short = json!({"currentPassword": "old-password", "newPassword": "short"});
+        assert_eq!(
+            s.change_password_start(&bytes(short), &me, ip(), t(2))
+                .unwrap_err()
+                .status,
+            400
+        );
+
+        let ok = json!({"currentPassword": "old-password", "newPassword": "brand-new-pass"});
+        let job = s
+            .change_password_start(&bytes(ok), &me, ip(), t(3))
+            .unwrap();
+        let r = s.change_password_finish(job.run(), t(3));
+        assert_eq!(r.status, 200, "{r:?}");
+        assert!(s.admin.as_ref().unwrap().hash.verify("brand-new-pass"));
+        assert!(s.sessions.validate(mine.token.expose(), t(4)).is_some());
+        assert!(s.sessions.validate(other.token.expose(), t(4)).is_none());
+        let env = std::fs::read_to_string(dir.join(".env")).unwrap();
+        assert!(env.contains("PULSE_AUTH_PASS='$2b$12$") && !env.contains("brand-new-pass"));
+        let audit = std::fs::read_to_string(dir.join("audit.log")).unwrap();
+        assert!(
+            audit.contains("password_change")
+                && !audit.contains("brand-new-pass")
+                && !audit.contains("old-password")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn logout_and_reset_lockout() {
+        let dir = temp_dir("logout");
+        let mut s = open(&dir, true);
+        let sess = s.sessions.create("admin", None, None, t(0)).unwrap();
+        let r = s.logout(Some(sess.token.expose()), ip(), true, t(1));
+        assert_eq!(body(&r)["message"], "Successfully logged out");
+        let cookies: Vec<&str> = r.headers.iter().map(|(_, v)| v.as_str()).collect();
+        assert!(cookies.iter().any(|c| c.starts_with("pulse_session=;")
+            && c.contains("Max-Age=0")
+            && c.contains("Secure")));
+        assert!(cookies.iter().any(|c| c.starts_with("pulse_csrf=;")));
+        assert!(s.sessions.validate(sess.token.expose(), t(2)).is_none());
+
+        for n in 0..5 {
+            s.lockout.login_failed("admin", ip(), t(n));
+        }
+        let r = s.reset_lockout(&bytes(json!({"identifier": "admin"})), ip(), t(6));
+        assert_eq!(body(&r)["message"], "Lockout reset for admin");
+        assert!(s
+            .lockout
+            .check_login("admin", "10.9.9.9".parse().unwrap(), t(7))
+            .is_ok());
+        let r = s.reset_lockout(&bytes(json!({})), ip(), t(8));
+        assert_eq!(
+            (r.status, body(&r)["code"].as_str()),
+            (400, Some("missing_identifier"))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -10,11 +10,8 @@ mod recovery;
 mod status;
 mod tokens;
 
-#[cfg(test)]
-mod endpoint_tests;
-
 use crate::auth::cookies;
-use crate::auth::guard::RequestInfo;
+use crate::auth::request::RequestInfo;
 use crate::auth::sessions::SESSION_COOKIE;
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
@@ -238,6 +235,59 @@ pub fn routes() -> Vec<Route> {
             apply_restart,
         )),
     ]
+}
+
+/// Fixtures for the endpoint tests at the end of `account.rs`, `tokens.rs` and `recovery.rs`:
+/// real stores in a temp dir (the HTTP wiring is tested over TCP in `tests/auth_*.rs`).
+#[cfg(test)]
+mod fixtures {
+    use crate::auth::guard::{Admin, Security, SecurityConfig};
+    use crate::auth::password::PasswordHash;
+    use crate::auth::secret;
+    use crate::http::reply::Reply;
+    use crate::util::time::UtcTime;
+    use serde_json::Value;
+    use std::net::IpAddr;
+    use std::path::{Path, PathBuf};
+
+    pub fn temp_dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "pulse-endpoints-{tag}-{}-{}",
+            std::process::id(),
+            secret::random_hex(4).unwrap().expose()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    pub fn t(secs: i64) -> UtcTime {
+        UtcTime::from_unix(1_700_000_000 + secs)
+    }
+
+    pub fn ip() -> IpAddr {
+        "192.168.1.7".parse().unwrap()
+    }
+
+    pub fn open(dir: &Path, with_admin: bool) -> Security {
+        let admin = with_admin.then(|| Admin {
+            username: "admin".into(),
+            hash: PasswordHash::parse_hash(&bcrypt::hash("old-password", 4).unwrap()).unwrap(),
+        });
+        let cfg = SecurityConfig {
+            data_dir: dir.to_path_buf(),
+            admin,
+            ..Default::default()
+        };
+        Security::open(cfg, t(0)).unwrap().0
+    }
+
+    pub fn body(a: &Reply) -> Value {
+        serde_json::from_slice(a.body.as_slice()).unwrap()
+    }
+
+    pub fn bytes(v: Value) -> Vec<u8> {
+        serde_json::to_vec(&v).unwrap()
+    }
 }
 
 #[cfg(test)]

@@ -121,3 +121,43 @@ impl Security {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use serde_json::json;
+
+    #[test]
+    fn recovery_endpoint_actions() {
+        let dir = temp_dir("recovery");
+        let mut s = open(&dir, true);
+        assert_eq!(body(&s.recovery_status())["recovery_mode"], false);
+        let r = s.recovery_action(
+            &bytes(json!({"action": "generate_token"})),
+            false,
+            ip(),
+            t(0),
+        );
+        assert_eq!(r.status, 403, "token generation needs loopback");
+        let r = s.recovery_action(
+            &bytes(json!({"action": "generate_token", "duration": 5})),
+            true,
+            ip(),
+            t(0),
+        );
+        assert_eq!(body(&r)["expires_in_minutes"], 5);
+        assert_eq!(body(&r)["token"].as_str().unwrap().len(), 64);
+        let r = s.recovery_action(&bytes(json!({"action": "disable_auth"})), true, ip(), t(1));
+        assert_eq!(body(&r)["success"], true);
+        assert_eq!(body(&s.recovery_status())["recovery_mode"], true);
+        s.recovery_action(&bytes(json!({"action": "enable_auth"})), true, ip(), t(2));
+        assert_eq!(body(&s.recovery_status())["recovery_mode"], false);
+        let r = s.recovery_action(&bytes(json!({"action": "dance"})), true, ip(), t(3));
+        assert_eq!(
+            (r.status, body(&r)["success"].as_bool()),
+            (200, Some(false))
+        );
+        assert_eq!(body(&s.apply_restart())["success"], true);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

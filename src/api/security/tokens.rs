@@ -157,3 +157,103 @@ impl Security {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use crate::auth::policy::Principal;
+    use serde_json::json;
+
+    #[test]
+    fn token_endpoints() {
+        let dir = temp_dir("tokens");
+        let mut s = open(&dir, true);
+        s.tokens.merge_env(Some("env-token-value"), None);
+        let admin = Principal::Session {
+            key: "k".into(),
+            username: Some("admin".into()),
+        };
+        let r = s.create_token(
+            &bytes(json!({"name": "ci", "scopes": ["settings:read"]})),
+            &admin,
+            ip(),
+            t(1),
+        );
+        assert_eq!(r.status, 200);
+        let raw = body(&r)["token"].as_str().unwrap().to_string();
+        let id = body(&r)["record"]["id"].as_str().unwrap().to_string();
+        assert!(body(&r)["record"].get("hash").is_none());
+
+        let list = s.list_tokens();
+        assert!(!serde_json::to_string(&body(&list)).unwrap().contains(&raw));
+        assert_eq!(body(&list)["tokens"].as_array().unwrap().len(), 2);
+
+        let bad = s.create_token(&bytes(json!({"scopes": ["nope"]})), &admin, ip(), t(2));
+        assert_eq!(
+            (bad.status, body(&bad)["error"].as_str()),
+            (400, Some("unknown scope \"nope\""))
+        );
+        assert_eq!(s.create_token(b"[", &admin, ip(), t(2)).status, 400);
+
+        // A limited token cannot mint a broader one.
+        let limited = Principal::Token {
+            id: id.clone(),
+            scopes: vec!["settings:read".into(), "settings:write".into()],
+        };
+        let inherited = s.create_token(&bytes(json!({"name": "x"})), &limited, ip(), t(3));
+        assert_eq!(
+            body(&inherited)["record"]["scopes"],
+            json!(["settings:read", "settings:write"]),
+            "omitted scopes = the caller's own"
+        );
+        let star = s.create_token(&bytes(json!({"scopes": ["*"]})), &limited, ip(), t(3));
+        assert_eq!(star.status, 403);
+        assert_eq!(
+            s.create_token(
+                &bytes(json!({"scopes": ["docker:manage"]})),
+                &limited,
+                ip(),
+                t(3)
+            )
+            .status,
+            403
+        );
+        assert_eq!(
+            s.create_token(
+                &bytes(json!({"scopes": ["settings:read"]})),
+                &limited,
+                ip(),
+                t(3)
+            )
+            .status,
+            200
+        );
+
+        let env_id = s
+            .tokens
+            .list()
+            .into_iter()
+            .find(|v| v.name == "Environment token")
+            .unwrap()
+            .id;
+        assert_eq!(s.delete_token(&env_id, ip(), t(4)).status, 409);
+        assert_eq!(s.delete_token(&id, ip(), t(4)).status, 204);
+        assert_eq!(s.delete_token(&id, ip(), t(4)).status, 404);
+        assert!(s.tokens.authenticate(&raw, t(5)).is_none());
+
+        std::fs::write(dir.join(".env"), "API_TOKEN='abc'\nLOG_LEVEL=info\n").unwrap();
+        let r = s.regenerate_token(ip(), t(6));
+        let new = body(&r)["token"].as_str().unwrap().to_string();
+        assert_eq!(s.tokens.len(), 1);
+        assert!(s.tokens.authenticate(&new, t(7)).is_some());
+        assert!(s.tokens.authenticate("env-token-value", t(7)).is_none());
+        assert_eq!(
+            std::fs::read_to_string(dir.join(".env")).unwrap(),
+            "LOG_LEVEL=info\n"
+        );
+        let audit = std::fs::read_to_string(dir.join("audit.log")).unwrap();
+        assert!(audit.contains("token_create") && audit.contains("token_delete"));
+        assert!(!audit.contains(&raw) && !audit.contains(&new));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
