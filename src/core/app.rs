@@ -11,10 +11,10 @@ use crate::core::workers::WorkerPool;
 use crate::env::RuntimeConfig;
 use crate::http::reply::{Reply, SharedBody};
 use crate::http::router::Router;
+use crate::http::server::{HttpEvent, HttpServer, Upgraded};
 use crate::ws::client::{Client, Frame, FrameKind, Inbound};
 use crate::ws::hub::{self, Hub};
-use std::collections::HashMap;
-use std::sync::mpsc::SyncSender;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Periodic housekeeping the loop runs for the app.
@@ -40,8 +40,10 @@ pub struct App {
     /// Jobs that wait on the network (connection tests, cluster detection): a hung host can
     /// hold one of these threads for its whole timeout without delaying a login.
     pub net_tasks: WorkerPool,
-    /// The loop's mio registry, for sockets the loop drives itself (WebSocket clients).
+    /// The loop's mio registry, for sockets the loop drives itself (HTTP, WebSocket clients).
     pub registry: mio::Registry,
+    /// The HTTP server: listener and connections, driven by this loop.
+    pub http: HttpServer,
     pub hub: Hub,
     /// The monitor: poll schedule, live state, demo cluster (see `core::polling`).
     pub polling: crate::core::polling::Polling,
@@ -55,18 +57,23 @@ pub struct App {
     pending: HashMap<u64, Pending>,
     next_id: u64,
     shutting_down: bool,
+    /// Shutdown waits for in-flight answers until then at most.
+    drain_until: Option<Instant>,
 }
 
 /// A request whose answer waits for deferred work.
 struct Pending {
     finish: Finish,
-    reply: SyncSender<Reply>,
+    /// The connection that asked; if it closed meanwhile, the answer is dropped.
+    conn: mio::Token,
     deadline: Instant,
 }
 
-/// How long deferred work may take before the caller gets 504 (the HTTP thread gives up at
-/// the same time, so the worker's late result is simply dropped).
+/// How long deferred work may take before the caller gets 504 (the worker's late result is
+/// then simply dropped).
 pub const DEFERRED_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a shutdown waits for in-flight requests to be answered and written.
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
 
 impl App {
     pub fn new(
@@ -75,6 +82,7 @@ impl App {
         pools: crate::core::workers::HandlerPools,
         router: std::sync::Arc<Router>,
         registry: mio::Registry,
+        http: HttpServer,
         security: crate::auth::guard::Security,
         polling: crate::core::polling::Polling,
     ) -> App {
@@ -95,6 +103,7 @@ impl App {
             tasks: pools.cpu,
             net_tasks: pools.net,
             registry,
+            http,
             hub: Hub::new(Instant::now()),
             polling,
             state_json: SharedBody::new(b"{}".to_vec()),
@@ -104,36 +113,68 @@ impl App {
             pending: HashMap::new(),
             next_id: 0,
             shutting_down: false,
+            drain_until: None,
         }
     }
 
     pub fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Http { req, reply } => {
-                if self.shutting_down {
-                    let _ = reply.try_send(Reply::error(503, "Pulse is shutting down"));
-                    return;
-                }
-                let outcome = crate::core::dispatch::handle_http(self, &req);
-                self.answer(outcome, reply);
-            }
             Msg::Deferred { id, result } => {
                 if let Some(p) = self.pending.remove(&id) {
                     let reply = (p.finish)(self, result);
-                    let _ = p.reply.try_send(reply);
+                    self.deliver(p.conn, reply);
                 }
             }
             Msg::Apply(f) => f(self),
-            Msg::WsAttach { stream, keep, info } => self.attach_ws(stream, keep, info),
             Msg::Shutdown => self.request_shutdown(),
         }
     }
 
-    fn answer(&mut self, outcome: Outcome, reply: SyncSender<Reply>) {
-        match outcome {
-            Outcome::Reply(r) => {
-                let _ = reply.try_send(r);
+    /// Acts on what the HTTP server reports: requests go through the gate to their handler
+    /// right here on the loop; accepted upgrades join the hub. An immediate answer may let
+    /// the connection report its next event, which is handled in the same pass.
+    fn on_http(&mut self, events: Vec<HttpEvent>) {
+        let mut queue: VecDeque<HttpEvent> = events.into();
+        while let Some(event) = queue.pop_front() {
+            match event {
+                HttpEvent::Request(conn, req) => {
+                    if self.shutting_down {
+                        let reply = Reply::error(503, "Pulse is shutting down");
+                        queue.extend(self.http.respond(
+                            &self.registry,
+                            conn,
+                            reply,
+                            Instant::now(),
+                        ));
+                        continue;
+                    }
+                    let outcome = crate::core::dispatch::handle_http(self, &req);
+                    if let Some(reply) = self.answer(outcome, conn) {
+                        queue.extend(self.http.respond(
+                            &self.registry,
+                            conn,
+                            reply,
+                            Instant::now(),
+                        ));
+                    }
+                }
+                HttpEvent::Upgrade(up) => self.attach_ws(up),
             }
+        }
+    }
+
+    /// An answer for a connection (deferred work finished, or timed out).
+    fn deliver(&mut self, conn: mio::Token, reply: Reply) {
+        let events = self
+            .http
+            .respond(&self.registry, conn, reply, Instant::now());
+        self.on_http(events);
+    }
+
+    /// The reply to send now, or `None` when deferred work will answer later.
+    fn answer(&mut self, outcome: Outcome, conn: mio::Token) -> Option<Reply> {
+        match outcome {
+            Outcome::Reply(r) => Some(r),
             Outcome::Defer(d) => {
                 self.next_id += 1;
                 let id = self.next_id;
@@ -154,14 +195,13 @@ impl App {
                             id,
                             Pending {
                                 finish: d.finish,
-                                reply,
+                                conn,
                                 deadline,
                             },
                         );
+                        None
                     }
-                    Err(_) => {
-                        let _ = reply.try_send(Reply::error(503, "Server busy, retry shortly"));
-                    }
+                    Err(_) => Some(Reply::error(503, "Server busy, retry shortly")),
                 }
             }
         }
@@ -171,10 +211,15 @@ impl App {
         if self.hub.has_more_to_read() {
             return Some(Instant::now());
         }
-        match (self.timers.next_deadline(), self.next_poll_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.timers.next_deadline(),
+            self.next_poll_deadline(),
+            self.http.next_deadline(),
+            self.drain_until,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Start-up work that needs the whole app: demo mode, configured nodes, first snapshot.
@@ -192,6 +237,8 @@ impl App {
     }
 
     pub fn on_timers(&mut self, now: Instant) {
+        let events = self.http.on_timers(&self.registry, now);
+        self.on_http(events);
         for t in self.timers.pop_due(now) {
             match t {
                 Timer::Housekeeping => {
@@ -224,13 +271,15 @@ impl App {
             .collect();
         for id in expired {
             if let Some(p) = self.pending.remove(&id) {
-                let _ = p.reply.try_send(Reply::error(504, "Operation timed out"));
+                self.deliver(p.conn, Reply::error(504, "Operation timed out"));
             }
         }
     }
 
     /// Called after each batch of messages: publish snapshots that changed.
     pub fn after_batch(&mut self) {
+        let events = self.http.run_again(&self.registry, Instant::now());
+        self.on_http(events);
         if self.shutting_down {
             return;
         }
@@ -272,15 +321,12 @@ impl App {
         self.hub.broadcast(&self.registry, &frame, Instant::now());
     }
 
-    fn attach_ws(
-        &mut self,
-        stream: std::net::TcpStream,
-        keep: Box<dyn tiny_http::ReadWrite + Send>,
-        info: crate::ws::WsUpgrade,
-    ) {
+    /// A handshake the server answered with 101: the same socket becomes a hub client.
+    fn attach_ws(&mut self, up: Upgraded) {
         let now = Instant::now();
-        let mut client = Client::new(mio::net::TcpStream::from_std(stream), info.peer, keep, now);
-        if !info.authorized {
+        let info = up.info;
+        let mut client = Client::new(up.stream, info.peer, up.owed, up.leftover, now);
+        if !info.authorized || self.shutting_down {
             client.close(
                 tungstenite::protocol::frame::coding::CloseCode::Policy,
                 "Authentication required",
@@ -296,6 +342,11 @@ impl App {
     /// Readiness on a socket the loop drives.
     pub fn on_socket_event(&mut self, token: mio::Token, readable: bool, writable: bool) {
         let now = Instant::now();
+        if self.http.owns(token) {
+            let events = self.http.on_event(&self.registry, token, now);
+            self.on_http(events);
+            return;
+        }
         if !self.hub.owns(token) {
             return;
         }
@@ -315,20 +366,33 @@ impl App {
         }
     }
 
+    /// Stops accepting and closes idle connections; requests in flight are still answered
+    /// (and written) for up to `SHUTDOWN_DRAIN`.
     pub fn request_shutdown(&mut self) {
+        if self.shutting_down {
+            return;
+        }
         self.shutting_down = true;
+        self.drain_until = Some(Instant::now() + SHUTDOWN_DRAIN);
+        self.http.drain(&self.registry);
     }
 
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down
     }
 
+    /// Shutting down, and every in-flight answer is out (or the drain time is up).
+    pub fn ready_to_exit(&self, now: Instant) -> bool {
+        self.shutting_down
+            && ((self.pending.is_empty() && self.http.busy() == 0)
+                || self.drain_until.is_some_and(|d| now >= d))
+    }
+
     /// Last words: answer waiting requests, persist state, stop workers.
     pub fn shutdown(&mut self) {
-        for (_, p) in self.pending.drain() {
-            let _ = p
-                .reply
-                .try_send(Reply::error(503, "Pulse is shutting down"));
+        let pending: Vec<mio::Token> = self.pending.drain().map(|(_, p)| p.conn).collect();
+        for conn in pending {
+            self.deliver(conn, Reply::error(503, "Pulse is shutting down"));
         }
         self.hub.close_all(&self.registry);
         self.tasks.shutdown();

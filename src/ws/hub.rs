@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
 
-/// Connected clients at most (each costs a parked tiny_http thread and a few KB).
+/// Connected clients at most (each costs a socket and a few KB of buffers).
 pub const MAX_CLIENTS: usize = 2000;
 /// JSON `ping` messages and protocol pings go out this often.
 pub const PING_EVERY: Duration = Duration::from_secs(30);
