@@ -76,6 +76,8 @@ pub struct Conn<S> {
     out: VecDeque<Outgoing>,
     /// The request being answered.
     meta: Option<ReplyMeta>,
+    /// What the access log says about it (never the query: it may carry secrets).
+    log: Option<(Method, String, Instant)>,
     upgrade: Option<crate::ws::WsUpgrade>,
     /// Close once `out` is written.
     close_after: bool,
@@ -116,6 +118,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
             inbuf: Vec::new(),
             out: VecDeque::new(),
             meta: None,
+            log: None,
             upgrade: None,
             close_after: false,
             peer_eof: false,
@@ -405,6 +408,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
             None => (head.target.clone(), String::new()),
         };
         let method = Method::parse(&head.method);
+        self.log = Some((method, path.clone(), Instant::now()));
         let req = ApiRequest {
             method,
             path,
@@ -437,6 +441,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
         if self.draining {
             meta.keep_alive = false;
         }
+        self.log_answer(reply.status, &meta.request_id);
         let mut reply = reply;
         if reply.status == 101 {
             if let Some(info) = reply.upgrade.take() {
@@ -453,6 +458,19 @@ impl<S: Read + Write + HalfClose> Conn<S> {
         self.state = State::Writing;
         self.last_progress = now;
         self.drive(now)
+    }
+
+    fn log_answer(&mut self, status: u16, request_id: &str) {
+        if let Some((method, path, started)) = self.log.take() {
+            crate::log_debug!(
+                "http request",
+                method = method.as_str(),
+                path = path,
+                status = status,
+                ms = format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+                request_id = request_id,
+            );
+        }
     }
 
     /// After `Step::Upgrade`: the bytes still owed to the client (the 101), the bytes the
