@@ -76,6 +76,8 @@ pub const DEFERRED_TIMEOUT: Duration = Duration::from_secs(30);
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
 
 impl App {
+    // Each argument is a piece built by `core::start` before the loop thread exists.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         cfg: RuntimeConfig,
         handle: LoopHandle,

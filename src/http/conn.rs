@@ -438,7 +438,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
         let Some(mut meta) = self.meta.clone() else {
             return Step::Idle;
         };
-        if self.draining {
+        if self.draining || self.peer_eof {
             meta.keep_alive = false;
         }
         self.log_answer(reply.status, &meta.request_id);
@@ -453,7 +453,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
             // A 101 without an upgrade decision cannot be honoured.
             reply = Reply::error(500, "internal error: upgrade without a socket decision");
         }
-        self.close_after = !meta.keep_alive || self.peer_eof;
+        self.close_after = !meta.keep_alive;
         self.out.push_back(write::serialize(reply, &meta));
         self.state = State::Writing;
         self.last_progress = now;
@@ -504,5 +504,255 @@ fn empty_head() -> Head {
         expect_continue: false,
         keep_alive: false,
         len: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scripted socket: `input` is what the peer sent (then WouldBlock, or EOF when
+    /// `eof`), `out` what we wrote; `room` bytes may be written before WouldBlock.
+    #[derive(Default)]
+    struct Mock {
+        input: Vec<u8>,
+        eof: bool,
+        out: Vec<u8>,
+        room: usize,
+        shut: bool,
+    }
+
+    impl Read for Mock {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.input.is_empty() {
+                return if self.eof {
+                    Ok(0)
+                } else {
+                    Err(io::ErrorKind::WouldBlock.into())
+                };
+            }
+            let n = buf.len().min(self.input.len());
+            buf[..n].copy_from_slice(&self.input[..n]);
+            self.input.drain(..n);
+            Ok(n)
+        }
+    }
+
+    impl Write for Mock {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(self.room);
+            self.out.extend_from_slice(&buf[..n]);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl HalfClose for Mock {
+        fn shutdown_write(&mut self) {
+            self.shut = true;
+        }
+    }
+
+    fn limits() -> Limits {
+        Limits {
+            head_timeout: Duration::from_secs(1),
+            body_timeout: Duration::from_secs(2),
+            idle_timeout: Duration::from_secs(3),
+            write_timeout: Duration::from_secs(4),
+            ..Limits::default()
+        }
+    }
+
+    fn conn(input: &[u8]) -> (Conn<Mock>, Instant) {
+        let now = Instant::now();
+        let mock = Mock {
+            input: input.to_vec(),
+            room: usize::MAX,
+            ..Mock::default()
+        };
+        let peer: SocketAddr = "192.0.2.9:5000".parse().unwrap();
+        (Conn::new(mock, peer, limits(), now), now)
+    }
+
+    fn request(step: Step) -> ApiRequest {
+        match step {
+            Step::Request(r) => *r,
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    fn written(c: &mut Conn<Mock>) -> String {
+        String::from_utf8_lossy(&std::mem::take(&mut c.stream.out)).into_owned()
+    }
+
+    #[test]
+    fn pipelined_requests_one_at_a_time_in_order() {
+        let (mut c, now) = conn(b"GET /a HTTP/1.1\r\n\r\nGET /b?x=1 HTTP/1.1\r\n\r\n");
+        let a = request(c.drive(now));
+        assert_eq!(a.path, "/a");
+        assert_eq!(a.peer.to_string(), "192.0.2.9");
+        // Waiting for the answer: the next request is not parsed.
+        assert!(matches!(c.drive(now), Step::Idle));
+        assert!(c.is_waiting());
+        assert!(matches!(c.respond(Reply::new(200), now), Step::Idle));
+        assert!(written(&mut c).starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(
+            c.wants_again(),
+            "the buffered request waits for the next turn"
+        );
+        let b = request(c.drive(now));
+        assert_eq!((b.path.as_str(), b.query.as_str()), ("/b", "x=1"));
+        // An answer for a connection that is not waiting is ignored.
+        c.respond(Reply::new(200), now);
+        c.respond(Reply::new(500), now);
+        let out = written(&mut c);
+        assert_eq!(out.matches("HTTP/1.1").count(), 1, "{out}");
+        assert_eq!(c.served, 2);
+    }
+
+    #[test]
+    fn body_by_length_and_continue_before_it() {
+        let (mut c, now) =
+            conn(b"POST /x HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+        assert!(matches!(c.drive(now), Step::Idle));
+        assert_eq!(written(&mut c), "HTTP/1.1 100 Continue\r\n\r\n");
+        c.stream.input.extend_from_slice(b"hel");
+        assert!(matches!(c.drive(now), Step::Idle));
+        c.stream.input.extend_from_slice(b"loGET");
+        let r = request(c.drive(now));
+        assert_eq!(r.body, b"hello");
+        assert_eq!(c.inbuf, b"GET", "the next request's bytes stay buffered");
+    }
+
+    #[test]
+    fn oversized_declared_body_is_refused_before_reading_and_closed() {
+        let (mut c, now) =
+            conn(b"POST /x HTTP/1.1\r\nContent-Length: 1048577\r\nExpect: 100-continue\r\n\r\nabc");
+        assert!(matches!(c.drive(now), Step::Idle), "lingering");
+        let out = written(&mut c);
+        assert!(out.starts_with("HTTP/1.1 413 "), "{out}");
+        assert!(!out.contains("100 Continue"));
+        assert!(out.contains("Connection: close"));
+        assert!(c.stream.shut, "our side is shut after the answer");
+        c.stream.eof = true;
+        assert!(matches!(c.drive(now), Step::Close));
+    }
+
+    #[test]
+    fn head_deadline_408_only_when_bytes_came() {
+        let (mut c, now) = conn(b"");
+        assert!(matches!(c.drive(now), Step::Idle));
+        assert_eq!(c.deadline(), Some(now + Duration::from_secs(1)));
+        assert!(matches!(
+            c.on_deadline(now + Duration::from_millis(500)),
+            Step::Idle
+        ));
+        assert!(matches!(
+            c.on_deadline(now + Duration::from_secs(1)),
+            Step::Close
+        ));
+        assert_eq!(written(&mut c), "", "silent close");
+
+        let (mut c, now) = conn(b"GET / HTTP/1.1\r\n");
+        let later = now + Duration::from_millis(300);
+        assert!(matches!(c.drive(later), Step::Idle));
+        assert_eq!(c.deadline(), Some(later + Duration::from_secs(1)));
+        c.on_deadline(later + Duration::from_secs(1));
+        let out = written(&mut c);
+        assert!(out.starts_with("HTTP/1.1 408 "), "{out}");
+        assert!(out.contains("X-Request-ID: "));
+    }
+
+    #[test]
+    fn body_stall_is_408_and_progress_extends_the_deadline() {
+        let (mut c, now) = conn(b"POST /x HTTP/1.1\r\nContent-Length: 10\r\n\r\nab");
+        c.drive(now);
+        assert_eq!(c.deadline(), Some(now + Duration::from_secs(2)));
+        let t1 = now + Duration::from_millis(1500);
+        c.stream.input.extend_from_slice(b"cd");
+        c.drive(t1);
+        assert_eq!(c.deadline(), Some(t1 + Duration::from_secs(2)));
+        c.on_deadline(t1 + Duration::from_secs(2));
+        assert!(written(&mut c).starts_with("HTTP/1.1 408 "));
+    }
+
+    #[test]
+    fn idle_keep_alive_and_write_deadlines() {
+        let (mut c, now) = conn(b"GET / HTTP/1.1\r\n\r\n");
+        request(c.drive(now));
+        assert_eq!(c.deadline(), None, "no deadline while the app works");
+        c.stream.room = 10;
+        let t1 = now + Duration::from_millis(100);
+        c.respond(Reply::json(200, &serde_json::json!({"k": "v"})), t1);
+        assert_eq!(
+            c.deadline(),
+            Some(t1 + Duration::from_secs(4)),
+            "write timeout"
+        );
+        assert!(matches!(
+            c.on_deadline(t1 + Duration::from_secs(4)),
+            Step::Close
+        ));
+
+        let (mut c, now) = conn(b"GET / HTTP/1.1\r\n\r\n");
+        request(c.drive(now));
+        c.respond(Reply::new(204), now);
+        assert!(c.is_idle_keep_alive());
+        assert_eq!(
+            c.deadline(),
+            Some(now + Duration::from_secs(3)),
+            "idle timeout"
+        );
+        // The first byte of the next request switches to the head timeout.
+        c.stream.input.extend_from_slice(b"GE");
+        let t2 = now + Duration::from_millis(2500);
+        c.drive(t2);
+        assert_eq!(c.deadline(), Some(t2 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn peer_half_close_still_gets_its_answer_then_closes() {
+        let (mut c, now) = conn(b"GET / HTTP/1.1\r\n\r\n");
+        c.stream.eof = true;
+        request(c.drive(now));
+        c.drive(now);
+        c.respond(Reply::new(200), now);
+        assert!(written(&mut c).contains("Connection: close"));
+    }
+
+    #[test]
+    fn upgrade_hands_over_the_owed_101_and_early_frames() {
+        let (mut c, now) = conn(b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x81\x00");
+        request(c.drive(now));
+        let mut r = Reply::new(101).header("Sec-WebSocket-Accept", "abc");
+        r.upgrade = Some(crate::ws::WsUpgrade {
+            peer: c.peer.ip(),
+            authorized: true,
+        });
+        assert!(matches!(c.respond(r, now), Step::Upgrade));
+        let (owed, leftover, info) = c.take_upgrade().unwrap();
+        let owed = String::from_utf8(owed).unwrap();
+        assert!(owed.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+        assert!(owed.contains("Sec-WebSocket-Accept: abc\r\n"));
+        assert!(owed.contains("Upgrade: websocket\r\n"));
+        assert_eq!(leftover, b"\x81\x00");
+        assert!(info.authorized);
+    }
+
+    #[test]
+    fn draining_closes_after_the_answer() {
+        let (mut c, now) = conn(b"GET / HTTP/1.1\r\n\r\n");
+        request(c.drive(now));
+        assert!(!c.drain(), "busy: not closed at once");
+        c.respond(Reply::new(200), now);
+        assert!(written(&mut c).contains("Connection: close"));
+        let (mut idle, _) = conn(b"");
+        assert!(idle.drain(), "idle: closed at once");
     }
 }
