@@ -446,6 +446,16 @@ fn big_shared_body_goes_to_many_clients() {
     let state = format!(r#"{{"pad":"{pad}"}}"#);
     let expected = state.clone().into_bytes();
     s.apply(move |app| app.publish_state(state.into_bytes()));
+    // The snapshot's gzip is computed once on a worker (never on the loop); until then
+    // gzip clients would get it uncompressed.
+    wait_until("the shared gzip", Duration::from_secs(10), || {
+        let (tx, rx) = std::sync::mpsc::channel();
+        s.apply(move |app| {
+            tx.send(app.state_json.gzipped_if_ready().is_some())
+                .unwrap()
+        });
+        rx.recv().unwrap()
+    });
     let clients: Vec<_> = (0..24)
         .map(|i| {
             let addr = s.addr;

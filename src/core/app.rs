@@ -12,6 +12,7 @@ use crate::env::RuntimeConfig;
 use crate::http::reply::{Reply, SharedBody};
 use crate::http::router::Router;
 use crate::http::server::{HttpEvent, HttpServer, Upgraded};
+use crate::http::write::GzipPlan;
 use crate::ws::client::{Client, Frame, FrameKind, Inbound};
 use crate::ws::hub::{self, Hub};
 use std::collections::{HashMap, VecDeque};
@@ -142,22 +143,12 @@ impl App {
                 HttpEvent::Request(conn, req) => {
                     if self.shutting_down {
                         let reply = Reply::error(503, "Pulse is shutting down");
-                        queue.extend(self.http.respond(
-                            &self.registry,
-                            conn,
-                            reply,
-                            Instant::now(),
-                        ));
+                        queue.extend(self.send(conn, reply));
                         continue;
                     }
                     let outcome = crate::core::dispatch::handle_http(self, &req);
                     if let Some(reply) = self.answer(outcome, conn) {
-                        queue.extend(self.http.respond(
-                            &self.registry,
-                            conn,
-                            reply,
-                            Instant::now(),
-                        ));
+                        queue.extend(self.send(conn, reply));
                     }
                 }
                 HttpEvent::Upgrade(up) => self.attach_ws(up),
@@ -167,10 +158,49 @@ impl App {
 
     /// An answer for a connection (deferred work finished, or timed out).
     fn deliver(&mut self, conn: mio::Token, reply: Reply) {
-        let events = self
-            .http
-            .respond(&self.registry, conn, reply, Instant::now());
+        let events = self.send(conn, reply);
         self.on_http(events);
+    }
+
+    /// Writes an answer to its connection. Compression that is real work happens on a
+    /// worker: a big owned body is compressed there and delivered afterwards; a shared body
+    /// (the state snapshot) goes out as it is while a worker computes its gzip once for
+    /// everyone after.
+    fn send(&mut self, conn: mio::Token, reply: Reply) -> Vec<HttpEvent> {
+        match crate::http::write::gzip_plan(&reply, self.http.gzip_ok(conn)) {
+            GzipPlan::Inline => {}
+            GzipPlan::WarmShared(body) => {
+                let _ = self.tasks.try_submit(Box::new(move || {
+                    body.gzipped();
+                }));
+            }
+            GzipPlan::Offload => {
+                let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(reply)));
+                let (job_slot, handle) = (std::sync::Arc::clone(&slot), self.handle.clone());
+                let job = Box::new(move || {
+                    let taken = job_slot.lock().ok().and_then(|mut r| r.take());
+                    if let Some(reply) = taken {
+                        let reply = crate::http::write::compress_reply(reply);
+                        handle.post(Msg::Apply(Box::new(move |app: &mut App| {
+                            let events =
+                                app.http.respond(&app.registry, conn, reply, Instant::now());
+                            app.on_http(events);
+                        })));
+                    }
+                });
+                if self.tasks.try_submit(job).is_ok() {
+                    return Vec::new();
+                }
+                // The pool is full: compress here rather than refuse the answer.
+                let reply = slot.lock().ok().and_then(|mut r| r.take());
+                return match reply {
+                    Some(r) => self.http.respond(&self.registry, conn, r, Instant::now()),
+                    None => Vec::new(),
+                };
+            }
+        }
+        self.http
+            .respond(&self.registry, conn, reply, Instant::now())
     }
 
     /// The reply to send now, or `None` when deferred work will answer later.
@@ -296,6 +326,13 @@ impl App {
     /// Replaces the state snapshot and pushes it to every WebSocket client.
     pub fn publish_state(&mut self, json: Vec<u8>) {
         self.state_json = SharedBody::new(json);
+        // Its gzip is computed once, on a worker, before most clients ask.
+        if self.state_json.claim_gzip() {
+            let body = self.state_json.clone();
+            let _ = self.tasks.try_submit(Box::new(move || {
+                body.gzipped();
+            }));
+        }
         self.state_frames = [None, None];
         self.broadcast_state();
     }

@@ -147,6 +147,11 @@ impl<S: Read + Write + HalfClose> Conn<S> {
         )
     }
 
+    /// The request being answered accepts gzip.
+    pub fn gzip_ok(&self) -> bool {
+        self.meta.as_ref().is_some_and(|m| m.gzip_ok)
+    }
+
     pub fn is_waiting(&self) -> bool {
         matches!(self.state, State::Waiting)
     }

@@ -98,6 +98,11 @@ impl HttpServer {
         self.conns.values().filter(|c| c.is_busy()).count()
     }
 
+    /// Whether the request waiting on `token` accepts gzip.
+    pub fn gzip_ok(&self, token: Token) -> bool {
+        self.conns.get(&token).is_some_and(|c| c.gzip_ok())
+    }
+
     /// Readiness on the listener or a connection.
     pub fn on_event(&mut self, registry: &Registry, token: Token, now: Instant) -> Vec<HttpEvent> {
         let mut events = Vec::new();

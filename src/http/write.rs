@@ -3,7 +3,7 @@
 //! `Arc` with a per-connection offset, never copied per client — as the WebSocket writer does.
 
 use crate::http::headers;
-use crate::http::reply::{Body, Reply};
+use crate::http::reply::{Body, Reply, SharedBody};
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -216,8 +216,15 @@ pub fn serialize(reply: Reply, meta: &ReplyMeta) -> Outgoing {
     if compressible {
         push_header(&mut head, "Vary", "Accept-Encoding");
     }
+    // A shared body whose gzip is not ready yet goes out as it is: compressing here would
+    // stall the loop (the app has a worker compute it for the next client).
+    let shared_gz = match (&reply.body, compress) {
+        (Body::Shared(s), true) => s.gzipped_if_ready(),
+        _ => None,
+    };
+    let compress = compress && (shared_gz.is_some() || !matches!(reply.body, Body::Shared(_)));
     let body = match (reply.body, compress) {
-        (Body::Shared(s), true) => OutBody::Shared(s.gzipped()),
+        (Body::Shared(_), true) => OutBody::Shared(shared_gz.unwrap_or_else(|| Arc::from(&[][..]))),
         (body, true) => OutBody::Owned(crate::http::gzip::compress(body.as_slice())),
         (Body::Shared(s), false) => OutBody::Shared(Arc::clone(&s.raw)),
         (Body::Bytes(b), false) => OutBody::Owned(b),
@@ -246,6 +253,48 @@ pub fn serialize(reply: Reply, meta: &ReplyMeta) -> Outgoing {
     }
 }
 
+/// Bodies at least this big are compressed on a worker, not on the loop.
+pub const OFFLOAD_GZIP: usize = 16 * 1024;
+
+/// How a reply's gzip should be produced before it can be written.
+pub enum GzipPlan {
+    /// Nothing to do on a worker: send as is (small, incompressible, or not wanted).
+    Inline,
+    /// A shared body whose gzip nobody computes yet: ask a worker (and send identity now).
+    WarmShared(SharedBody),
+    /// A big owned body: compress it on a worker, then send.
+    Offload,
+}
+
+/// Decides where the compression of `reply` happens (see `GzipPlan`).
+pub fn gzip_plan(reply: &Reply, gzip_ok: bool) -> GzipPlan {
+    let content_type = reply.get_header("content-type").unwrap_or("");
+    let wanted = gzip_ok
+        && reply.status != 101
+        && reply.body.as_slice().len() >= crate::http::gzip::MIN_SIZE
+        && crate::http::gzip::is_compressible(content_type)
+        && reply.get_header("content-encoding").is_none();
+    if !wanted {
+        return GzipPlan::Inline;
+    }
+    match &reply.body {
+        Body::Shared(s) if s.claim_gzip() => GzipPlan::WarmShared(s.clone()),
+        Body::Shared(_) => GzipPlan::Inline,
+        b if b.as_slice().len() >= OFFLOAD_GZIP => GzipPlan::Offload,
+        _ => GzipPlan::Inline,
+    }
+}
+
+/// Runs on a worker: the compressed reply, marked so `serialize` sends it as it is.
+pub fn compress_reply(mut reply: Reply) -> Reply {
+    let gz = crate::http::gzip::compress(reply.body.as_slice());
+    reply.body = Body::Bytes(gz);
+    reply
+        .headers
+        .push(("Content-Encoding".to_string(), "gzip".to_string()));
+    reply
+}
+
 /// The JSON error answer for a request refused before it reached a handler (parse errors,
 /// timeouts): `{"error": ...}` with the request id and security headers, then close.
 pub fn error_response(status: u16, message: &str, request_id: &str) -> Outgoing {
@@ -263,7 +312,6 @@ pub fn error_response(status: u16, message: &str, request_id: &str) -> Outgoing 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::reply::SharedBody;
 
     /// A socket that takes at most `cap` bytes per call and then blocks after `budget`.
     struct Trickle {
@@ -337,6 +385,19 @@ mod tests {
     #[test]
     fn shared_gzip_is_not_copied_and_survives_partial_writes() {
         let body = SharedBody::new(br#"{"a":1}"#.repeat(2000));
+        // Not computed yet: identity, and one worker is asked for it.
+        let s = text(&mut serialize(
+            Reply::json_shared(200, body.clone()),
+            &meta(true, false, true),
+        ));
+        assert!(!s.contains("Content-Encoding"));
+        assert!(s.contains("Content-Length: 14000\r\n"));
+        let reply = Reply::json_shared(200, body.clone());
+        assert!(matches!(gzip_plan(&reply, true), GzipPlan::WarmShared(_)));
+        assert!(
+            matches!(gzip_plan(&reply, true), GzipPlan::Inline),
+            "asked once"
+        );
         let gz = body.gzipped();
         let mut out = serialize(Reply::json_shared(200, body), &meta(true, false, true));
         match &out.body {
