@@ -210,7 +210,9 @@ fn keep_alive_serves_many_requests_then_honours_close() {
     let mut c = connect(s.addr);
     c.write_all(b"GET /api/health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         .unwrap();
-    assert_eq!(read_resp(&mut c, false).status, 200);
+    let r = read_resp(&mut c, false);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("connection").as_deref(), Some("keep-alive"));
     c.write_all(b"GET /api/version HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         .unwrap();
     assert_eq!(read_resp(&mut c, false).status, 200);

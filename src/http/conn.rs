@@ -286,7 +286,8 @@ impl<S: Read + Write + HalfClose> Conn<S> {
                                 BodyKind::Length(n) => BodyState::Length(n),
                                 BodyKind::Chunked => BodyState::Chunked(ChunkedDecoder::default()),
                             };
-                            if head.expect_continue {
+                            // Never a 100 to an HTTP/1.0 client (RFC 9110 §10.1.1).
+                            if head.expect_continue && head.minor == 1 {
                                 self.out.push_back(Outgoing::raw(INTERIM_CONTINUE.to_vec()));
                             }
                             self.last_progress = now;
@@ -429,6 +430,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
             gzip_ok: req.accepts_gzip(),
             head_only: method == Method::Head,
             keep_alive: head.keep_alive && !self.draining,
+            http10: head.minor == 0,
         });
         self.state = State::Waiting;
         Step::Request(Box::new(req))

@@ -108,6 +108,8 @@ pub struct ReplyMeta {
     pub head_only: bool,
     /// false: `Connection: close` is sent and the connection closes after the answer.
     pub keep_alive: bool,
+    /// An HTTP/1.0 client: keep-alive must be announced (`Connection: keep-alive`).
+    pub http10: bool,
 }
 
 pub fn reason(status: u16) -> &'static str {
@@ -240,6 +242,8 @@ pub fn serialize(reply: Reply, meta: &ReplyMeta) -> Outgoing {
     }
     if !meta.keep_alive {
         push_header(&mut head, "Connection", "close");
+    } else if meta.http10 {
+        push_header(&mut head, "Connection", "keep-alive");
     }
     head.extend_from_slice(b"\r\n");
     Outgoing {
@@ -305,6 +309,7 @@ pub fn error_response(status: u16, message: &str, request_id: &str) -> Outgoing 
             gzip_ok: false,
             head_only: false,
             keep_alive: false,
+            http10: false,
         },
     )
 }
@@ -341,6 +346,7 @@ mod tests {
             gzip_ok,
             head_only,
             keep_alive,
+            http10: false,
         }
     }
 
