@@ -85,6 +85,9 @@ pub struct Conn<S> {
     peer_eof: bool,
     /// Input stopped at `READ_CAP`: read again once it drains (no new edge will come).
     read_paused: bool,
+    /// An answer finished with the next request's bytes already buffered: they have not been
+    /// looked at yet (a partial head that has been looked at waits for the next read event).
+    unparsed: bool,
     opened: Instant,
     /// When the last answer finished (keep-alive idle time and eviction order).
     pub idle_since: Instant,
@@ -123,6 +126,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
             close_after: false,
             peer_eof: false,
             read_paused: false,
+            unparsed: false,
             opened: now,
             idle_since: now,
             last_progress: now,
@@ -159,7 +163,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
     /// Input is buffered that no readiness event will announce again.
     pub fn wants_again(&self) -> bool {
         match self.state {
-            State::Head { .. } => !self.inbuf.is_empty() || self.read_paused,
+            State::Head { .. } => self.unparsed || self.read_paused,
             State::Body { .. } | State::Lingering { .. } => self.read_paused,
             _ => false,
         }
@@ -256,6 +260,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
 
     /// Advances the machine as far as it goes without waiting.
     pub fn drive(&mut self, now: Instant) -> Step {
+        self.unparsed = false;
         if !matches!(self.state, State::Upgraded | State::Closed) && !self.fill() {
             self.state = State::Closed;
             return Step::Close;
@@ -363,6 +368,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
                             self.state = State::Head { first_byte: None };
                             // Pipelined bytes already here wait for the next turn (fairness):
                             // the server drives us again when `wants_again`.
+                            self.unparsed = !self.inbuf.is_empty();
                             return Step::Idle;
                         }
                     }
@@ -621,6 +627,16 @@ mod tests {
         let out = written(&mut c);
         assert_eq!(out.matches("HTTP/1.1").count(), 1, "{out}");
         assert_eq!(c.served, 2);
+    }
+
+    #[test]
+    fn a_partial_head_waits_for_input_instead_of_spinning() {
+        let (mut c, now) = conn(b"GET / HTTP/1.1\r\nHost: x");
+        assert!(matches!(c.drive(now), Step::Idle));
+        assert!(
+            !c.wants_again(),
+            "nothing new to look at until the next read event"
+        );
     }
 
     #[test]
