@@ -699,3 +699,28 @@ fn ping_flood_from_a_client_that_never_reads_gets_it_dropped() {
     assert_eq!((clients, dropped), (0, 1), "after {sent} pings");
     assert!(t.elapsed() < Duration::from_secs(8));
 }
+
+#[test]
+fn deferred_work_past_30_s_gets_504_and_the_late_result_is_dropped() {
+    let s = server(&[]);
+    let mut c = connect(s.addr);
+    c.set_read_timeout(Some(Duration::from_secs(40))).unwrap();
+    let t = Instant::now();
+    c.write_all(get("/api/test/slow?ms=31500").as_bytes())
+        .unwrap();
+    let r = read_resp(&mut c, false);
+    assert_eq!(r.status, 504);
+    assert!(r.json()["error"].is_string());
+    assert!(t.elapsed() >= Duration::from_secs(29), "{:?}", t.elapsed());
+    // The connection goes on; the worker's late result finds nothing to answer.
+    c.write_all(get("/api/health").as_bytes()).unwrap();
+    assert_eq!(read_resp(&mut c, false).status, 200);
+    std::thread::sleep(Duration::from_secs(2));
+    c.write_all(get("/api/version").as_bytes()).unwrap();
+    let r = read_resp(&mut c, false);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.json().get("slept").is_none(),
+        "not the late deferred answer"
+    );
+}
