@@ -217,6 +217,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
         }
         let mut chunk = [0u8; 8192];
         self.read_paused = false;
+        let mut discarded = 0;
         loop {
             if self.inbuf.len() >= READ_CAP {
                 self.read_paused = true;
@@ -230,7 +231,13 @@ impl<S: Read + Write + HalfClose> Conn<S> {
                 }
                 Ok(n) => {
                     if matches!(self.state, State::Lingering { .. } | State::Upgraded) {
-                        continue; // discarded (an upgraded socket is not read here)
+                        // Discarded; a peer that keeps sending takes turns with the others.
+                        discarded += n;
+                        if discarded >= READ_CAP {
+                            self.read_paused = true;
+                            return true;
+                        }
+                        continue;
                     }
                     self.inbuf.extend_from_slice(&chunk[..n]);
                 }
