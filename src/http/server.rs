@@ -54,7 +54,12 @@ pub struct HttpServer {
     draining: bool,
     /// Connections refused by the caps since start (for logs and benchmarks).
     pub refused_total: u64,
+    /// Most connections open since freed heap was last handed back to the OS.
+    high_water: usize,
 }
+
+/// After this many connections closed, freed heap (their buffers) goes back to the OS.
+const TRIM_AFTER_CLOSING: usize = 256;
 
 impl HttpServer {
     pub fn new(
@@ -77,6 +82,7 @@ impl HttpServer {
             again: Vec::new(),
             draining: false,
             refused_total: 0,
+            high_water: 0,
         })
     }
 
@@ -148,6 +154,10 @@ impl HttpServer {
             }
             let step = c.on_deadline(now);
             self.after(registry, token, step, now, &mut events);
+        }
+        if self.conns.len() + TRIM_AFTER_CLOSING <= self.high_water {
+            self.high_water = self.conns.len();
+            crate::ws::hub::trim_heap();
         }
         events
     }
@@ -298,6 +308,7 @@ impl HttpServer {
             conn.draining = self.draining;
             self.caps.add(peer.ip());
             self.conns.insert(token, conn);
+            self.high_water = self.high_water.max(self.conns.len());
             self.after(registry, token, Step::Idle, now, &mut Vec::new());
         }
     }

@@ -37,7 +37,7 @@ const TRIM_AFTER_LEAVING: usize = 256;
 
 /// Returns freed heap pages to the OS. glibc keeps them otherwise (RSS would stay at the
 /// peak after thousands of clients left); musl's allocator already unmaps them.
-fn trim_heap() {
+pub fn trim_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim has no preconditions.
     unsafe {
