@@ -168,6 +168,8 @@ pub struct RuntimeConfig {
     pub log_level: Level,
     pub mock_mode: bool,
     pub connection_timeout: Duration,
+    /// The HTTP server's connection caps and timeouts (`PULSE_HTTP_*`).
+    pub http: crate::http::limits::Limits,
     pub vars: EnvVars,
 }
 
@@ -233,6 +235,7 @@ impl RuntimeConfig {
             log_level,
             mock_mode,
             connection_timeout,
+            http: crate::http::limits::Limits::from_vars(&vars)?,
             vars,
         })
     }

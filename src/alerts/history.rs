@@ -132,7 +132,11 @@ mod tests {
         let mut h = History::default();
         let now = 10_000_000;
         for i in 0..10 {
-            let level = if i % 2 == 0 { Level::Warning } else { Level::Critical };
+            let level = if i % 2 == 0 {
+                Level::Warning
+            } else {
+                Level::Critical
+            };
             h.record(&alert(&format!("a{i}"), now + i * 1000, level), now);
         }
         let all = h.query(&Query::default());
@@ -164,7 +168,11 @@ mod tests {
         bytes.extend_from_slice(b"{\"id\": \"torn");
         std::fs::write(dir.join(FILE), &bytes).unwrap();
         let loaded = History::load(&dir, now);
-        let ids: Vec<&str> = loaded.query(&Query::default()).iter().map(|a| a.id.as_str()).collect();
+        let ids: Vec<&str> = loaded
+            .query(&Query::default())
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect();
         assert_eq!(ids, ["new"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }

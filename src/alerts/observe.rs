@@ -6,8 +6,8 @@
 
 use super::alert::{Observation, Presence, ResourceKind};
 use super::threshold::Metric;
-use crate::state::store::{connection_key, LiveState};
 use crate::monitor::InstanceKind;
+use crate::state::store::{connection_key, LiveState};
 
 const MB: f64 = 1024.0 * 1024.0;
 
@@ -46,11 +46,17 @@ fn rate(bytes_per_s: i64) -> f64 {
 /// Observations of the whole estate, borrowing from `state` and `scratch`.
 pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observation<'a>> {
     scratch.tags.clear();
-    scratch.tags.extend(state.vms().map(|g| split_tags(&g.tags)));
-    scratch.tags.extend(state.containers().map(|g| split_tags(&g.tags)));
+    scratch
+        .tags
+        .extend(state.vms().map(|g| split_tags(&g.tags)));
+    scratch
+        .tags
+        .extend(state.containers().map(|g| split_tags(&g.tags)));
     scratch.ids.clear();
     for p in state.pbs_instances() {
-        scratch.ids.extend(p.datastores.iter().map(|d| format!("{}-{}", p.id, d.name)));
+        scratch
+            .ids
+            .extend(p.datastores.iter().map(|d| format!("{}-{}", p.id, d.name)));
     }
     let sets = &scratch.tags;
     let mut datastore_ids = scratch.ids.iter();
@@ -63,7 +69,11 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             (Metric::Memory, n.memory.usage),
             (Metric::Disk, n.disk.usage),
         ];
-        if let Some(t) = n.temperature.as_ref().and_then(|t| t.cpu_package.or(t.cpu_max)) {
+        if let Some(t) = n
+            .temperature
+            .as_ref()
+            .and_then(|t| t.cpu_package.or(t.cpu_max))
+        {
             metrics.push((Metric::Temperature, t));
         }
         out.push(Observation {
@@ -74,7 +84,11 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             instance: &n.instance,
             vmid: None,
             tags: &[],
-            presence: if n.status == "online" { Presence::Up } else { Presence::Offline },
+            presence: if n.status == "online" {
+                Presence::Up
+            } else {
+                Presence::Offline
+            },
             template: false,
             stale: stale(&n.instance),
             sample_ms: sample,
@@ -91,7 +105,11 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             instance: &g.instance,
             vmid: Some(g.vmid),
             tags: set.next().map_or(&[][..], |v| v.as_slice()),
-            presence: if g.status == "running" { Presence::Up } else { Presence::Stopped },
+            presence: if g.status == "running" {
+                Presence::Up
+            } else {
+                Presence::Stopped
+            },
             template: g.template,
             stale: stale(&g.instance),
             sample_ms: sample,
@@ -115,7 +133,11 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             instance: &g.instance,
             vmid: Some(g.vmid),
             tags: set.next().map_or(&[][..], |v| v.as_slice()),
-            presence: if g.status == "running" { Presence::Up } else { Presence::Stopped },
+            presence: if g.status == "running" {
+                Presence::Up
+            } else {
+                Presence::Stopped
+            },
             template: g.template,
             stale: stale(&g.instance),
             sample_ms: sample,
@@ -139,7 +161,11 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             instance: &s.instance,
             vmid: None,
             tags: &[],
-            presence: if s.active && s.status != "unavailable" { Presence::Up } else { Presence::Offline },
+            presence: if s.active && s.status != "unavailable" {
+                Presence::Up
+            } else {
+                Presence::Offline
+            },
             template: false,
             stale: stale(&s.instance),
             sample_ms: sample,
@@ -157,7 +183,11 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             instance: &p.name,
             vmid: None,
             tags: &[],
-            presence: if healthy { Presence::Up } else { Presence::Offline },
+            presence: if healthy {
+                Presence::Up
+            } else {
+                Presence::Offline
+            },
             template: false,
             stale: false,
             sample_ms: sample,
@@ -191,7 +221,11 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             instance: &p.name,
             vmid: None,
             tags: &[],
-            presence: if healthy { Presence::Up } else { Presence::Offline },
+            presence: if healthy {
+                Presence::Up
+            } else {
+                Presence::Offline
+            },
             template: false,
             stale: false,
             sample_ms: sample,

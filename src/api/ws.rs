@@ -1,5 +1,7 @@
 //! `GET /ws` (the live feed) and the `/socket.io/` compatibility endpoint.
 
+use crate::auth::ratelimit::Category;
+use crate::auth::request::RequestInfo;
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
@@ -20,7 +22,11 @@ fn allowed_origins(app: &App) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Validates the upgrade; the socket itself is attached by the HTTP thread after the 101.
+/// Validates the upgrade; the HTTP server writes the 101 and hands the socket to the hub.
+///
+/// The gate counted this handshake against the per-address WebSocket limit (5 a minute);
+/// an authenticated one is given back, so a signed-in user reloading the page keeps getting
+/// a feed while refused and anonymous handshakes (floods) are still limited.
 fn upgrade(app: &mut App, ctx: &Ctx) -> Outcome {
     let req = ctx.req;
     let accept = match handshake::accept_key(req) {
@@ -35,10 +41,30 @@ fn upgrade(app: &mut App, ctx: &Ctx) -> Outcome {
         );
         return Reply::error(403, "Origin not allowed").into();
     }
+    // The same rule as `security::ws_allowed` (the feed is what `GET /api/state` shows), with
+    // the principal kept: only a signed-in user (session or token) gets the handshake back.
+    let info = RequestInfo {
+        method: req.method.as_str(),
+        path: &req.path,
+        query: &req.query,
+        peer: req.peer,
+        is_tls: req.is_https,
+        headers: &req.headers,
+    };
+    let verdict = app.security.authorize(
+        &info,
+        Access::Scope(Scope::MonitoringRead),
+        crate::util::time::UtcTime::now(),
+    );
+    let authorized = verdict.outcome.is_ok();
+    if verdict.outcome.is_ok_and(|p| p.is_authenticated()) {
+        let ip = app.security.client_ip(&info);
+        app.security.rate.refund(ip, Category::WebSocket);
+    }
     let mut reply = Reply::new(101).header("Sec-WebSocket-Accept", &accept);
     reply.upgrade = Some(WsUpgrade {
         peer: req.peer,
-        authorized: crate::api::security::ws_allowed(app, req),
+        authorized,
     });
     reply.into()
 }

@@ -209,6 +209,14 @@ impl RateLimiter {
         }
     }
 
+    /// Gives back one request counted in `category` (a WebSocket handshake that turned out
+    /// to be authenticated: only refused and anonymous handshakes count against the limit).
+    pub fn refund(&mut self, ip: IpAddr, category: Category) {
+        if let Some(w) = self.windows.get_mut(&(client_ip::subject(ip), category)) {
+            w.count = w.count.saturating_sub(1);
+        }
+    }
+
     /// [`categorize`] then [`RateLimiter::check`]; `None` for exempt requests.
     pub fn check_request(
         &mut self,

@@ -83,8 +83,32 @@ fn block_shutdown_signals() -> libc::sigset_t {
     }
 }
 
+/// Raises the open-files soft limit to the hard limit: every connection is a descriptor on
+/// the loop, and the common default soft limit (1024) is below the HTTP cap plus the
+/// WebSocket cap. Returns the limit now in force.
+fn raise_nofile_limit() -> u64 {
+    // SAFETY: getrlimit/setrlimit with a valid, locally owned rlimit struct.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 0;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let wanted = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+                return wanted.rlim_cur as u64;
+            }
+        }
+        lim.rlim_cur as u64
+    }
+}
+
 fn serve() -> ExitCode {
     let signals = block_shutdown_signals();
+    let nofile = raise_nofile_limit();
     let cfg = match RuntimeConfig::load_from_process() {
         Ok(c) => c,
         Err(e) => {
@@ -96,7 +120,8 @@ fn serve() -> ExitCode {
     pulse::log_info!(
         "starting pulse",
         version = pulse::VERSION,
-        data_dir = cfg.data_dir.display()
+        data_dir = cfg.data_dir.display(),
+        open_files_limit = nofile
     );
     let running = match pulse::start(cfg) {
         Ok(r) => r,

@@ -10,10 +10,11 @@ use crate::core::workers::WorkerPool;
 use crate::env::RuntimeConfig;
 use crate::http::reply::{Reply, SharedBody};
 use crate::http::router::Router;
+use crate::http::server::{HttpEvent, HttpServer, Upgraded};
+use crate::http::write::GzipPlan;
 use crate::ws::client::{Client, Frame, FrameKind, Inbound};
 use crate::ws::hub::{self, Hub};
-use std::collections::HashMap;
-use std::sync::mpsc::SyncSender;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// Periodic housekeeping the loop runs for the app.
@@ -43,8 +44,10 @@ pub struct App {
     writer: crate::core::writer::Writer,
     /// Deferred work older than this is answered 504.
     deferred_timeout: Duration,
-    /// The loop's mio registry, for sockets the loop drives itself (WebSocket clients).
+    /// The loop's mio registry, for sockets the loop drives itself (HTTP, WebSocket clients).
     pub registry: mio::Registry,
+    /// The HTTP server: listener and connections, driven by this loop.
+    pub http: HttpServer,
     pub hub: Hub,
     /// The monitor: poll schedule, live state, demo cluster (see `core::polling`).
     pub polling: crate::core::polling::Polling,
@@ -60,27 +63,34 @@ pub struct App {
     pending: HashMap<u64, Pending>,
     next_id: u64,
     shutting_down: bool,
+    /// Shutdown waits for in-flight answers until then at most.
+    drain_until: Option<Instant>,
 }
 
 /// A request whose answer waits for deferred work.
 struct Pending {
     finish: Finish,
-    reply: SyncSender<Reply>,
+    /// The connection that asked; if it closed meanwhile, the answer is dropped.
+    conn: mio::Token,
     deadline: Instant,
 }
 
-/// How long deferred work may take before the caller gets 504 (the HTTP thread gives up at
-/// the same time, so the worker's late result is simply dropped). Tests shrink it through
-/// `core::workers::Limits`.
+/// How long deferred work may take before the caller gets 504 (the worker's late result is
+/// then simply dropped). Tests shrink it through `core::workers::Limits`.
 pub const DEFERRED_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a shutdown waits for in-flight requests to be answered and written.
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
 
 impl App {
+    // Each argument is a piece built by `core::start` before the loop thread exists.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         cfg: RuntimeConfig,
         handle: LoopHandle,
         pools: crate::core::workers::HandlerPools,
         router: std::sync::Arc<Router>,
         registry: mio::Registry,
+        http: HttpServer,
         security: crate::auth::guard::Security,
         polling: crate::core::polling::Polling,
     ) -> App {
@@ -127,6 +137,7 @@ impl App {
             tasks: pools.cpu,
             net_tasks: pools.net,
             registry,
+            http,
             hub: Hub::new(Instant::now()),
             polling,
             alerts,
@@ -137,36 +148,97 @@ impl App {
             pending: HashMap::new(),
             next_id: 0,
             shutting_down: false,
+            drain_until: None,
         }
     }
 
     pub fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Http { req, reply } => {
-                if self.shutting_down {
-                    let _ = reply.try_send(Reply::error(503, "Pulse is shutting down"));
-                    return;
-                }
-                let outcome = crate::core::dispatch::handle_http(self, &req);
-                self.answer(outcome, reply);
-            }
             Msg::Deferred { id, result } => {
                 if let Some(p) = self.pending.remove(&id) {
                     let reply = (p.finish)(self, result);
-                    let _ = p.reply.try_send(reply);
+                    self.deliver(p.conn, reply);
                 }
             }
             Msg::Apply(f) => f(self),
-            Msg::WsAttach { stream, keep, info } => self.attach_ws(stream, keep, info),
             Msg::Shutdown => self.request_shutdown(),
         }
     }
 
-    fn answer(&mut self, outcome: Outcome, reply: SyncSender<Reply>) {
-        match outcome {
-            Outcome::Reply(r) => {
-                let _ = reply.try_send(r);
+    /// Acts on what the HTTP server reports: requests go through the gate to their handler
+    /// right here on the loop; accepted upgrades join the hub. An immediate answer may let
+    /// the connection report its next event, which is handled in the same pass.
+    fn on_http(&mut self, events: Vec<HttpEvent>) {
+        let mut queue: VecDeque<HttpEvent> = events.into();
+        while let Some(event) = queue.pop_front() {
+            match event {
+                HttpEvent::Request(conn, req) => {
+                    if self.shutting_down {
+                        let reply = Reply::error(503, "Pulse is shutting down");
+                        queue.extend(self.send(conn, reply));
+                        continue;
+                    }
+                    let outcome = crate::core::dispatch::handle_http(self, &req);
+                    if let Some(reply) = self.answer(outcome, conn) {
+                        queue.extend(self.send(conn, reply));
+                    }
+                }
+                HttpEvent::Upgrade(up) => self.attach_ws(up),
             }
+        }
+    }
+
+    /// An answer for a connection (deferred work finished, or timed out).
+    fn deliver(&mut self, conn: mio::Token, reply: Reply) {
+        let events = self.send(conn, reply);
+        self.on_http(events);
+    }
+
+    /// Writes an answer to its connection. Compression that is real work happens on a
+    /// worker: a big owned body is compressed there and delivered afterwards; a shared body
+    /// (the state snapshot) goes out as it is while a worker computes its gzip once for
+    /// everyone after.
+    fn send(&mut self, conn: mio::Token, reply: Reply) -> Vec<HttpEvent> {
+        match crate::http::write::gzip_plan(&reply, self.http.gzip_ok(conn)) {
+            GzipPlan::Inline => {}
+            GzipPlan::WarmShared(body) => {
+                let _ = self.tasks.try_submit(Box::new(move || {
+                    body.gzipped();
+                }));
+            }
+            GzipPlan::Offload => {
+                let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(reply)));
+                let (job_slot, handle) = (std::sync::Arc::clone(&slot), self.handle.clone());
+                let job = Box::new(move || {
+                    let taken = job_slot.lock().ok().and_then(|mut r| r.take());
+                    if let Some(reply) = taken {
+                        let reply = crate::http::write::compress_reply(reply);
+                        handle.post(Msg::Apply(Box::new(move |app: &mut App| {
+                            let events =
+                                app.http.respond(&app.registry, conn, reply, Instant::now());
+                            app.on_http(events);
+                        })));
+                    }
+                });
+                if self.tasks.try_submit(job).is_ok() {
+                    return Vec::new();
+                }
+                // The pool is full: compress here rather than refuse the answer.
+                let reply = slot.lock().ok().and_then(|mut r| r.take());
+                return match reply {
+                    Some(r) => self.http.respond(&self.registry, conn, r, Instant::now()),
+                    None => Vec::new(),
+                };
+            }
+        }
+        self.http
+            .respond(&self.registry, conn, reply, Instant::now())
+    }
+
+    /// The reply to send now, or `None` when deferred work will answer later.
+    fn answer(&mut self, outcome: Outcome, conn: mio::Token) -> Option<Reply> {
+        match outcome {
+            Outcome::Reply(r) => Some(r),
             Outcome::Defer(d) => {
                 self.next_id += 1;
                 let id = self.next_id;
@@ -187,12 +259,13 @@ impl App {
                         id,
                         Pending {
                             finish: d.finish,
-                            reply,
+                            conn,
                             deadline,
                         },
                     );
+                    None
                 } else {
-                    let _ = reply.try_send(Reply::error(503, "Server busy, retry shortly"));
+                    Some(Reply::error(503, "Server busy, retry shortly"))
                 }
             }
         }
@@ -202,10 +275,15 @@ impl App {
         if self.hub.has_more_to_read() {
             return Some(Instant::now());
         }
-        match (self.timers.next_deadline(), self.next_poll_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.timers.next_deadline(),
+            self.next_poll_deadline(),
+            self.http.next_deadline(),
+            self.drain_until,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Start-up work that needs the whole app: demo mode, configured nodes, first snapshot.
@@ -223,6 +301,8 @@ impl App {
     }
 
     pub fn on_timers(&mut self, now: Instant) {
+        let events = self.http.on_timers(&self.registry, now);
+        self.on_http(events);
         for t in self.timers.pop_due(now) {
             match t {
                 Timer::Housekeeping => {
@@ -255,13 +335,15 @@ impl App {
             .collect();
         for id in expired {
             if let Some(p) = self.pending.remove(&id) {
-                let _ = p.reply.try_send(Reply::error(504, "Operation timed out"));
+                self.deliver(p.conn, Reply::error(504, "Operation timed out"));
             }
         }
     }
 
     /// Called after each batch of messages: publish snapshots that changed.
     pub fn after_batch(&mut self) {
+        let events = self.http.run_again(&self.registry, Instant::now());
+        self.on_http(events);
         if self.shutting_down {
             return;
         }
@@ -277,6 +359,13 @@ impl App {
     /// Replaces the state snapshot and pushes it to every WebSocket client.
     pub fn publish_state(&mut self, json: Vec<u8>) {
         self.state_json = SharedBody::new(json);
+        // Its gzip is computed once, on a worker, before most clients ask.
+        if self.state_json.claim_gzip() {
+            let body = self.state_json.clone();
+            let _ = self.tasks.try_submit(Box::new(move || {
+                body.gzipped();
+            }));
+        }
         self.state_frames = [None, None];
         self.broadcast_state();
     }
@@ -304,15 +393,12 @@ impl App {
         self.hub.broadcast(&self.registry, &frame, Instant::now());
     }
 
-    fn attach_ws(
-        &mut self,
-        stream: std::net::TcpStream,
-        keep: Box<dyn tiny_http::ReadWrite + Send>,
-        info: crate::ws::WsUpgrade,
-    ) {
+    /// A handshake the server answered with 101: the same socket becomes a hub client.
+    fn attach_ws(&mut self, up: Upgraded) {
         let now = Instant::now();
-        let mut client = Client::new(mio::net::TcpStream::from_std(stream), info.peer, keep, now);
-        if !info.authorized {
+        let info = up.info;
+        let mut client = Client::new(up.stream, info.peer, up.owed, up.leftover, now);
+        if !info.authorized || self.shutting_down {
             client.close(
                 tungstenite::protocol::frame::coding::CloseCode::Policy,
                 "Authentication required",
@@ -328,6 +414,11 @@ impl App {
     /// Readiness on a socket the loop drives.
     pub fn on_socket_event(&mut self, token: mio::Token, readable: bool, writable: bool) {
         let now = Instant::now();
+        if self.http.owns(token) {
+            let events = self.http.on_event(&self.registry, token, now);
+            self.on_http(events);
+            return;
+        }
         if !self.hub.owns(token) {
             return;
         }
@@ -347,8 +438,15 @@ impl App {
         }
     }
 
+    /// Stops accepting and closes idle connections; requests in flight are still answered
+    /// (and written) for up to `SHUTDOWN_DRAIN`.
     pub fn request_shutdown(&mut self) {
+        if self.shutting_down {
+            return;
+        }
         self.shutting_down = true;
+        self.drain_until = Some(Instant::now() + SHUTDOWN_DRAIN);
+        self.http.drain(&self.registry);
     }
 
     /// Where durable writes go (config saves, sessions, tokens, audit).
@@ -360,12 +458,18 @@ impl App {
         self.shutting_down
     }
 
+    /// Shutting down, and every in-flight answer is out (or the drain time is up).
+    pub fn ready_to_exit(&self, now: Instant) -> bool {
+        self.shutting_down
+            && ((self.pending.is_empty() && self.http.busy() == 0)
+                || self.drain_until.is_some_and(|d| now >= d))
+    }
+
     /// Last words: answer waiting requests, persist state, stop workers.
     pub fn shutdown(&mut self) {
-        for (_, p) in self.pending.drain() {
-            let _ = p
-                .reply
-                .try_send(Reply::error(503, "Pulse is shutting down"));
+        let pending: Vec<mio::Token> = self.pending.drain().map(|(_, p)| p.conn).collect();
+        for conn in pending {
+            self.deliver(conn, Reply::error(503, "Pulse is shutting down"));
         }
         self.hub.close_all(&self.registry);
         self.tasks.shutdown();

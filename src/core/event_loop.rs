@@ -2,8 +2,6 @@
 //! timers. Every mutation of application state happens here, one message at a time.
 
 use crate::core::app::App;
-use crate::http::reply::Reply;
-use crate::http::request::ApiRequest;
 use mio::{Events, Poll, Token, Waker};
 use std::any::Any;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
@@ -14,11 +12,6 @@ pub const WAKE: Token = Token(0);
 
 /// Everything that reaches the loop.
 pub enum Msg {
-    /// An HTTP request from an API thread; the answer goes back on `reply`.
-    Http {
-        req: Box<ApiRequest>,
-        reply: SyncSender<Reply>,
-    },
     /// A deferred handler's work finished on a worker.
     Deferred {
         id: u64,
@@ -26,14 +19,7 @@ pub enum Msg {
     },
     /// A worker's result that knows how to apply itself (poll results, connection tests...).
     Apply(Box<dyn FnOnce(&mut App) + Send>),
-    /// An upgraded WebSocket connection: our non-blocking duplicate of its socket, and the
-    /// tiny_http stream that must stay alive as long as it does.
-    WsAttach {
-        stream: std::net::TcpStream,
-        keep: Box<dyn tiny_http::ReadWrite + Send>,
-        info: crate::ws::WsUpgrade,
-    },
-    /// Stop: answer what is queued, persist, exit.
+    /// Stop: stop accepting, answer what is in flight (bounded), persist, exit.
     Shutdown,
 }
 
@@ -49,7 +35,7 @@ impl LoopHandle {
         LoopHandle { tx, waker }
     }
 
-    /// Non-blocking send for callers that can answer "busy" themselves (HTTP threads).
+    /// Non-blocking send for callers that can answer "busy" themselves.
     pub fn try_send(&self, msg: Msg) -> Result<(), Msg> {
         match self.tx.try_send(msg) {
             Ok(()) => {
@@ -71,7 +57,7 @@ impl LoopHandle {
 
 /// Runs until `Msg::Shutdown` (or every sender is gone), then lets the app persist and stop.
 pub fn run(mut app: App, mut poll: Poll, rx: Receiver<Msg>) {
-    let mut events = Events::with_capacity(16);
+    let mut events = Events::with_capacity(256);
     loop {
         let timeout = app
             .next_deadline()
@@ -101,7 +87,7 @@ pub fn run(mut app: App, mut poll: Poll, rx: Receiver<Msg>) {
         }
         app.on_timers(Instant::now());
         app.after_batch();
-        if app.is_shutting_down() {
+        if app.ready_to_exit(Instant::now()) {
             app.shutdown();
             return;
         }

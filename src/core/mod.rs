@@ -1,10 +1,14 @@
 //! The event loop and what runs around it. `start` wires the pieces together:
 //!
 //! ```text
-//!  tiny_http ─▶ http-recv (2) ─▶ http-req threads ──Msg::Http──▶ ┌────────────┐
-//!                                   ▲  reply (bounded wait)      │ event loop │──▶ task pool (blocking work)
-//!                                   └────────────────────────────│  owns App  │◀── Msg::Deferred / Apply
-//!                                                                └────────────┘
+//!  sockets (listener, HTTP connections, WebSocket clients)
+//!        │ mio readiness
+//!        ▼
+//!  ┌──────────────────────────────┐  try_submit   ┌─────────────────────────────┐
+//!  │ event loop: HttpServer, Hub, │──────────────▶│ task / net pools, poll      │
+//!  │ App (gate + handlers)        │◀──────────────│ workers (blocking work)     │
+//!  └──────────────────────────────┘ Msg::Deferred └─────────────────────────────┘
+//!                                    / Apply
 //! ```
 
 pub mod alerting;
@@ -28,12 +32,11 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// A running Pulse: the loop thread, the HTTP server, and the address it listens on.
+/// A running Pulse: the loop thread (which also serves HTTP) and the address it listens on.
 pub struct Running {
     pub addr: SocketAddr,
     handle: LoopHandle,
     loop_thread: Option<JoinHandle<()>>,
-    http: HttpServer,
 }
 
 /// Starts Pulse serving `routes` (the caller builds the table: `crate::start` uses
@@ -44,10 +47,17 @@ pub fn start(
 ) -> std::io::Result<Running> {
     let router = Arc::new(crate::http::router::Router::new(routes));
     let security = gate::open(&cfg)?;
-    let listener = crate::http::server::bind(cfg.bind, cfg.port)?;
+    let listener = crate::http::listener::bind(cfg.bind, cfg.port)?;
     let addr = listener.local_addr()?;
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKE)?);
+    // Connections from trusted proxies share the proxy's address: exempt from the per-address
+    // cap (the configuration was validated by `gate::open` above).
+    let proxies = crate::auth::client_ip::CidrList::parse(
+        cfg.vars.get("PULSE_TRUSTED_PROXY_CIDRS").unwrap_or(""),
+    )
+    .unwrap_or_default();
+    let http = HttpServer::new(listener, poll.registry(), cfg.http, proxies)?;
     let limits = workers::Limits::from_lookup(&|k| cfg.vars.get(k).map(str::to_string));
     let (tx, rx) = sync_channel(limits.inbox);
     let handle = LoopHandle::new(tx, waker);
@@ -69,8 +79,16 @@ pub fn start(
     let loop_thread = std::thread::Builder::new()
         .name("event-loop".into())
         .spawn(move || {
-            let mut app =
-                app::App::new(cfg, loop_handle, pools, router, registry, security, polling);
+            let mut app = app::App::new(
+                cfg,
+                loop_handle,
+                pools,
+                router,
+                registry,
+                http,
+                security,
+                polling,
+            );
             // A panic here would leave a process that answers 503 forever; better to die
             // loudly and let the supervisor (systemd, Docker) restart us.
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
@@ -82,13 +100,11 @@ pub fn start(
                 std::process::abort();
             }
         })?;
-    let http = HttpServer::start(listener, handle.clone())?;
     crate::log_info!("listening", addr = addr, version = crate::VERSION);
     Ok(Running {
         addr,
         handle,
         loop_thread: Some(loop_thread),
-        http,
     })
 }
 
@@ -97,7 +113,8 @@ impl Running {
         &self.handle
     }
 
-    /// Graceful stop: no new requests, in-flight ones answered, state persisted by the loop.
+    /// Graceful stop: no new connections, in-flight requests answered and written (bounded),
+    /// state persisted by the loop.
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -106,7 +123,6 @@ impl Running {
         if let Some(t) = self.loop_thread.take() {
             self.handle.post(Msg::Shutdown);
             let _ = t.join();
-            self.http.stop();
         }
     }
 }

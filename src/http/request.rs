@@ -1,4 +1,4 @@
-//! The request as handlers see it: owned, fully read, independent of tiny_http, so it can be
+//! The request as handlers see it: owned, fully read, independent of the socket, so it can be
 //! sent to the event loop and handlers can be tested without a socket.
 
 use crate::http::reply::Reply;

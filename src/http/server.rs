@@ -1,344 +1,315 @@
-//! The HTTP front: tiny_http accepts and parses; two recv threads hand each request to a
-//! short-lived handler thread (bounded in number) that reads the body, asks the event loop for
-//! the answer with a bounded wait, and writes it. A slow client only ever holds its own thread.
+//! The HTTP server on the event loop: the listener and every open connection are registered
+//! with the loop's `mio::Registry`; readiness drives each connection's state machine
+//! (`conn.rs`), complete requests go to the app, answers come back through `respond`. Deadlines
+//! live in one heap here, polled by the loop. No thread per connection, none per request.
 
-use crate::core::event_loop::{LoopHandle, Msg};
-use crate::http::headers;
-use crate::http::reply::{Body, Reply};
-use crate::http::request::{ApiRequest, Method};
-use std::io::{self, Read};
-use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::os::unix::io::AsRawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::sync_channel;
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use crate::auth::client_ip::CidrList;
+use crate::http::conn::{Conn, Step};
+use crate::http::limits::Limits;
+use crate::http::listener::{self, Admit, Caps};
+use crate::http::reply::Reply;
+use crate::http::request::ApiRequest;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Interest, Registry, Token};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::time::Instant;
 
-/// Largest request body accepted (413 beyond).
-pub const MAX_BODY: usize = 1024 * 1024;
-/// Requests being handled at once; beyond this new ones get 503 straight away.
-pub const MAX_IN_FLIGHT: usize = 128;
-/// A client that stops reading our response is cut off after this long (SO_SNDTIMEO).
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long a handler thread waits for the event loop's answer.
-pub const REPLY_WAIT: Duration = Duration::from_secs(35);
-const RECV_THREADS: usize = 2;
+/// The listening socket's token (0 is the loop's waker; the hub's tokens start at 16).
+pub const LISTENER: Token = Token(1);
+/// Connection tokens are never reused, so a late answer or a stale deadline for a closed
+/// connection finds nothing instead of a stranger.
+const FIRST_CONN: usize = 1 << 40;
 
-/// Binds the listener and sets SO_SNDTIMEO on it (Linux copies it to accepted sockets).
-/// Never SO_RCVTIMEO: it would make tiny_http's `accept()` time out, which kills its accept loop.
-pub fn bind(ip: IpAddr, port: u16) -> io::Result<TcpListener> {
-    let listener = TcpListener::bind(SocketAddr::new(ip, port))?;
-    let tv = libc::timeval {
-        tv_sec: SEND_TIMEOUT.as_secs() as _,
-        tv_usec: 0,
-    };
-    // SAFETY: setsockopt on a valid fd we own, with a correctly sized timeval.
-    let rc = unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDTIMEO,
-            &tv as *const libc::timeval as *const libc::c_void,
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(listener)
+/// What the app must act on.
+pub enum HttpEvent {
+    /// A complete request; answer it with `HttpServer::respond(token, ..)`.
+    Request(Token, Box<ApiRequest>),
+    /// A WebSocket handshake was accepted: the socket is the hub's now.
+    Upgrade(Upgraded),
+}
+
+/// A connection handed over to the WebSocket hub (already deregistered here).
+pub struct Upgraded {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    /// Bytes of the 101 answer not yet written.
+    pub owed: Vec<u8>,
+    /// Bytes the client sent after its handshake (early WebSocket frames).
+    pub leftover: Vec<u8>,
+    pub info: crate::ws::WsUpgrade,
 }
 
 pub struct HttpServer {
-    server: Arc<tiny_http::Server>,
-    threads: Vec<JoinHandle<()>>,
-    in_flight: Arc<AtomicUsize>,
+    listener: Option<TcpListener>,
+    pub addr: SocketAddr,
+    conns: HashMap<Token, Conn<TcpStream>>,
+    caps: Caps,
+    limits: Limits,
+    next_token: usize,
+    deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Connections with input buffered that no readiness event will announce.
+    again: Vec<Token>,
+    draining: bool,
+    /// Connections refused by the caps since start (for logs and benchmarks).
+    pub refused_total: u64,
+    /// Most connections open since freed heap was last handed back to the OS.
+    high_water: usize,
 }
+
+/// After this many connections closed, freed heap (their buffers) goes back to the OS.
+const TRIM_AFTER_CLOSING: usize = 256;
 
 impl HttpServer {
-    pub fn start(listener: TcpListener, handle: LoopHandle) -> io::Result<HttpServer> {
-        let port = listener.local_addr()?.port();
-        let server = tiny_http::Server::from_listener(listener, None)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        let server = Arc::new(server);
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let mut threads = Vec::new();
-        for i in 0..RECV_THREADS {
-            let (server, handle, in_flight) =
-                (Arc::clone(&server), handle.clone(), Arc::clone(&in_flight));
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("http-recv-{i}"))
-                    .stack_size(128 * 1024)
-                    .spawn(move || recv_loop(&server, &handle, &in_flight, port))?,
-            );
-        }
+    pub fn new(
+        listener: TcpListener,
+        registry: &Registry,
+        limits: Limits,
+        trusted_proxies: CidrList,
+    ) -> std::io::Result<HttpServer> {
+        let mut listener = listener;
+        let addr = listener.local_addr()?;
+        registry.register(&mut listener, LISTENER, Interest::READABLE)?;
         Ok(HttpServer {
-            server,
-            threads,
-            in_flight,
+            listener: Some(listener),
+            addr,
+            conns: HashMap::new(),
+            caps: Caps::new(limits, trusted_proxies),
+            limits,
+            next_token: FIRST_CONN,
+            deadlines: BinaryHeap::new(),
+            again: Vec::new(),
+            draining: false,
+            refused_total: 0,
+            high_water: 0,
         })
     }
 
-    /// Stops taking requests and waits (bounded) for in-flight ones to be written.
-    pub fn stop(&mut self) {
-        // `unblock` wakes one thread blocked in `recv`; each recv thread exits on that error.
-        for t in self.threads.drain(..) {
-            while !t.is_finished() {
-                self.server.unblock();
-                std::thread::sleep(Duration::from_millis(5));
+    pub fn owns(&self, token: Token) -> bool {
+        token == LISTENER || self.conns.contains_key(&token)
+    }
+
+    /// Open HTTP connections (WebSocket clients are the hub's).
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Connections that owe or are owed an answer (shutdown waits for these, bounded).
+    pub fn busy(&self) -> usize {
+        self.conns.values().filter(|c| c.is_busy()).count()
+    }
+
+    /// Whether the request waiting on `token` accepts gzip.
+    pub fn gzip_ok(&self, token: Token) -> bool {
+        self.conns.get(&token).is_some_and(|c| c.gzip_ok())
+    }
+
+    /// Readiness on the listener or a connection.
+    pub fn on_event(&mut self, registry: &Registry, token: Token, now: Instant) -> Vec<HttpEvent> {
+        let mut events = Vec::new();
+        if token == LISTENER {
+            self.accept(registry, now);
+        } else if let Some(c) = self.conns.get_mut(&token) {
+            let step = c.drive(now);
+            self.after(registry, token, step, now, &mut events);
+        }
+        events
+    }
+
+    /// The app's answer for the request on `token` (dropped if that connection is gone).
+    pub fn respond(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        reply: Reply,
+        now: Instant,
+    ) -> Vec<HttpEvent> {
+        let mut events = Vec::new();
+        if let Some(c) = self.conns.get_mut(&token) {
+            let step = c.respond(reply, now);
+            self.after(registry, token, step, now, &mut events);
+        }
+        events
+    }
+
+    /// Fires due deadlines (408s, idle and stalled closes).
+    pub fn on_timers(&mut self, registry: &Registry, now: Instant) -> Vec<HttpEvent> {
+        let mut events = Vec::new();
+        while let Some(Reverse((at, raw))) = self.deadlines.peek().copied() {
+            if at > now {
+                break;
             }
-            let _ = t.join();
+            self.deadlines.pop();
+            let token = Token(raw);
+            let Some(c) = self.conns.get_mut(&token) else {
+                continue;
+            };
+            if c.scheduled == Some(at) {
+                c.scheduled = None;
+            }
+            let step = c.on_deadline(now);
+            self.after(registry, token, step, now, &mut events);
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while self.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
+        if self.conns.len() + TRIM_AFTER_CLOSING <= self.high_water {
+            self.high_water = self.conns.len();
+            crate::ws::hub::trim_heap();
+        }
+        events
+    }
+
+    /// Drives connections whose buffered input no event will announce (one step each per
+    /// loop turn, so a pipelining client takes turns with everyone else).
+    pub fn run_again(&mut self, registry: &Registry, now: Instant) -> Vec<HttpEvent> {
+        let mut events = Vec::new();
+        for token in std::mem::take(&mut self.again) {
+            if let Some(c) = self.conns.get_mut(&token) {
+                let step = c.drive(now);
+                self.after(registry, token, step, now, &mut events);
+            }
+        }
+        events
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if !self.again.is_empty() {
+            return Some(Instant::now());
+        }
+        self.deadlines.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Shutdown: stop accepting, close idle connections, let busy ones finish and close.
+    pub fn drain(&mut self, registry: &Registry) {
+        self.draining = true;
+        if let Some(mut l) = self.listener.take() {
+            let _ = registry.deregister(&mut l);
+        }
+        let idle: Vec<Token> = self
+            .conns
+            .iter_mut()
+            .filter_map(|(t, c)| c.drain().then_some(*t))
+            .collect();
+        for t in idle {
+            self.close(registry, t);
         }
     }
-}
 
-fn recv_loop(
-    server: &tiny_http::Server,
-    handle: &LoopHandle,
-    in_flight: &Arc<AtomicUsize>,
-    port: u16,
-) {
-    loop {
-        let rq = match server.recv() {
-            Ok(rq) => rq,
-            Err(_) => return, // unblocked or the listener failed: we are stopping
+    /// Acts on a connection's step: hand requests and upgrades to the app, close, schedule.
+    fn after(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        step: Step,
+        now: Instant,
+        events: &mut Vec<HttpEvent>,
+    ) {
+        match step {
+            Step::Close => {
+                self.close(registry, token);
+                return;
+            }
+            Step::Upgrade => {
+                if let Some(up) = self.take_upgraded(registry, token) {
+                    events.push(HttpEvent::Upgrade(up));
+                }
+                return;
+            }
+            Step::Request(req) => events.push(HttpEvent::Request(token, req)),
+            Step::Idle => {}
+        }
+        let Some(c) = self.conns.get_mut(&token) else {
+            return;
         };
-        if in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
-            in_flight.fetch_sub(1, Ordering::SeqCst);
-            let id = headers::request_id(None);
-            respond(
-                rq,
-                Reply::error(503, "Too many concurrent requests"),
-                &id,
-                false,
-            );
-            continue;
+        if c.wants_again() && !self.again.contains(&token) {
+            self.again.push(token);
         }
-        let (handle, counter) = (handle.clone(), Arc::clone(in_flight));
-        let spawned = std::thread::Builder::new()
-            .name("http-req".into())
-            .stack_size(256 * 1024)
-            .spawn(move || {
-                handle_request(rq, &handle, port);
-                counter.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            in_flight.fetch_sub(1, Ordering::SeqCst);
-            crate::log_error!("cannot spawn request thread");
+        if let Some(d) = c.deadline() {
+            if c.scheduled.is_none_or(|s| d < s || s <= now) {
+                c.scheduled = Some(d);
+                self.deadlines.push(Reverse((d, token.0)));
+            }
         }
     }
-}
 
-fn handle_request(mut rq: tiny_http::Request, handle: &LoopHandle, port: u16) {
-    let started = Instant::now();
-    let mut headers_vec: Vec<(String, String)> = rq
-        .headers()
-        .iter()
-        .map(|h| {
-            (
-                h.field.as_str().as_str().to_ascii_lowercase(),
-                h.value.as_str().to_string(),
-            )
+    fn take_upgraded(&mut self, registry: &Registry, token: Token) -> Option<Upgraded> {
+        let mut c = self.conns.remove(&token)?;
+        self.caps.remove(c.peer.ip());
+        let _ = registry.deregister(&mut c.stream);
+        let (owed, leftover, info) = c.take_upgrade()?;
+        Some(Upgraded {
+            stream: c.stream,
+            peer: c.peer,
+            owed,
+            leftover,
+            info,
         })
-        .collect();
-    headers_vec.truncate(200);
-    let incoming_id = headers_vec
-        .iter()
-        .find(|(k, _)| k == "x-request-id")
-        .map(|(_, v)| v.clone());
-    let request_id = headers::request_id(incoming_id.as_deref());
-    let url = rq.url().to_string();
-    let (path, query) = match url.split_once('?') {
-        Some((p, q)) => (p.to_string(), q.to_string()),
-        None => (url.clone(), String::new()),
-    };
-    let method = Method::parse(rq.method().as_str());
-    let peer = rq
-        .remote_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let log = ReqLog {
-        method,
-        path: path.clone(),
-        request_id: request_id.clone(),
-        started,
-    };
-    let mut req = ApiRequest {
-        method,
-        path,
-        query,
-        headers: headers_vec,
-        body: Vec::new(),
-        peer,
-        request_id,
-        is_https: false,
-    };
-    let gzip_ok = req.accepts_gzip();
-
-    if rq.body_length().is_some_and(|n| n > MAX_BODY) {
-        let reply = Reply::error(
-            413,
-            &format!("Request body too large (limit {MAX_BODY} bytes)"),
-        );
-        return finish(rq, reply, &log, gzip_ok);
     }
-    // Only read a body the request declares: an upgrade request's "body" is the raw
-    // connection and reading it would block until the client hangs up.
-    let declares_body = req
-        .header("content-length")
-        .is_some_and(|v| v.trim() != "0")
-        || req.header("transfer-encoding").is_some();
-    let mut body = Vec::new();
-    let read = if declares_body {
-        rq.as_reader()
-            .take(MAX_BODY as u64 + 1)
-            .read_to_end(&mut body)
-    } else {
-        Ok(0)
-    };
-    match read {
-        Ok(n) if n > MAX_BODY => {
-            let reply = Reply::error(
-                413,
-                &format!("Request body too large (limit {MAX_BODY} bytes)"),
-            );
-            return finish(rq, reply, &log, gzip_ok);
-        }
-        Ok(_) => {}
-        Err(e) => {
-            let reply = Reply::error(400, &format!("Cannot read request body: {e}"));
-            return finish(rq, reply, &log, gzip_ok);
+
+    fn close(&mut self, registry: &Registry, token: Token) {
+        if let Some(mut c) = self.conns.remove(&token) {
+            self.caps.remove(c.peer.ip());
+            let _ = registry.deregister(&mut c.stream);
         }
     }
-    req.body = body;
 
-    let (tx, rx) = sync_channel(1);
-    let mut reply = match handle.try_send(Msg::Http {
-        req: Box::new(req),
-        reply: tx,
-    }) {
-        Err(_) => Reply::error(503, "Server busy, retry shortly"),
-        Ok(()) => rx
-            .recv_timeout(REPLY_WAIT)
-            .unwrap_or_else(|_| Reply::error(504, "Timed out waiting for an answer")),
-    };
-    if reply.status == 101 {
-        if let Some(info) = reply.upgrade.take() {
-            return upgrade(rq, reply, info, handle, port);
+    fn accept(&mut self, registry: &Registry, now: Instant) {
+        loop {
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
+            let (mut stream, peer) = match listener.accept() {
+                Ok(a) => a,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of file descriptors and the like: the backlog keeps the rest.
+                    crate::log_warn!("accept failed", error = e);
+                    return;
+                }
+            };
+            match self.caps.admit(peer.ip()) {
+                Admit::Yes => {}
+                Admit::OverPerAddress => {
+                    self.refused_total += 1;
+                    listener::refuse(stream, "Too many connections from this address");
+                    continue;
+                }
+                Admit::OverTotal => {
+                    let oldest = listener::oldest_idle(
+                        self.conns
+                            .iter()
+                            .filter(|(_, c)| c.is_idle_keep_alive())
+                            .map(|(t, c)| (*t, c.idle_since)),
+                    );
+                    match oldest {
+                        Some(t) => self.close(registry, t),
+                        None => {
+                            self.refused_total += 1;
+                            listener::refuse(stream, "Too many connections");
+                            continue;
+                        }
+                    }
+                }
+            }
+            let token = Token(self.next_token);
+            self.next_token += 1;
+            if let Err(e) =
+                registry.register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+            {
+                crate::log_warn!("cannot register connection", error = e);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let mut conn = Conn::new(stream, peer, self.limits, now);
+            conn.draining = self.draining;
+            self.caps.add(peer.ip());
+            self.conns.insert(token, conn);
+            self.high_water = self.high_water.max(self.conns.len());
+            self.after(registry, token, Step::Idle, now, &mut Vec::new());
         }
-    }
-    finish(rq, reply, &log, gzip_ok);
-}
-
-/// Completes a WebSocket handshake and hands the socket to the event loop.
-fn upgrade(
-    rq: tiny_http::Request,
-    reply: Reply,
-    info: crate::ws::WsUpgrade,
-    handle: &LoopHandle,
-    port: u16,
-) {
-    let peer = rq.remote_addr().copied();
-    let mut response = tiny_http::Response::empty(101);
-    for (k, v) in &reply.headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            response.add_header(h);
-        }
-    }
-    let keep = rq.upgrade("websocket", response);
-    let stream = peer
-        .and_then(|p| crate::ws::fd::find_socket_fd(p, port))
-        .ok_or_else(|| io::Error::other("socket not found"))
-        .and_then(crate::ws::fd::dup_nonblocking);
-    match stream {
-        Ok(stream) => {
-            handle.post(Msg::WsAttach { stream, keep, info });
-        }
-        Err(e) => crate::log_warn!("websocket upgrade failed", error = e),
-    }
-}
-
-/// What the access log needs once the request itself has gone to the loop.
-struct ReqLog {
-    method: Method,
-    path: String,
-    request_id: String,
-    started: Instant,
-}
-
-fn finish(rq: tiny_http::Request, reply: Reply, log: &ReqLog, gzip_ok: bool) {
-    let status = reply.status;
-    respond(rq, reply, &log.request_id, gzip_ok);
-    crate::log_debug!(
-        "http request",
-        method = log.method.as_str(),
-        path = log.path,
-        status = status,
-        ms = format!("{:.2}", log.started.elapsed().as_secs_f64() * 1000.0),
-        request_id = log.request_id,
-    );
-}
-
-/// Writes the reply with the pipeline's headers, compressing when the client accepts gzip.
-fn respond(rq: tiny_http::Request, reply: Reply, request_id: &str, gzip_ok: bool) {
-    let mut hdrs: Vec<tiny_http::Header> = Vec::with_capacity(reply.headers.len() + 10);
-    let mut push = |k: &str, v: &str| {
-        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            hdrs.push(h);
-        }
-    };
-    for (k, v) in &reply.headers {
-        push(k, v);
-    }
-    push("X-Request-ID", request_id);
-    push("Server", "Pulse");
-    for (k, v) in headers::SECURITY_HEADERS {
-        if reply.get_header(k).is_none() {
-            push(k, v);
-        }
-    }
-    let content_type = reply.get_header("content-type").unwrap_or("");
-    let compress = gzip_ok
-        && reply.body.as_slice().len() >= crate::http::gzip::MIN_SIZE
-        && crate::http::gzip::is_compressible(content_type)
-        && reply.get_header("content-encoding").is_none();
-    if crate::http::gzip::is_compressible(content_type) {
-        push("Vary", "Accept-Encoding");
-    }
-    let data: Arc<[u8]> = match (&reply.body, compress) {
-        (Body::Shared(s), true) => s.gzipped(),
-        (body, true) => crate::http::gzip::compress(body.as_slice()).into(),
-        (Body::Shared(s), false) => Arc::clone(&s.raw),
-        (body, false) => body.as_slice().into(),
-    };
-    if compress {
-        push("Content-Encoding", "gzip");
-    }
-    let len = data.len();
-    let response = tiny_http::Response::new(
-        tiny_http::StatusCode(reply.status),
-        hdrs,
-        io::Cursor::new(ArcBytes(data)),
-        Some(len),
-        None,
-    )
-    // The length is always known: send Content-Length, never tiny_http's chunking (which it
-    // otherwise picks for bodies over 32 KiB).
-    .with_chunked_threshold(usize::MAX);
-    // A client that went away or stopped reading (SO_SNDTIMEO) is not our problem to report.
-    let _ = rq.respond(response);
-}
-
-/// Lets a shared body be written without copying it.
-struct ArcBytes(Arc<[u8]>);
-
-impl AsRef<[u8]> for ArcBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
     }
 }

@@ -8,7 +8,9 @@
 //!
 //! Back-pressure: at most `MAX_QUEUED` frames wait per client, a newer `rawData` replaces an
 //! older one not yet started, and a client whose socket accepts nothing for `STALL_TIMEOUT` is
-//! dropped.
+//! dropped. tungstenite's own output (pongs, close replies) is bounded too: more than
+//! `MAX_CONTROL_BYTES` of it unsent (a ping flood from a client that never reads) drops the
+//! client instead of growing without end.
 
 use mio::net::TcpStream;
 use std::collections::VecDeque;
@@ -23,6 +25,8 @@ use tungstenite::{Message, Utf8Bytes, WebSocket};
 pub struct Duplex {
     sock: TcpStream,
     outbox: Vec<u8>,
+    /// tungstenite wrote more than `MAX_CONTROL_BYTES` that could not be sent.
+    overflow: bool,
 }
 
 impl Read for Duplex {
@@ -33,7 +37,12 @@ impl Read for Duplex {
 
 impl Write for Duplex {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.outbox.extend_from_slice(buf);
+        if self.outbox.len() + buf.len() > MAX_CONTROL_BYTES {
+            // Not stored: the client is dropped on the next read (see `read_all`).
+            self.overflow = true;
+        } else {
+            self.outbox.extend_from_slice(buf);
+        }
         Ok(buf.len())
     }
 
@@ -45,6 +54,8 @@ impl Write for Duplex {
 /// Bytes on their way to the socket: a frame header and its payload, with progress.
 struct Chunk {
     kind: FrameKind,
+    /// Must go out even when the client is being closed (the 101 handshake answer).
+    pinned: bool,
     header: Vec<u8>,
     payload: Payload,
     sent: usize,
@@ -93,6 +104,27 @@ pub const MAX_READS_PER_TURN: usize = 64;
 /// A client may ask for a full snapshot (`requestData`) at most this often.
 pub const REQUEST_DATA_EVERY: Duration = Duration::from_secs(1);
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Unsent control frames (pongs, close replies) a client may have queued at most.
+pub const MAX_CONTROL_BYTES: usize = 16 * 1024;
+
+/// Kernel send buffer per WebSocket client. Linux would otherwise auto-tune it up to 4 MiB,
+/// so a stalled client could pin megabytes of kernel memory; with a fixed size, a client that
+/// stops reading blocks early and our own queue limits take over.
+pub const SEND_BUFFER: libc::c_int = 256 * 1024;
+
+fn bound_send_buffer(stream: &TcpStream) {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: setsockopt with a correctly sized int on a descriptor the stream owns.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            &SEND_BUFFER as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
 
 /// A frame ready to send, shared between all clients of a broadcast.
 #[derive(Clone)]
@@ -129,9 +161,6 @@ pub struct Client {
     blocked_since: Option<Instant>,
     pub last_heard: Instant,
     last_request_data: Option<Instant>,
-    /// The upgraded stream tiny_http gave us; dropping it shuts the socket down, so it lives
-    /// exactly as long as the client.
-    _keep: Box<dyn tiny_http::ReadWrite + Send>,
 }
 
 pub fn ws_config() -> WebSocketConfig {
@@ -145,24 +174,43 @@ pub fn ws_config() -> WebSocketConfig {
 }
 
 impl Client {
+    /// A client on an upgraded socket. `owed`: the rest of the 101 answer, sent first;
+    /// `leftover`: bytes the client sent after its handshake (already WebSocket frames).
     pub fn new(
         stream: TcpStream,
         peer: IpAddr,
-        keep: Box<dyn tiny_http::ReadWrite + Send>,
+        owed: Vec<u8>,
+        leftover: Vec<u8>,
         now: Instant,
     ) -> Client {
+        bound_send_buffer(&stream);
         let duplex = Duplex {
             sock: stream,
             outbox: Vec::new(),
+            overflow: false,
         };
+        let ws = if leftover.is_empty() {
+            WebSocket::from_raw_socket(duplex, Role::Server, Some(ws_config()))
+        } else {
+            WebSocket::from_partially_read(duplex, leftover, Role::Server, Some(ws_config()))
+        };
+        let mut out = VecDeque::new();
+        if !owed.is_empty() {
+            out.push_back(Chunk {
+                kind: FrameKind::Other,
+                pinned: true,
+                header: Vec::new(),
+                payload: Payload::Owned(owed),
+                sent: 0,
+            });
+        }
         Client {
-            ws: WebSocket::from_raw_socket(duplex, Role::Server, Some(ws_config())),
+            ws,
             peer,
-            out: VecDeque::new(),
+            out,
             blocked_since: None,
             last_heard: now,
             last_request_data: None,
-            _keep: keep,
         }
     }
 
@@ -188,6 +236,7 @@ impl Client {
         let header = frame_header(OP_TEXT, frame.text.len());
         self.out.push_back(Chunk {
             kind: frame.kind,
+            pinned: false,
             header,
             payload: Payload::Shared(frame.text),
             sent: 0,
@@ -196,22 +245,49 @@ impl Client {
     }
 
     /// Moves whatever tungstenite wrote (pongs, close replies) into the queue, as whole frames.
-    fn take_outbox(&mut self) {
+    /// False when the client has more of it unsent than `MAX_CONTROL_BYTES`.
+    fn take_outbox(&mut self) -> bool {
         let outbox = std::mem::take(&mut self.ws.get_mut().outbox);
-        if !outbox.is_empty() {
-            self.out.push_back(Chunk {
-                kind: FrameKind::Other,
-                header: Vec::new(),
-                payload: Payload::Owned(outbox),
-                sent: 0,
-            });
+        if self.ws.get_ref().overflow {
+            return false;
         }
+        if outbox.is_empty() {
+            return true;
+        }
+        let queued: usize = self
+            .out
+            .iter()
+            .filter(|c| c.header.is_empty() && !c.pinned)
+            .map(|c| c.payload.bytes().len() - c.sent)
+            .sum();
+        if queued + outbox.len() > MAX_CONTROL_BYTES {
+            return false;
+        }
+        // Appended to a control chunk not yet started rather than queued as another chunk,
+        // so a burst of pongs is one entry.
+        if let Some(last) = self.out.back_mut() {
+            if last.header.is_empty() && !last.pinned && last.sent == 0 {
+                if let Payload::Owned(v) = &mut last.payload {
+                    v.extend_from_slice(&outbox);
+                    return true;
+                }
+            }
+        }
+        self.out.push_back(Chunk {
+            kind: FrameKind::Other,
+            pinned: false,
+            header: Vec::new(),
+            payload: Payload::Owned(outbox),
+            sent: 0,
+        });
+        true
     }
 
     fn push_control(&mut self, opcode: u8, payload: Vec<u8>) {
         let header = frame_header(opcode, payload.len());
         self.out.push_back(Chunk {
             kind: FrameKind::Other,
+            pinned: false,
             header,
             payload: Payload::Owned(payload),
             sent: 0,
@@ -220,7 +296,9 @@ impl Client {
 
     /// Writes queued bytes until the socket would block.
     pub fn pump(&mut self, now: Instant) -> Health {
-        self.take_outbox();
+        if !self.take_outbox() {
+            return Health::Drop("control-frame queue full (client not reading)");
+        }
         while let Some(chunk) = self.out.front_mut() {
             let hlen = chunk.header.len();
             let total = hlen + chunk.payload.bytes().len();
@@ -265,6 +343,9 @@ impl Client {
     pub fn read_all(&mut self, now: Instant) -> Result<(Vec<Inbound>, bool), &'static str> {
         let mut inbound = Vec::new();
         for _ in 0..MAX_READS_PER_TURN {
+            if self.ws.get_ref().overflow {
+                return Err("control-frame queue full (client not reading)");
+            }
             match self.ws.read() {
                 Ok(msg) => {
                     self.last_heard = now;
@@ -339,8 +420,8 @@ impl Client {
         let reason: String = reason.chars().take(100).collect();
         payload.extend_from_slice(reason.as_bytes());
         // A half-written frame in front must finish first or the stream is garbage;
-        // everything not yet started is dropped in favour of the close.
-        self.out.retain(|c| c.sent > 0);
+        // everything not yet started is dropped in favour of the close (except the 101).
+        self.out.retain(|c| c.sent > 0 || c.pinned);
         self.push_control(OP_CLOSE, payload);
         let _ = self.pump(Instant::now());
     }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::CloseCode;
 
-/// Connected clients at most (each costs a parked tiny_http thread and a few KB).
+/// Connected clients at most (each costs a socket and a few KB of buffers).
 pub const MAX_CLIENTS: usize = 2000;
 /// JSON `ping` messages and protocol pings go out this often.
 pub const PING_EVERY: Duration = Duration::from_secs(30);
@@ -28,6 +28,21 @@ pub struct Hub {
     last_ping: Instant,
     pub last_state_broadcast: Instant,
     pub dropped_total: u64,
+    /// Most clients since memory was last handed back to the OS.
+    high_water: usize,
+}
+
+/// After this many clients have left, freed heap is handed back to the OS.
+const TRIM_AFTER_LEAVING: usize = 256;
+
+/// Returns freed heap pages to the OS. glibc keeps them otherwise (RSS would stay at the
+/// peak after thousands of clients left); musl's allocator already unmaps them.
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 impl Default for Hub {
@@ -45,6 +60,7 @@ impl Hub {
             last_ping: now,
             last_state_broadcast: now,
             dropped_total: 0,
+            high_water: 0,
         }
     }
 
@@ -98,6 +114,7 @@ impl Hub {
             clients = self.clients.len() + 1
         );
         self.clients.insert(token, client);
+        self.high_water = self.high_water.max(self.clients.len());
         Ok(())
     }
 
@@ -220,6 +237,10 @@ impl Hub {
         }
         for (t, why) in drops {
             self.drop_client(registry, t, why);
+        }
+        if self.clients.len() + TRIM_AFTER_LEAVING <= self.high_water {
+            self.high_water = self.clients.len();
+            trim_heap();
         }
     }
 

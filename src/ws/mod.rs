@@ -1,13 +1,12 @@
-//! The live feed at `/ws`: clients are upgraded by tiny_http, then their sockets are taken over
-//! by the event loop (`fd.rs`) and driven without threads (`client.rs`, `hub.rs`).
+//! The live feed at `/ws`: the loop's HTTP server answers the handshake and hands the very
+//! same non-blocking socket to the hub, which drives it without threads (`client.rs`, `hub.rs`).
 
 pub mod client;
-pub mod fd;
 pub mod handshake;
 pub mod hub;
 
-/// What the gate decided about an upgrade, carried from the handler to the HTTP thread and
-/// back to the loop with the socket.
+/// What the gate decided about an upgrade, carried from the handler to the HTTP connection,
+/// which hands it to the hub with the socket.
 #[derive(Debug, Clone)]
 pub struct WsUpgrade {
     pub peer: std::net::IpAddr,

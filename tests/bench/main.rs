@@ -657,3 +657,173 @@ fn loop_latency_during_saves_audit_and_demo_toggle() {
         format!("mock-mode on/off ×2 ({})", out.join(","))
     });
 }
+
+/// Open descriptors of a process.
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// `/api/health` latencies on fresh connections while something else goes on: p50, max
+/// (ms) and how many did not answer 200.
+fn health_probe(pulse: &PulseProc, n: usize) -> (f64, f64, usize) {
+    let mut errors = 0;
+    let mut lat: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            let r = util::http(pulse.addr, "GET", "/api/health", &[], None);
+            if r.status != 200 {
+                errors += 1;
+            }
+            t.elapsed()
+        })
+        .collect();
+    lat.sort();
+    (
+        util::ms(percentile(&lat, 0.5)),
+        util::ms(percentile(&lat, 1.0)),
+        errors,
+    )
+}
+
+/// The HTTP front door (issue #19): threads, RSS and descriptors with 3,000 idle connections
+/// and with 2,000 WebSocket clients, and `/api/health` / gzip `/api/state` at 64 clients.
+/// Run it against any binary (`PULSE_BENCH_BIN`) to compare before and after; the
+/// `PULSE_HTTP_*` variables raise the connection cap so that all 3,000 are held (the default
+/// cap of 1,024 would refuse the rest, which is the point in production, not here).
+#[test]
+#[ignore]
+fn http_front_door() {
+    const IDLE: usize = 3000;
+    const WS: usize = 2000;
+    let fd_limit = util::raise_fd_limit();
+    let pulse = PulseProc::start(&[
+        TRUST_LOOPBACK,
+        ("PULSE_MOCK_MODE", "true"),
+        ("PULSE_HTTP_MAX_CONNECTIONS", "4000"),
+        ("PULSE_HTTP_HEAD_TIMEOUT_MS", "600000"),
+    ]);
+    let end = Instant::now() + Duration::from_secs(60);
+    while pulse.get_json("/api/state")["lastUpdate"]
+        .as_i64()
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(Instant::now() < end, "demo state never appeared");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let pid = pulse.pid();
+    let base = (
+        pulse.status("VmRSS"),
+        pulse.status("Threads"),
+        fd_count(pid),
+    );
+
+    // 3,000 connections that never send a byte.
+    let t = Instant::now();
+    let mut idle = Vec::with_capacity(IDLE);
+    for _ in 0..IDLE {
+        match std::net::TcpStream::connect(pulse.addr) {
+            Ok(s) => idle.push(s),
+            Err(_) => break,
+        }
+    }
+    let opened = idle.len();
+    std::thread::sleep(Duration::from_secs(2));
+    let held = (
+        pulse.status("VmRSS"),
+        pulse.status("Threads"),
+        fd_count(pid),
+    );
+    let during = health_probe(&pulse, 50);
+    let connect_wall = t.elapsed();
+    drop(idle);
+    std::thread::sleep(Duration::from_secs(3));
+    let after_idle = (
+        pulse.status("VmRSS"),
+        pulse.status("Threads"),
+        fd_count(pid),
+    );
+
+    // Throughput and tails at 64 clients (new connection per request, as the other runs).
+    let health = load(
+        pulse.addr,
+        "/api/health",
+        &[],
+        64,
+        300,
+        Duration::from_secs(60),
+    );
+    let state = load(
+        pulse.addr,
+        "/api/state",
+        &[("Accept-Encoding", "gzip")],
+        64,
+        60,
+        Duration::from_secs(60),
+    );
+    let after_load = (pulse.status("VmRSS"), pulse.status("Threads"));
+
+    // 2,000 WebSocket clients.
+    let (f, _before, _cpu, _wall, hwm) = measured_fanout(&pulse, WS, 2);
+    std::thread::sleep(Duration::from_secs(3));
+    let after_ws = (
+        pulse.status("VmRSS"),
+        pulse.status("Threads"),
+        fd_count(pid),
+    );
+    drop(pulse);
+
+    println!(
+        "\n(binary {}, fd limit raised to {fd_limit})",
+        util::bench_bin()
+    );
+    println!("\n| measure | RSS | threads | fds |\n|---|---|---|---|");
+    println!(
+        "| idle, demo state | {} | {} | {} |",
+        base.0, base.1, base.2
+    );
+    println!(
+        "| {opened} idle connections held (opened in {:.1} s) | {} | {} | {} |",
+        connect_wall.as_secs_f64(),
+        held.0,
+        held.1,
+        held.2
+    );
+    println!(
+        "| 3 s after they closed | {} | {} | {} |",
+        after_idle.0, after_idle.1, after_idle.2
+    );
+    println!(
+        "| after the 64-client loads | {} | {} | – |",
+        after_load.0, after_load.1
+    );
+    println!(
+        "| {} of {WS} WebSocket clients connected ({} failed) | {:.1} MiB | {} | – |",
+        f.connected,
+        f.failed,
+        mib(f.rss_kb),
+        f.threads
+    );
+    println!(
+        "| 3 s after they left (VmHWM {hwm}) | {} | {} | {} |",
+        after_ws.0, after_ws.1, after_ws.2
+    );
+    println!(
+        "\n`/api/health` on a fresh connection while the {opened} idle ones were held: p50 {:.2} ms, max {:.2} ms, {} of 50 failed",
+        during.0, during.1, during.2
+    );
+    println!("\n| 64 clients, new connection each | requests | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|");
+    for (label, run) in [("/api/health", &health), ("/api/state gzip", &state)] {
+        println!(
+            "| {label} | {} | {:.0} | {:.2} | {:.2} | {} |",
+            run.lat.len(),
+            run.rps(),
+            run.p(0.5),
+            run.p(0.99),
+            run.errors
+        );
+    }
+}

@@ -126,14 +126,15 @@ fn connection_test(addr: SocketAddr, target: SocketAddr) -> Response {
     )
 }
 
+/// Requests no longer pass through the loop's inbox (the loop serves HTTP itself), so a tiny
+/// inbox cannot refuse them: while the loop is stalled they wait in the kernel's backlog and
+/// are all answered, in full, once it turns again.
 #[test]
-fn a_full_inbox_answers_503_and_the_loop_recovers() {
+fn a_stalled_loop_with_a_tiny_inbox_still_answers_every_request_afterwards() {
     let s = TestServer::start_with(&[("PULSE_LIMIT_INBOX", "1")], test_routes());
     let addr = s.addr;
     let stalled = thread::spawn(move || get(addr, "/api/test/stall"));
     thread::sleep(Duration::from_millis(200));
-    // The loop sleeps; the inbox holds one message, so most of these must be refused at once.
-    let started = Instant::now();
     let probes: Vec<_> = (0..6)
         .map(|_| thread::spawn(move || get(addr, "/api/health")))
         .collect();
@@ -141,11 +142,7 @@ fn a_full_inbox_answers_503_and_the_loop_recovers() {
         .into_iter()
         .map(|p| p.join().unwrap().status)
         .collect();
-    assert!(
-        statuses.iter().filter(|s| **s == 503).count() >= 4,
-        "{statuses:?}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(statuses, vec![200; 6]);
     assert_eq!(stalled.join().unwrap().status, 200);
     assert_eq!(
         get(addr, "/api/health").status,

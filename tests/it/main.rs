@@ -21,6 +21,7 @@ mod config_setup;
 mod config_store;
 mod foundation_http;
 mod foundation_process;
+mod http_server;
 mod loop_bounds;
 mod monitor_api;
 mod monitor_demo;

@@ -54,37 +54,68 @@ struct FakePve {
 }
 
 fn start_fake_pve() -> FakePve {
-    let server = tiny_http::Server::http("127.0.0.1:0").expect("bind loopback");
-    let port = server.server_addr().to_ip().map(|a| a.port()).unwrap_or(0);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let down = Arc::new(AtomicBool::new(false));
     let flag = down.clone();
     std::thread::spawn(move || {
-        for req in server.incoming_requests() {
-            let authorized = req.headers().iter().any(|h| {
-                h.field.equiv("Authorization")
-                    && h.value.as_str() == "PVEAPIToken=monitor@pve!pulse=s3cret"
-            });
-            let (code, body) = if flag.load(Ordering::SeqCst) {
-                (503, "{\"data\":null}".to_string())
-            } else if !authorized {
-                (401, "{\"data\":null}".to_string())
-            } else {
-                match answer(req.url()) {
-                    Some(body) => (200, body),
-                    None => (404, "{\"data\":null}".to_string()),
-                }
-            };
-            let header = tiny_http::Header::from_bytes("Content-Type", "application/json").ok();
-            let mut resp = tiny_http::Response::from_string(body).with_status_code(code);
-            if let Some(h) = header {
-                resp = resp.with_header(h);
-            }
-            let _ = req.respond(resp);
+        for stream in listener.incoming().flatten() {
+            let flag = flag.clone();
+            std::thread::spawn(move || serve_fake_pve(stream, &flag));
         }
     });
     FakePve {
         url: format!("http://127.0.0.1:{port}"),
         down,
+    }
+}
+
+/// One keep-alive connection to the stand-in: GET requests without bodies, JSON answers.
+fn serve_fake_pve(stream: std::net::TcpStream, down: &AtomicBool) {
+    use std::io::{BufRead, BufReader, Write};
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut authorized = false;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("authorization")
+                    && v.trim() == "PVEAPIToken=monitor@pve!pulse=s3cret"
+                {
+                    authorized = true;
+                }
+            }
+        }
+        let url = request_line.split(' ').nth(1).unwrap_or("/");
+        let (code, body) = if down.load(Ordering::SeqCst) {
+            (503, "{\"data\":null}".to_string())
+        } else if !authorized {
+            (401, "{\"data\":null}".to_string())
+        } else {
+            match answer(url) {
+                Some(body) => (200, body),
+                None => (404, "{\"data\":null}".to_string()),
+            }
+        };
+        let head = format!(
+            "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let s = reader.get_mut();
+        if s.write_all(head.as_bytes()).is_err() || s.write_all(body.as_bytes()).is_err() {
+            return;
+        }
     }
 }
 
