@@ -109,6 +109,7 @@ pub fn with_headers(outcome: Outcome, headers: Vec<(String, String)>) -> Outcome
                 pool: d.pool,
                 work: d.work,
                 finish: Box::new(move |app, result| finish(app, result).with_headers(headers)),
+                not_before: d.not_before,
             })
         }
     }
@@ -184,15 +185,23 @@ fn login(app: &mut App, ctx: &Ctx) -> Outcome {
         .login_start(&ctx.req.body, ctx.client_ip, UtcTime::now())
     {
         Err(a) => reply(a).into(),
-        Ok(job) => Outcome::defer(
-            move || job.run(),
-            move |app, verified| {
-                reply(
-                    app.security
-                        .login_finish(verified, ua.as_deref(), secure, UtcTime::now()),
-                )
-            },
-        ),
+        Ok(job) => {
+            // The account-wide guard's delay holds the answer on a loop timer, whatever the
+            // password: the bcrypt worker is free again as soon as it has verified.
+            let release = std::time::Instant::now() + job.delay();
+            Outcome::defer(
+                move || job.run(),
+                move |app, verified| {
+                    reply(app.security.login_finish(
+                        verified,
+                        ua.as_deref(),
+                        secure,
+                        UtcTime::now(),
+                    ))
+                },
+            )
+            .not_before(release)
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::api::version::VersionInfo;
 use crate::core::event_loop::{LoopHandle, Msg};
-use crate::core::outcome::{Finish, Outcome};
+use crate::core::outcome::{AnyResult, Finish, Outcome};
 use crate::core::timers::TimerHeap;
 use crate::core::workers::WorkerPool;
 use crate::env::RuntimeConfig;
@@ -24,6 +24,8 @@ pub enum Timer {
     Housekeeping,
     /// Once a minute: expire sessions, rate windows and lockouts; save token `lastUsedAt`.
     Security,
+    /// A held deferred answer (`Outcome::not_before`) may go out now.
+    Release(u64),
 }
 
 pub struct App {
@@ -62,6 +64,9 @@ struct Pending {
     finish: Finish,
     reply: SyncSender<Reply>,
     deadline: Instant,
+    /// See `Outcome::not_before`; `held` keeps a result that arrived earlier.
+    not_before: Option<Instant>,
+    held: Option<AnyResult>,
 }
 
 /// How long deferred work may take before the caller gets 504 (the HTTP thread gives up at
@@ -118,10 +123,14 @@ impl App {
                 self.answer(outcome, reply);
             }
             Msg::Deferred { id, result } => {
-                if let Some(p) = self.pending.remove(&id) {
-                    let reply = (p.finish)(self, result);
-                    let _ = p.reply.try_send(reply);
+                if let Some(p) = self.pending.get_mut(&id) {
+                    if let Some(at) = p.not_before.filter(|at| *at > Instant::now()) {
+                        p.held = Some(result);
+                        self.timers.schedule(at, Timer::Release(id));
+                        return;
+                    }
                 }
+                self.finish_pending(id, result);
             }
             Msg::Apply(f) => f(self),
             Msg::WsAttach { stream, keep, info } => self.attach_ws(stream, keep, info),
@@ -156,6 +165,8 @@ impl App {
                                 finish: d.finish,
                                 reply,
                                 deadline,
+                                not_before: d.not_before,
+                                held: None,
                             },
                         );
                     }
@@ -204,6 +215,11 @@ impl App {
                     self.timers
                         .schedule(now + Duration::from_secs(1), Timer::Housekeeping);
                 }
+                Timer::Release(id) => {
+                    if let Some(result) = self.pending.get_mut(&id).and_then(|p| p.held.take()) {
+                        self.finish_pending(id, result);
+                    }
+                }
                 Timer::Security => {
                     for e in self.security.tick(crate::util::time::UtcTime::now()) {
                         crate::log_warn!("security housekeeping failed", error = e);
@@ -212,6 +228,13 @@ impl App {
                         .schedule(now + Duration::from_secs(60), Timer::Security);
                 }
             }
+        }
+    }
+
+    fn finish_pending(&mut self, id: u64, result: AnyResult) {
+        if let Some(p) = self.pending.remove(&id) {
+            let reply = (p.finish)(self, result);
+            let _ = p.reply.try_send(reply);
         }
     }
 
