@@ -52,8 +52,7 @@ impl Pulse {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("PULSE_DATA_DIR", dir)
             .env("FRONTEND_PORT", "0")
-            .env("PULSE_BIND_ADDRESS", "127.0.0.1")
-            .env("LOG_LEVEL", "warn");
+            .env("PULSE_BIND_ADDRESS", "127.0.0.1");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -442,4 +441,73 @@ pub fn during<T: Send + 'static>(
         std::thread::sleep(Duration::from_millis(200));
     }
     h.join().expect("attack thread")
+}
+
+/// Reads until the peer closes; the bytes it sent on the way, or `None` if it did not close
+/// within `limit`.
+pub fn rest_until_close(s: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+    let deadline = Instant::now() + limit;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+            return None;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => return Some(out),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return None
+            }
+            Err(_) => return Some(out),
+        }
+    }
+}
+
+/// Sends `raw` from `from` on a writer thread (the server may answer and close before taking
+/// it all, so writing must not hold up reading) and reads one response within `limit`.
+/// Returns the response and the stream, for checks on what follows.
+pub fn send_and_read(
+    to: SocketAddr,
+    from: Ipv4Addr,
+    raw: Vec<u8>,
+    limit: Duration,
+) -> (Option<Resp>, TcpStream) {
+    let mut s = open(from, to);
+    let mut w = s.try_clone().expect("clone stream");
+    w.set_write_timeout(Some(limit)).unwrap();
+    let writer = std::thread::spawn(move || {
+        for piece in raw.chunks(64 * 1024) {
+            if w.write_all(piece).is_err() {
+                break;
+            }
+        }
+    });
+    let r = read_response(&mut s, &mut Vec::new(), false, limit);
+    let _ = writer.join();
+    (r, s)
+}
+
+/// Samples the process's RSS every 50 ms until `done` is set; returns the peak in KiB.
+pub fn rss_sampler(
+    pid: u32,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut peak = 0;
+        while !done.load(Ordering::SeqCst) {
+            if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                let rss = s
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.split_whitespace().next())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                peak = peak.max(rss);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        peak
+    })
 }
