@@ -582,3 +582,62 @@ fn health_latency_under_attack() {
     println!("| RSS during the flood (start / end) | {flood_rss} / {flood_rss_late} |");
     println!("| VmHWM at the end | {hwm} |");
 }
+
+/// 2,000 authenticated WebSocket clients (the adversarial test holds 500): threads and RSS
+/// with them connected and after they leave, and `/api/health` from 127.0.0.2 meanwhile.
+/// Each client comes through loopback as a trusted proxy with its own `X-Forwarded-For`, so
+/// per-client rate limits see 2,000 clients on any server version.
+#[test]
+#[ignore]
+fn websocket_2000_authenticated_clients_threads_and_rss() {
+    const CLIENTS: usize = 2000;
+    const TOKEN: &str = "bench-websocket-token-000000001";
+    let fd_limit = bench_util::raise_fd_limit();
+    let pulse = PulseProc::start(&[TRUST_LOOPBACK, ("API_TOKENS", TOKEN)]);
+    std::thread::sleep(Duration::from_secs(1));
+    let base = (pulse.status("VmRSS"), pulse.status("Threads"));
+    let t0 = Instant::now();
+    let mut clients = Vec::with_capacity(CLIENTS);
+    let mut failed = 0;
+    for i in 0..CLIENTS {
+        let xff = format!("10.77.{}.{}", i / 250, 1 + i % 250);
+        let headers = [("X-API-Token", TOKEN), ("X-Forwarded-For", xff.as_str())];
+        match std::net::TcpStream::connect(pulse.addr)
+            .map_err(tungstenite::Error::Io)
+            .and_then(|s| support::ws_connect_on(s, pulse.addr, "/ws", &headers))
+        {
+            Ok(ws) => clients.push(ws),
+            Err(_) => failed += 1,
+        }
+    }
+    let connect_wall = t0.elapsed();
+    std::thread::sleep(Duration::from_secs(1));
+    let with = (pulse.status("VmRSS"), pulse.status("Threads"));
+    let during = health_samples(pulse.addr, 200);
+    let connected = clients.len();
+    drop(clients);
+    std::thread::sleep(Duration::from_secs(3));
+    let after = (pulse.status("VmRSS"), pulse.status("Threads"));
+    let hwm = pulse.status("VmHWM");
+    drop(pulse);
+
+    println!("\n#### {CLIENTS} authenticated WebSocket clients\n");
+    println!("| measure | value |\n|---|---|");
+    println!("| fd limit (soft raised to hard) | {fd_limit} |");
+    println!(
+        "| connected / failed, in | {connected} / {failed}, {:.1} s |",
+        connect_wall.as_secs_f64()
+    );
+    println!("| RSS / threads before | {} / {} |", base.0, base.1);
+    println!(
+        "| RSS / threads with the clients | {} / {} |",
+        with.0, with.1
+    );
+    println!(
+        "| RSS / threads 3 s after they left | {} / {} |",
+        after.0, after.1
+    );
+    println!("| VmHWM | {hwm} |");
+    println!("\n| phase | answered | p50 ms | p99 ms | max ms | not answered in 2 s |\n|---|---|---|---|---|---|");
+    health_row("/api/health with the clients connected", &during);
+}
