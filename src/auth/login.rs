@@ -1,10 +1,12 @@
 //! `POST /api/login` in three steps, because bcrypt must not run on the event loop:
 //!
-//! 1. [`Security::login_start`] (event loop): parse, check the lockout, and **count the
-//!    attempt as a failure up front**, so parallel guesses cannot outrun the lockout;
+//! 1. [`Security::login_start`] (event loop): parse, check the (address, user) lock, read
+//!    the account-wide delay, and **count the attempt as a failure up front**, so parallel
+//!    guesses cannot outrun the lockout;
 //! 2. [`VerifyJob::run`] (worker thread, ≈250 ms): bcrypt;
 //! 3. [`Security::login_finish`] (event loop): on success clear the counters and create the
-//!    session; either way build the reply and the audit line.
+//!    session; either way build the reply and the audit line. The caller holds the answer
+//!    until the delay has passed (`Outcome::not_before`), right password or not.
 //!
 //! A wrong username still costs a full bcrypt verify, so timing does not reveal whether the
 //! username exists.
@@ -19,6 +21,7 @@ use crate::util::time::UtcTime;
 use serde::Deserialize;
 use serde_json::json;
 use std::net::IpAddr;
+use std::time::Duration;
 
 #[derive(Deserialize)]
 struct LoginBody {
@@ -36,6 +39,8 @@ pub struct VerifyJob {
     ip: IpAddr,
     /// The lockout state after counting this attempt, reported if it fails.
     failure: FailureOutcome,
+    /// The account-wide guard's delay for this attempt (see `lockout`).
+    delay: Duration,
 }
 
 /// What the worker found.
@@ -49,6 +54,12 @@ pub struct Verified {
 }
 
 impl VerifyJob {
+    /// How long the answer must be held back, counted from the start of the attempt. Applies
+    /// whatever the outcome, so a guesser cannot tell a wrong password by an early answer.
+    pub fn delay(&self) -> Duration {
+        self.delay
+    }
+
     /// **Worker thread only** (bcrypt cost 12).
     pub fn run(self) -> Verified {
         let password_ok = self.hash.verify(self.password.expose());
@@ -87,6 +98,8 @@ impl Security {
         let username_matches =
             secret::constant_time_eq(username.as_bytes(), admin.username.as_bytes());
         let hash = admin.hash.clone();
+        // The delay is what earlier failures earned; this attempt counts toward the next one.
+        let delay = self.lockout.delay(&username, now);
         let failure = self.lockout.login_failed(&username, ip, now);
         Ok(VerifyJob {
             username,
@@ -95,6 +108,7 @@ impl Security {
             username_matches,
             ip,
             failure,
+            delay,
         })
     }
 
@@ -189,8 +203,12 @@ mod tests {
     }
 
     fn attempt(s: &mut Security, user: &str, pass: &str, now: UtcTime) -> Reply {
+        attempt_from(s, "10.0.0.9", user, pass, now)
+    }
+
+    fn attempt_from(s: &mut Security, ip: &str, user: &str, pass: &str, now: UtcTime) -> Reply {
         let body = serde_json::to_vec(&json!({"username": user, "password": pass})).unwrap();
-        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let ip: IpAddr = ip.parse().unwrap();
         match s.login_start(&body, ip, now) {
             Ok(job) => s.login_finish(job.run(), Some("test"), false, now),
             Err(reply) => reply,
@@ -246,11 +264,56 @@ mod tests {
         assert_eq!(r.status, 403);
         assert_eq!(body(&r)["error"], "account_locked");
         assert_eq!(body(&r)["remainingMinutes"], 15);
-        assert!(s.lockout.reset("admin") && s.lockout.reset("10.0.0.9"));
+        // Resetting the address lifts its lock for every user.
+        assert!(s.lockout.reset("10.0.0.9"));
         assert_eq!(attempt(&mut s, "admin", "correct horse", t(7)).status, 200);
         let audit = std::fs::read_to_string(dir.join("audit.log")).unwrap();
         assert!(audit.contains("\"event\":\"lockout\""));
         assert!(!audit.contains("wrong"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_locked_address_does_not_lock_the_admin_out_elsewhere() {
+        let dir = temp_dir();
+        let mut s = security(&dir);
+        for n in 0..5 {
+            assert_eq!(
+                attempt_from(&mut s, "203.0.113.7", "admin", "guess", t(n)).status,
+                401
+            );
+        }
+        let r = attempt_from(&mut s, "203.0.113.7", "admin", "correct horse", t(6));
+        assert_eq!(r.status, 403, "the guessing address is locked");
+        let r = attempt_from(&mut s, "192.168.1.20", "admin", "correct horse", t(7));
+        assert_eq!(r.status, 200, "the admin elsewhere still gets in");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_spray_earns_every_attempt_a_delay_but_the_password_still_works() {
+        let dir = temp_dir();
+        let mut s = security(&dir);
+        let body = serde_json::to_vec(&json!({"username": "admin", "password": "x"})).unwrap();
+        let mut delays = Vec::new();
+        for n in 0..9u8 {
+            let ip: IpAddr = format!("198.51.100.{n}").parse().unwrap();
+            let job = s.login_start(&body, ip, t(n.into())).unwrap();
+            delays.push(job.delay().as_secs());
+            assert_eq!(
+                s.login_finish(job.run(), None, false, t(n.into())).status,
+                401
+            );
+        }
+        assert_eq!(delays, [0, 0, 0, 0, 0, 1, 2, 4, 8]);
+        let body =
+            serde_json::to_vec(&json!({"username": "admin", "password": "correct horse"})).unwrap();
+        let job = s
+            .login_start(&body, "192.168.1.20".parse().unwrap(), t(10))
+            .unwrap();
+        assert_eq!(job.delay(), crate::auth::lockout::MAX_ACCOUNT_DELAY);
+        assert_eq!(s.login_finish(job.run(), None, false, t(10)).status, 200);
+        assert_eq!(s.lockout.delay("admin", t(11)), Duration::ZERO);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -4,7 +4,7 @@
 //! `&mut App`. Nothing here is shared with other threads except through messages.
 
 use crate::core::event_loop::{LoopHandle, Msg};
-use crate::core::outcome::{Finish, Outcome};
+use crate::core::outcome::{AnyResult, Finish, Outcome};
 use crate::core::timers::TimerHeap;
 use crate::core::workers::WorkerPool;
 use crate::env::RuntimeConfig;
@@ -24,6 +24,8 @@ pub enum Timer {
     Housekeeping,
     /// Once a minute: expire sessions, rate windows and lockouts; save token `lastUsedAt`.
     Security,
+    /// A held deferred answer (`Outcome::not_before`) may go out now.
+    Release(u64),
 }
 
 pub struct App {
@@ -73,6 +75,9 @@ struct Pending {
     /// The connection that asked; if it closed meanwhile, the answer is dropped.
     conn: mio::Token,
     deadline: Instant,
+    /// See `Outcome::not_before`; `held` keeps a result that arrived earlier.
+    not_before: Option<Instant>,
+    held: Option<AnyResult>,
 }
 
 /// How long deferred work may take before the caller gets 504 (the worker's late result is
@@ -155,10 +160,14 @@ impl App {
     pub fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Deferred { id, result } => {
-                if let Some(p) = self.pending.remove(&id) {
-                    let reply = (p.finish)(self, result);
-                    self.deliver(p.conn, reply);
+                if let Some(p) = self.pending.get_mut(&id) {
+                    if let Some(at) = p.not_before.filter(|at| *at > Instant::now()) {
+                        p.held = Some(result);
+                        self.timers.schedule(at, Timer::Release(id));
+                        return;
+                    }
                 }
+                self.finish_pending(id, result);
             }
             Msg::Apply(f) => f(self),
             Msg::Shutdown => self.request_shutdown(),
@@ -261,6 +270,8 @@ impl App {
                             finish: d.finish,
                             conn,
                             deadline,
+                            not_before: d.not_before,
+                            held: None,
                         },
                     );
                     None
@@ -315,6 +326,11 @@ impl App {
                     self.timers
                         .schedule(now + Duration::from_secs(1), Timer::Housekeeping);
                 }
+                Timer::Release(id) => {
+                    if let Some(result) = self.pending.get_mut(&id).and_then(|p| p.held.take()) {
+                        self.finish_pending(id, result);
+                    }
+                }
                 Timer::Security => {
                     for e in self.security.tick(crate::util::time::UtcTime::now()) {
                         crate::log_warn!("security housekeeping failed", error = e);
@@ -323,6 +339,13 @@ impl App {
                         .schedule(now + Duration::from_secs(60), Timer::Security);
                 }
             }
+        }
+    }
+
+    fn finish_pending(&mut self, id: u64, result: AnyResult) {
+        if let Some(p) = self.pending.remove(&id) {
+            let reply = (p.finish)(self, result);
+            self.deliver(p.conn, reply);
         }
     }
 

@@ -88,6 +88,7 @@ pub fn with_headers(outcome: Outcome, headers: Vec<(String, String)>) -> Outcome
                 pool: d.pool,
                 work: d.work,
                 finish: Box::new(move |app, result| add(finish(app, result), headers)),
+                not_before: d.not_before,
             })
         }
     }

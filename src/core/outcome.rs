@@ -4,6 +4,7 @@
 use crate::core::app::App;
 use crate::http::reply::Reply;
 use std::any::Any;
+use std::time::Instant;
 
 pub type AnyResult = Box<dyn Any + Send>;
 /// Builds the answer on the loop from deferred work's result.
@@ -31,9 +32,24 @@ pub struct Deferred {
     pub work: Box<dyn FnOnce() -> AnyResult + Send>,
     /// Runs back on the event loop with the work's result and builds the answer.
     pub finish: Finish,
+    /// The answer is not released before this instant even if the work is done sooner (the
+    /// login guard's delay). The loop holds the result and lets a timer release it: no thread
+    /// sleeps, so held answers cost a map entry, not a worker.
+    pub not_before: Option<Instant>,
 }
 
 impl Outcome {
+    /// Holds a deferred answer until `at` (no effect on an immediate reply).
+    pub fn not_before(self, at: Instant) -> Outcome {
+        match self {
+            Outcome::Defer(d) => Outcome::Defer(Deferred {
+                not_before: Some(at),
+                ..d
+            }),
+            reply => reply,
+        }
+    }
+
     /// Typed constructor for deferred CPU work: `work` on a worker, `finish` on the loop.
     pub fn defer<T, W, F>(work: W, finish: F) -> Outcome
     where
@@ -76,6 +92,7 @@ impl Outcome {
                 Ok(value) => finish(app, *value),
                 Err(_) => Reply::error(500, "internal error: deferred result of unexpected type"),
             }),
+            not_before: None,
         })
     }
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod alerts_engine;
+mod auth_lockout;
 mod auth_login;
 mod auth_matrix;
 mod auth_ratelimit;
@@ -21,6 +22,7 @@ mod config_setup;
 mod config_store;
 mod foundation_http;
 mod foundation_process;
+mod http_adversarial;
 mod http_server;
 mod loop_bounds;
 mod monitor_api;

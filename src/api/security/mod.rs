@@ -48,13 +48,19 @@ fn login(app: &mut App, ctx: &Ctx) -> Outcome {
         .login_start(&ctx.req.body, ctx.client_ip, UtcTime::now())
     {
         Err(a) => a.into(),
-        Ok(job) => Outcome::defer(
-            move || job.run(),
-            move |app, verified| {
-                app.security
-                    .login_finish(verified, ua.as_deref(), secure, UtcTime::now())
-            },
-        ),
+        Ok(job) => {
+            // The account-wide guard's delay holds the answer on a loop timer, whatever the
+            // password: the bcrypt worker is free again as soon as it has verified.
+            let release = std::time::Instant::now() + job.delay();
+            Outcome::defer(
+                move || job.run(),
+                move |app, verified| {
+                    app.security
+                        .login_finish(verified, ua.as_deref(), secure, UtcTime::now())
+                },
+            )
+            .not_before(release)
+        }
     }
 }
 

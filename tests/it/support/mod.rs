@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod auth;
+pub mod raw_client;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
