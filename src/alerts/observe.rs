@@ -6,7 +6,7 @@
 
 use super::alert::{Observation, Presence, ResourceKind};
 use super::threshold::Metric;
-use crate::monitor::InstanceKind;
+use crate::state::instance::InstanceKind;
 use crate::state::store::{connection_key, LiveState};
 
 const MB: f64 = 1024.0 * 1024.0;

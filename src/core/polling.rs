@@ -17,14 +17,47 @@ use crate::monitor::scheduler::SchedulerConfig;
 use crate::monitor::task_key::TaskKey;
 use crate::proxmox::ClientConfig;
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Poll workers: enough that a few hung instances cannot starve the others.
 pub const POLL_THREADS: usize = 4;
 const POLL_QUEUE: usize = 4;
 
+/// The schedule's clock: Unix ms read from the wall clock once, then advanced by a
+/// monotonic [`Instant`], so a wall-clock step (NTP, a VM resumed, an admin's `date -s`)
+/// neither stalls polling (a step back would push every deadline an hour out) nor fires
+/// every poll at once. Results shown to users keep wall-clock stamps (`job.run`).
+#[derive(Debug, Clone, Copy)]
+pub struct MonoClock {
+    anchor: Instant,
+    anchor_ms: i64,
+}
+
+impl MonoClock {
+    /// Anchored at `wall_ms` now (the one wall-clock read).
+    pub fn new(wall_ms: i64) -> MonoClock {
+        MonoClock {
+            anchor: Instant::now(),
+            anchor_ms: wall_ms,
+        }
+    }
+
+    /// Schedule time at a given monotonic instant (what tests inject).
+    pub fn at(&self, now: Instant) -> i64 {
+        let elapsed = now.saturating_duration_since(self.anchor).as_millis();
+        self.anchor_ms
+            .saturating_add(i64::try_from(elapsed).unwrap_or(i64::MAX))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.at(Instant::now())
+    }
+}
+
 pub struct Polling {
     pub core: MonitorCore,
+    /// Every schedule decision uses this clock, never the wall clock directly.
+    pub clock: MonoClock,
     pub demo: Option<Demo>,
     pub demo_sizes: DemoSizes,
     pool: WorkerPool,
@@ -41,6 +74,7 @@ impl Polling {
         let seed = crate::util::time::now_ms() as u64;
         Ok(Polling {
             core: MonitorCore::new(SchedulerConfig::default(), seed),
+            clock: MonoClock::new(crate::util::time::now_ms()),
             demo: None,
             demo_sizes,
             pool: WorkerPool::new("poll", POLL_THREADS, POLL_QUEUE, 1024 * 1024)?,
@@ -98,6 +132,13 @@ fn pve_client(p: &PveInstance, timeout: Duration) -> (ClientConfig, PveSettings)
     (c, s)
 }
 
+/// `<type>-<name>` of every instance whose last poll succeeded.
+pub fn connected_keys(core: &MonitorCore) -> std::collections::HashSet<String> {
+    core.reachable()
+        .map(|k| format!("{}-{}", k.kind.as_str(), k.name))
+        .collect()
+}
+
 /// Adds one configured instance to the monitor (built from its config, run on the loop).
 type AddInstance = Box<dyn FnOnce(&mut MonitorCore) -> Result<TaskKey, String>>;
 
@@ -116,7 +157,7 @@ impl App {
         }
         self.polling.synced_nodes_revision = Some(revision);
         let nodes: NodesConfig = self.config.nodes.clone();
-        let now = crate::util::time::now_ms();
+        let now = self.polling.clock.now_ms();
         let timeout = self.polling.timeout;
         let mut wanted: BTreeMap<String, (String, AddInstance)> = BTreeMap::new();
         for p in &nodes.pve {
@@ -181,6 +222,7 @@ impl App {
                 Err(e) => crate::log_warn!("cannot poll instance", instance = name, error = e),
             }
         }
+        self.sync_connected();
     }
 
     /// Applies the settings the monitor follows at run time (PBS/PMG polling intervals).
@@ -208,7 +250,7 @@ impl App {
                 &mut self.polling.core,
                 sizes,
                 seed,
-                crate::util::time::now_ms(),
+                self.polling.clock.now_ms(),
             )?;
             crate::log_info!(
                 "demo mode: polling the built-in simulator",
@@ -227,12 +269,25 @@ impl App {
         if free == 0 {
             return;
         }
-        let now = crate::util::time::now_ms();
+        let now = self.polling.clock.now_ms();
         for job in self.polling.core.start_due(now, free) {
             let handle = self.handle.clone();
             let key = job.key().clone();
+            let early_handle = self.handle.clone();
+            let ticket = job.ticket.clone();
             let submitted = self.polling.pool.try_submit(Box::new(move || {
-                let run = std::panic::AssertUnwindSafe(|| job.run(crate::util::time::now_ms()));
+                // The live part of a first poll is shown before its details are fetched.
+                let mut early = |data: crate::monitor::jobs::PollData| {
+                    let ticket = ticket.clone();
+                    let apply: Box<dyn FnOnce(&mut App) + Send> = Box::new(move |app: &mut App| {
+                        let now = app.polling.clock.now_ms();
+                        app.polling.core.apply_early(&ticket, data, now);
+                    });
+                    early_handle.post(Msg::Apply(apply));
+                };
+                let run = std::panic::AssertUnwindSafe(|| {
+                    job.run_with(crate::util::time::now_ms(), &mut early)
+                });
                 let msg: Box<dyn FnOnce(&mut App) + Send> = match std::panic::catch_unwind(run) {
                     Ok(outcome) => Box::new(move |app: &mut App| app.poll_finished(outcome)),
                     Err(_) => Box::new(move |app: &mut App| app.poll_panicked(key)),
@@ -255,14 +310,22 @@ impl App {
         self.polling.core.remove(&key);
         self.polling.configured.remove(&key);
         self.polling.synced_nodes_revision = None;
+        self.sync_connected();
     }
 
     fn poll_finished(&mut self, outcome: crate::monitor::jobs::PollOutcome) {
         self.polling.in_flight = self.polling.in_flight.saturating_sub(1);
         self.polling
             .core
-            .finish(outcome, crate::util::time::now_ms());
+            .finish(outcome, self.polling.clock.now_ms());
+        self.sync_connected();
         self.start_due_polls();
+    }
+
+    /// `ConfigState.connected` follows the poll results: an instance is connected while its
+    /// last poll succeeded (keys `<type>-<name>`, as `is_connected` looks them up).
+    pub fn sync_connected(&mut self) {
+        self.config.connected = connected_keys(&self.polling.core);
     }
 
     /// The next time the scheduler wants to run something. `None` while every poll worker
@@ -272,7 +335,7 @@ impl App {
             return None;
         }
         let at = self.polling.core.next_deadline()?;
-        let wait = (at - crate::util::time::now_ms()).max(0) as u64;
+        let wait = (at - self.polling.clock.now_ms()).max(0) as u64;
         Some(std::time::Instant::now() + Duration::from_millis(wait))
     }
 

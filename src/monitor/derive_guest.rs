@@ -1,7 +1,9 @@
 //! Assembling VMs and containers for `/api/state` from `/cluster/resources` rows and the
 //! per-guest calls (status, guest agent, RRD). Pure: the poll executor gathers the inputs.
 
-use super::derive_pve::{bytes, cpu_fraction, join_tags, lxc_memory, vm_filesystems, vm_memory};
+use super::derive_pve::{
+    bytes, cpu_fraction, join_tags, lxc_memory, vm_filesystems, vm_memory, vm_memory_live,
+};
 use super::guest_agent::AgentMeta;
 use super::rates::{IoCounters, IoRates};
 use crate::proxmox::pve_types::{AgentFsInfo, ClusterResource, GuestRrdPoint, QemuStatus};
@@ -20,9 +22,11 @@ pub enum FsInfo<'a> {
     Listed(&'a [AgentFsInfo]),
 }
 
-/// A VM's per-poll inputs besides its `/cluster/resources` row.
+/// A VM's inputs besides its `/cluster/resources` row.
 #[derive(Debug, Clone, Copy)]
 pub struct VmInputs<'a> {
+    /// The last `status/current` detail (possibly minutes old): it corrects memory; the
+    /// live row stays the truth for state, CPU and uptime.
     pub status: Option<&'a QemuStatus>,
     pub fsinfo: FsInfo<'a>,
     pub meta: Option<&'a AgentMeta>,
@@ -32,7 +36,8 @@ pub fn is_template(res: &ClusterResource) -> bool {
     res.template.unwrap_or(false)
 }
 
-/// Counters for the rate tracker: the VM's own status when we have it (fresher), else the row.
+/// Counters for the rate tracker: a status read this cycle when given, else the live row
+/// (never a held detail: its counters are minutes old).
 pub fn vm_counters(res: &ClusterResource, status: Option<&QemuStatus>) -> IoCounters {
     let pick = |s: Option<u64>, r: Option<u64>| s.or(r).unwrap_or(0);
     IoCounters {
@@ -96,10 +101,10 @@ pub fn build_vm(
 ) -> Option<VMFrontend> {
     let node = res.node.clone()?;
     let vmid = res.vmid?;
-    let status = input
+    let status = res
         .status
-        .and_then(|s| s.status.clone())
-        .or_else(|| res.status.clone())
+        .clone()
+        .or_else(|| input.status.and_then(|s| s.status.clone()))
         .unwrap_or_default();
     let running = status == "running";
     let (memory, _) = vm_memory(res, input.status, running);
@@ -115,7 +120,7 @@ pub fn build_vm(
         status,
         kind: "qemu".to_string(),
         cpu: if running {
-            cpu_fraction(input.status.and_then(|s| s.cpu).or(res.cpu))
+            cpu_fraction(res.cpu.or(input.status.and_then(|s| s.cpu)))
         } else {
             0.0
         },
@@ -138,7 +143,7 @@ pub fn build_vm(
         disk_read: rates.disk_read.max(0),
         disk_write: rates.disk_write.max(0),
         uptime: if running {
-            bytes(input.status.and_then(|s| s.uptime).or(res.uptime))
+            bytes(res.uptime.or(input.status.and_then(|s| s.uptime)))
         } else {
             0
         },
@@ -151,6 +156,15 @@ pub fn build_vm(
     vm.mem = vm.memory.used;
     vm.maxmem = vm.memory.total;
     Some(vm)
+}
+
+/// Rebases a VM's memory on the live row when its detail is from an earlier cycle (see
+/// [`vm_memory_live`]); a detail read this cycle is fresher than the row and stays as is.
+pub fn rebase_vm_memory(vm: &mut VMFrontend, res: &ClusterResource, held: Option<&QemuStatus>) {
+    let (memory, _) = vm_memory_live(res, held, vm.status == "running");
+    vm.memory = memory;
+    vm.mem = vm.memory.used;
+    vm.maxmem = vm.memory.total;
 }
 
 /// One container. Disk numbers come from PVE itself (it can see inside a container);

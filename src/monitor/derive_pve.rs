@@ -270,6 +270,36 @@ pub fn vm_memory(
     (mem, source)
 }
 
+/// VM memory from the live row and the last detail (`status/current`), which may be minutes
+/// old. The detail tells what the guest's `mem` hides (page cache the balloon driver counts,
+/// a balloon target below `maxmem`); the live `mem` tells how usage moved since. So the
+/// detail's correction (its derived used − its own `mem`) is applied to the live `mem`:
+/// with a detail read this cycle (live `mem` = detail `mem`) this is exactly
+/// [`vm_memory`], and between refreshes the figure follows the guest instead of freezing
+/// or dropping back to the raw host-side value.
+pub fn vm_memory_live(
+    res: &ClusterResource,
+    detail: Option<&QemuStatus>,
+    running: bool,
+) -> (Memory, MemorySource) {
+    let (mem, source) = vm_memory(res, detail, running);
+    let detail_mem = detail.and_then(|d| d.mem);
+    let (Some(live), Some(then)) = (res.mem, detail_mem) else {
+        return (mem, source);
+    };
+    if !running || source == MemorySource::PoweredOff || mem.total <= 0 {
+        return (mem, source);
+    }
+    let offset = mem.used - bytes(Some(then));
+    let used = bytes(Some(live)).saturating_add(offset).clamp(0, mem.total);
+    if used == mem.used {
+        return (mem, source);
+    }
+    let mut moved = Memory::from_used(mem.total, used);
+    moved.balloon = mem.balloon;
+    (moved, source)
+}
+
 /// Container memory: `maxmem − memavailable` from the container's RRD, else RRD `memused`,
 /// else the cluster-resources `mem`.
 pub fn lxc_memory(

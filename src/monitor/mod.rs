@@ -15,20 +15,24 @@
 
 pub mod backoff;
 pub mod breaker;
+pub mod cancel;
 pub mod dead_letter;
 pub mod demo;
 pub mod derive_ceph;
 pub mod derive_guest;
 pub mod derive_pve;
 pub mod derive_replication;
+pub mod details;
 pub mod guest_agent;
 pub mod health;
 pub mod jobs;
+pub mod lanes;
 pub mod lxc_network;
 pub mod poll_pbs;
 pub mod poll_pmg;
 pub mod poll_pve;
 pub mod poll_pve_backups;
+pub mod poll_pve_details;
 pub mod pve_api_client;
 pub mod rates;
 pub mod runtime;

@@ -1,27 +1,25 @@
-//! One poll of a Proxmox VE instance (the monitoring part of Pulse's poll sequence):
-//! nodes → node status (+ RRD memory when needed) → guests from `/cluster/resources` (per-node
-//! lists as fallback) → VM status and guest agent → container RRD → storage.
+//! One poll of a Proxmox VE instance: the live part (nodes → node status, + RRD memory when
+//! needed → `/cluster/resources` for every guest and storage figure) costs requests per node,
+//! never per guest; per-guest details (VM status, guest agent, container network,
+//! snapshots) come on a budget chosen by [`DetailPlanner`] and are held between refreshes
+//! (`poll_pve_details`). Then replication, physical disks and backups on their cadences.
 //!
 //! Runs on a poll worker thread and blocks on the network. Everything it needs between polls
-//! (rate counters, agent cache, RRD cache, last memory figures) lives in [`PvePollContext`],
+//! (rate counters, held details, RRD cache, last memory figures) lives in [`PvePollContext`],
 //! which the event loop owns and lends to the worker for the duration of one poll.
 
 use super::derive_ceph::{build_ceph, build_physical_disk};
 use super::derive_guest::{
-    build_container, build_vm, container_counters, is_template, resource_guest_id, vm_counters,
-    FsInfo, VmInputs,
+    build_container, build_vm, container_counters, is_template, rebase_vm_memory,
+    resource_guest_id, vm_counters, FsInfo, VmInputs,
 };
 use super::derive_pve::{
-    build_node, build_storage, last_guest_rrd, last_node_rrd, node_memory, node_needs_rrd,
-    NodeContext,
+    build_node, build_storage, last_node_rrd, node_memory, node_needs_rrd, NodeContext,
 };
 use super::derive_replication::{build_replication_jobs, GuestInfo};
-use super::guest_agent::{
-    agent_key, agent_version, network_interfaces, os_name_version, AgentCacheConfig, AgentMeta,
-    AgentMetaCache,
-};
-use super::lxc_network::lxc_network;
-use super::poll_pve_backups::{poll_pve_backups, GuestRef};
+use super::details::{DetailAges, DetailConfig, DetailKind, DetailPlanner, Wanted};
+use super::poll_pve_backups::poll_pve_backups;
+use super::poll_pve_details::{fetch, DetailJob, DetailResult, HeldDetails};
 use super::rates::RateTracker;
 use super::scheduler::PollError;
 use crate::proxmox::pve_types::{
@@ -31,8 +29,9 @@ use crate::proxmox::pve_types::{
     Task,
 };
 use crate::proxmox::ProxmoxError;
+use crate::state::backups::PveBackupsUpdate;
 use crate::state::replication::ReplicationJobFrontend;
-use crate::state::{ContainerFrontend, PveSnapshot, VMFrontend};
+use crate::state::PveSnapshot;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The PVE calls a poll makes. Implemented by the real client (`proxmox::pve::PveClient`,
@@ -42,6 +41,11 @@ pub trait PveApi {
     fn node_status(&mut self, node: &str) -> Result<NodeStatus, ProxmoxError>;
     fn node_rrd_memory(&mut self, node: &str) -> Result<Vec<NodeRrdPoint>, ProxmoxError>;
     fn cluster_resources_vms(&mut self) -> Result<Vec<ClusterResource>, ProxmoxError>;
+    /// `GET /cluster/resources` with every type (guests, nodes, storage) in one request.
+    /// Implementations that only know the guest rows may keep this default.
+    fn cluster_resources(&mut self) -> Result<Vec<ClusterResource>, ProxmoxError> {
+        self.cluster_resources_vms()
+    }
     fn qemu_status(&mut self, node: &str, vmid: u32) -> Result<QemuStatus, ProxmoxError>;
     fn agent_network_interfaces(
         &mut self,
@@ -90,6 +94,8 @@ pub struct PveSettings {
     /// Cluster members' own URLs (node name → `https://<ip>:8006`), from the configured
     /// cluster endpoints: each node links to itself, not to the host Pulse talks to.
     pub node_hosts: BTreeMap<String, String>,
+    /// Requests in flight per instance while details are fetched (default 4).
+    pub concurrency: usize,
 }
 
 impl PveSettings {
@@ -103,14 +109,18 @@ impl PveSettings {
             monitor_containers: true,
             monitor_storage: true,
             node_hosts: BTreeMap::new(),
+            concurrency: super::lanes::DEFAULT_CONCURRENCY,
         }
     }
 }
 
 /// Node RRD memory is re-read at most this often per node.
 const NODE_RRD_CACHE_MS: i64 = 30_000;
-/// Backups and snapshots are listed on the first poll and then every this many polls (≈100 s).
+/// Backups are listed every this many polls (≈100 s), from the second poll on (the first
+/// one should put every guest on screen as soon as possible).
 const BACKUP_EVERY_POLLS: u64 = 10;
+/// The cluster-wide storage configuration changes rarely: re-read every this many polls.
+const STORAGE_CONFIG_EVERY_POLLS: u64 = 30;
 /// SMART data changes slowly and `disks/list` is expensive: every 5 minutes (Pulse's default).
 const PHYSICAL_DISK_INTERVAL_MS: i64 = 300_000;
 /// Storage types backed by Ceph: their presence makes the poll read the Ceph status.
@@ -121,58 +131,105 @@ const CEPH_STORAGE_TYPES: &[&str] = &["rbd", "cephfs", "ceph"];
 pub struct PvePollContext {
     pub settings: PveSettings,
     rates: RateTracker,
-    agent: AgentMetaCache,
     node_rrd: HashMap<String, (i64, Option<NodeRrdPoint>)>,
     node_used: HashMap<String, i64>,
     disks_polled_ms: Option<i64>,
+    storage_config: Option<Vec<StorageConfig>>,
     polls: u64,
     /// Set by the configuration (`monitorBackups`).
     pub monitor_backups: bool,
+    /// When each per-guest detail was read, and the request budget for them.
+    pub details: DetailPlanner,
+    held: HeldDetails,
+    /// Freshness of the details after the last poll (for health and the bench).
+    pub detail_ages: DetailAges,
+    /// Detail requests the last poll spent (≤ the budget).
+    pub last_detail_cost: u32,
 }
 
 impl PvePollContext {
-    /// `seed` drives the agent-refresh jitter.
+    /// `seed` is kept for API stability (detail refreshes are planned, not jittered).
     pub fn new(settings: PveSettings, seed: u64) -> PvePollContext {
+        let _ = seed;
         PvePollContext {
             settings,
             rates: RateTracker::default(),
-            agent: AgentMetaCache::new(AgentCacheConfig::default(), seed),
             node_rrd: HashMap::new(),
             node_used: HashMap::new(),
             disks_polled_ms: None,
+            storage_config: None,
             polls: 0,
             monitor_backups: true,
+            details: DetailPlanner::new(DetailConfig::default()),
+            held: HeldDetails::default(),
+            detail_ages: DetailAges::default(),
+            last_detail_cost: 0,
         }
     }
 }
 
-/// A failed call as the scheduler sees it.
+impl PvePollContext {
+    /// True before the instance's first poll completed.
+    pub fn is_first_poll(&self) -> bool {
+        self.polls == 0
+    }
+}
+
+/// A failed call as the scheduler sees it. A 404 is transient: it says the endpoint (or the
+/// member that answered) is wrong, never that the instance is gone for good.
 pub fn classify(err: &ProxmoxError) -> PollError {
-    if err.is_transient() {
+    if err.is_transient() || err.status() == Some(404) {
         PollError::transient(err.to_string())
     } else {
         PollError::permanent(err.to_string())
     }
 }
 
-/// The `diskStatusReason` for a failed guest-agent call.
-fn agent_failure_reason(err: &ProxmoxError) -> &'static str {
-    let text = err.to_string().to_ascii_lowercase();
-    match err {
-        ProxmoxError::Timeout(_) => "agent-timeout",
-        ProxmoxError::Auth { .. } => "permission-denied",
-        _ if text.contains("not running") => "agent-not-running",
-        _ if text.contains("timeout") => "agent-timeout",
-        _ => "agent-error",
+/// Runs the fetches of one cycle. The default runs them one after another on the poll's
+/// own connection; `parallel` lanes (see `poll_lanes`) spread them over nodes.
+pub trait DetailFetcher {
+    fn fetch_all(
+        &mut self,
+        api: &mut dyn PveApi,
+        instance: &str,
+        jobs: &[DetailJob],
+    ) -> Vec<DetailResult>;
+}
+
+/// One connection, one request at a time.
+pub struct Sequential;
+
+impl DetailFetcher for Sequential {
+    fn fetch_all(
+        &mut self,
+        api: &mut dyn PveApi,
+        instance: &str,
+        jobs: &[DetailJob],
+    ) -> Vec<DetailResult> {
+        jobs.iter().map(|j| fetch(api, instance, j)).collect()
     }
 }
 
-/// Polls one PVE instance. `Err` only when the instance as a whole could not be read
-/// (`GET /nodes` failed); per-node and per-guest failures degrade gracefully.
+/// Polls one PVE instance with details fetched on the poll's own connection.
 pub fn poll_pve(
     api: &mut dyn PveApi,
     ctx: &mut PvePollContext,
     now_ms: i64,
+) -> Result<PveSnapshot, PollError> {
+    poll_pve_with(api, ctx, now_ms, &mut Sequential, &mut |_| {})
+}
+
+/// Polls one PVE instance. The live part (node list, node status, `/cluster/resources`,
+/// storage) costs requests per node, never per guest; `early` receives the snapshot built
+/// from it before any per-guest detail is fetched, so a new instance shows every guest at
+/// once. `Err` only when the instance as a whole could not be read (`GET /nodes` failed);
+/// per-node and per-guest failures degrade gracefully.
+pub fn poll_pve_with(
+    api: &mut dyn PveApi,
+    ctx: &mut PvePollContext,
+    now_ms: i64,
+    fetcher: &mut dyn DetailFetcher,
+    early: &mut dyn FnMut(&PveSnapshot),
 ) -> Result<PveSnapshot, PollError> {
     // One slow member must not hold the whole instance for minutes (see `slow_nodes`).
     let mut guard = super::slow_nodes::SlowNodeGuard::new(api);
@@ -234,77 +291,84 @@ pub fn poll_pve(
         ));
     }
 
-    if settings.monitor_vms || settings.monitor_containers {
-        let rows = match api.cluster_resources_vms() {
-            Ok(rows) => rows,
-            Err(_) => per_node_guest_lists(api, &online, &mut snap.unlisted_guest_nodes),
-        };
-        let mut seen_ids: BTreeSet<String> = BTreeSet::new();
-        let mut seen_agents: BTreeSet<String> = BTreeSet::new();
-        for res in rows.iter().filter(|r| !is_template(r)) {
-            let Some(id) = resource_guest_id(instance, res) else {
-                continue;
-            };
-            match res.kind.as_str() {
-                "qemu" if settings.monitor_vms => {
-                    if let Some(vm) = poll_vm(api, ctx, &mut seen_agents, res, &id, now_ms) {
-                        seen_ids.insert(id);
-                        snap.vms.push(vm);
-                    }
-                }
-                "lxc" if settings.monitor_containers => {
-                    if let Some(ct) = poll_container(api, ctx, &mut seen_agents, res, &id, now_ms) {
-                        seen_ids.insert(id);
-                        snap.containers.push(ct);
-                    }
-                }
-                _ => {}
-            }
-        }
-        snap.replication = replication_jobs(api, instance, &snap, now_ms);
-        ctx.rates.retain(|id| seen_ids.contains(id));
-        ctx.agent.retain(|k| seen_agents.contains(k));
-    }
+    let wants_guests = settings.monitor_vms || settings.monitor_containers;
+    let resources = if wants_guests || settings.monitor_storage {
+        api.cluster_resources().ok()
+    } else {
+        None
+    };
+    let rows: Vec<ClusterResource> = match &resources {
+        Some(rows) => rows
+            .iter()
+            .filter(|r| r.kind == "qemu" || r.kind == "lxc")
+            .cloned()
+            .collect(),
+        None if wants_guests => per_node_guest_lists(api, &online, &mut snap.unlisted_guest_nodes),
+        None => Vec::new(),
+    };
+    let guests: Vec<&ClusterResource> = rows
+        .iter()
+        .filter(|r| !is_template(r))
+        .filter(|r| match r.kind.as_str() {
+            "qemu" => settings.monitor_vms,
+            "lxc" => settings.monitor_containers,
+            _ => false,
+        })
+        .collect();
 
     if settings.monitor_storage {
-        let config = api.storage_config().ok();
-        let config_rows = config.as_deref().unwrap_or_default();
-        for node in &online {
-            let Ok(rows) = api.node_storage(node) else {
-                continue;
-            };
-            snap.storage_nodes.insert(node.clone());
-            for row in &rows {
-                let cfg = config_rows.iter().find(|c| c.storage == row.storage);
-                snap.storage.push(build_storage(instance, node, row, cfg));
-            }
-        }
-        let has_ceph = config_rows
-            .iter()
-            .map(|c| c.kind.as_str())
-            .chain(snap.storage.iter().map(|s| s.kind.as_str()))
-            .any(|k| CEPH_STORAGE_TYPES.contains(&k));
-        let storage_known = config.is_some() || !snap.storage_nodes.is_empty();
-        snap.ceph = if has_ceph {
-            // A failed status read keeps the previous picture (None); df is optional.
-            api.ceph_status().ok().map(|status| {
-                vec![build_ceph(
-                    instance,
-                    &status,
-                    api.ceph_df().ok().as_ref(),
-                    now_ms,
-                )]
-            })
-        } else if storage_known {
-            Some(Vec::new())
-        } else {
-            None
-        };
+        poll_storage(api, ctx, &mut snap, resources.as_deref(), &online);
     }
 
-    if ctx
-        .disks_polled_ms
-        .is_none_or(|at| now_ms - at >= PHYSICAL_DISK_INTERVAL_MS)
+    // Live snapshot first: every guest with the details held so far.
+    if wants_guests {
+        build_guests(ctx, &guests, &mut snap, now_ms, true);
+        early(&snap);
+    }
+
+    // Per-guest details, under the budget, neediest first. A second round spends what is
+    // left on details the first one revealed (a VM status saying its agent is on).
+    let mut wanted = wanted_details(ctx, &guests, &online, instance);
+    let mut spent = 0u32;
+    for _round in 0..2 {
+        let left = ctx.details.config.budget_per_cycle.saturating_sub(spent);
+        let plan = ctx.details.plan_within(&wanted, now_ms, left);
+        if plan.is_empty() {
+            break;
+        }
+        let jobs: Vec<DetailJob> = plan
+            .iter()
+            .filter_map(|i| wanted.get(*i))
+            .filter_map(|w| detail_job(w, &guests))
+            .collect();
+        spent += jobs.iter().map(|j| j.kind.cost()).sum::<u32>();
+        let results = fetcher.fetch_all(api, instance, &jobs);
+        let revealing = jobs.iter().any(|j| j.kind == DetailKind::VmStatus);
+        for (job, result) in jobs.iter().zip(results) {
+            ctx.held.apply(job, result);
+            ctx.details.record(&job.guest, job.kind, &job.state, now_ms);
+        }
+        if !revealing {
+            break;
+        }
+        wanted = wanted_details(ctx, &guests, &online, instance);
+    }
+    ctx.last_detail_cost = spent;
+    ctx.held.retain(&wanted, &mut ctx.details);
+    ctx.detail_ages = ctx.details.oldest(&wanted, now_ms);
+
+    if wants_guests {
+        snap.vms.clear();
+        snap.containers.clear();
+        build_guests(ctx, &guests, &mut snap, now_ms, false);
+        snap.replication = replication_jobs(api, instance, &snap, now_ms);
+    }
+
+    let first = ctx.polls == 0;
+    if !first
+        && ctx
+            .disks_polled_ms
+            .is_none_or(|at| now_ms - at >= PHYSICAL_DISK_INTERVAL_MS)
         && !online.is_empty()
     {
         let mut disks = Vec::new();
@@ -320,29 +384,21 @@ pub fn poll_pve(
         snap.physical_disks = Some(disks);
     }
 
-    if ctx.monitor_backups && ctx.polls.is_multiple_of(BACKUP_EVERY_POLLS) {
-        let vms = snap.vms.iter().map(|v| GuestRef {
-            node: v.node.clone(),
-            vmid: v.vmid,
-            kind: "qemu",
+    let snapshots = if ctx.monitor_backups && ctx.held.snapshots_changed {
+        ctx.held.snapshots_changed = false;
+        Some(ctx.held.all_snapshots())
+    } else {
+        None
+    };
+    if ctx.monitor_backups && !first && (ctx.polls - 1).is_multiple_of(BACKUP_EVERY_POLLS) {
+        let mut update = poll_pve_backups(api, instance, &online, &snap.storage, &[]);
+        update.guest_snapshots = snapshots;
+        snap.backups = Some(update);
+    } else if snapshots.is_some() {
+        snap.backups = Some(PveBackupsUpdate {
+            guest_snapshots: snapshots,
+            ..PveBackupsUpdate::default()
         });
-        let cts = snap.containers.iter().map(|c| GuestRef {
-            node: c.node.clone(),
-            vmid: c.vmid,
-            kind: "lxc",
-        });
-        // Guests of unreachable nodes would only time out.
-        let guests: Vec<GuestRef> = vms
-            .chain(cts)
-            .filter(|g| online.contains(&g.node))
-            .collect();
-        snap.backups = Some(poll_pve_backups(
-            api,
-            instance,
-            &online,
-            &snap.storage,
-            &guests,
-        ));
     }
     ctx.polls = ctx.polls.wrapping_add(1);
     ctx.node_rrd
@@ -352,90 +408,243 @@ pub fn poll_pve(
     Ok(snap)
 }
 
-/// One VM: status, guest-agent filesystems (every poll) and metadata (throttled).
-fn poll_vm(
+/// Storage from the `/cluster/resources` storage rows (one request for the whole cluster);
+/// per-node listings only when the resources call failed or carried none.
+fn poll_storage(
     api: &mut dyn PveApi,
     ctx: &mut PvePollContext,
-    seen_agents: &mut BTreeSet<String>,
-    res: &ClusterResource,
-    id: &str,
-    now_ms: i64,
-) -> Option<VMFrontend> {
-    let (node, vmid) = (res.node.as_deref()?, res.vmid?);
+    snap: &mut PveSnapshot,
+    resources: Option<&[ClusterResource]>,
+    online: &[String],
+) {
     let instance = ctx.settings.instance.clone();
-    let listed_running = res.status.as_deref() == Some("running");
-    let status = if listed_running {
-        api.qemu_status(node, vmid).ok()
-    } else {
-        None
-    };
-    let running = status
-        .as_ref()
-        .and_then(|s| s.status.as_deref())
-        .map_or(listed_running, |s| s == "running");
-    let agent_on = status.as_ref().and_then(|s| s.agent).unwrap_or(0) > 0;
-    let key = agent_key(&instance, node, vmid);
-    let fs_list;
-    let fsinfo = if !running {
-        FsInfo::NotAsked
-    } else if !agent_on {
-        ctx.agent.forget(&key);
-        FsInfo::AgentDisabled
-    } else {
-        seen_agents.insert(key.clone());
-        refresh_agent_meta(api, &mut ctx.agent, &key, node, vmid, now_ms);
-        match api.agent_fsinfo(node, vmid) {
-            Ok(list) => {
-                fs_list = list.result;
-                FsInfo::Listed(&fs_list)
-            }
-            Err(e) => FsInfo::Failed(agent_failure_reason(&e)),
+    if ctx.storage_config.is_none() || ctx.polls.is_multiple_of(STORAGE_CONFIG_EVERY_POLLS) {
+        if let Ok(cfg) = api.storage_config() {
+            ctx.storage_config = Some(cfg);
         }
-    };
-    let rates = ctx
-        .rates
-        .update(id, vm_counters(res, status.as_ref()), now_ms);
-    let meta = if agent_on {
-        ctx.agent.get(&key, now_ms)
+    }
+    let config_rows = ctx.storage_config.as_deref().unwrap_or_default();
+    let rows: Vec<&ClusterResource> = resources
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.kind == "storage")
+        .collect();
+    if rows.is_empty() {
+        for node in online {
+            let Ok(list) = api.node_storage(node) else {
+                continue;
+            };
+            snap.storage_nodes.insert(node.clone());
+            for row in &list {
+                let cfg = config_rows.iter().find(|c| c.storage == row.storage);
+                snap.storage.push(build_storage(&instance, node, row, cfg));
+            }
+        }
+    } else {
+        for r in rows {
+            let (Some(node), Some(name)) = (r.node.as_deref(), r.storage.as_deref()) else {
+                continue;
+            };
+            if !online.iter().any(|n| n == node) {
+                continue;
+            }
+            snap.storage_nodes.insert(node.to_string());
+            let row = storage_from_resource(r, name);
+            let cfg = config_rows.iter().find(|c| c.storage == name);
+            snap.storage.push(build_storage(&instance, node, &row, cfg));
+        }
+    }
+    let has_ceph = config_rows
+        .iter()
+        .map(|c| c.kind.as_str())
+        .chain(snap.storage.iter().map(|s| s.kind.as_str()))
+        .any(|k| CEPH_STORAGE_TYPES.contains(&k));
+    let storage_known = ctx.storage_config.is_some() || !snap.storage_nodes.is_empty();
+    snap.ceph = if has_ceph {
+        // A failed status read keeps the previous picture (None); df is optional.
+        api.ceph_status().ok().map(|status| {
+            vec![build_ceph(
+                &instance,
+                &status,
+                api.ceph_df().ok().as_ref(),
+                crate::util::time::now_ms(),
+            )]
+        })
+    } else if storage_known {
+        Some(Vec::new())
     } else {
         None
     };
-    let input = VmInputs {
-        status: status.as_ref(),
-        fsinfo,
-        meta,
-    };
-    build_vm(&instance, res, input, rates, now_ms)
 }
 
-/// One container: RRD memory and (throttled) network identity.
-fn poll_container(
-    api: &mut dyn PveApi,
+/// A `/cluster/resources` storage row in the shape of a node's storage listing. pvestatd
+/// broadcasts active storages only, so a listed one with `status: available` is active.
+fn storage_from_resource(r: &ClusterResource, name: &str) -> NodeStorage {
+    let total = r.maxdisk.unwrap_or(0);
+    let used = r.disk.unwrap_or(0);
+    NodeStorage {
+        storage: name.to_string(),
+        kind: r.plugintype.clone(),
+        content: r.content.clone(),
+        active: Some(r.status.as_deref() == Some("available")),
+        enabled: None,
+        shared: r.shared,
+        total: Some(total),
+        used: Some(used),
+        avail: Some(total.saturating_sub(used)),
+        ..NodeStorage::default()
+    }
+}
+
+/// Which details the live rows call for: memory for running VMs, agent data for running
+/// VMs whose (held) status says the agent is on, network identity for running containers,
+/// snapshots for every guest. Guests of nodes that are not online are left alone (their
+/// calls would only time out).
+fn wanted_details(
+    ctx: &PvePollContext,
+    guests: &[&ClusterResource],
+    online: &[String],
+    instance: &str,
+) -> Vec<Wanted> {
+    let mut out = Vec::new();
+    for res in guests {
+        let (Some(node), Some(id)) = (res.node.as_deref(), resource_guest_id(instance, res)) else {
+            continue;
+        };
+        if !online.iter().any(|n| n == node) {
+            continue;
+        }
+        let state = res.status.clone().unwrap_or_default();
+        let running = state == "running";
+        let held = ctx.held.vm_status.get(&id);
+        let memory = held.is_none_or(status_corrects_memory);
+        let mut want = |kind| {
+            out.push(Wanted {
+                guest: id.clone(),
+                kind,
+                memory: memory && kind == DetailKind::VmStatus,
+                state: state.clone(),
+            })
+        };
+        match res.kind.as_str() {
+            "qemu" if running => {
+                want(DetailKind::VmStatus);
+                let agent_on = ctx
+                    .held
+                    .vm_status
+                    .get(&id)
+                    .and_then(|s| s.agent)
+                    .unwrap_or(0)
+                    > 0;
+                if agent_on {
+                    want(DetailKind::VmFilesystems);
+                    want(DetailKind::VmAgentMeta);
+                }
+            }
+            "lxc" if running => want(DetailKind::CtNetwork),
+            _ => {}
+        }
+        if ctx.monitor_backups {
+            want(DetailKind::Snapshots);
+        }
+    }
+    out
+}
+
+/// True when a VM's `status/current` carries guest-side figures that correct the live `mem`
+/// (the balloon driver's `freemem`, or a balloon target below `maxmem`); without them the
+/// derivation would use the status `mem`, which is the live figure.
+fn status_corrects_memory(s: &QemuStatus) -> bool {
+    let ballooned = matches!((s.balloon, s.maxmem), (Some(b), Some(m)) if b > 0 && b < m);
+    s.freemem.is_some_and(|f| f > 0) || ballooned || s.meminfo.is_some()
+}
+
+fn detail_job(w: &Wanted, guests: &[&ClusterResource]) -> Option<DetailJob> {
+    let res = guests
+        .iter()
+        .find(|r| resource_guest_id_matches(r, &w.guest))?;
+    Some(DetailJob {
+        guest: w.guest.clone(),
+        node: res.node.clone()?,
+        vmid: res.vmid?,
+        kind: w.kind,
+        state: w.state.clone(),
+        guest_kind: if res.kind == "qemu" { "qemu" } else { "lxc" },
+    })
+}
+
+/// Guest ids end in `-{node}-{vmid}`; cheaper than rebuilding the id for every row.
+fn resource_guest_id_matches(res: &ClusterResource, id: &str) -> bool {
+    match (res.node.as_deref(), res.vmid) {
+        (Some(node), Some(vmid)) => {
+            let tail = format!("-{node}-{vmid}");
+            id.ends_with(&tail)
+        }
+        _ => false,
+    }
+}
+
+/// Builds the VMs and containers from the live rows and the held details. Rates advance
+/// once per cycle (`count_rates`, the early build); the final build reuses them.
+fn build_guests(
     ctx: &mut PvePollContext,
-    seen_agents: &mut BTreeSet<String>,
-    res: &ClusterResource,
-    id: &str,
+    guests: &[&ClusterResource],
+    snap: &mut PveSnapshot,
     now_ms: i64,
-) -> Option<ContainerFrontend> {
-    let (node, vmid) = (res.node.as_deref()?, res.vmid?);
+    count_rates: bool,
+) {
     let instance = ctx.settings.instance.clone();
-    let running = res.status.as_deref() == Some("running");
-    let rrd = if running {
-        api.lxc_rrd_memory(node, vmid).ok()
-    } else {
-        None
-    };
-    let point = rrd.as_deref().and_then(last_guest_rrd);
-    let rates = ctx.rates.update(id, container_counters(res), now_ms);
-    let key = agent_key(&instance, node, vmid);
-    let network = if running {
-        seen_agents.insert(key.clone());
-        refresh_lxc_network(api, &mut ctx.agent, &key, node, vmid, now_ms);
-        ctx.agent.get(&key, now_ms)
-    } else {
-        None
-    };
-    build_container(&instance, res, point, network, rates, now_ms)
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    for res in guests {
+        let Some(id) = resource_guest_id(&instance, res) else {
+            continue;
+        };
+        let running = res.status.as_deref() == Some("running");
+        let counters = if res.kind == "qemu" {
+            vm_counters(res, None)
+        } else {
+            container_counters(res)
+        };
+        let rates = if count_rates {
+            ctx.rates.update(&id, counters, now_ms)
+        } else {
+            ctx.rates.peek(&id)
+        };
+        if res.kind == "qemu" {
+            let status = ctx.held.vm_status.get(&id);
+            let agent_on = status.and_then(|s| s.agent).unwrap_or(0) > 0;
+            let fs = ctx.held.vm_fs.get(&id);
+            let fsinfo = match (running, status, fs) {
+                (false, _, _) | (true, None, _) => FsInfo::NotAsked,
+                (true, Some(_), _) if !agent_on => FsInfo::AgentDisabled,
+                (true, Some(_), Some(Ok(list))) => FsInfo::Listed(list),
+                (true, Some(_), Some(Err(reason))) => FsInfo::Failed(reason),
+                (true, Some(_), None) => FsInfo::NotAsked,
+            };
+            let input = VmInputs {
+                status,
+                fsinfo,
+                meta: ctx.held.meta.get(&id).filter(|_| agent_on),
+            };
+            if let Some(mut vm) = build_vm(&instance, res, input, rates, now_ms) {
+                let age = ctx.details.age_ms(&id, DetailKind::VmStatus, now_ms);
+                if age.is_some_and(|a| a > 0) {
+                    rebase_vm_memory(&mut vm, res, status);
+                }
+                seen.insert(id);
+                snap.vms.push(vm);
+            }
+        } else {
+            let network = ctx.held.meta.get(&id).filter(|_| running);
+            if let Some(ct) = build_container(&instance, res, None, network, rates, now_ms) {
+                seen.insert(id);
+                snap.containers.push(ct);
+            }
+        }
+    }
+    if count_rates {
+        ctx.rates.retain(|id| seen.contains(id));
+    }
 }
 
 /// Replication jobs with their guests' names; an instance without replication support
@@ -498,80 +707,6 @@ fn node_rrd_cached(
     ctx.node_rrd
         .insert(node.to_string(), (now_ms, point.clone()));
     point
-}
-
-/// Fetches OS, agent version and interfaces when the throttle allows.
-fn refresh_agent_meta(
-    api: &mut dyn PveApi,
-    cache: &mut AgentMetaCache,
-    key: &str,
-    node: &str,
-    vmid: u32,
-    now_ms: i64,
-) {
-    if !cache.needs_refresh(key, now_ms) {
-        return;
-    }
-    let interfaces = match api.agent_network_interfaces(node, vmid) {
-        Ok(list) => list.result,
-        Err(_) => {
-            cache.record_failure(key, now_ms);
-            return;
-        }
-    };
-    let (interfaces, ip_addresses) = network_interfaces(&interfaces);
-    let (os_name, os_version) = api
-        .agent_osinfo(node, vmid)
-        .map(|i| os_name_version(&i))
-        .unwrap_or_default();
-    let agent_version = api
-        .agent_info(node, vmid)
-        .map(|i| agent_version(&i))
-        .unwrap_or_default();
-    cache.store(
-        key,
-        AgentMeta {
-            os_name,
-            os_version,
-            agent_version,
-            interfaces,
-            ip_addresses,
-        },
-        now_ms,
-    );
-}
-
-/// Container interfaces and addresses, on the same throttle as VM agent metadata (they are
-/// three calls per container and change rarely).
-fn refresh_lxc_network(
-    api: &mut dyn PveApi,
-    cache: &mut AgentMetaCache,
-    key: &str,
-    node: &str,
-    vmid: u32,
-    now_ms: i64,
-) {
-    if !cache.needs_refresh(key, now_ms) {
-        return;
-    }
-    let config = api.lxc_config(node, vmid).ok();
-    let status = api.lxc_status(node, vmid).ok();
-    if config.is_none() && status.is_none() {
-        cache.record_failure(key, now_ms);
-        return;
-    }
-    let (mut interfaces, mut ip_addresses) = lxc_network(config.as_ref(), status.as_ref(), &[]);
-    if ip_addresses.is_empty() {
-        if let Ok(list) = api.lxc_interfaces(node, vmid) {
-            (interfaces, ip_addresses) = lxc_network(config.as_ref(), status.as_ref(), &list);
-        }
-    }
-    let meta = AgentMeta {
-        interfaces,
-        ip_addresses,
-        ..AgentMeta::default()
-    };
-    cache.store(key, meta, now_ms);
 }
 
 /// Fallback when `/cluster/resources` fails: the per-node guest lists, shaped like resource rows.

@@ -99,7 +99,7 @@ fn storage_backup(
     }
 }
 
-fn guest_snapshot(instance: &str, g: &GuestRef, s: &Snapshot) -> GuestSnapshot {
+pub fn guest_snapshot(instance: &str, g: &GuestRef, s: &Snapshot) -> GuestSnapshot {
     GuestSnapshot {
         id: format!("{instance}-{}-{}-{}", g.node, g.vmid, s.name),
         name: s.name.clone(),

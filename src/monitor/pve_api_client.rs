@@ -22,6 +22,9 @@ impl PveApi for crate::proxmox::PveClient {
     fn cluster_resources_vms(&mut self) -> Result<Vec<ClusterResource>, ProxmoxError> {
         crate::proxmox::PveClient::cluster_resources_vms(self)
     }
+    fn cluster_resources(&mut self) -> Result<Vec<ClusterResource>, ProxmoxError> {
+        crate::proxmox::PveClient::cluster_resources(self)
+    }
     fn qemu_status(&mut self, node: &str, vmid: u32) -> Result<QemuStatus, ProxmoxError> {
         crate::proxmox::PveClient::qemu_status(self, node, vmid)
     }

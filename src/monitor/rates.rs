@@ -76,6 +76,11 @@ impl RateTracker {
         rates
     }
 
+    /// The rates the last [`RateTracker::update`] of `id` computed (zeros if none).
+    pub fn peek(&self, id: &str) -> IoRates {
+        self.samples.get(id).map(|s| s.rates).unwrap_or_default()
+    }
+
     /// Forgets guests that no longer exist.
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
         self.samples.retain(|id, _| keep(id));

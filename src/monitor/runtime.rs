@@ -14,12 +14,29 @@ use super::scheduler::{PollTicket, Scheduler, SchedulerConfig};
 use super::task_key::{InstanceKind, TaskKey};
 use crate::proxmox::{ClientConfig, PbsClient, PmgClient, ProxmoxError, PveClient};
 use crate::state::LiveState;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 enum Slot {
     Idle(PollTarget),
-    /// The target is out with a worker.
-    Busy(PollTicket),
+    /// The target is out with a worker; setting the flag asks that poll to stop early.
+    Busy(PollTicket, Arc<AtomicBool>),
+    /// The instance was removed or replaced while its poll was out: that poll was told to
+    /// stop, and nothing else starts for this key until it has returned, so the upstream
+    /// never serves two polls of one instance. `next` is the replacement, if any.
+    Draining {
+        old: PollTicket,
+        next: Option<Pending>,
+    },
+}
+
+/// A replacement waiting for the previous poll of its key to return.
+struct Pending {
+    kind: InstanceKind,
+    name: String,
+    host: String,
+    target: PollTarget,
 }
 
 pub struct MonitorCore {
@@ -27,6 +44,8 @@ pub struct MonitorCore {
     state: LiveState,
     slots: BTreeMap<TaskKey, Slot>,
     seed: u64,
+    /// Instances whose last poll succeeded (what `/api/config/nodes` calls connected).
+    reachable: BTreeSet<TaskKey>,
 }
 
 impl MonitorCore {
@@ -37,6 +56,7 @@ impl MonitorCore {
             state: LiveState::new(),
             slots: BTreeMap::new(),
             seed,
+            reachable: BTreeSet::new(),
         }
     }
 
@@ -48,12 +68,16 @@ impl MonitorCore {
         now_ms: i64,
     ) -> Result<TaskKey, ProxmoxError> {
         let client = PveClient::new(cfg)?;
+        let lanes = (1..settings.concurrency.max(1))
+            .map(|_| PveClient::new(cfg))
+            .collect::<Result<Vec<_>, _>>()?;
         self.seed = self.seed.wrapping_add(1);
         let name = settings.instance.clone();
         let ctx = PvePollContext::new(settings, self.seed);
         let target = PollTarget::Pve {
             client: Box::new(client),
             ctx: Box::new(ctx),
+            lanes,
         };
         Ok(self.insert(InstanceKind::Pve, &name, &cfg.host, target, now_ms))
     }
@@ -94,20 +118,66 @@ impl MonitorCore {
         now_ms: i64,
     ) -> TaskKey {
         let key = TaskKey::new(kind, name);
-        if self.slots.contains_key(&key) {
-            // A changed configuration starts afresh: new client, no inherited backoff.
-            self.scheduler.remove_instance(&key);
+        // A changed configuration starts afresh: new client, no inherited backoff.
+        self.scheduler.remove_instance(&key);
+        let pending = Pending {
+            kind,
+            name: name.to_string(),
+            host: host.to_string(),
+            target,
+        };
+        match self.slots.remove(&key) {
+            Some(Slot::Busy(old, cancel)) => {
+                cancel.store(true, Ordering::SeqCst);
+                let next = Some(pending);
+                self.slots.insert(key.clone(), Slot::Draining { old, next });
+            }
+            Some(Slot::Draining { old, .. }) => {
+                let next = Some(pending);
+                self.slots.insert(key.clone(), Slot::Draining { old, next });
+            }
+            Some(Slot::Idle(_)) | None => self.activate(&key, pending, now_ms),
         }
-        self.scheduler.add_instance(kind, name, host, now_ms);
-        self.slots.insert(key.clone(), Slot::Idle(target));
         key
     }
 
-    /// Removes an instance and its data. A poll still running for it is discarded when it returns.
+    fn activate(&mut self, key: &TaskKey, p: Pending, now_ms: i64) {
+        self.scheduler
+            .add_instance(p.kind, &p.name, &p.host, now_ms);
+        self.slots.insert(key.clone(), Slot::Idle(p.target));
+    }
+
+    /// Removes an instance and its data. A poll still running for it is told to stop, and
+    /// its outcome is discarded when it returns.
     pub fn remove(&mut self, key: &TaskKey) {
-        self.slots.remove(key);
+        match self.slots.remove(key) {
+            Some(Slot::Busy(old, cancel)) => {
+                cancel.store(true, Ordering::SeqCst);
+                self.slots
+                    .insert(key.clone(), Slot::Draining { old, next: None });
+            }
+            Some(Slot::Draining { old, .. }) => {
+                self.slots
+                    .insert(key.clone(), Slot::Draining { old, next: None });
+            }
+            Some(Slot::Idle(_)) | None => {}
+        }
         self.scheduler.remove_instance(key);
         self.state.remove_instance(key.kind, &key.name);
+        self.reachable.remove(key);
+    }
+
+    /// Instances whose last poll succeeded.
+    pub fn reachable(&self) -> impl Iterator<Item = &TaskKey> {
+        self.reachable.iter()
+    }
+
+    /// True while a poll of `key` is out with a worker (including one being drained).
+    pub fn poll_in_flight(&self, key: &TaskKey) -> bool {
+        matches!(
+            self.slots.get(key),
+            Some(Slot::Busy(..) | Slot::Draining { .. })
+        )
     }
 
     /// Starts up to `limit` due polls. The jobs must be run and their outcomes passed to
@@ -122,10 +192,16 @@ impl MonitorCore {
             let Some(ticket) = self.scheduler.started(&key, now_ms) else {
                 continue;
             };
-            let Slot::Idle(target) = std::mem::replace(slot, Slot::Busy(ticket.clone())) else {
+            let cancel = Arc::new(AtomicBool::new(false));
+            let busy = Slot::Busy(ticket.clone(), cancel.clone());
+            let Slot::Idle(target) = std::mem::replace(slot, busy) else {
                 continue;
             };
-            jobs.push(PollJob { ticket, target });
+            jobs.push(PollJob {
+                ticket,
+                target,
+                cancel,
+            });
         }
         jobs
     }
@@ -139,8 +215,15 @@ impl MonitorCore {
         } = outcome;
         let key = ticket.key.clone();
         match self.slots.get(&key) {
-            Some(Slot::Busy(current)) if *current == ticket => {}
-            // Removed or replaced meanwhile: this outcome is stale.
+            Some(Slot::Busy(current, _)) if *current == ticket => {}
+            Some(Slot::Draining { old, .. }) if *old == ticket => {
+                // Removed or replaced meanwhile: this outcome is stale, and the replacement
+                // (if any) may start now that the old poll is back.
+                if let Some(Slot::Draining { next: Some(p), .. }) = self.slots.remove(&key) {
+                    self.activate(&key, p, now_ms);
+                }
+                return;
+            }
             _ => return,
         }
         let host = match &target {
@@ -150,6 +233,7 @@ impl MonitorCore {
         self.slots.insert(key.clone(), Slot::Idle(target));
         match result {
             Ok(data) => {
+                self.reachable.insert(key.clone());
                 self.scheduler.finished(&ticket, Ok(()), now_ms);
                 match data {
                     PollData::Pve(snap) => self.state.replace_pve_instance(&key.name, snap, now_ms),
@@ -162,11 +246,25 @@ impl MonitorCore {
                 }
             }
             Err(err) => {
+                self.reachable.remove(&key);
                 self.scheduler.finished(&ticket, Err(err.clone()), now_ms);
                 let failures = self.scheduler.consecutive_failures(&key);
                 self.state
                     .mark_instance_failed(key.kind, &key.name, &host, &err, failures, now_ms);
             }
+        }
+    }
+
+    /// Shows what the live part of a running poll found (see `PollJob::run_with`), unless
+    /// the instance was removed or replaced meanwhile. The poll's final outcome follows.
+    pub fn apply_early(&mut self, ticket: &PollTicket, data: PollData, now_ms: i64) {
+        let current = matches!(self.slots.get(&ticket.key), Some(Slot::Busy(t, _)) if t == ticket);
+        if !current {
+            return;
+        }
+        if let PollData::Pve(snap) = data {
+            self.state
+                .replace_pve_instance(&ticket.key.name, snap, now_ms);
         }
     }
 
@@ -192,8 +290,30 @@ impl MonitorCore {
         &mut self.scheduler
     }
 
-    /// `GET /api/monitoring/scheduler/health` body.
+    /// `GET /api/monitoring/scheduler/health` body. PVE instances also report their
+    /// per-guest detail freshness and the detail requests of their last poll
+    /// (`details`: memory / other ages, budget, spent), as of that poll.
     pub fn health_json(&self, now_ms: i64) -> Vec<u8> {
-        serde_json::to_vec(&self.scheduler.health(now_ms)).unwrap_or_else(|_| b"{}".to_vec())
+        let mut v = serde_json::to_value(self.scheduler.health(now_ms)).unwrap_or_default();
+        if let Some(list) = v.get_mut("instances").and_then(|i| i.as_array_mut()) {
+            for inst in list {
+                let key = inst.get("key").and_then(|k| k.as_str()).unwrap_or_default();
+                let ctx = self.slots.iter().find_map(|(k, slot)| match slot {
+                    Slot::Idle(PollTarget::Pve { ctx, .. }) if k.to_string() == key => Some(ctx),
+                    _ => None,
+                });
+                if let (Some(ctx), Some(obj)) = (ctx, inst.as_object_mut()) {
+                    obj.insert(
+                        "details".into(),
+                        serde_json::json!({
+                            "ages": ctx.detail_ages,
+                            "budgetPerCycle": ctx.details.config.budget_per_cycle,
+                            "lastCycleCost": ctx.last_detail_cost,
+                        }),
+                    );
+                }
+            }
+        }
+        serde_json::to_vec(&v).unwrap_or_else(|_| b"{}".to_vec())
     }
 }

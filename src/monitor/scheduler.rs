@@ -13,45 +13,7 @@ use super::staleness::StalenessTracker;
 use super::task_key::{InstanceKind, TaskKey};
 use std::collections::BTreeMap;
 
-/// Whether retrying can help.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Network, timeout, 5xx, rate limiting: retry with backoff.
-    Transient,
-    /// Authentication, permissions, invalid configuration: park until something changes.
-    Permanent,
-}
-
-impl ErrorClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::Transient => "transient",
-            ErrorClass::Permanent => "permanent",
-        }
-    }
-}
-
-/// Why a poll failed, as the poll executor classified it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollError {
-    pub class: ErrorClass,
-    pub message: String,
-}
-
-impl PollError {
-    pub fn transient(message: impl Into<String>) -> PollError {
-        PollError {
-            class: ErrorClass::Transient,
-            message: message.into(),
-        }
-    }
-    pub fn permanent(message: impl Into<String>) -> PollError {
-        PollError {
-            class: ErrorClass::Permanent,
-            message: message.into(),
-        }
-    }
-}
+pub use crate::state::instance::{ErrorClass, PollError};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SchedulerConfig {

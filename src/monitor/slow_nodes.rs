@@ -95,6 +95,9 @@ impl PveApi for SlowNodeGuard<'_> {
     fn cluster_resources_vms(&mut self) -> Result<Vec<ClusterResource>, ProxmoxError> {
         self.inner.cluster_resources_vms()
     }
+    fn cluster_resources(&mut self) -> Result<Vec<ClusterResource>, ProxmoxError> {
+        self.inner.cluster_resources()
+    }
     fn qemu_status(&mut self, node: &str, vmid: u32) -> Result<QemuStatus, ProxmoxError> {
         self.on_node(node, |a| a.qemu_status(node, vmid))
     }

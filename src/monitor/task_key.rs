@@ -2,23 +2,7 @@
 
 use std::fmt;
 
-/// Variants in alphabetical order so that [`TaskKey`]'s derived order is its string order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum InstanceKind {
-    Pbs,
-    Pmg,
-    Pve,
-}
-
-impl InstanceKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InstanceKind::Pve => "pve",
-            InstanceKind::Pbs => "pbs",
-            InstanceKind::Pmg => "pmg",
-        }
-    }
-}
+pub use crate::state::instance::InstanceKind;
 
 /// Ordered by type, then name, which is also the `"<type>::<name>"` string order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

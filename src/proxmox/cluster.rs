@@ -1,5 +1,8 @@
-//! PVE cluster failover: a cluster is configured once and every call goes to a random healthy
-//! member; members that fail at the transport level are marked unhealthy and re-probed later.
+//! PVE cluster failover: a cluster is configured once; every call goes to the configured host
+//! (the first member) while it is healthy, else to a random healthy member. A member that
+//! fails (connection, TLS, timeout, 5xx, or a 4xx that another member does not give) is
+//! skipped for a while and retried later; only a failure of every candidate reaches the
+//! caller, so one bad member address can never condemn a healthy instance (issue #20).
 //! Follows Pulse's `cluster_client.go` (§2.2) without its background goroutines: probing
 //! happens inline, on the worker thread that makes the call.
 
@@ -12,6 +15,8 @@ use std::time::{Duration, Instant};
 const REPROBE_EVERY: Duration = Duration::from_secs(10);
 /// Time budget of a re-probe (`GET /nodes`).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// An unhealthy member is tried again (lazily, by a real call) after this long.
+const RETRY_UNHEALTHY_AFTER: Duration = Duration::from_secs(60);
 /// Time budget of the initial probe of every member.
 const INITIAL_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -41,6 +46,10 @@ enum Verdict {
     Throttled,
     /// The member itself is broken or unreachable: mark unhealthy and try another.
     MemberDown,
+    /// A client error (404, 400, …) that may be this member's fault (a wrong address, a
+    /// proxy in front of it): try another member; if one answers, this one is skipped for a
+    /// while, else the error is the same everywhere and is returned.
+    Suspect,
 }
 
 fn judge(err: &ProxmoxError) -> Verdict {
@@ -67,6 +76,8 @@ fn judge(err: &ProxmoxError) -> Verdict {
                 }
             }
             s if *s >= 500 => Verdict::MemberDown,
+            401 | 403 => Verdict::Return,
+            s if *s >= 400 => Verdict::Suspect,
             _ => Verdict::Return,
         },
         ProxmoxError::Auth { .. }
@@ -165,11 +176,15 @@ impl Cluster {
         }
         let attempts = self.members.len() + 2;
         let mut last_err = None;
+        // Members that gave a client error in this call: excluded from further picks, and
+        // marked unhealthy only if another member then answers.
+        let mut suspects: Vec<(usize, ProxmoxError)> = Vec::new();
         for attempt in 0..attempts {
             let now = Instant::now();
-            let idx = match self.pick(now) {
+            let excluded: Vec<usize> = suspects.iter().map(|(i, _)| *i).collect();
+            let idx = match self.pick(now, &excluded) {
                 Some(i) => i,
-                None => match self.recover(now) {
+                None => match self.recover(now, &excluded) {
                     Some(i) => i,
                     None => break,
                 },
@@ -178,9 +193,19 @@ impl Cluster {
                 break;
             };
             match f(&mut member.client) {
-                Ok(v) => return Ok(v),
+                Ok(v) => {
+                    for (i, e) in suspects {
+                        if let Some(m) = self.members.get_mut(i) {
+                            m.healthy = false;
+                            m.last_probe = Some(Instant::now());
+                            m.last_error = Some(e.to_string());
+                        }
+                    }
+                    return Ok(v);
+                }
                 Err(e) => match judge(&e) {
                     Verdict::Return => return Err(e),
+                    Verdict::Suspect => suspects.push((idx, e)),
                     Verdict::Throttled => {
                         let jitter = Duration::from_millis(self.next_rand() % 200);
                         let wait = Duration::from_millis(150 * (attempt as u64 + 1)) + jitter;
@@ -199,6 +224,10 @@ impl Cluster {
                     }
                 },
             }
+        }
+        if let Some((_, e)) = suspects.into_iter().next() {
+            // No member answered otherwise: the client error is the answer.
+            return Err(e);
         }
         let summary: Vec<String> = self
             .members
@@ -219,9 +248,24 @@ impl Cluster {
         }))
     }
 
-    /// A random healthy member not cooling down; else a random healthy one.
-    fn pick(&mut self, now: Instant) -> Option<usize> {
+    /// The configured host (member 0) when healthy and not cooling down; else a random
+    /// healthy member not cooling down; else a random healthy one. Members unhealthy for
+    /// longer than [`RETRY_UNHEALTHY_AFTER`] count as healthy again (they are retried).
+    fn pick(&mut self, now: Instant, excluded: &[usize]) -> Option<usize> {
+        for m in &mut self.members {
+            if !m.healthy
+                && m.last_probe
+                    .is_none_or(|t| now.duration_since(t) >= RETRY_UNHEALTHY_AFTER)
+            {
+                m.healthy = true;
+            }
+        }
+        let ready_member = |m: &Member| m.healthy && m.cooldown_until.is_none_or(|t| t <= now);
+        if !excluded.contains(&0) && self.members.first().is_some_and(ready_member) {
+            return Some(0);
+        }
         let healthy: Vec<usize> = (0..self.members.len())
+            .filter(|i| !excluded.contains(i))
             .filter(|&i| self.members.get(i).is_some_and(|m| m.healthy))
             .collect();
         let ready: Vec<usize> = healthy
@@ -243,9 +287,10 @@ impl Cluster {
 
     /// Re-probes unhealthy members (each at most every 10 s) and returns the first that
     /// answers `GET /nodes`.
-    fn recover(&mut self, now: Instant) -> Option<usize> {
+    fn recover(&mut self, now: Instant, excluded: &[usize]) -> Option<usize> {
         for (i, m) in self.members.iter_mut().enumerate() {
-            if m.healthy
+            if excluded.contains(&i)
+                || m.healthy
                 || m.last_probe
                     .is_some_and(|t| now.duration_since(t) < self.reprobe_every)
             {
@@ -335,7 +380,8 @@ mod tests {
             Verdict::Return
         );
         assert_eq!(judge(&http(500, "internal")), Verdict::MemberDown);
-        assert_eq!(judge(&http(404, "")), Verdict::Return);
+        assert_eq!(judge(&http(404, "")), Verdict::Suspect);
+        assert_eq!(judge(&http(400, "")), Verdict::Suspect);
         let auth = ProxmoxError::Auth {
             status: 401,
             message: String::new(),

@@ -107,19 +107,23 @@ impl PveClient {
         self.get(&format!("/nodes/{}/status", enc(node)))
     }
 
-    /// `GET /nodes/{node}/rrddata?cf=AVERAGE&ds=memavailable,memused,memtotal&timeframe=hour`
-    /// (2 s budget). Callers use the last row with a value.
+    /// `GET /nodes/{node}/rrddata?timeframe=hour&cf=AVERAGE` (2 s budget). Callers use the
+    /// last row with a value. PVE's `rrddata` takes only `timeframe` and `cf`
+    /// (`additionalProperties => 0`): a `ds=` parameter is refused with 400.
     pub fn node_rrd_memory(&mut self, node: &str) -> Result<Vec<NodeRrdPoint>, ProxmoxError> {
-        let path = format!(
-            "/nodes/{}/rrddata?cf=AVERAGE&ds=memavailable,memused,memtotal&timeframe=hour",
-            enc(node)
-        );
+        let path = format!("/nodes/{}/rrddata?timeframe=hour&cf=AVERAGE", enc(node));
         self.list_capped(&path, NODE_RRD_TIMEOUT)
     }
 
     /// `GET /cluster/status`.
     pub fn cluster_status(&mut self) -> Result<Vec<ClusterStatusEntry>, ProxmoxError> {
         self.list("/cluster/status")
+    }
+
+    /// `GET /cluster/resources`: every guest, node and storage row of the cluster in one
+    /// request (what the live part of a poll reads).
+    pub fn cluster_resources(&mut self) -> Result<Vec<ClusterResource>, ProxmoxError> {
+        self.list("/cluster/resources")
     }
 
     /// `GET /cluster/resources?type=vm` (all VMs and containers of the cluster).
@@ -165,14 +169,16 @@ impl PveClient {
         self.get_capped(&path, AGENT_FSINFO_TIMEOUT)
     }
 
-    /// `GET /nodes/{node}/lxc/{vmid}/rrddata?cf=AVERAGE&ds=memavailable,memused,maxmem&timeframe=hour`.
+    /// `GET /nodes/{node}/lxc/{vmid}/rrddata?timeframe=hour&cf=AVERAGE`. No `ds=` (refused by
+    /// PVE) and no `memavailable` in any guest RRD: the poll no longer needs this, since the
+    /// container `mem` of `/cluster/resources` is already cgroup usage without page cache.
     pub fn lxc_rrd_memory(
         &mut self,
         node: &str,
         vmid: u32,
     ) -> Result<Vec<GuestRrdPoint>, ProxmoxError> {
         let path = format!(
-            "/nodes/{}/lxc/{vmid}/rrddata?cf=AVERAGE&ds=memavailable,memused,maxmem&timeframe=hour",
+            "/nodes/{}/lxc/{vmid}/rrddata?timeframe=hour&cf=AVERAGE",
             enc(node)
         );
         self.list_capped(&path, GUEST_CALL_TIMEOUT)

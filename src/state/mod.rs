@@ -8,6 +8,7 @@ pub mod backups;
 pub mod ceph;
 pub mod frontend;
 pub mod guest;
+pub mod instance;
 pub mod node;
 pub mod pbs;
 pub mod physical_disk;

@@ -5,6 +5,7 @@
 use super::backups::{PBSBackup, PMGBackup, PVEBackups, PveBackupsUpdate};
 use super::ceph::CephClusterFrontend;
 use super::guest::{ContainerFrontend, Guest, VMFrontend};
+use super::instance::{ErrorClass, InstanceKind, PollError};
 use super::node::NodeFrontend;
 use super::pbs::PBSInstance;
 use super::physical_disk::PhysicalDisk;
@@ -12,7 +13,6 @@ use super::pmg::PMGInstance;
 use super::replication::ReplicationJobFrontend;
 use super::snapshot::PveSnapshot;
 use super::storage::{merge_shared_storage, StorageFrontend};
-use crate::monitor::{ErrorClass, InstanceKind, PollError};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 

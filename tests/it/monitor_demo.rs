@@ -78,6 +78,10 @@ fn demo_estate_is_polled_like_real_servers() {
         v["pbsBackups"].as_array().is_some_and(|b| !b.is_empty()),
         "PBS backups listed on the first poll"
     );
+    // PVE backups are listed from the second cycle on (the first puts guests on screen).
+    let next = core.next_deadline().expect("scheduled");
+    assert!(poll_round(&mut core, next) >= 1);
+    let v = state(&core);
     assert!(v["backups"]["pve"]["storageBackups"]
         .as_array()
         .is_some_and(|b| !b.is_empty()));

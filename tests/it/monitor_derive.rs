@@ -357,3 +357,40 @@ fn node_storage_rows() {
     assert_eq!(nfs.id, "node1-synology");
     assert!(nfs.shared);
 }
+
+#[test]
+fn vm_memory_between_two_detail_refreshes_follows_the_live_row() {
+    use pulse::monitor::derive_pve::{vm_memory, vm_memory_live};
+    let status: QemuStatus = decode(fixture("nodes_node_qemu_vmid_status_current.json"));
+    let detail_mem = status.mem.unwrap_or(0);
+    let mut res = resource(100);
+
+    // Read this cycle (the live mem is the detail's): exactly today's derivation.
+    res.mem = Some(detail_mem);
+    let (fresh, _) = vm_memory(&res, Some(&status), true);
+    let (live, _) = vm_memory_live(&res, Some(&status), true);
+    assert_eq!(live, fresh);
+    assert_eq!(fresh.used, 2_097_152_000 - 887_222_272, "total − freemem");
+
+    // Two minutes later the guest uses 100 MB more: the detail's correction (page cache the
+    // balloon figure counts, balloon target) is kept, the movement comes from the live row.
+    res.mem = Some(detail_mem + 100_000_000);
+    let (between, _) = vm_memory_live(&res, Some(&status), true);
+    assert_eq!(between.used, fresh.used + 100_000_000);
+    assert_eq!(between.total, fresh.total);
+    assert_eq!(between.balloon, fresh.balloon);
+
+    // Never past the total, never below 0, and a stopped VM uses nothing.
+    res.mem = Some(u64::MAX / 4);
+    assert_eq!(
+        vm_memory_live(&res, Some(&status), true).0.used,
+        fresh.total
+    );
+    res.mem = Some(0);
+    assert!(vm_memory_live(&res, Some(&status), true).0.used >= 0);
+    assert_eq!(vm_memory_live(&res, Some(&status), false).0.used, 0);
+
+    // No detail yet: the live row as is.
+    res.mem = Some(123_456_789);
+    assert_eq!(vm_memory_live(&res, None, true).0.used, 123_456_789);
+}

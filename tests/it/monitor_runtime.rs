@@ -191,14 +191,18 @@ fn polls_over_http_fill_state_and_outages_show_in_health() {
             .all(|g| g["vmid"] != 101),
         "template skipped"
     );
-    let shared: Vec<&Value> = v["storage"]
+    // Storage comes from the storage rows of the same /cluster/resources answer (this
+    // capture's cluster has local storage only), not from a listing per node.
+    let zfs = v["storage"]
         .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["node"] == "cluster")
-        .collect();
-    assert_eq!(shared.len(), 1);
-    assert_eq!(shared[0]["nodeCount"], 4);
+        .and_then(|a| a.iter().find(|s| s["id"] == "lab-node1-local-zfs"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (zfs["total"].as_i64(), zfs["used"].as_i64()),
+        (Some(955_016_175_616), Some(14_446_702_592))
+    );
+    assert_eq!(v["storage"].as_array().map(Vec::len), Some(12));
     assert_eq!(v["connectionHealth"]["lab"], true);
     assert_eq!(core.next_deadline(), Some(T0 + 10_000));
 

@@ -1,6 +1,6 @@
 //! The monitoring core against the project's Proxmox simulator over HTTPS (pinned
 //! fingerprint): every derived number is checked against the raw payload the simulator served,
-//! for each payload variant (PVE 7 / 8.4 / 9 nodes, balloon, Windows freemem, Linux meminfo,
+//! for each payload variant (PVE 7 / 8.4 / 9 nodes, balloon, Windows freemem, Linux freemem,
 //! fsinfo with bind mounts, stopped, template, offline node, shared storage), plus ids, units,
 //! key presence, and scheduler behaviour under injected faults.
 
@@ -137,7 +137,7 @@ fn derived_numbers_match_what_the_simulator_served() {
 
     // Guests, one variant at a time, against the raw status payloads.
     let resources: Vec<ClusterResource> = raw.cluster_resources_vms().expect("resources");
-    let mut seen = [false; 6]; // balloon, windows, meminfo, bind mounts, stopped, template
+    let mut seen = [false; 6]; // balloon, windows, linux freemem, bind mounts, stopped, template
     for res in &resources {
         let (Some(node), Some(vmid)) = (res.node.clone(), res.vmid) else {
             continue;
@@ -195,7 +195,9 @@ fn derived_numbers_match_what_the_simulator_served() {
                 total - avail as i64
             }
             (None, Some(free)) => {
-                seen[1] |= vm["name"].as_str().unwrap_or_default().starts_with("win-");
+                let windows = vm["name"].as_str().unwrap_or_default().starts_with("win-");
+                seen[1] |= windows;
+                seen[2] |= !windows;
                 total - free as i64
             }
             (None, None) => st.mem.unwrap_or(0) as i64,
@@ -248,7 +250,7 @@ fn derived_numbers_match_what_the_simulator_served() {
     }
     assert_eq!(
         seen, [true; 6],
-        "every variant covered: balloon, windows, meminfo, bind mounts, stopped, template"
+        "every variant covered: balloon, windows, linux freemem, bind mounts, stopped, template"
     );
 
     // Shared storage once per cluster; disabled storage shown as such.

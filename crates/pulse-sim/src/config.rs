@@ -45,6 +45,8 @@ pub struct SimConfig {
     pub password: String,
     /// A hanging request gives up after this long (so threads never leak forever).
     pub hang_limit: Duration,
+    /// How fast the PVE API answers: fast (default) or at a real `pveproxy`'s pace.
+    pub pace: super::pace::Pace,
 }
 
 impl Default for SimConfig {
@@ -63,6 +65,7 @@ impl Default for SimConfig {
             user: "root@pam".into(),
             password: "sim-password".into(),
             hang_limit: Duration::from_secs(60),
+            pace: super::pace::Pace::Fast,
         }
     }
 }

@@ -40,6 +40,7 @@ mod config;
 mod estate;
 mod faults;
 mod http;
+mod pace;
 mod pbs_routes;
 mod pmg_routes;
 mod pve_guest;
@@ -52,6 +53,7 @@ mod state;
 pub use auth::{LIMITED_TOKEN_ID, TOKEN_ID};
 pub use config::{Fault, PveFlavor, SimClock, SimConfig};
 pub use faults::FaultRule;
+pub use pace::{Pace, PveproxyPace};
 
 pub use pulse_wire::Product;
 use state::Shared;
@@ -86,6 +88,8 @@ impl Simulator {
             gzipped: AtomicU64::new(0),
             active_connections: AtomicUsize::new(0),
             slot_wanted: AtomicBool::new(false),
+            workers: pace::Workers::default(),
+            counters: pace::PathCounters::default(),
             identity,
             wrong_identity,
         });
@@ -265,6 +269,15 @@ impl SimHandle {
     }
 
     /// Requests served so far (all listeners).
+    /// Requests served per product and path family (`"pve /nodes/{node}/status"` → n).
+    pub fn request_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.shared.counters.snapshot()
+    }
+
+    pub fn reset_request_counts(&self) {
+        self.shared.counters.reset();
+    }
+
     pub fn request_count(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
     }

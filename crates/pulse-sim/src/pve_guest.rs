@@ -215,18 +215,8 @@ fn qemu_status(e: &Estate, g: &Guest, t: i64) -> Value {
                 "mem_swapped_in": 0, "mem_swapped_out": 0, "last_update": t - 2,
             }),
         );
-        if g.agent && !g.windows {
-            // Windows reports only `freemem`; Linux guests with the agent give the breakdown.
-            let buffers = avail / 10;
-            let cached = avail - free - buffers;
-            o.insert(
-                "meminfo".into(),
-                json!({
-                    "total": guest_total, "used": guest_total - avail, "free": free,
-                    "available": avail, "buffers": buffers, "cached": cached, "shared": 4 * 1024 * 1024,
-                }),
-            );
-        }
+        // No `meminfo`: nothing in qemu-server produces it (pve-polling.md, Uncertainty);
+        // the balloon driver's `freemem`/`ballooninfo` is all a real PVE gives.
     }
     Value::Object(o)
 }

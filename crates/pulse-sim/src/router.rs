@@ -19,6 +19,12 @@ pub fn route(shared: &Shared, product: Product, req: &Request) -> Response {
     if path == "/access/ticket" {
         return login(shared, product, req);
     }
+    shared.counters.hit(product.as_str(), path);
+    if product == Product::Pve && req.method == "GET" {
+        if let Err(refused) = super::pace::check_params(path, &req.query) {
+            return refused;
+        }
+    }
     let write = req.method != "GET";
     let access = shared.auth().check(
         product,
@@ -115,6 +121,14 @@ fn admin_route(shared: &Shared, req: &Request, path: &str) -> Response {
                 "requests": shared.requests.load(Ordering::Relaxed),
             }),
         ),
+        ("GET", ["requests"]) => Response::raw_json(
+            200,
+            serde_json::to_value(shared.counters.snapshot()).unwrap_or_default(),
+        ),
+        ("DELETE", ["requests"]) => {
+            shared.counters.reset();
+            ok()
+        }
         ("GET", ["faults"]) => Response::raw_json(
             200,
             serde_json::to_value(shared.faults().rules()).unwrap_or_default(),

@@ -4,6 +4,7 @@
 
 use super::config::Fault;
 use super::http::{self, Request, Response};
+use super::pace::Pace;
 use super::router;
 use super::state::Shared;
 use pulse_wire::Product;
@@ -135,12 +136,32 @@ fn server_name(product: Product) -> &'static str {
 
 fn serve<C: Conn>(shared: &Shared, conn: &mut C, product: Product) {
     let mut buf = Vec::new();
+    // At the `pveproxy` pace (PVE only): its idle timeout and keep-alive request limit.
+    let pace = match shared.cfg.pace {
+        Pace::Pveproxy(p) if product == Product::Pve => Some(p),
+        _ => None,
+    };
+    let idle = pace.map_or(IDLE, |p| p.idle);
+    let mut served: u32 = 0;
     while let Ok(Some(req)) =
-        http::read_request(conn, &mut buf, &shared.stop, &shared.slot_wanted, IDLE)
+        http::read_request(conn, &mut buf, &shared.stop, &shared.slot_wanted, idle)
     {
         shared.requests.fetch_add(1, Ordering::Relaxed);
-        let keep_alive = req.keep_alive;
-        match respond(shared, product, &req) {
+        served = served.saturating_add(1);
+        let action = match pace {
+            // One of the few workers answers, taking the per-request latency.
+            Some(p) => shared.workers.run(p.workers, || {
+                std::thread::sleep(p.latency);
+                respond(shared, product, &req)
+            }),
+            None => respond(shared, product, &req),
+        };
+        let mut keep_alive = req.keep_alive;
+        if let (Some(p), Action::Send(resp)) = (pace, &action) {
+            // pveproxy ends keep-alive after its request budget and after any error.
+            keep_alive = keep_alive && served < p.keep_alive_requests && resp.status < 400;
+        }
+        match action {
             Action::Send(resp) => {
                 let resp = resp.gzip_if_accepted(&req);
                 if resp.gzipped {

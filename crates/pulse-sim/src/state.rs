@@ -24,6 +24,10 @@ pub struct Shared {
     /// Set while the accept loop waits for a free connection slot: idle keep-alive
     /// connections then close so a pool of clients cannot starve newcomers.
     pub slot_wanted: AtomicBool,
+    /// The `pveproxy` pace's workers (unused at the fast pace).
+    pub workers: super::pace::Workers,
+    /// Requests per product and path family (`/__sim/requests`).
+    pub counters: super::pace::PathCounters,
     pub identity: Identity,
     /// Presented instead of `identity` under the `WrongCertificate` fault.
     pub wrong_identity: Identity,

@@ -1,0 +1,129 @@
+//! Requests per cycle against the project's simulator, counted by the simulator per path
+//! family: the live part of a cycle costs the same for 100 and for 1,000 guests, per-guest
+//! detail requests never exceed the budget, and detail ages stay bounded.
+
+use pulse::monitor::poll_pve::{poll_pve, PvePollContext, PveSettings};
+use pulse::proxmox::{Product, PveClient};
+use pulse::sim::{SimClientConfig, SimClock, SimConfig, SimHandle, Simulator};
+use std::collections::BTreeMap;
+
+const EPOCH: i64 = 1_750_000_000;
+const T0: i64 = EPOCH * 1000;
+
+fn sim(nodes: usize, guests: usize) -> SimHandle {
+    Simulator::start(SimConfig {
+        nodes,
+        guests,
+        seed: 11,
+        clock: SimClock::Frozen(EPOCH),
+        ..SimConfig::default()
+    })
+    .expect("simulator starts")
+}
+
+fn settings(sim: &SimHandle) -> PveSettings {
+    PveSettings {
+        is_cluster: true,
+        cluster_name: "sim-cluster".into(),
+        ..PveSettings::new("sim", &sim.https_url(Product::Pve))
+    }
+}
+
+/// (live, per-guest) PVE requests of one count snapshot: a per-guest path names a vmid.
+fn split(counts: &BTreeMap<String, u64>) -> (u64, u64) {
+    let pve = counts.iter().filter(|(k, _)| k.starts_with("pve "));
+    let (mut live, mut guest) = (0, 0);
+    for (k, n) in pve {
+        if k.contains("{vmid}") {
+            guest += n;
+        } else {
+            live += n;
+        }
+    }
+    (live, guest)
+}
+
+/// Each cycle's (live, per-guest) request counts and its live requests by path family.
+type CycleCounts = (Vec<(u64, u64)>, Vec<BTreeMap<String, u64>>);
+
+/// Runs `cycles` polls 10 s apart.
+fn run(sim: &SimHandle, ctx: &mut PvePollContext, cycles: i64) -> CycleCounts {
+    let mut client = PveClient::new(&sim.token_config(Product::Pve)).expect("client");
+    let mut per_cycle = Vec::new();
+    let mut families = Vec::new();
+    for c in 0..cycles {
+        sim.reset_request_counts();
+        poll_pve(&mut client, ctx, T0 + c * 10_000).expect("poll succeeds");
+        let counts = sim.request_counts();
+        per_cycle.push(split(&counts));
+        families.push(
+            counts
+                .into_iter()
+                .filter(|(k, _)| !k.contains("{vmid}"))
+                .collect(),
+        );
+    }
+    (per_cycle, families)
+}
+
+#[test]
+fn live_part_is_the_same_for_100_and_1000_guests_and_details_keep_the_budget() {
+    let (small, large) = (sim(5, 100), sim(5, 1_000));
+    let mut small_ctx = PvePollContext::new(settings(&small), 1);
+    let mut large_ctx = PvePollContext::new(settings(&large), 1);
+    let budget = u64::from(large_ctx.details.config.budget_per_cycle);
+    let (small_counts, small_families) = run(&small, &mut small_ctx, 4);
+    let (large_counts, large_families) = run(&large, &mut large_ctx, 4);
+    for c in 0..4 {
+        assert_eq!(
+            small_families[c], large_families[c],
+            "cycle {c}: live requests by path family"
+        );
+        let ((small_live, small_guest), (large_live, large_guest)) =
+            (small_counts[c], large_counts[c]);
+        assert_eq!(small_live, large_live);
+        assert!(
+            small_live > 0 && small_live < 40,
+            "{small_live} live requests for 5 nodes"
+        );
+        assert!(
+            small_guest <= budget && large_guest <= budget,
+            "cycle {c}: budget"
+        );
+    }
+    // The large estate has more details to read than one budget: it spends it.
+    assert!(large_counts[0].1 > budget / 2, "{:?}", large_counts[0]);
+    assert!(
+        large_ctx.last_detail_cost <= large_ctx.details.config.budget_per_cycle,
+        "planned cost within the budget"
+    );
+}
+
+#[test]
+fn a_smaller_budget_is_respected_and_detail_ages_stay_bounded() {
+    let s = sim(3, 300);
+    let mut ctx = PvePollContext::new(settings(&s), 2);
+    ctx.details.config.budget_per_cycle = 40;
+    let (counts, _) = run(&s, &mut ctx, 3);
+    for (c, (_, guest)) in counts.iter().enumerate() {
+        assert!(*guest <= 40, "cycle {c}: {guest} detail requests");
+    }
+
+    // Default budget, 300 guests, a quarter of an hour of cycles: after the start-up backlog every
+    // running VM's memory detail is at most a minute old and everything else at most 5.
+    let mut ctx = PvePollContext::new(settings(&s), 3);
+    let mut client = PveClient::new(&s.token_config(Product::Pve)).expect("client");
+    let mut worst = (0, 0);
+    for c in 0..100i64 {
+        poll_pve(&mut client, &mut ctx, T0 + c * 10_000).expect("poll");
+        let ages = ctx.detail_ages;
+        if c >= 30 {
+            assert_eq!(ages.memory.missing + ages.other.missing, 0, "{ages:?}");
+            worst.0 = worst.0.max(ages.memory.oldest_ms);
+            worst.1 = worst.1.max(ages.other.oldest_ms);
+        }
+    }
+    assert!(ctx.detail_ages.memory.wanted > 50, "{:?}", ctx.detail_ages);
+    assert!(worst.0 <= 60_000, "memory details up to {} ms old", worst.0);
+    assert!(worst.1 <= 300_000, "other details up to {} ms old", worst.1);
+}
