@@ -19,6 +19,10 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 pub const CRITICAL_MARGIN: f64 = 10.0;
 /// How long resolved alerts stay in `recentlyResolved`.
 pub const RECENTLY_RESOLVED_MS: i64 = 5 * 60_000;
+/// After a restart, how long a restored alert of an instance that has not reported yet is
+/// held rather than resolved (its first poll may take a while; a removed instance's alerts
+/// resolve after this).
+pub const RESTORE_HOLD_MS: i64 = 10 * 60_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -54,6 +58,8 @@ pub struct Engine {
     /// Acknowledgements survive a re-fire until the alert resolves.
     acks: HashMap<String, (UtcTime, String)>,
     recently_resolved: VecDeque<(i64, Alert)>,
+    /// When alerts were restored from disk (see [`RESTORE_HOLD_MS`]).
+    restored_ms: Option<i64>,
 }
 
 /// Thresholds in force for one observation, or `None` when the resource is exempt.
@@ -147,6 +153,7 @@ impl Engine {
 
     /// Alerts from before a restart: kept if they are from the last 24 hours.
     pub fn restore(&mut self, alerts: Vec<Alert>, now_ms: i64) {
+        self.restored_ms = Some(now_ms);
         for a in alerts {
             if now_ms - a.start_time.unix_ms() < 24 * 3_600_000 {
                 if a.acknowledged {
@@ -209,12 +216,22 @@ impl Engine {
                 }
             }
         }
-        // Alerts whose resource or metric no longer qualifies resolve now.
+        // Alerts whose resource or metric no longer qualifies resolve now, except restored
+        // ones whose instance has not reported since the restart.
+        let holding = self
+            .restored_ms
+            .is_some_and(|t| now_ms - t < RESTORE_HOLD_MS);
+        let reported: HashSet<&str> = if holding {
+            observations.iter().map(|o| o.instance).collect()
+        } else {
+            HashSet::new()
+        };
         let gone: Vec<String> = self
             .active
-            .keys()
-            .filter(|id| !live.contains(*id))
-            .cloned()
+            .values()
+            .filter(|a| !live.contains(&a.id))
+            .filter(|a| !holding || reported.contains(a.instance.as_str()))
+            .map(|a| a.id.clone())
             .collect();
         for id in gone {
             events.extend(self.resolve(cfg, zone, &id, now_ms, None));

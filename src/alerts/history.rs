@@ -4,6 +4,10 @@
 //! rotated to `.1` past [`ROTATE_AT`], so the two files never pass twice that); in memory the
 //! newest [`MEMORY_CAP`] entries answer queries. A torn last line (a crash mid-append) is
 //! skipped on load, never fatal.
+//!
+//! An entry is written when the alert fires and once more when it resolves (with its last
+//! value, `lastSeen` and `resolvedTime`, so the history can show how long it lasted): the later
+//! line of the same alert (`id` + `startTime`) replaces the earlier one on load.
 
 use super::alert::{Alert, Level};
 use crate::util::time::UtcTime;
@@ -37,16 +41,29 @@ impl History {
     /// Reads `<dir>/alert-history.jsonl.1` then `<dir>/alert-history.jsonl`, skipping lines
     /// that do not parse and entries past retention.
     pub fn load(dir: &Path, now_ms: i64) -> History {
-        let mut h = History::default();
+        let mut lines: Vec<Alert> = Vec::new();
+        // (id, start) → position in `lines`: a resolution line replaces its firing line.
+        let mut seen: std::collections::HashMap<(String, i64), usize> = Default::default();
         for name in [format!("{FILE}.1"), FILE.to_string()] {
             let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
                 continue;
             };
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                if let Ok(a) = serde_json::from_str::<Alert>(line) {
-                    h.push(a, now_ms);
+                let Ok(a) = serde_json::from_str::<Alert>(line) else {
+                    continue;
+                };
+                match seen.entry((a.id.clone(), a.start_time.unix_ms())) {
+                    std::collections::hash_map::Entry::Occupied(at) => lines[*at.get()] = a,
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(lines.len());
+                        lines.push(a);
+                    }
                 }
             }
+        }
+        let mut h = History::default();
+        for a in lines {
+            h.push(a, now_ms);
         }
         h
     }
@@ -71,6 +88,23 @@ impl History {
         line.push(b'\n');
         self.push(a.clone(), now_ms);
         line
+    }
+
+    /// Records how a fired alert ended: its entry takes the final figures, and the line to
+    /// append on disk is returned. `None` if the entry is gone (history cleared, or past the
+    /// memory cap), so memory and disk never disagree.
+    pub fn resolve(&mut self, a: &Alert) -> Option<Vec<u8>> {
+        let start = a.start_time;
+        // Resolutions are of recent alerts: search from the newest end.
+        let e = self
+            .entries
+            .iter_mut()
+            .rev()
+            .find(|e| e.start_time == start && e.id == a.id)?;
+        *e = a.clone();
+        let mut line = serde_json::to_vec(a).unwrap_or_default();
+        line.push(b'\n');
+        Some(line)
     }
 
     pub fn clear(&mut self) {
@@ -155,6 +189,32 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(h.query(&q).len(), 2);
+    }
+
+    #[test]
+    fn a_resolution_replaces_the_firing_entry_in_memory_and_on_load() {
+        let dir = std::env::temp_dir().join(format!("pulse-hist-res-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let now = 100 * 24 * 3_600_000;
+        let mut h = History::default();
+        let fired = alert("a", now - 5000, Level::Warning);
+        let mut bytes = h.record(&fired, now);
+        bytes.extend(h.record(&alert("b", now - 4000, Level::Warning), now));
+        let mut resolved = fired.clone();
+        resolved.value = 70.0;
+        resolved.resolved_time = Some(UtcTime::from_unix_ms(now));
+        bytes.extend(h.resolve(&resolved).expect("entry held"));
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.query(&Query::default())[1].value, 70.0);
+        std::fs::write(dir.join(FILE), &bytes).unwrap();
+        let loaded = History::load(&dir, now);
+        let all = loaded.query(&Query::default());
+        assert_eq!(all.len(), 2);
+        assert_eq!((all[1].id.as_str(), all[1].value), ("a", 70.0));
+        assert!(all[1].resolved_time.is_some());
+        h.clear();
+        assert!(h.resolve(&resolved).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -37,6 +37,11 @@ pub struct Alerts {
     dropped: u64,
     evaluated_revision: Option<u64>,
     last_tick_ms: i64,
+    /// The state revision right after `activeAlerts` / `recentlyResolved` were last written
+    /// into it (`None`: never).
+    published_revision: Option<u64>,
+    /// How many recently resolved alerts that publication held (they expire silently).
+    published_resolved: usize,
 }
 
 /// Time-based re-evaluation period.
@@ -54,29 +59,7 @@ impl Alerts {
     /// and the history. Returns warnings to log.
     pub fn open(dir: &Path, now_ms: i64) -> (Alerts, Vec<String>) {
         let mut warnings = Vec::new();
-        let path = dir.join(CONFIG_FILE);
-        let config = match std::fs::read(&path) {
-            Err(_) => AlertConfig::default(),
-            Ok(bytes) => match AlertConfig::from_file(&bytes) {
-                Ok((cfg, w)) => {
-                    warnings.extend(w);
-                    cfg
-                }
-                Err(e) => {
-                    let aside = dir.join(format!("{CONFIG_FILE}.corrupt-{}", now_ms / 1000));
-                    let moved = std::fs::rename(&path, &aside).is_ok();
-                    warnings.push(format!(
-                        "{e}; using defaults{}",
-                        if moved {
-                            format!(" (the file was moved to {})", aside.display())
-                        } else {
-                            String::new()
-                        }
-                    ));
-                    AlertConfig::default()
-                }
-            },
-        };
+        let config = read_config(dir, now_ms, &mut warnings);
         let zone = load_zone(&config, &mut warnings);
         let mut engine = Engine::new();
         if let Ok(bytes) = std::fs::read(dir.join(ACTIVE_FILE)) {
@@ -96,12 +79,23 @@ impl Alerts {
             dropped: 0,
             evaluated_revision: None,
             last_tick_ms: now_ms,
+            published_revision: None,
+            published_resolved: 0,
         };
         (alerts, warnings)
     }
 
     pub fn config(&self) -> &AlertConfig {
         &self.config
+    }
+
+    /// Takes up `alerts.json` as written by someone else (a configuration import).
+    pub fn reload_config(&mut self, now_ms: i64) -> Vec<String> {
+        let mut warnings = Vec::new();
+        self.config = read_config(&self.dir, now_ms, &mut warnings);
+        self.zone = load_zone(&self.config, &mut warnings);
+        self.evaluated_revision = None;
+        warnings
     }
 
     /// Makes `cfg` current (already validated); returns the file write.
@@ -160,6 +154,19 @@ impl Alerts {
     /// The state revision these alerts reflect (after the caller wrote them into the state).
     pub fn mark_evaluated(&mut self, revision: u64) {
         self.evaluated_revision = Some(revision);
+        self.published_revision = Some(revision);
+        self.published_resolved = self.engine.recently_resolved().count();
+    }
+
+    /// Whether `activeAlerts` / `recentlyResolved` in the state (now at `revision`) should be
+    /// rewritten although no event happened: a resolved alert expired, or there are active
+    /// alerts and the state moved since the last publication (new figures: their values and
+    /// `lastSeen` follow, at no extra serialisation as the state is re-serialised anyway; this
+    /// also publishes alerts restored at start-up).
+    pub fn needs_publish(&self, revision: u64) -> bool {
+        let expired = self.engine.recently_resolved().count() != self.published_resolved;
+        let moved = self.published_revision != Some(revision);
+        expired || (moved && self.engine.active().next().is_some())
     }
 
     fn after(&mut self, events: Vec<Event>, now_ms: i64) -> Changes {
@@ -169,8 +176,12 @@ impl Alerts {
         }
         let mut lines = Vec::new();
         for e in &events {
-            if e.kind == EventKind::Fired {
-                lines.extend(self.history.record(&e.alert, now_ms));
+            match e.kind {
+                EventKind::Fired => lines.extend(self.history.record(&e.alert, now_ms)),
+                EventKind::Resolved => {
+                    lines.extend(self.history.resolve(&e.alert).unwrap_or_default())
+                }
+                _ => {}
             }
             if e.hold.is_none() {
                 if self.outbox.len() == OUTBOX_CAP {
@@ -210,6 +221,11 @@ impl Alerts {
         self.history.query(q)
     }
 
+    /// Whether `id` is an active alert.
+    pub fn is_active(&self, id: &str) -> bool {
+        self.engine.get(id).is_some()
+    }
+
     /// `DELETE /api/alerts/history`: memory and both files.
     pub fn clear_history(&mut self) -> Vec<Persist> {
         self.history.clear();
@@ -231,8 +247,32 @@ impl Alerts {
 
     /// Manual clear: the resolution event and the writes.
     pub fn clear(&mut self, id: &str, now_ms: i64) -> Option<Changes> {
-        let event = self.engine.clear(&self.config, &self.zone, id, now_ms)?;
-        Some(self.after(vec![event], now_ms))
+        self.clear_many(&[id], now_ms).1
+    }
+
+    /// Manual clear of several alerts: which ids were active (in order), and the changes
+    /// (`None` when none was).
+    pub fn clear_many(&mut self, ids: &[&str], now_ms: i64) -> (Vec<bool>, Option<Changes>) {
+        let mut events = Vec::new();
+        let found = ids
+            .iter()
+            .map(
+                |id| match self.engine.clear(&self.config, &self.zone, id, now_ms) {
+                    Some(e) => {
+                        events.push(e);
+                        true
+                    }
+                    None => false,
+                },
+            )
+            .collect();
+        let changes = (!events.is_empty()).then(|| self.after(events, now_ms));
+        (found, changes)
+    }
+
+    /// The active alerts file as it is now (after acknowledgements).
+    pub fn active_file(&self) -> Persist {
+        self.active_write()
     }
 
     /// Events for the notifier, oldest first.
@@ -246,6 +286,33 @@ impl Alerts {
 
     pub fn dropped_notifications(&self) -> u64 {
         self.dropped
+    }
+}
+
+/// `alerts.json`, leniently; a corrupt file is set aside and the defaults used.
+fn read_config(dir: &Path, now_ms: i64, warnings: &mut Vec<String>) -> AlertConfig {
+    let path = dir.join(CONFIG_FILE);
+    match std::fs::read(&path) {
+        Err(_) => AlertConfig::default(),
+        Ok(bytes) => match AlertConfig::from_file(&bytes) {
+            Ok((cfg, w)) => {
+                warnings.extend(w);
+                cfg
+            }
+            Err(e) => {
+                let aside = dir.join(format!("{CONFIG_FILE}.corrupt-{}", now_ms / 1000));
+                let moved = std::fs::rename(&path, &aside).is_ok();
+                warnings.push(format!(
+                    "{e}; using defaults{}",
+                    if moved {
+                        format!(" (the file was moved to {})", aside.display())
+                    } else {
+                        String::new()
+                    }
+                ));
+                AlertConfig::default()
+            }
+        },
     }
 }
 

@@ -103,7 +103,14 @@ fn import(app: &mut App, ctx: &Ctx) -> Outcome {
                         "configuration imported",
                         files = outcome.files_changed.join(",")
                     );
+                    let alerts_changed = outcome.files_changed.contains(&"alerts.json");
                     app.config.installed_import(outcome);
+                    if alerts_changed {
+                        // The import wrote alerts.json itself; its owner takes it up now.
+                        for w in app.alerts.reload_config(crate::util::time::now_ms()) {
+                            crate::log_warn!("alerts", note = w);
+                        }
+                    }
                     app.config.discovery.invalidate();
                     Reply::json(
                         200,

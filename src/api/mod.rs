@@ -4,6 +4,7 @@
 //! `all_routes` below. Handlers run on the event loop: they must not block (use
 //! `Outcome::defer` for anything slow).
 
+pub mod alerts;
 pub mod config_export;
 pub mod config_nodes;
 pub mod guest_metadata;
@@ -32,5 +33,6 @@ pub fn all_routes() -> Vec<Route> {
     routes.extend(guest_metadata::routes());
     routes.extend(config_export::routes());
     routes.extend(setup::routes());
+    routes.extend(alerts::routes());
     routes
 }

@@ -1,12 +1,12 @@
 //! The alerts subsystem on the loop: evaluated after each batch in which the state changed,
 //! its events broadcast (`alert`, `alertResolved`) and written into the state
-//! (`activeAlerts`), its files handed to the writer thread.
+//! (`activeAlerts`, `recentlyResolved`), its files handed to the writer thread.
 
 use crate::alerts::engine::EventKind;
 use crate::alerts::history;
 use crate::alerts::service::{Changes, Persist};
 use crate::core::app::App;
-use crate::core::writer::Write;
+use crate::core::writer::{Refused, Ticket, Write};
 use crate::state::store::ExtraArea;
 use serde_json::json;
 
@@ -15,15 +15,35 @@ impl App {
     pub fn evaluate_alerts(&mut self, now_ms: i64) {
         self.alerts.tick(now_ms);
         let changes = self.alerts.evaluate(self.polling.core.state(), now_ms);
+        let had_events = !changes.events.is_empty();
         self.apply_alert_changes(changes);
+        if !had_events
+            && self
+                .alerts
+                .needs_publish(self.polling.core.state().revision())
+        {
+            self.publish_active_alerts();
+        }
     }
 
-    /// Publishes what an evaluation or an API action changed.
+    /// Publishes what an evaluation or an API action changed (files saved in the background;
+    /// a full writer queue loses them, logged).
     pub fn apply_alert_changes(&mut self, changes: Changes) {
-        if changes.events.is_empty() && changes.persist.is_empty() {
-            return;
+        if let Err(e) = self.apply_alert_changes_saved(changes) {
+            crate::log_warn!("alert files not saved", error = e.to_string());
         }
-        self.persist_alerts(changes.persist);
+    }
+
+    /// As [`App::apply_alert_changes`], with a ticket for an answer that waits for the save
+    /// (`None` when there was nothing to write).
+    pub fn apply_alert_changes_saved(
+        &mut self,
+        changes: Changes,
+    ) -> Result<Option<Ticket>, Refused> {
+        if changes.events.is_empty() && changes.persist.is_empty() {
+            return Ok(None);
+        }
+        let saved = self.submit_alert_files(changes.persist);
         for e in &changes.events {
             match e.kind {
                 EventKind::Resolved => {
@@ -40,19 +60,30 @@ impl App {
             );
         }
         self.publish_active_alerts();
+        saved
     }
 
-    /// Writes the active alerts into the state's `activeAlerts` (the UI reads them there).
+    /// Writes the active and recently resolved alerts into the state (the UI reads them there).
     pub fn publish_active_alerts(&mut self) {
         let active: Vec<serde_json::Value> = self.alerts.active().map(|a| json!(a)).collect();
+        let resolved: Vec<serde_json::Value> =
+            self.alerts.recently_resolved().map(|a| json!(a)).collect();
         let state = self.polling.core.state_mut();
         state.set_extra(ExtraArea::ActiveAlerts, active);
+        state.set_extra(ExtraArea::RecentlyResolved, resolved);
         let revision = state.revision();
         self.alerts.mark_evaluated(revision);
     }
 
     /// Hands alert files to the writer; a full queue loses this write (logged), never blocks.
     pub fn persist_alerts(&mut self, persist: Vec<Persist>) {
+        if let Err(e) = self.submit_alert_files(persist) {
+            crate::log_warn!("alert files not saved", error = e.to_string());
+        }
+    }
+
+    /// Queues alert files as one writer job; the ticket tells when they are on disk.
+    pub fn submit_alert_files(&mut self, persist: Vec<Persist>) -> Result<Option<Ticket>, Refused> {
         let writes: Vec<Write> = persist
             .into_iter()
             .map(|p| match p {
@@ -66,10 +97,21 @@ impl App {
             })
             .collect();
         if writes.is_empty() {
+            return Ok(None);
+        }
+        let ticket = Ticket::new();
+        self.writer().submit(writes, Some(ticket.done()))?;
+        Ok(Some(ticket))
+    }
+
+    /// Demo mode started: a new user should see the feature, so a fresh install's alerts
+    /// (`pending_review`, which the UI does not show) are activated.
+    pub fn demo_alerts_started(&mut self) {
+        if self.alerts.config().activation_state != "pending_review" {
             return;
         }
-        if let Err(e) = self.writer().submit(writes, None) {
-            crate::log_warn!("alert files not saved", error = e.to_string());
-        }
+        let (_, write) = self.alerts.activate(crate::util::time::now_ms());
+        crate::log_info!("demo mode: alerts activated so the demo estate's alerts show");
+        self.persist_alerts(vec![write]);
     }
 }

@@ -258,6 +258,7 @@ impl App {
                 guests_per_node = sizes.vms_per_node + sizes.lxcs_per_node
             );
             self.polling.demo = Some(demo);
+            self.demo_alerts_started();
         }
         Ok(())
     }

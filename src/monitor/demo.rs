@@ -61,6 +61,9 @@ pub struct Demo {
 pub const DEMO_PVE: &str = "mock-cluster";
 pub const DEMO_PBS: &str = "pbs-main";
 pub const DEMO_PMG: &str = "pmg-main";
+/// Guests of the demo estate held at a CPU fraction above the default 80 % trigger: vmid 100
+/// (a VM) critical, 102 (a container) and 104 (a VM) warnings.
+pub const DEMO_HOT_GUESTS: [(u32, f64); 3] = [(100, 0.93), (102, 0.86), (104, 0.82)];
 
 impl Demo {
     /// Without the `demo` feature there is no simulator to start.
@@ -94,6 +97,11 @@ impl Demo {
             ..SimConfig::default()
         };
         let sim = Simulator::start(cfg)?;
+        // A few guests run hot so a new user sees real alerts (evaluated like any others):
+        // one past the critical margin, two warnings. Missing vmids (tiny estates) are skipped.
+        for (vmid, cpu) in DEMO_HOT_GUESTS {
+            sim.set_guest_cpu(vmid, Some(cpu));
+        }
         let settings = PveSettings {
             is_cluster: sizes.nodes > 1,
             cluster_name: if sizes.nodes > 1 {

@@ -35,6 +35,9 @@ pub struct StateFrontend<'a> {
     pub backups: BackupsView<'a>,
     pub replication_jobs: Vec<&'a ReplicationJobFrontend>,
     pub active_alerts: &'a [Value],
+    /// Alerts resolved in the last 5 minutes (Go keeps them out of this document; the UI reads
+    /// the key when present).
+    pub recently_resolved: &'a [Value],
     pub metrics: EmptyObject,
     pub pve_backups: PveBackupsView<'a>,
     pub performance: EmptyObject,
@@ -143,6 +146,7 @@ impl LiveState {
             pmg_backups,
             replication_jobs,
             active_alerts: extra(ExtraArea::ActiveAlerts),
+            recently_resolved: extra(ExtraArea::RecentlyResolved),
             metrics: EmptyObject {},
             pve_backups,
             performance: EmptyObject {},

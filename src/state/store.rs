@@ -30,6 +30,7 @@ pub enum ExtraArea {
     RemovedDockerHosts,
     Hosts,
     ActiveAlerts,
+    RecentlyResolved,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -79,6 +80,7 @@ impl ExtraArea {
             ExtraArea::RemovedDockerHosts => "removedDockerHosts",
             ExtraArea::Hosts => "hosts",
             ExtraArea::ActiveAlerts => "activeAlerts",
+            ExtraArea::RecentlyResolved => "recentlyResolved",
         }
     }
 }

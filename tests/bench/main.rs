@@ -10,6 +10,7 @@
 mod support;
 mod util;
 
+mod alerts;
 mod front_door;
 mod loop_latency;
 mod monitoring;

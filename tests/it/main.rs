@@ -3,6 +3,7 @@
 
 mod support;
 
+mod alerts_api;
 mod alerts_engine;
 mod auth_lockout;
 mod auth_login;

@@ -44,6 +44,38 @@ fn admin_endpoints_move_the_estate() {
         404
     );
 
+    // A guest's CPU held at a fraction (over an alert threshold), then moving again.
+    let cpu_of = |c: &mut PveClient| {
+        c.cluster_resources()
+            .expect("resources")
+            .into_iter()
+            .find(|r| r.vmid == Some(100))
+            .and_then(|r| r.cpu)
+    };
+    assert_eq!(
+        post(&agent, &format!("{base}/__sim/guests/100/cpu?value=0.97")),
+        200
+    );
+    assert_eq!(cpu_of(&mut c), Some(0.97));
+    assert_eq!(
+        post(&agent, &format!("{base}/__sim/guests/100/cpu?value=7")),
+        400
+    );
+    assert_eq!(
+        post(&agent, &format!("{base}/__sim/guests/99999/cpu?value=0.5")),
+        404
+    );
+    let unpinned = agent
+        .delete(&format!("{base}/__sim/guests/100/cpu"))
+        .call()
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    assert_eq!(unpinned, 200);
+    assert_ne!(cpu_of(&mut c), Some(0.97));
+    assert!(s.set_guest_cpu(100, Some(0.5)));
+    assert_eq!(cpu_of(&mut c), Some(0.5));
+    assert!(!s.set_guest_cpu(99_999, Some(0.5)));
+
     let before = s.now();
     assert_eq!(post(&agent, &format!("{base}/__sim/advance?secs=300")), 200);
     assert_eq!(s.now(), before + 300);

@@ -111,6 +111,7 @@ fn empty_state_has_every_key_and_no_nulls() {
         "pmgBackups",
         "replicationJobs",
         "activeAlerts",
+        "recentlyResolved",
     ];
     for k in keys {
         assert_eq!(v[k], serde_json::json!([]), "{k}");
@@ -125,7 +126,7 @@ fn empty_state_has_every_key_and_no_nulls() {
     }
     assert_eq!(v["lastUpdate"], 0);
     assert_eq!(v["temperatureMonitoringEnabled"], false);
-    assert_eq!(v.as_object().map(|o| o.len()), Some(23));
+    assert_eq!(v.as_object().map(|o| o.len()), Some(24));
 }
 
 #[test]

@@ -79,6 +79,9 @@ pub struct Guest {
     pub backed_up: bool,
     /// Fsinfo variant: bind mounts of one device (docker hosts).
     pub bind_mounts: bool,
+    /// A CPU fraction held instead of the generated wave (tests and demo mode push a guest
+    /// over an alert threshold with it); `None` lets the value move.
+    pub cpu_pin: Option<f64>,
 }
 
 #[derive(Debug, Clone)]
@@ -180,6 +183,7 @@ impl Estate {
                 snapshots: !template && i % 4 == 1,
                 backed_up: !template && i % 2 == 0,
                 bind_mounts: qemu && !windows && i % 4 == 0,
+                cpu_pin: None,
             });
         }
         let by_vmid = guests.iter().map(|g| (g.vmid, g.index)).collect();
@@ -300,6 +304,9 @@ pub fn node_cpu(e: &Estate, n: &Node, t: i64) -> f64 {
 pub fn guest_cpu(e: &Estate, g: &Guest, t: i64) -> f64 {
     if !g.running {
         return 0.0;
+    }
+    if let Some(pin) = g.cpu_pin {
+        return pin;
     }
     0.005 + 0.5 * e.w(10_000 + g.index as u64, 3, t, 15)
 }

@@ -8,6 +8,7 @@
 //! POST /__sim/faults   {"product":"pve","prefix":"/nodes","fault":{"kind":"latency","ms":200}}
 //! DELETE /__sim/faults
 //! POST /__sim/nodes/pve2/offline   (or /online)
+//! POST /__sim/guests/100/cpu?value=0.95   (DELETE: the value moves again)
 //! POST /__sim/advance?secs=60
 //! POST /__sim/ticket-lifetime?ms=1000
 //! GET  /__sim/info
@@ -230,6 +231,22 @@ impl SimHandle {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Holds a guest's CPU fraction at `pin` (`None`: it moves again), e.g. to push it over an
+    /// alert threshold. False if no such guest. A stopped guest still reports 0.
+    pub fn set_guest_cpu(&self, vmid: u32, pin: Option<f64>) -> bool {
+        let mut e = self.shared.estate_mut();
+        let Some(idx) = e.by_vmid.get(&vmid).copied() else {
+            return false;
+        };
+        match e.guests.get_mut(idx) {
+            Some(g) => {
+                g.cpu_pin = pin.map(|v| v.clamp(0.0, 1.0));
+                true
+            }
+            None => false,
         }
     }
 

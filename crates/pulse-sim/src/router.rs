@@ -154,6 +154,30 @@ fn admin_route(shared: &Shared, req: &Request, path: &str) -> Response {
                 None => Response::raw_json(404, serde_json::json!({ "error": "no such node" })),
             }
         }
+        (method @ ("POST" | "DELETE"), ["guests", vmid, "cpu"]) => {
+            let pin = match (method, req.query_param("value").map(|v| v.parse::<f64>())) {
+                ("DELETE", _) => None,
+                (_, Some(Ok(v))) if (0.0..=1.0).contains(&v) => Some(v),
+                _ => {
+                    return Response::raw_json(
+                        400,
+                        serde_json::json!({ "error": "value must be a fraction between 0 and 1" }),
+                    )
+                }
+            };
+            let mut estate = shared.estate_mut();
+            let idx = vmid
+                .parse::<u32>()
+                .ok()
+                .and_then(|v| estate.by_vmid.get(&v).copied());
+            match idx.and_then(|i| estate.guests.get_mut(i)) {
+                Some(g) => {
+                    g.cpu_pin = pin;
+                    ok()
+                }
+                None => Response::raw_json(404, serde_json::json!({ "error": "no such guest" })),
+            }
+        }
         ("POST", ["advance"]) => {
             let secs: i64 = req
                 .query_param("secs")
