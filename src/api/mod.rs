@@ -4,6 +4,7 @@
 //! `all_routes` below. Handlers run on the event loop: they must not block (use
 //! `Outcome::defer` for anything slow).
 
+pub mod backups;
 pub mod config_export;
 pub mod config_nodes;
 pub mod guest_metadata;
@@ -30,6 +31,7 @@ pub fn all_routes() -> Vec<Route> {
     routes.extend(config_nodes::routes());
     routes.extend(system_settings::routes());
     routes.extend(guest_metadata::routes());
+    routes.extend(backups::routes());
     routes.extend(config_export::routes());
     routes.extend(setup::routes());
     routes
