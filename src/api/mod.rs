@@ -7,6 +7,7 @@
 pub mod backups;
 pub mod config_export;
 pub mod config_nodes;
+pub mod diagnostics;
 pub mod guest_metadata;
 pub mod health;
 pub mod monitoring;
@@ -32,6 +33,7 @@ pub fn all_routes() -> Vec<Route> {
     routes.extend(system_settings::routes());
     routes.extend(guest_metadata::routes());
     routes.extend(backups::routes());
+    routes.extend(diagnostics::routes());
     routes.extend(config_export::routes());
     routes.extend(setup::routes());
     routes
