@@ -13,6 +13,7 @@ pub mod health;
 pub mod monitoring;
 pub mod security;
 pub mod setup;
+pub mod simple_stats;
 pub mod state;
 pub mod system_settings;
 pub mod version;
@@ -34,6 +35,7 @@ pub fn all_routes() -> Vec<Route> {
     routes.extend(guest_metadata::routes());
     routes.extend(backups::routes());
     routes.extend(diagnostics::routes());
+    routes.extend(simple_stats::routes());
     routes.extend(config_export::routes());
     routes.extend(setup::routes());
     routes

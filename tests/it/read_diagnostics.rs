@@ -108,3 +108,24 @@ fn diagnostics_reports_nodes_errors_and_this_runtime() {
     assert!(v["uptime"].as_f64().unwrap() >= 0.0);
     assert_eq!(v["pbs"], serde_json::json!([]));
 }
+
+#[test]
+fn simple_stats_is_a_self_contained_page_fed_by_the_live_feed() {
+    // With credentials configured the page still loads (it holds no data; /ws authorizes).
+    let s = support::auth::start_with_admin(&[]);
+    let r = s.get("/simple-stats");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type").unwrap().starts_with("text/html"),
+        "{r:?}"
+    );
+    let html = String::from_utf8(r.body.clone()).unwrap();
+    assert!(html.contains("simple stats"), "not the UI's index.html");
+    assert!(html.contains("/ws"), "reads the live feed");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "self-contained"
+    );
+    // Data endpoints next to it stay protected.
+    assert_eq!(s.get("/api/diagnostics").status, 401);
+}
