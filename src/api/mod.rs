@@ -5,13 +5,16 @@
 //! `Outcome::defer` for anything slow).
 
 pub mod alerts;
+pub mod backups;
 pub mod config_export;
 pub mod config_nodes;
+pub mod diagnostics;
 pub mod guest_metadata;
 pub mod health;
 pub mod monitoring;
 pub mod security;
 pub mod setup;
+pub mod simple_stats;
 pub mod state;
 pub mod system_settings;
 pub mod version;
@@ -31,6 +34,9 @@ pub fn all_routes() -> Vec<Route> {
     routes.extend(config_nodes::routes());
     routes.extend(system_settings::routes());
     routes.extend(guest_metadata::routes());
+    routes.extend(backups::routes());
+    routes.extend(diagnostics::routes());
+    routes.extend(simple_stats::routes());
     routes.extend(config_export::routes());
     routes.extend(setup::routes());
     routes.extend(alerts::routes());

@@ -1,5 +1,5 @@
 //! System settings: `GET /api/config`, `GET /api/config/system`, `GET /api/system/settings`,
-//! `POST /api/system/settings/update`, and the UI-settings aliases `GET /api/settings`,
+//! `POST /api/system/settings/update` (also `PUT /api/config/system`), and the UI-settings aliases `GET /api/settings`,
 //! `POST /api/settings/update` (Pulse keeps UI preferences such as the theme in the same file).
 
 use crate::api::config_nodes::after_save;
@@ -30,7 +30,8 @@ fn config_summary(app: &mut App, _: &Ctx) -> Outcome {
     };
     Reply::json(
         200,
-        &json!({ "csrfProtection": false, "autoUpdateEnabled": s.auto_update_enabled, "updateChannel": channel }),
+        // Session callers must send the CSRF token on every state-changing request.
+        &json!({ "csrfProtection": true, "autoUpdateEnabled": s.auto_update_enabled, "updateChannel": channel }),
     )
     .into()
 }
@@ -109,6 +110,14 @@ pub fn routes() -> Vec<Route> {
         Route {
             methods: &[Method::Post],
             pattern: "/api/system/settings/update",
+            access: Access::Scope(Scope::SettingsWrite),
+            csrf: Csrf::Required,
+            handler: update_settings,
+        },
+        Route {
+            // The document's `PUT /api/config/system`: the same validated partial update.
+            methods: &[Method::Put],
+            pattern: "/api/config/system",
             access: Access::Scope(Scope::SettingsWrite),
             csrf: Csrf::Required,
             handler: update_settings,

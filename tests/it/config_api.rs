@@ -141,6 +141,23 @@ fn system_settings_partial_update_validation_and_env_overrides() {
         ),
         (Some(false), Some("stable"))
     );
+    // CSRF is enforced, and the answer says so.
+    assert_eq!(c["csrfProtection"], true);
+    // The document's `PUT /api/config/system` updates the same settings, with the same checks.
+    assert_eq!(
+        put(&s, "/api/config/system", json!({"pmgPollingInterval": 300})).status,
+        200
+    );
+    assert_eq!(
+        s.get("/api/config/system").json()["pmgPollingInterval"],
+        300
+    );
+    let bad = put(&s, "/api/config/system", json!({"pmgPollingInterval": 1}));
+    assert_eq!(bad.status, 400);
+    assert!(bad.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("pmgPollingInterval"));
     s.stop();
     let on_disk: Value =
         serde_json::from_slice(&std::fs::read(dir.join("system.json")).unwrap()).unwrap();

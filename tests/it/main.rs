@@ -41,6 +41,8 @@ mod poll_failover;
 mod poll_lifecycle;
 mod proxmox_clients;
 mod proxmox_fixtures;
+mod read_backups;
+mod read_diagnostics;
 mod sim_admin;
 mod sim_estate;
 mod state_store;

@@ -325,6 +325,8 @@ mod tests {
                 "GET /api/security/status",
                 "GET /api/setup-script",
                 "GET /api/version",
+                // A page without data; its `/ws` feed authorizes the caller.
+                "GET /simple-stats",
                 "GET /socket.io",
                 "GET /socket.io/{*rest}",
                 "GET /ws",
