@@ -4,6 +4,7 @@
 //! `all_routes` below. Handlers run on the event loop: they must not block (use
 //! `Outcome::defer` for anything slow).
 
+pub mod charts;
 pub mod config_export;
 pub mod config_nodes;
 pub mod guest_metadata;
@@ -26,6 +27,7 @@ pub fn all_routes() -> Vec<Route> {
     routes.extend(version::routes());
     routes.extend(ws::routes());
     routes.extend(state::routes());
+    routes.extend(charts::routes());
     routes.extend(monitoring::routes());
     routes.extend(config_nodes::routes());
     routes.extend(system_settings::routes());
