@@ -9,6 +9,7 @@ pub mod config_export;
 pub mod config_nodes;
 pub mod guest_metadata;
 pub mod health;
+pub mod metrics;
 pub mod monitoring;
 pub mod security;
 pub mod setup;
@@ -28,6 +29,7 @@ pub fn all_routes() -> Vec<Route> {
     routes.extend(ws::routes());
     routes.extend(state::routes());
     routes.extend(charts::routes());
+    routes.extend(metrics::routes());
     routes.extend(monitoring::routes());
     routes.extend(config_nodes::routes());
     routes.extend(system_settings::routes());

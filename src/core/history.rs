@@ -29,18 +29,35 @@ impl App {
         if !self.history.dirty {
             return;
         }
-        let bytes = crate::history::store::encode(&self.history);
         let path = crate::history::store::path(&self.cfg.data_dir);
-        match self
-            .writer()
-            .submit(vec![Write::replace(path, bytes, 0o600)], None)
-        {
+        if force {
+            // At shutdown the task pool is gone; the writer drains right after this.
+            let bytes = crate::history::store::encode(&self.history);
+            if let Err(e) = self
+                .writer()
+                .submit(vec![Write::replace(path, bytes, 0o600)], None)
+            {
+                crate::log_warn!("history not saved", reason = e.to_string());
+            }
+            return;
+        }
+        // Copying the rings is a memcpy per series; encoding them (tens of ms for thousands of
+        // guests) happens on the task pool, which hands the bytes to the writer.
+        let copy = self.history.snapshot();
+        let writer = self.writer().clone();
+        let job = Box::new(move || {
+            let bytes = crate::history::store::encode(&copy);
+            if let Err(e) = writer.submit(vec![Write::replace(path, bytes, 0o600)], None) {
+                crate::log_warn!("history save skipped", reason = e.to_string());
+            }
+        });
+        match self.tasks.try_submit(job) {
             Ok(()) => {
                 self.history.dirty = false;
                 self.history.last_save_s = now_s;
             }
-            // A busy writer: try again on the next tick, the data stays in memory.
-            Err(e) => crate::log_warn!("history save postponed", reason = format!("{e:?}")),
+            // A busy pool: try again on the next tick, the data stays in memory.
+            Err(_) => crate::log_warn!("history save postponed: task pool busy"),
         }
     }
 }

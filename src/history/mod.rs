@@ -128,6 +128,16 @@ impl History {
         self.samples_total += 1;
     }
 
+    /// A copy of the series for saving off the loop.
+    pub fn snapshot(&self) -> History {
+        History {
+            resources: self.resources.clone(),
+            dirty: false,
+            last_save_s: self.last_save_s,
+            samples_total: self.samples_total,
+        }
+    }
+
     /// Drops resources silent for longer than the retention (deleted guests, removed nodes).
     pub fn expire(&mut self, now_s: i64) -> usize {
         let before = self.resources.len();

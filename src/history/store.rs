@@ -43,9 +43,7 @@ pub fn encode(h: &History) -> Vec<u8> {
             for head in s.heads {
                 out.extend_from_slice(&head.to_le_bytes());
             }
-            for c in s.codes.iter() {
-                out.extend_from_slice(&c.to_le_bytes());
-            }
+            out.extend(s.codes.iter().flat_map(|c| c.to_le_bytes()));
         }
     }
     let sum = fnv(&out);
