@@ -7,6 +7,8 @@ use crate::monitor::task_key::{InstanceKind, TaskKey};
 
 /// How often the history is handed to the writer (a crash loses at most this much).
 pub const SAVE_EVERY_S: i64 = 60;
+/// Resources encoded per housekeeping tick while saving (~2 ms at 3,000 guests, BENCHMARKS.md).
+pub const SAVE_SLICE: usize = 200;
 
 impl App {
     /// The after-poll hook (`core::polling`): one sample per resource of `key`'s instance.
@@ -20,17 +22,16 @@ impl App {
     }
 
     /// Saves the history when it changed and the last save is old enough (`force` at shutdown).
+    /// Called every housekeeping second: a save in progress encodes its next slice.
     pub fn save_history(&mut self, force: bool) {
         let now_s = crate::util::time::now_ms() / 1000;
-        if !force && now_s - self.history.last_save_s < SAVE_EVERY_S {
-            return;
-        }
-        self.history.expire(now_s);
-        if !self.history.dirty {
-            return;
-        }
         let path = crate::history::store::path(&self.cfg.data_dir);
         if force {
+            self.history.saving = None;
+            self.history.expire(now_s);
+            if !self.history.dirty {
+                return;
+            }
             // At shutdown the task pool is gone; the writer drains right after this.
             let bytes = crate::history::store::encode(&self.history);
             if let Err(e) = self
@@ -41,23 +42,40 @@ impl App {
             }
             return;
         }
-        // Copying the rings is a memcpy per series; encoding them (tens of ms for thousands of
-        // guests) happens on the task pool, which hands the bytes to the writer.
-        let copy = self.history.snapshot();
-        let writer = self.writer().clone();
-        let job = Box::new(move || {
-            let bytes = crate::history::store::encode(&copy);
-            if let Err(e) = writer.submit(vec![Write::replace(path, bytes, 0o600)], None) {
-                crate::log_warn!("history save skipped", reason = e.to_string());
+        if let Some(mut partial) = self.history.saving.take() {
+            if !partial.step(&self.history, SAVE_SLICE) {
+                self.history.saving = Some(partial);
+                return;
             }
-        });
-        match self.tasks.try_submit(job) {
-            Ok(()) => {
-                self.history.dirty = false;
-                self.history.last_save_s = now_s;
+            // The checksum (a pass over megabytes) and the hand-over to the writer run on
+            // the task pool.
+            let bytes = partial.finish();
+            let writer = self.writer().clone();
+            let job = Box::new(move || {
+                let bytes = crate::history::store::seal(bytes);
+                if let Err(e) = writer.submit(vec![Write::replace(path, bytes, 0o600)], None) {
+                    crate::log_warn!("history save skipped", reason = e.to_string());
+                }
+            });
+            if self.tasks.try_submit(job).is_err() {
+                // A busy pool: the next due save starts over; the data stays in memory.
+                crate::log_warn!("history save postponed: task pool busy");
+                self.history.dirty = true;
             }
-            // A busy pool: try again on the next tick, the data stays in memory.
-            Err(_) => crate::log_warn!("history save postponed: task pool busy"),
+            return;
         }
+        if now_s - self.history.last_save_s < SAVE_EVERY_S {
+            return;
+        }
+        self.history.expire(now_s);
+        if !self.history.dirty {
+            return;
+        }
+        self.history.dirty = false;
+        self.history.last_save_s = now_s;
+        let mut partial = crate::history::store::Partial::start(&self.history);
+        // Done or not, the next tick continues it (or seals it) through the branch above.
+        partial.step(&self.history, SAVE_SLICE);
+        self.history.saving = Some(partial);
     }
 }

@@ -104,6 +104,8 @@ pub struct History {
     pub last_save_s: i64,
     /// Samples recorded since start (a self-metric).
     pub samples_total: u64,
+    /// A save being encoded a slice per tick (see `store::Partial`).
+    pub saving: Option<store::Partial>,
 }
 
 /// Resources silent for longer than this are dropped (the longest tier's span).
@@ -126,16 +128,6 @@ impl History {
         r.record(unix_s, values);
         self.dirty = true;
         self.samples_total += 1;
-    }
-
-    /// A copy of the series for saving off the loop.
-    pub fn snapshot(&self) -> History {
-        History {
-            resources: self.resources.clone(),
-            dirty: false,
-            last_save_s: self.last_save_s,
-            samples_total: self.samples_total,
-        }
     }
 
     /// Drops resources silent for longer than the retention (deleted guests, removed nodes).

@@ -27,28 +27,77 @@ fn fnv(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Serialises the whole history (done on the loop: a straight copy of fixed-size rings).
-pub fn encode(h: &History) -> Vec<u8> {
-    let per_series = 4 * 8 + SLOTS * 2;
-    let mut out = Vec::with_capacity(16 + h.resources.len() * (64 + 7 * per_series));
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&(h.resources.len() as u32).to_le_bytes());
-    for (id, r) in &h.resources {
-        let id = &id.as_bytes()[..id.len().min(u16::MAX as usize)];
-        out.extend_from_slice(&(id.len() as u16).to_le_bytes());
-        out.extend_from_slice(id);
-        out.push(r.kind.code());
-        out.extend_from_slice(&r.last_s.to_le_bytes());
-        for s in &r.series {
-            for head in s.heads {
-                out.extend_from_slice(&head.to_le_bytes());
-            }
-            out.extend(s.codes.iter().flat_map(|c| c.to_le_bytes()));
+/// A save in progress: the rings are encoded a slice of resources per loop tick (a few ms
+/// each), so the loop never copies or encodes the whole history at once. Each resource is
+/// encoded as it was at its own tick; the file stays self-consistent per resource.
+#[derive(Debug)]
+pub struct Partial {
+    ids: Vec<Box<str>>,
+    at: usize,
+    count: u32,
+    buf: Vec<u8>,
+}
+
+impl Partial {
+    pub fn start(h: &History) -> Partial {
+        let per_series = 4 * 8 + SLOTS * 2;
+        let mut buf = Vec::with_capacity(16 + h.resources.len() * (64 + 7 * per_series));
+        buf.extend_from_slice(MAGIC);
+        buf.extend_from_slice(&0u32.to_le_bytes()); // patched by `finish`
+        Partial {
+            ids: h.resources.keys().cloned().collect(),
+            at: 0,
+            count: 0,
+            buf,
         }
     }
-    let sum = fnv(&out);
-    out.extend_from_slice(&sum.to_le_bytes());
-    out
+
+    /// Encodes up to `n` more resources (those expired meanwhile are skipped); true when done.
+    pub fn step(&mut self, h: &History, n: usize) -> bool {
+        let end = (self.at + n).min(self.ids.len());
+        for id in &self.ids[self.at..end] {
+            if let Some(r) = h.resources.get(id) {
+                encode_resource(&mut self.buf, id, r);
+                self.count += 1;
+            }
+        }
+        self.at = end;
+        self.at == self.ids.len()
+    }
+
+    /// The bytes without their checksum (see [`seal`], which runs off the loop).
+    pub fn finish(mut self) -> Vec<u8> {
+        self.buf[8..12].copy_from_slice(&self.count.to_le_bytes());
+        self.buf
+    }
+}
+
+fn encode_resource(out: &mut Vec<u8>, id: &str, r: &Resource) {
+    let id = &id.as_bytes()[..id.len().min(u16::MAX as usize)];
+    out.extend_from_slice(&(id.len() as u16).to_le_bytes());
+    out.extend_from_slice(id);
+    out.push(r.kind.code());
+    out.extend_from_slice(&r.last_s.to_le_bytes());
+    for s in &r.series {
+        for head in s.heads {
+            out.extend_from_slice(&head.to_le_bytes());
+        }
+        out.extend(s.codes.iter().flat_map(|c| c.to_le_bytes()));
+    }
+}
+
+/// Appends the checksum: the file is complete.
+pub fn seal(mut bytes: Vec<u8>) -> Vec<u8> {
+    let sum = fnv(&bytes);
+    bytes.extend_from_slice(&sum.to_le_bytes());
+    bytes
+}
+
+/// Serialises the whole history at once (shutdown, tests, the bench).
+pub fn encode(h: &History) -> Vec<u8> {
+    let mut p = Partial::start(h);
+    p.step(h, usize::MAX);
+    seal(p.finish())
 }
 
 struct Reader<'a> {

@@ -205,3 +205,32 @@ fn history_survives_a_restart_and_a_damaged_file_is_set_aside() {
     s.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_running_server_saves_in_slices_through_the_writer() {
+    let s = TestServer::start(&[]);
+    s.apply(|app| {
+        let now = pulse::util::time::now_ms() / 1000;
+        for i in 0..450 {
+            let id = format!("g{i}");
+            app.history.record(
+                &id,
+                pulse::history::Kind::Guest,
+                now,
+                &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+            );
+        }
+        // Due now (not after a minute): the housekeeping tick starts the save.
+        app.history.last_save_s = 0;
+    });
+    let file = s.data_dir.join("metrics-history.bin");
+    let until = Instant::now() + Duration::from_secs(20);
+    while !file.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // 450 resources at 200 per tick: three ticks of encoding, then sealed off the loop.
+    let saved = pulse::history::store::decode(&std::fs::read(&file).expect("saved while running"))
+        .expect("a complete, checksummed file");
+    assert_eq!(saved.resources.len(), 450);
+    assert_eq!(saved.points("g7", 6, 0, 0, i64::MAX / 4).len(), 1);
+}

@@ -143,7 +143,7 @@ fn metrics_are_valid_exposition_equal_to_the_state_and_need_a_token() {
                 let m = cpu
                     .iter()
                     .find(|s| {
-                        s.1["vmid"] == g["vmid"].to_string()
+                        s.1["vmid"].parse::<u64>().ok() == g["vmid"].as_u64()
                             && s.1["node"] == g["node"].as_str().unwrap()
                     })
                     .expect("guest has a series");
