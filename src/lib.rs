@@ -13,6 +13,7 @@ pub mod config;
 pub mod core;
 pub mod discovery;
 pub mod env;
+pub mod history;
 pub mod http;
 pub mod log;
 pub mod monitor;

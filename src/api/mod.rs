@@ -6,11 +6,13 @@
 
 pub mod alerts;
 pub mod backups;
+pub mod charts;
 pub mod config_export;
 pub mod config_nodes;
 pub mod diagnostics;
 pub mod guest_metadata;
 pub mod health;
+pub mod metrics;
 pub mod monitoring;
 pub mod security;
 pub mod setup;
@@ -30,6 +32,8 @@ pub fn all_routes() -> Vec<Route> {
     routes.extend(version::routes());
     routes.extend(ws::routes());
     routes.extend(state::routes());
+    routes.extend(charts::routes());
+    routes.extend(metrics::routes());
     routes.extend(monitoring::routes());
     routes.extend(config_nodes::routes());
     routes.extend(system_settings::routes());

@@ -55,6 +55,8 @@ pub struct App {
     pub polling: crate::core::polling::Polling,
     /// Alert configuration, engine, history (see `core::alerting`).
     pub alerts: crate::alerts::service::Alerts,
+    /// Metric history (see `core::history`), reloaded from the data dir at start-up.
+    pub history: crate::history::History,
     /// The latest `/api/state` JSON, serialised once per change and shared by every reader.
     pub state_json: SharedBody,
     /// `rawData` and `initialState` frames of the current snapshot, built on first use.
@@ -122,6 +124,11 @@ impl App {
         for w in warnings {
             crate::log_warn!("alerts", note = w);
         }
+        let (history, warning) =
+            crate::history::store::load(&cfg.data_dir, crate::util::time::now_ms());
+        if let Some(w) = warning {
+            crate::log_warn!("metric history", note = w);
+        }
         let mut timers = TimerHeap::default();
         timers.schedule(Instant::now() + Duration::from_secs(1), Timer::Housekeeping);
         timers.schedule(Instant::now() + Duration::from_secs(60), Timer::Security);
@@ -146,6 +153,7 @@ impl App {
             hub: Hub::new(Instant::now()),
             polling,
             alerts,
+            history,
             state_json: SharedBody::new(b"{}".to_vec()),
             state_frames: [None, None],
             security,
@@ -323,6 +331,7 @@ impl App {
                         self.broadcast_state();
                     }
                     crate::core::discovery::tick(self);
+                    self.save_history(false);
                     self.timers
                         .schedule(now + Duration::from_secs(1), Timer::Housekeeping);
                 }
@@ -504,6 +513,7 @@ impl App {
         if let Err(e) = self.security.tokens.save_if_dirty() {
             crate::log_warn!("saving API token usage failed", error = e);
         }
+        self.save_history(true);
         // Everything queued reaches the disk before the process may exit.
         self.writer.shutdown();
         crate::log_info!("event loop stopped");

@@ -17,6 +17,7 @@ pub mod discovery;
 pub mod dispatch;
 pub mod event_loop;
 pub mod gate;
+pub mod history;
 pub mod outcome;
 pub mod polling;
 pub mod timers;

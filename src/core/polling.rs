@@ -316,9 +316,11 @@ impl App {
 
     fn poll_finished(&mut self, outcome: crate::monitor::jobs::PollOutcome) {
         self.polling.in_flight = self.polling.in_flight.saturating_sub(1);
+        let key = outcome.ticket.key.clone();
         self.polling
             .core
             .finish(outcome, self.polling.clock.now_ms());
+        self.record_history(&key);
         self.sync_connected();
         self.start_due_polls();
     }

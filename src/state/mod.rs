@@ -18,7 +18,7 @@ pub mod snapshot;
 pub mod storage;
 pub mod store;
 pub mod values;
-mod views;
+pub mod views;
 
 pub use frontend::StateFrontend;
 pub use guest::{guest_id, ContainerFrontend, VMFrontend};

@@ -41,3 +41,22 @@ impl LiveState {
         self.connection_health.get(key).copied()
     }
 }
+
+/// One PVE instance's resources as last applied (what the history records after its poll).
+pub struct InstanceView<'a> {
+    pub nodes: &'a [NodeFrontend],
+    pub vms: &'a [VMFrontend],
+    pub containers: &'a [ContainerFrontend],
+    pub storage: &'a [StorageFrontend],
+}
+
+impl LiveState {
+    pub fn pve_instance(&self, instance: &str) -> Option<InstanceView<'_>> {
+        self.pve.get(instance).map(|i| InstanceView {
+            nodes: &i.nodes,
+            vms: &i.vms,
+            containers: &i.containers,
+            storage: &i.storage,
+        })
+    }
+}

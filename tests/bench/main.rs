@@ -12,6 +12,7 @@ mod util;
 
 mod alerts;
 mod front_door;
+mod history;
 mod loop_latency;
 mod monitoring;
 mod polling;

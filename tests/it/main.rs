@@ -23,6 +23,8 @@ mod config_setup;
 mod config_store;
 mod foundation_http;
 mod foundation_process;
+mod history_charts;
+mod history_metrics;
 mod http_adversarial;
 mod http_server;
 mod loop_bounds;

@@ -1,0 +1,81 @@
+//! The metric history on the loop: sampled after each applied poll (only the polled
+//! instance), saved through the writer thread about once a minute and at shutdown.
+
+use crate::core::app::App;
+use crate::core::writer::Write;
+use crate::monitor::task_key::{InstanceKind, TaskKey};
+
+/// How often the history is handed to the writer (a crash loses at most this much).
+pub const SAVE_EVERY_S: i64 = 60;
+/// Resources encoded per housekeeping tick while saving (~2 ms at 3,000 guests, BENCHMARKS.md).
+pub const SAVE_SLICE: usize = 200;
+
+impl App {
+    /// The after-poll hook (`core::polling`): one sample per resource of `key`'s instance.
+    pub fn record_history(&mut self, key: &TaskKey) {
+        if key.kind != InstanceKind::Pve {
+            return;
+        }
+        let now = crate::util::time::now_ms();
+        let state = self.polling.core.state();
+        crate::history::record::record_pve_instance(&mut self.history, state, &key.name, now);
+    }
+
+    /// Saves the history when it changed and the last save is old enough (`force` at shutdown).
+    /// Called every housekeeping second: a save in progress encodes its next slice.
+    pub fn save_history(&mut self, force: bool) {
+        let now_s = crate::util::time::now_ms() / 1000;
+        let path = crate::history::store::path(&self.cfg.data_dir);
+        if force {
+            self.history.saving = None;
+            self.history.expire(now_s);
+            if !self.history.dirty {
+                return;
+            }
+            // At shutdown the task pool is gone; the writer drains right after this.
+            let bytes = crate::history::store::encode(&self.history);
+            if let Err(e) = self
+                .writer()
+                .submit(vec![Write::replace(path, bytes, 0o600)], None)
+            {
+                crate::log_warn!("history not saved", reason = e.to_string());
+            }
+            return;
+        }
+        if let Some(mut partial) = self.history.saving.take() {
+            if !partial.step(&self.history, SAVE_SLICE) {
+                self.history.saving = Some(partial);
+                return;
+            }
+            // The checksum (a pass over megabytes) and the hand-over to the writer run on
+            // the task pool.
+            let bytes = partial.finish();
+            let writer = self.writer().clone();
+            let job = Box::new(move || {
+                let bytes = crate::history::store::seal(bytes);
+                if let Err(e) = writer.submit(vec![Write::replace(path, bytes, 0o600)], None) {
+                    crate::log_warn!("history save skipped", reason = e.to_string());
+                }
+            });
+            if self.tasks.try_submit(job).is_err() {
+                // A busy pool: the next due save starts over; the data stays in memory.
+                crate::log_warn!("history save postponed: task pool busy");
+                self.history.dirty = true;
+            }
+            return;
+        }
+        if now_s - self.history.last_save_s < SAVE_EVERY_S {
+            return;
+        }
+        self.history.expire(now_s);
+        if !self.history.dirty {
+            return;
+        }
+        self.history.dirty = false;
+        self.history.last_save_s = now_s;
+        let mut partial = crate::history::store::Partial::start(&self.history);
+        // Done or not, the next tick continues it (or seals it) through the branch above.
+        partial.step(&self.history, SAVE_SLICE);
+        self.history.saving = Some(partial);
+    }
+}

@@ -1,0 +1,171 @@
+//! Metric history: per-resource series at fixed resolutions (`ring.rs`), fed from the live
+//! state after each applied poll (only the polled instance's resources: O(changed)), saved to
+//! the data dir through the writer thread (`store.rs`) and reloaded at start-up.
+//!
+//! Owned by the event loop like the rest of the state; no locks.
+
+pub mod record;
+pub mod ring;
+pub mod store;
+
+use ring::{Codec, Series};
+use std::collections::HashMap;
+
+/// What a resource is; fixes its metric list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Guest,
+    Node,
+    Storage,
+}
+
+pub const GUEST_METRICS: [&str; 7] = [
+    "cpu",
+    "memory",
+    "disk",
+    "diskread",
+    "diskwrite",
+    "netin",
+    "netout",
+];
+pub const NODE_METRICS: [&str; 3] = ["cpu", "memory", "disk"];
+pub const STORAGE_METRICS: [&str; 4] = ["usage", "used", "total", "avail"];
+
+impl Kind {
+    pub fn metrics(self) -> &'static [&'static str] {
+        match self {
+            Kind::Guest => &GUEST_METRICS,
+            Kind::Node => &NODE_METRICS,
+            Kind::Storage => &STORAGE_METRICS,
+        }
+    }
+
+    fn codec(self, metric: usize) -> Codec {
+        match (self, metric) {
+            (Kind::Guest, 0..=2) | (Kind::Node, _) | (Kind::Storage, 0) => Codec::Percent,
+            _ => Codec::Log,
+        }
+    }
+
+    pub fn code(self) -> u8 {
+        match self {
+            Kind::Guest => 0,
+            Kind::Node => 1,
+            Kind::Storage => 2,
+        }
+    }
+
+    pub fn from_code(c: u8) -> Option<Kind> {
+        match c {
+            0 => Some(Kind::Guest),
+            1 => Some(Kind::Node),
+            2 => Some(Kind::Storage),
+            _ => None,
+        }
+    }
+}
+
+/// The series of one resource (one per metric of its kind, in `Kind::metrics` order).
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub kind: Kind,
+    pub series: Vec<Series>,
+    /// Unix s of the last sample; resources silent for longer than the retention expire.
+    pub last_s: i64,
+}
+
+impl Resource {
+    pub fn new(kind: Kind) -> Resource {
+        Resource {
+            kind,
+            series: (0..kind.metrics().len())
+                .map(|m| Series::new(kind.codec(m)))
+                .collect(),
+            last_s: 0,
+        }
+    }
+
+    /// One sample of every metric (`values` in `Kind::metrics` order).
+    pub fn record(&mut self, unix_s: i64, values: &[f64]) {
+        for (s, v) in self.series.iter_mut().zip(values) {
+            s.record(unix_s, *v);
+        }
+        self.last_s = self.last_s.max(unix_s);
+    }
+}
+
+/// Every resource's history.
+#[derive(Debug, Default)]
+pub struct History {
+    pub resources: HashMap<Box<str>, Resource>,
+    /// Changed since the last save.
+    pub dirty: bool,
+    /// Unix s of the last save handed to the writer.
+    pub last_save_s: i64,
+    /// Samples recorded since start (a self-metric).
+    pub samples_total: u64,
+    /// A save being encoded a slice per tick (see `store::Partial`).
+    pub saving: Option<store::Partial>,
+}
+
+/// Resources silent for longer than this are dropped (the longest tier's span).
+pub const RETENTION_S: i64 = 7 * 86_400;
+
+impl History {
+    pub fn new() -> History {
+        History::default()
+    }
+
+    pub fn record(&mut self, id: &str, kind: Kind, unix_s: i64, values: &[f64]) {
+        let r = match self.resources.get_mut(id) {
+            Some(r) if r.kind == kind => r,
+            _ => self
+                .resources
+                .entry(id.into())
+                .and_modify(|r| *r = Resource::new(kind))
+                .or_insert_with(|| Resource::new(kind)),
+        };
+        r.record(unix_s, values);
+        self.dirty = true;
+        self.samples_total += 1;
+    }
+
+    /// Drops resources silent for longer than the retention (deleted guests, removed nodes).
+    pub fn expire(&mut self, now_s: i64) -> usize {
+        let before = self.resources.len();
+        self.resources
+            .retain(|_, r| now_s - r.last_s <= RETENTION_S);
+        let gone = before - self.resources.len();
+        if gone > 0 {
+            self.dirty = true;
+        }
+        gone
+    }
+
+    /// Points of one metric in `[from_s, to_s]` at the resolution `tier`.
+    pub fn points(
+        &self,
+        id: &str,
+        metric: usize,
+        tier: usize,
+        from_s: i64,
+        to_s: i64,
+    ) -> Vec<(i64, f64)> {
+        let mut out = Vec::new();
+        if let Some(s) = self.resources.get(id).and_then(|r| r.series.get(metric)) {
+            s.points(tier, from_s, to_s, &mut out);
+        }
+        out
+    }
+
+    /// The oldest point time held at `tier` (unix ms), if any.
+    pub fn oldest_ms(&self, tier: usize) -> Option<i64> {
+        let (step, cap) = ring::TIERS[tier];
+        self.resources
+            .values()
+            .filter_map(|r| r.series.first())
+            .filter(|s| s.heads[tier] >= 0)
+            .map(|s| (s.heads[tier] - cap as i64 + 1).max(0) * i64::from(step) * 1000)
+            .min()
+    }
+}

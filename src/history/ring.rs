@@ -1,0 +1,202 @@
+//! One metric of one resource at several resolutions: fixed-size rings of 16-bit codes, one
+//! ring per tier, each averaging the raw samples that fall into its step. Memory per series is
+//! fixed (RSS never grows with history length); a gap in the samples is a gap, not a zero.
+
+/// (step in seconds, slots): 10 s for 5 min, 1 min for 1 h, 15 min for 24 h, 2 h for 7 d.
+pub const TIERS: [(u32, usize); 4] = [(10, 30), (60, 60), (900, 96), (7200, 84)];
+/// Slots of one series across all tiers.
+pub const SLOTS: usize = 30 + 60 + 96 + 84;
+/// A slot without data.
+pub const MISSING: u16 = u16::MAX;
+
+/// How a metric's values are squeezed into 16 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// Percentages (0..=655.34) to 0.01.
+    Percent,
+    /// Non-negative quantities (bytes, bytes/s) up to ~1e12 on a log scale, 0.05 % relative.
+    Log,
+}
+
+const LOG_SCALE: f64 = 2000.0;
+
+impl Codec {
+    pub fn encode(self, v: f64) -> u16 {
+        if !v.is_finite() {
+            return MISSING;
+        }
+        let v = v.max(0.0);
+        let code = match self {
+            Codec::Percent => (v * 100.0).round(),
+            Codec::Log => ((1.0 + v).ln() * LOG_SCALE).round(),
+        };
+        code.min(f64::from(MISSING - 1)) as u16
+    }
+
+    pub fn decode(self, code: u16) -> f64 {
+        match self {
+            Codec::Percent => f64::from(code) / 100.0,
+            // Rounded to whole units: byte counts and rates have no fractions worth showing.
+            Codec::Log => ((f64::from(code) / LOG_SCALE).exp() - 1.0).round(),
+        }
+    }
+}
+
+/// A series: every tier's ring in one allocation, plus each tier's newest slot number and the
+/// running mean of that slot (so a late sample in the same step refines it).
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub codec: Codec,
+    /// Slot number (`unix_s / step`) of each tier's newest slot; -1 when empty.
+    pub heads: [i64; 4],
+    sums: [f32; 4],
+    counts: [u16; 4],
+    pub codes: Box<[u16]>,
+}
+
+fn offset(tier: usize) -> usize {
+    TIERS[..tier].iter().map(|t| t.1).sum()
+}
+
+impl Series {
+    pub fn new(codec: Codec) -> Series {
+        Series {
+            codec,
+            heads: [-1; 4],
+            sums: [0.0; 4],
+            counts: [0; 4],
+            codes: vec![MISSING; SLOTS].into_boxed_slice(),
+        }
+    }
+
+    /// Rebuilt from disk: the running means restart from the stored slot value.
+    pub fn restore(codec: Codec, heads: [i64; 4], codes: Box<[u16]>) -> Series {
+        let mut s = Series {
+            codec,
+            heads,
+            sums: [0.0; 4],
+            counts: [0; 4],
+            codes,
+        };
+        for t in 0..4 {
+            if heads[t] >= 0 {
+                let c = s.codes[offset(t) + (heads[t] as usize % TIERS[t].1)];
+                if c != MISSING {
+                    s.sums[t] = codec.decode(c) as f32;
+                    s.counts[t] = 1;
+                }
+            }
+        }
+        s
+    }
+
+    /// Adds one sample taken at `unix_s`. Older-than-newest-slot samples are dropped.
+    pub fn record(&mut self, unix_s: i64, v: f64) {
+        if !v.is_finite() || unix_s < 0 {
+            return;
+        }
+        for (t, &(step, cap)) in TIERS.iter().enumerate() {
+            let slot = unix_s / i64::from(step);
+            let base = offset(t);
+            let head = self.heads[t];
+            if slot < head {
+                continue;
+            }
+            if slot > head {
+                // Slots skipped since the last sample are gaps.
+                let gap = if head < 0 { cap as i64 } else { slot - head };
+                for s in (slot - gap.min(cap as i64) + 1)..=slot {
+                    self.codes[base + (s as usize % cap)] = MISSING;
+                }
+                self.heads[t] = slot;
+                self.sums[t] = 0.0;
+                self.counts[t] = 0;
+            }
+            self.sums[t] += v as f32;
+            self.counts[t] = self.counts[t].saturating_add(1);
+            let mean = f64::from(self.sums[t]) / f64::from(self.counts[t]);
+            self.codes[base + (slot as usize % cap)] = self.codec.encode(mean);
+        }
+    }
+
+    /// Points `(unix_ms of the slot start, value)` of `tier` within `[from_s, to_s]`, oldest first.
+    pub fn points(&self, tier: usize, from_s: i64, to_s: i64, out: &mut Vec<(i64, f64)>) {
+        let (step, cap) = TIERS[tier];
+        let step = i64::from(step);
+        let head = self.heads[tier];
+        if head < 0 {
+            return;
+        }
+        let first = (head - cap as i64 + 1).max(from_s.div_euclid(step)).max(0);
+        let last = head.min(to_s.div_euclid(step));
+        let base = offset(tier);
+        for s in first..=last {
+            let c = self.codes[base + (s as usize % cap)];
+            if c != MISSING {
+                out.push((s * step * 1000, self.codec.decode(c)));
+            }
+        }
+    }
+
+    /// The newest sample time this series holds (unix s), if any.
+    pub fn newest_s(&self) -> Option<i64> {
+        (self.heads[0] >= 0).then(|| self.heads[0] * i64::from(TIERS[0].0))
+    }
+}
+
+/// The finest tier whose span covers `range_s`.
+pub fn tier_for(range_s: i64) -> usize {
+    TIERS
+        .iter()
+        .position(|&(step, cap)| i64::from(step) * cap as i64 >= range_s)
+        .unwrap_or(TIERS.len() - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codecs_round_trip_closely() {
+        assert_eq!(Codec::Percent.decode(Codec::Percent.encode(42.37)), 42.37);
+        let v = 123_456_789.0;
+        let back = Codec::Log.decode(Codec::Log.encode(v));
+        assert!((back - v).abs() / v < 0.001, "{back}");
+        assert_eq!(Codec::Log.decode(Codec::Log.encode(0.0)), 0.0);
+        assert_eq!(Codec::Log.encode(f64::NAN), MISSING);
+    }
+
+    #[test]
+    fn tiers_average_and_gaps_stay_gaps() {
+        let mut s = Series::new(Codec::Percent);
+        let t0 = 1_000_020; // on a 60 s boundary
+        for i in 0..6 {
+            s.record(t0 + i * 10, (i * 10) as f64); // one minute: 0..50, mean 25
+        }
+        let mut out = Vec::new();
+        s.points(1, 0, i64::MAX / 2, &mut out);
+        assert_eq!(out, vec![(t0 * 1000, 25.0)]);
+        out.clear();
+        s.points(0, 0, i64::MAX / 2, &mut out);
+        assert_eq!(out.len(), 6);
+        // 3 minutes of silence, then a sample: the skipped minutes hold nothing.
+        s.record(t0 + 240, 80.0);
+        out.clear();
+        s.points(1, 0, i64::MAX / 2, &mut out);
+        assert_eq!(out, vec![(t0 * 1000, 25.0), ((t0 + 240) * 1000, 80.0)]);
+        // A gap longer than the ring clears it all.
+        s.record(t0 + 240 + 400, 1.0);
+        out.clear();
+        s.points(0, 0, i64::MAX / 2, &mut out);
+        assert_eq!(out, vec![((t0 + 640) * 1000, 1.0)]);
+    }
+
+    #[test]
+    fn ranges_pick_the_finest_covering_tier() {
+        assert_eq!(tier_for(300), 0);
+        assert_eq!(tier_for(3600), 1);
+        assert_eq!(tier_for(4 * 3600), 2);
+        assert_eq!(tier_for(24 * 3600), 2);
+        assert_eq!(tier_for(7 * 86400), 3);
+    }
+}

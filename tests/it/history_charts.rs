@@ -1,0 +1,236 @@
+//! Metric history through the real server: polls of the demo estate feed it, `/api/charts`
+//! answers each range at its resolution, bad parameters are 400 JSON, and the history
+//! survives a restart (a damaged file is set aside, never a crash).
+
+use crate::support::{temp_dir, TestServer};
+use std::time::{Duration, Instant};
+
+const DEMO: &[(&str, &str)] = &[
+    ("PULSE_MOCK_MODE", "true"),
+    ("PULSE_MOCK_NODES", "2"),
+    ("PULSE_MOCK_VMS_PER_NODE", "2"),
+    ("PULSE_MOCK_LXCS_PER_NODE", "1"),
+];
+
+fn samples(s: &TestServer) -> (u64, usize) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    s.apply(move |app| {
+        let _ = tx.send((app.history.samples_total, app.history.resources.len()));
+    });
+    rx.recv().unwrap()
+}
+
+fn wait_for_samples(s: &TestServer) -> (u64, usize) {
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = samples(s);
+        if got.0 > 0 || Instant::now() > until {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn polls_feed_the_history_and_charts_show_every_resource() {
+    let s = TestServer::start(DEMO);
+    let (n, resources) = wait_for_samples(&s);
+    // 2 nodes + 6 guests + storage, recorded by the after-poll hook.
+    assert!(
+        n >= 8 && resources >= 8,
+        "samples {n}, resources {resources}"
+    );
+    let c = s.get("/api/charts?range=5m");
+    assert_eq!(c.status, 200);
+    let j = c.json();
+    let guests = j["data"].as_object().expect("data");
+    assert_eq!(guests.len(), 6, "{j}");
+    for (_, metrics) in guests {
+        for m in [
+            "cpu",
+            "memory",
+            "disk",
+            "diskread",
+            "diskwrite",
+            "netin",
+            "netout",
+        ] {
+            assert!(!metrics[m].as_array().unwrap().is_empty(), "{m} empty");
+        }
+    }
+    assert_eq!(j["nodeData"].as_object().unwrap().len(), 2);
+    assert!(!j["storageData"].as_object().unwrap().is_empty());
+    assert_eq!(j["stats"]["resolutionSeconds"], 10);
+    assert!(
+        j["timestamp"].as_i64().unwrap() >= j["stats"]["oldestDataTimestamp"].as_i64().unwrap()
+    );
+    let sc = s.get("/api/storage-charts?range=30").json();
+    let first = sc.as_object().unwrap().values().next().expect("a storage");
+    assert!(
+        first["usage"].as_array().is_some_and(|a| !a.is_empty()),
+        "{sc}"
+    );
+    assert!(first["usage"][0]["timestamp"]
+        .as_str()
+        .unwrap()
+        .contains('T'));
+}
+
+#[test]
+fn each_range_has_its_resolution_and_span() {
+    let s = TestServer::start(DEMO);
+    wait_for_samples(&s);
+    let state = s.get("/api/state").json();
+    let id = state["vms"][0]["id"].as_str().unwrap().to_string();
+    let rec = id.clone();
+    // Two days of one sample every 10 s, cpu = minute-of-hour (so averages are checkable).
+    s.apply(move |app| {
+        let now = pulse::util::time::now_ms() / 1000;
+        let start = now - 2 * 86_400;
+        // The poll already sampled it "now"; older samples would be dropped as out of order.
+        app.history.resources.remove(rec.as_str());
+        for t in (start..=now).step_by(10) {
+            let minute = ((t / 60) % 60) as f64;
+            let v = [minute, 50.0, 10.0, 1000.0, 2000.0, 3000.0, 4000.0];
+            app.history.record(&rec, pulse::history::Kind::Guest, t, &v);
+        }
+    });
+    for (range, step, span, max_points) in [
+        ("5m", 10, 300, 31),
+        ("1h", 60, 3600, 61),
+        ("24h", 900, 86_400, 97),
+        ("7d", 7200, 604_800, 85),
+    ] {
+        let j = s.get(&format!("/api/charts?range={range}&id={id}")).json();
+        assert_eq!(j["stats"]["resolutionSeconds"], step, "{range}");
+        let cpu = j["data"][&id]["cpu"].as_array().unwrap();
+        assert!(
+            cpu.len() >= 5 && cpu.len() <= max_points,
+            "{range}: {}",
+            cpu.len()
+        );
+        let ts: Vec<i64> = cpu
+            .iter()
+            .map(|p| p["timestamp"].as_i64().unwrap())
+            .collect();
+        assert!(
+            ts.windows(2).all(|w| w[1] - w[0] == step * 1000),
+            "{range} steps"
+        );
+        let now = j["timestamp"].as_i64().unwrap();
+        assert!(
+            ts[0] >= now - span * 1000 - step * 1000,
+            "{range} starts too early"
+        );
+        if range == "1h" {
+            // A minute's mean of a value constant within the minute is that value.
+            let p = &cpu[cpu.len() / 2];
+            let minute = (p["timestamp"].as_i64().unwrap() / 60_000) % 60;
+            assert_eq!(p["value"].as_f64().unwrap(), minute as f64);
+        }
+        if range == "7d" {
+            // 2 h buckets average 0..59 → 29.5.
+            assert_eq!(cpu[cpu.len() / 2]["value"].as_f64().unwrap(), 29.5);
+        }
+        // Only the asked-for resource.
+        assert_eq!(j["data"].as_object().unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn bad_parameters_are_400_json() {
+    let s = TestServer::start(&[]);
+    for path in [
+        "/api/charts?range=2h",
+        "/api/charts?range=",
+        "/api/storage-charts?range=abc",
+        "/api/storage-charts?range=-5",
+    ] {
+        let r = s.get(path);
+        assert_eq!(r.status, 400, "{path}");
+        assert!(
+            r.json()["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{path}"
+        );
+    }
+    assert_eq!(s.get("/api/charts").status, 200);
+}
+
+fn points_of(s: &TestServer, id: &'static str) -> Vec<(i64, f64)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    s.apply(move |app| {
+        let _ = tx.send(app.history.points(id, 0, 1, 0, i64::MAX / 4));
+    });
+    rx.recv().unwrap()
+}
+
+#[test]
+fn history_survives_a_restart_and_a_damaged_file_is_set_aside() {
+    let dir = temp_dir("history");
+    let env = [("PULSE_DATA_DIR", dir.to_str().unwrap())];
+    let s = TestServer::start(&env);
+    s.apply(|app| {
+        let now = pulse::util::time::now_ms() / 1000;
+        for i in 0..30 {
+            let t = now - 1800 + i * 60;
+            app.history.record(
+                "g1",
+                pulse::history::Kind::Guest,
+                t,
+                &[i as f64, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            );
+        }
+    });
+    let before = points_of(&s, "g1");
+    assert_eq!(before.len(), 30);
+    s.stop();
+    let file = dir.join("metrics-history.bin");
+    assert!(file.exists(), "saved at shutdown");
+    let s = TestServer::start(&env);
+    assert_eq!(points_of(&s, "g1"), before, "reloaded as saved");
+    s.stop();
+    // A torn file (lost tail): set aside, history empty, the server serves.
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let s = TestServer::start(&env);
+    assert!(points_of(&s, "g1").is_empty());
+    assert_eq!(s.get("/api/charts?range=1h").status, 200);
+    let aside: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("metrics-history.bin.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    s.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_running_server_saves_in_slices_through_the_writer() {
+    let s = TestServer::start(&[]);
+    s.apply(|app| {
+        let now = pulse::util::time::now_ms() / 1000;
+        for i in 0..450 {
+            let id = format!("g{i}");
+            app.history.record(
+                &id,
+                pulse::history::Kind::Guest,
+                now,
+                &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+            );
+        }
+        // Due now (not after a minute): the housekeeping tick starts the save.
+        app.history.last_save_s = 0;
+    });
+    let file = s.data_dir.join("metrics-history.bin");
+    let until = Instant::now() + Duration::from_secs(20);
+    while !file.exists() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // 450 resources at 200 per tick: three ticks of encoding, then sealed off the loop.
+    let saved = pulse::history::store::decode(&std::fs::read(&file).expect("saved while running"))
+        .expect("a complete, checksummed file");
+    assert_eq!(saved.resources.len(), 450);
+    assert_eq!(saved.points("g7", 6, 0, 0, i64::MAX / 4).len(), 1);
+}
