@@ -15,4 +15,6 @@ pub mod request;
 pub mod router;
 pub mod server;
 pub mod static_files;
+pub mod tls;
+pub mod tls_cert;
 pub mod write;

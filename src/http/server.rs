@@ -9,7 +9,8 @@ use crate::http::limits::Limits;
 use crate::http::listener::{self, Admit, Caps};
 use crate::http::reply::Reply;
 use crate::http::request::ApiRequest;
-use mio::net::{TcpListener, TcpStream};
+use crate::http::tls::Sock;
+use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -32,7 +33,7 @@ pub enum HttpEvent {
 
 /// A connection handed over to the WebSocket hub (already deregistered here).
 pub struct Upgraded {
-    pub stream: TcpStream,
+    pub stream: Sock,
     pub peer: SocketAddr,
     /// Bytes of the 101 answer not yet written.
     pub owed: Vec<u8>,
@@ -44,7 +45,9 @@ pub struct Upgraded {
 pub struct HttpServer {
     listener: Option<TcpListener>,
     pub addr: SocketAddr,
-    conns: HashMap<Token, Conn<TcpStream>>,
+    conns: HashMap<Token, Conn<Sock>>,
+    /// HTTPS: new connections get this configuration (swapped on reload; open ones keep theirs).
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     caps: Caps,
     limits: Limits,
     next_token: usize,
@@ -75,6 +78,7 @@ impl HttpServer {
             listener: Some(listener),
             addr,
             conns: HashMap::new(),
+            tls: None,
             caps: Caps::new(limits, trusted_proxies),
             limits,
             next_token: FIRST_CONN,
@@ -261,7 +265,7 @@ impl HttpServer {
             let Some(listener) = self.listener.as_ref() else {
                 return;
             };
-            let (mut stream, peer) = match listener.accept() {
+            let (stream, peer) = match listener.accept() {
                 Ok(a) => a,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -295,6 +299,14 @@ impl HttpServer {
                     }
                 }
             }
+            let _ = stream.set_nodelay(true);
+            let mut stream = match Sock::new(stream, self.tls.as_ref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    crate::log_warn!("cannot start TLS", error = e);
+                    continue;
+                }
+            };
             let token = Token(self.next_token);
             self.next_token += 1;
             if let Err(e) =
@@ -303,7 +315,6 @@ impl HttpServer {
                 crate::log_warn!("cannot register connection", error = e);
                 continue;
             }
-            let _ = stream.set_nodelay(true);
             let mut conn = Conn::new(stream, peer, self.limits, now);
             conn.draining = self.draining;
             self.caps.add(peer.ip());

@@ -43,4 +43,5 @@ mod proxmox_fixtures;
 mod sim_admin;
 mod sim_estate;
 mod state_store;
+mod tls_https;
 mod ws_feed;

@@ -1,0 +1,177 @@
+//! HTTPS on the loop-native server: real rustls clients against a self-signed certificate
+//! made with rcgen for the test.
+
+use crate::support;
+use rcgen::{CertificateParams, KeyPair};
+use rustls::pki_types::{CertificateDer, ServerName};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+struct Files {
+    cert: PathBuf,
+    key: PathBuf,
+    der: CertificateDer<'static>,
+}
+
+fn write_cert(tag: &str, expired: bool) -> Files {
+    let dir = support::temp_dir(tag);
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".into()]).unwrap();
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    }
+    let cert = params.self_signed(&key).unwrap();
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    Files {
+        cert: c,
+        key: k,
+        der: cert.der().clone(),
+    }
+}
+
+fn env(f: &Files) -> Vec<(&'static str, String)> {
+    vec![
+        ("HTTPS_ENABLED", "true".into()),
+        ("TLS_CERT_FILE", f.cert.display().to_string()),
+        ("TLS_KEY_FILE", f.key.display().to_string()),
+    ]
+}
+
+fn start(f: &Files) -> support::TestServer {
+    let e = env(f);
+    let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    support::TestServer::start(&pairs)
+}
+
+/// A TLS client trusting exactly `der`.
+fn client(der: &CertificateDer<'static>) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der.clone()).unwrap();
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(cfg)
+}
+
+fn https_get(addr: SocketAddr, cfg: &Arc<rustls::ClientConfig>, n: usize) -> Vec<String> {
+    let conn =
+        rustls::ClientConnection::new(cfg.clone(), ServerName::try_from("localhost").unwrap())
+            .unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let mut out = Vec::new();
+    // Several requests on one connection: keep-alive over TLS.
+    for i in 0..n {
+        let last = i + 1 == n;
+        let close = if last { "Connection: close\r\n" } else { "" };
+        write!(
+            tls,
+            "GET /api/health HTTP/1.1\r\nHost: localhost\r\n{close}\r\n"
+        )
+        .unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let r = complete(&buf);
+            if r {
+                break;
+            }
+            match tls.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => buf.extend_from_slice(&chunk[..k]),
+            }
+        }
+        assert_eq!(
+            tls.conn.alpn_protocol(),
+            Some(&b"http/1.1"[..]),
+            "ALPN http/1.1"
+        );
+        out.push(String::from_utf8_lossy(&buf).into_owned());
+    }
+    out
+}
+
+#[test]
+fn https_health_keep_alive_hsts_and_plain_http_gets_400() {
+    let f = write_cert("tls-ok", false);
+    let srv = start(&f);
+    let answers = https_get(srv.addr, &client(&f.der), 3);
+    assert_eq!(answers.len(), 3);
+    for a in &answers {
+        assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+        assert!(a.contains("Strict-Transport-Security: max-age="), "{a}");
+    }
+    // Plain HTTP on the TLS port: a short 400 at once, not a hang.
+    let t0 = std::time::Instant::now();
+    let plain = support::raw_request(srv.addr, b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(plain.status, 400);
+    assert!(plain.text().contains("https://"), "{}", plain.text());
+    assert!(t0.elapsed() < std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn bad_missing_mismatched_and_expired_files_stop_start_up_naming_the_variable() {
+    let good = write_cert("tls-good", false);
+    let other = write_cert("tls-other", false);
+    let expired = write_cert("tls-expired", true);
+    let garbage = support::temp_dir("tls-bad").join("cert.pem");
+    std::fs::write(&garbage, "not a certificate").unwrap();
+    let cases: Vec<(PathBuf, PathBuf, &str)> = vec![
+        (
+            PathBuf::from("/nonexistent/cert.pem"),
+            good.key.clone(),
+            "TLS_CERT_FILE",
+        ),
+        (
+            good.cert.clone(),
+            PathBuf::from("/nonexistent/key.pem"),
+            "TLS_KEY_FILE",
+        ),
+        (garbage, good.key.clone(), "TLS_CERT_FILE"),
+        (good.cert.clone(), other.key.clone(), "does not match"),
+        (expired.cert.clone(), expired.key.clone(), "expired"),
+    ];
+    for (cert, key, want) in cases {
+        let data = support::temp_dir("tls-srv");
+        let vars = vec![
+            ("PULSE_DATA_DIR".to_string(), data.display().to_string()),
+            ("FRONTEND_PORT".into(), "0".into()),
+            ("PULSE_BIND_ADDRESS".into(), "127.0.0.1".into()),
+            ("HTTPS_ENABLED".into(), "true".into()),
+            ("TLS_CERT_FILE".into(), cert.display().to_string()),
+            ("TLS_KEY_FILE".into(), key.display().to_string()),
+        ];
+        let cfg = pulse::env::RuntimeConfig::load(pulse::env::EnvVars::from_pairs(vars)).unwrap();
+        let err = match pulse::start_with(cfg, Vec::new()) {
+            Ok(_) => panic!("{want}: start-up should fail"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(want), "want {want}: {err}");
+    }
+}
+
+/// A whole response with a Content-Length body is in `buf`.
+fn complete(buf: &[u8]) -> bool {
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    buf.len() >= end + 4 + len
+}
