@@ -175,3 +175,157 @@ fn complete(buf: &[u8]) -> bool {
         .unwrap_or(0);
     buf.len() >= end + 4 + len
 }
+
+fn tls_stream(
+    addr: SocketAddr,
+    cfg: &Arc<rustls::ClientConfig>,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let conn =
+        rustls::ClientConnection::new(cfg.clone(), ServerName::try_from("localhost").unwrap())
+            .unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// One request over a fresh TLS connection (closed after the answer).
+fn https_req(
+    addr: SocketAddr,
+    cfg: &Arc<rustls::ClientConfig>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> support::Response {
+    let mut tls = tls_stream(addr, cfg);
+    let mut raw = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        raw.push_str(&format!("{k}: {v}\r\n"));
+    }
+    raw.push_str("\r\n");
+    raw.push_str(body);
+    tls.write_all(raw.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let _ = tls.read_to_end(&mut buf);
+    support::parse_response(&buf)
+}
+
+#[test]
+fn login_over_https_sets_secure_cookies_and_csrf_still_applies() {
+    use support::auth;
+    let f = write_cert("tls-login", false);
+    let e = env(&f);
+    let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let srv = auth::start_with_admin(&pairs);
+    let cfg = client(&f.der);
+    let json = [("Content-Type", "application/json")];
+    let body = auth::login_body(auth::USER, auth::PASSWORD);
+    let r = https_req(srv.addr, &cfg, "POST", "/api/login", &json, &body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let cookies = auth::set_cookies(&r);
+    assert!(cookies.iter().any(|c| c.starts_with("pulse_session=")));
+    for c in &cookies {
+        assert!(
+            c.contains("; Secure"),
+            "cookie without Secure over HTTPS: {c}"
+        );
+    }
+    let session = auth::cookie(&r, "pulse_session").unwrap();
+    let csrf = auth::cookie(&r, "pulse_csrf").unwrap();
+    let cookie = format!("pulse_session={session}; pulse_csrf={csrf}");
+    let mint = r#"{"name":"t"}"#;
+    let without = [
+        ("Content-Type", "application/json"),
+        ("Cookie", cookie.as_str()),
+    ];
+    let r = https_req(
+        srv.addr,
+        &cfg,
+        "POST",
+        "/api/security/tokens",
+        &without,
+        mint,
+    );
+    assert_eq!(r.status, 403, "no CSRF token: {}", r.text());
+    // A CSRF failure rotates the token (the new cookie is Secure too).
+    let csrf = auth::cookie(&r, "pulse_csrf").expect("rotated csrf");
+    assert!(auth::set_cookies(&r).iter().all(|c| c.contains("; Secure")));
+    let cookie = format!("pulse_session={session}; pulse_csrf={csrf}");
+    let with = [
+        ("Content-Type", "application/json"),
+        ("Cookie", cookie.as_str()),
+        ("X-CSRF-Token", csrf.as_str()),
+    ];
+    let r = https_req(srv.addr, &cfg, "POST", "/api/security/tokens", &with, mint);
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn wss_feed_gets_welcome_initial_state_and_broadcasts() {
+    use tungstenite::client::IntoClientRequest;
+    let f = write_cert("tls-wss", false);
+    let srv = start(&f);
+    srv.apply(|app| app.publish_state(br#"{"nodes":[{"id":"pve-a"}],"vms":[]}"#.to_vec()));
+    let tls = tls_stream(srv.addr, &client(&f.der));
+    let req = format!("wss://localhost:{}/ws", srv.addr.port())
+        .into_client_request()
+        .unwrap();
+    let (mut ws, _) = tungstenite::client(req, tls)
+        .map_err(|e| format!("{e:?}"))
+        .unwrap();
+    let next = |ws: &mut tungstenite::WebSocket<_>| loop {
+        if let tungstenite::Message::Text(t) = ws.read().expect("wss read") {
+            return serde_json::from_str::<serde_json::Value>(t.as_str()).unwrap();
+        }
+    };
+    assert_eq!(next(&mut ws)["type"], "welcome");
+    let second = next(&mut ws);
+    assert_eq!(second["type"], "initialState");
+    assert_eq!(second["data"]["nodes"][0]["id"], "pve-a");
+    // A large broadcast crosses many TLS records and must arrive whole.
+    let big: Vec<serde_json::Value> = (0..3000)
+        .map(|i| serde_json::json!({"id": format!("vm-{i}"), "name": "x".repeat(40)}))
+        .collect();
+    let state = serde_json::json!({"nodes": [{"id": "pve-b"}], "vms": big}).to_string();
+    srv.apply(move |app| app.publish_state(state.into_bytes()));
+    let third = next(&mut ws);
+    assert_eq!(third["type"], "rawData");
+    assert_eq!(third["data"]["vms"].as_array().unwrap().len(), 3000);
+}
+
+#[test]
+fn silent_and_stalled_handshakes_are_closed_after_the_head_timeout() {
+    let f = write_cert("tls-slow", false);
+    let e = env(&f);
+    let mut pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    pairs.push(("PULSE_HTTP_HEAD_TIMEOUT_MS", "600"));
+    let srv = support::TestServer::start(&pairs);
+    let silent = TcpStream::connect(srv.addr).unwrap();
+    let mut stalled = TcpStream::connect(srv.addr).unwrap();
+    // The start of a ClientHello record that never completes.
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let ok = https_get(srv.addr, &client(&f.der), 1);
+    assert!(
+        ok[0].starts_with("HTTP/1.1 200"),
+        "health answers meanwhile"
+    );
+    for mut s in [silent, stalled] {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut b = [0u8; 64];
+        let n = s.read(&mut b).unwrap_or(0);
+        assert_eq!(n, 0, "closed without an answer");
+    }
+    let took = t0.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "closed after {took:?}"
+    );
+}
