@@ -71,6 +71,10 @@ pub fn start(
             );
         }
         http.tls = Some(tls);
+        http.tls_reload = Some(crate::http::tls_reload::Reloader::new(
+            files.clone(),
+            std::time::Instant::now(),
+        ));
     }
     let limits = workers::Limits::from_lookup(&|k| cfg.vars.get(k).map(str::to_string));
     let (tx, rx) = sync_channel(limits.inbox);

@@ -17,4 +17,5 @@ pub mod server;
 pub mod static_files;
 pub mod tls;
 pub mod tls_cert;
+pub mod tls_reload;
 pub mod write;

@@ -48,6 +48,8 @@ pub struct HttpServer {
     conns: HashMap<Token, Conn<Sock>>,
     /// HTTPS: new connections get this configuration (swapped on reload; open ones keep theirs).
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// Watches the certificate files (HTTPS only).
+    pub tls_reload: Option<crate::http::tls_reload::Reloader>,
     caps: Caps,
     limits: Limits,
     next_token: usize,
@@ -79,6 +81,7 @@ impl HttpServer {
             addr,
             conns: HashMap::new(),
             tls: None,
+            tls_reload: None,
             caps: Caps::new(limits, trusted_proxies),
             limits,
             next_token: FIRST_CONN,
@@ -144,6 +147,9 @@ impl HttpServer {
     /// Fires due deadlines (408s, idle and stalled closes).
     pub fn on_timers(&mut self, registry: &Registry, now: Instant) -> Vec<HttpEvent> {
         let mut events = Vec::new();
+        if let Some(cfg) = self.tls_reload.as_mut().and_then(|r| r.poll(now)) {
+            self.tls = Some(cfg);
+        }
         while let Some(Reverse((at, raw))) = self.deadlines.peek().copied() {
             if at > now {
                 break;
@@ -183,7 +189,9 @@ impl HttpServer {
         if !self.again.is_empty() {
             return Some(Instant::now());
         }
-        self.deadlines.peek().map(|Reverse((at, _))| *at)
+        let conn = self.deadlines.peek().map(|Reverse((at, _))| *at);
+        let reload = self.tls_reload.as_ref().map(|r| r.next_check());
+        conn.into_iter().chain(reload).min()
     }
 
     /// Shutdown: stop accepting, close idle connections, let busy ones finish and close.

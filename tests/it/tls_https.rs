@@ -329,3 +329,45 @@ fn silent_and_stalled_handshakes_are_closed_after_the_head_timeout() {
         "closed after {took:?}"
     );
 }
+
+#[test]
+fn certificate_replaced_on_disk_is_served_to_the_next_new_connection() {
+    let f = write_cert("tls-reload-a", false);
+    let srv = start(&f);
+    let old_cfg = client(&f.der);
+    // An open connection made with the old certificate keeps working after the swap.
+    let mut open = tls_stream(srv.addr, &old_cfg);
+    open.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = open.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
+    let g = write_cert("tls-reload-b", false);
+    std::fs::copy(&g.cert, &f.cert).unwrap();
+    std::fs::copy(&g.key, &f.key).unwrap();
+    let new_cfg = client(&g.der);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let mut tls = tls_stream(srv.addr, &new_cfg);
+        let ok = tls
+            .write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .is_ok()
+            && tls.read(&mut buf).is_ok_and(|n| n > 0);
+        if ok {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new certificate never served"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    open.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let n = open.read(&mut buf).unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+        "in-flight connection unaffected"
+    );
+}
