@@ -50,3 +50,20 @@ pub fn not_after(der: &[u8]) -> Option<i64> {
     let (mo, d, h, mi, s) = (num(0..2)?, num(2..4)?, num(4..6)?, num(6..8)?, num(8..10)?);
     Some(days_from_civil(year, mo as u32, d as u32) * 86400 + h * 3600 + mi * 60 + s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_not_after_from_an_rcgen_certificate() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+        params.not_after = rcgen::date_time_ymd(2031, 7, 9);
+        let cert = params.self_signed(&key).unwrap();
+        let want = days_from_civil(2031, 7, 9) * 86400;
+        assert_eq!(not_after(cert.der()), Some(want));
+        assert_eq!(not_after(b"\x30\x03\x02\x01"), None);
+        assert_eq!(not_after(b""), None);
+    }
+}

@@ -14,6 +14,7 @@ mod front_door;
 mod loop_latency;
 mod monitoring;
 mod polling;
+mod tls;
 
 use monitoring::{measured_fanout, wait_cycles};
 
