@@ -26,6 +26,8 @@ fn tls_handshakes_and_idle_rss() {
         ("HTTPS_ENABLED", "true"),
         ("TLS_CERT_FILE", &cs),
         ("TLS_KEY_FILE", &ks),
+        ("PULSE_HTTP_MAX_CONNECTIONS", "1100"),
+        ("PULSE_HTTP_MAX_CONNECTIONS_PER_IP", "1100"),
     ]);
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.der().clone()).unwrap();
