@@ -58,7 +58,25 @@ pub fn start(
         cfg.vars.get("PULSE_TRUSTED_PROXY_CIDRS").unwrap_or(""),
     )
     .unwrap_or_default();
-    let http = HttpServer::new(listener, poll.registry(), cfg.http, proxies)?;
+    let mut http = HttpServer::new(listener, poll.registry(), cfg.http, proxies)?;
+    // HTTPS: a bad certificate or key stops start-up with an error naming the variable.
+    let tls_files = crate::http::tls::from_env(&|k| cfg.vars.get(k).map(str::to_string))
+        .map_err(std::io::Error::other)?;
+    if let Some(files) = &tls_files {
+        let now = crate::util::time::unix_now();
+        let (tls, not_after) = crate::http::tls::load(files, now).map_err(std::io::Error::other)?;
+        if not_after - now < 14 * 86400 {
+            crate::log_warn!(
+                "TLS certificate expires within 14 days",
+                not_after = crate::util::time::format_rfc3339(not_after, 0)
+            );
+        }
+        http.tls = Some(tls);
+        http.tls_reload = Some(crate::http::tls_reload::Reloader::new(
+            files.clone(),
+            std::time::Instant::now(),
+        ));
+    }
     let limits = workers::Limits::from_lookup(&|k| cfg.vars.get(k).map(str::to_string));
     let (tx, rx) = sync_channel(limits.inbox);
     let handle = LoopHandle::new(tx, waker);

@@ -103,11 +103,24 @@ pub struct Conn<S> {
 /// Closing our sending side while still reading (the lingering close).
 pub trait HalfClose {
     fn shutdown_write(&mut self);
+    /// The connection is HTTPS (cookies `Secure`, HSTS).
+    fn is_tls(&self) -> bool {
+        false
+    }
 }
 
 impl HalfClose for mio::net::TcpStream {
     fn shutdown_write(&mut self) {
         let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+impl HalfClose for crate::http::tls::Sock {
+    fn shutdown_write(&mut self) {
+        crate::http::tls::Sock::shutdown_write(self);
+    }
+    fn is_tls(&self) -> bool {
+        crate::http::tls::Sock::is_tls(self)
     }
 }
 
@@ -416,7 +429,14 @@ impl<S: Read + Write + HalfClose> Conn<S> {
                 }
             }
         }
-        Ok(Progress::Done)
+        // TLS records rustls could not hand to the kernel yet: still writing.
+        match self.stream.flush() {
+            Ok(()) => Ok(Progress::Done),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Ok(Progress::Blocked { wrote: false })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// A request is complete: build what handlers see and wait for the answer.
@@ -436,7 +456,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
             body,
             peer: self.peer.ip(),
             request_id: request_id.clone(),
-            is_https: false,
+            is_https: self.stream.is_tls(),
         };
         self.meta = Some(ReplyMeta {
             request_id,
@@ -444,6 +464,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
             head_only: method == Method::Head,
             keep_alive: head.keep_alive && !self.draining,
             http10: head.minor == 0,
+            tls: self.stream.is_tls(),
         });
         self.state = State::Waiting;
         Step::Request(Box::new(req))

@@ -15,4 +15,7 @@ pub mod request;
 pub mod router;
 pub mod server;
 pub mod static_files;
+pub mod tls;
+pub mod tls_cert;
+pub mod tls_reload;
 pub mod write;

@@ -9,7 +9,8 @@ use crate::http::limits::Limits;
 use crate::http::listener::{self, Admit, Caps};
 use crate::http::reply::Reply;
 use crate::http::request::ApiRequest;
-use mio::net::{TcpListener, TcpStream};
+use crate::http::tls::Sock;
+use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -32,7 +33,7 @@ pub enum HttpEvent {
 
 /// A connection handed over to the WebSocket hub (already deregistered here).
 pub struct Upgraded {
-    pub stream: TcpStream,
+    pub stream: Sock,
     pub peer: SocketAddr,
     /// Bytes of the 101 answer not yet written.
     pub owed: Vec<u8>,
@@ -44,7 +45,11 @@ pub struct Upgraded {
 pub struct HttpServer {
     listener: Option<TcpListener>,
     pub addr: SocketAddr,
-    conns: HashMap<Token, Conn<TcpStream>>,
+    conns: HashMap<Token, Conn<Sock>>,
+    /// HTTPS: new connections get this configuration (swapped on reload; open ones keep theirs).
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// Watches the certificate files (HTTPS only).
+    pub tls_reload: Option<crate::http::tls_reload::Reloader>,
     caps: Caps,
     limits: Limits,
     next_token: usize,
@@ -75,6 +80,8 @@ impl HttpServer {
             listener: Some(listener),
             addr,
             conns: HashMap::new(),
+            tls: None,
+            tls_reload: None,
             caps: Caps::new(limits, trusted_proxies),
             limits,
             next_token: FIRST_CONN,
@@ -140,6 +147,9 @@ impl HttpServer {
     /// Fires due deadlines (408s, idle and stalled closes).
     pub fn on_timers(&mut self, registry: &Registry, now: Instant) -> Vec<HttpEvent> {
         let mut events = Vec::new();
+        if let Some(cfg) = self.tls_reload.as_mut().and_then(|r| r.poll(now)) {
+            self.tls = Some(cfg);
+        }
         while let Some(Reverse((at, raw))) = self.deadlines.peek().copied() {
             if at > now {
                 break;
@@ -179,7 +189,9 @@ impl HttpServer {
         if !self.again.is_empty() {
             return Some(Instant::now());
         }
-        self.deadlines.peek().map(|Reverse((at, _))| *at)
+        let conn = self.deadlines.peek().map(|Reverse((at, _))| *at);
+        let reload = self.tls_reload.as_ref().map(|r| r.next_check());
+        conn.into_iter().chain(reload).min()
     }
 
     /// Shutdown: stop accepting, close idle connections, let busy ones finish and close.
@@ -261,7 +273,7 @@ impl HttpServer {
             let Some(listener) = self.listener.as_ref() else {
                 return;
             };
-            let (mut stream, peer) = match listener.accept() {
+            let (stream, peer) = match listener.accept() {
                 Ok(a) => a,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -295,6 +307,14 @@ impl HttpServer {
                     }
                 }
             }
+            let _ = stream.set_nodelay(true);
+            let mut stream = match Sock::new(stream, self.tls.as_ref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    crate::log_warn!("cannot start TLS", error = e);
+                    continue;
+                }
+            };
             let token = Token(self.next_token);
             self.next_token += 1;
             if let Err(e) =
@@ -303,7 +323,6 @@ impl HttpServer {
                 crate::log_warn!("cannot register connection", error = e);
                 continue;
             }
-            let _ = stream.set_nodelay(true);
             let mut conn = Conn::new(stream, peer, self.limits, now);
             conn.draining = self.draining;
             self.caps.add(peer.ip());

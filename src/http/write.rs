@@ -110,6 +110,8 @@ pub struct ReplyMeta {
     pub keep_alive: bool,
     /// An HTTP/1.0 client: keep-alive must be announced (`Connection: keep-alive`).
     pub http10: bool,
+    /// Served over TLS: `Strict-Transport-Security` is added.
+    pub tls: bool,
 }
 
 pub fn reason(status: u16) -> &'static str {
@@ -201,6 +203,13 @@ pub fn serialize(reply: Reply, meta: &ReplyMeta) -> Outgoing {
         if reply.get_header(k).is_none() {
             push_header(&mut head, k, v);
         }
+    }
+    if meta.tls {
+        push_header(
+            &mut head,
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        );
     }
     if status == 101 {
         // The upgrade's own Upgrade/Connection headers come from the handler.
@@ -310,6 +319,7 @@ pub fn error_response(status: u16, message: &str, request_id: &str) -> Outgoing 
             head_only: false,
             keep_alive: false,
             http10: false,
+            tls: false,
         },
     )
 }
@@ -347,6 +357,7 @@ mod tests {
             head_only,
             keep_alive,
             http10: false,
+            tls: false,
         }
     }
 

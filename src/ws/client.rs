@@ -12,7 +12,7 @@
 //! `MAX_CONTROL_BYTES` of it unsent (a ping flood from a client that never reads) drops the
 //! client instead of growing without end.
 
-use mio::net::TcpStream;
+use crate::http::tls::Sock;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
@@ -23,7 +23,7 @@ use tungstenite::{Message, Utf8Bytes, WebSocket};
 /// The socket as tungstenite sees it: reads come from the network, writes go to `outbox`
 /// (tungstenite only writes control frames here; data frames are written by `Client`).
 pub struct Duplex {
-    sock: TcpStream,
+    sock: Sock,
     outbox: Vec<u8>,
     /// tungstenite wrote more than `MAX_CONTROL_BYTES` that could not be sent.
     overflow: bool,
@@ -112,12 +112,12 @@ pub const MAX_CONTROL_BYTES: usize = 16 * 1024;
 /// stops reading blocks early and our own queue limits take over.
 pub const SEND_BUFFER: libc::c_int = 256 * 1024;
 
-fn bound_send_buffer(stream: &TcpStream) {
+fn bound_send_buffer(stream: &Sock) {
     use std::os::unix::io::AsRawFd;
     // SAFETY: setsockopt with a correctly sized int on a descriptor the stream owns.
     unsafe {
         libc::setsockopt(
-            stream.as_raw_fd(),
+            stream.tcp().as_raw_fd(),
             libc::SOL_SOCKET,
             libc::SO_SNDBUF,
             &SEND_BUFFER as *const libc::c_int as *const libc::c_void,
@@ -177,7 +177,7 @@ impl Client {
     /// A client on an upgraded socket. `owed`: the rest of the 101 answer, sent first;
     /// `leftover`: bytes the client sent after its handshake (already WebSocket frames).
     pub fn new(
-        stream: TcpStream,
+        stream: Sock,
         peer: IpAddr,
         owed: Vec<u8>,
         leftover: Vec<u8>,
@@ -219,7 +219,7 @@ impl Client {
         (self.out.len(), self.blocked_since.is_some())
     }
 
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
+    pub fn stream_mut(&mut self) -> &mut Sock {
         &mut self.ws.get_mut().sock
     }
 
@@ -321,6 +321,15 @@ impl Client {
                 }
             }
             self.out.pop_front();
+        }
+        // TLS records rustls could not hand to the kernel yet.
+        match self.ws.get_mut().sock.flush() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.blocked_since.get_or_insert(now);
+                return Health::Ok;
+            }
+            Err(_) => return Health::Drop("write error"),
         }
         self.blocked_since = None;
         Health::Ok

@@ -48,4 +48,5 @@ mod read_diagnostics;
 mod sim_admin;
 mod sim_estate;
 mod state_store;
+mod tls_https;
 mod ws_feed;
