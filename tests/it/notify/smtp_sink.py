@@ -13,6 +13,13 @@ p.add_argument("--refuse", action="store_true")
 a = p.parse_args()
 
 
+def user_of(session):
+    data = getattr(session, "auth_data", None)
+    if isinstance(data, LoginPassword):
+        return data.login.decode()
+    return None
+
+
 class Handler:
     async def handle_DATA(self, server, session, envelope):
         if a.refuse:
@@ -22,7 +29,7 @@ class Handler:
             "to": envelope.rcpt_tos,
             "data": envelope.content.decode("utf8", "replace"),
             "tls": session.ssl is not None,
-            "user": getattr(session, "login_data", None) if not isinstance(getattr(session, "login_data", None), bytes) else session.login_data.decode(),
+            "user": user_of(session),
         }), flush=True)
         return "250 OK"
 
@@ -30,8 +37,7 @@ class Handler:
 def authenticator(server, session, envelope, mechanism, auth_data):
     user, pw = a.auth.split(":", 1)
     if isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and auth_data.password.decode() == pw:
-        session.login_data = user
-        return AuthResult(success=True)
+        return AuthResult(success=True, auth_data=auth_data)
     return AuthResult(success=False, handled=False)
 
 
