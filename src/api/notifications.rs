@@ -1,6 +1,6 @@
 //! Notifications: `/api/notifications/email|email-providers|apprise|webhooks[/<id>]|
 //! webhooks/test|webhook-templates|webhook-history|history|test`, `GET|POST /api/notifications/`
-//! and the legacy `POST /api/test-notification`.
+//! (the legacy `POST /api/test-notification` is Pulse's WebSocket toast test, in `api/ws.rs`).
 //!
 //! Saves answer once the writer has the file on disk; secrets are never answered (the email
 //! password is empty, webhook URL paths, header values, custom fields and the Apprise key are
@@ -423,7 +423,7 @@ struct TestBody {
     webhook_id: Option<String>,
 }
 
-/// `POST /api/notifications/test` (and the legacy `/api/test-notification`): every enabled
+/// `POST /api/notifications/test`: every enabled
 /// channel, or the one named by `method`/`type` (`email` may carry an unsaved `config`).
 fn test_all(app: &mut App, ctx: &Ctx) -> Outcome {
     let body: TestBody = if ctx.req.body.is_empty() {
@@ -637,6 +637,5 @@ pub fn routes() -> Vec<Route> {
         ),
         route(&[Method::Get], "/api/notifications/history", read, history),
         route(&[Method::Post], "/api/notifications/test", write, test_all),
-        route(&[Method::Post], "/api/test-notification", write, test_all),
     ]
 }

@@ -1,6 +1,7 @@
 //! Notifications (#12) against real receivers: a std `TcpListener` HTTP receiver on loopback
 //! for webhooks, Python's aiosmtpd for email, the simulator for the end-to-end flow.
 
+mod apprise;
 mod e2e;
 mod email;
 mod webhooks;
