@@ -440,22 +440,20 @@ pub fn plan(ch: &Channels, alerts: &[Alert], kind: Kind, only: Option<&str>) -> 
             job: Ok(Job::Email(ch.email.clone(), mail)),
         });
     }
-    if only.is_none() || only == Some("all") {
-        if ch.apprise.enabled {
-            out.push(Planned {
-                dest: "apprise".into(),
-                entry: base_entry(
-                    "apprise",
-                    "apprise",
-                    ch.apprise.mode.clone(),
-                    &ch.apprise.mode,
-                    kind,
-                    alerts,
-                    0,
-                ),
-                job: Ok(Job::Apprise(ch.apprise.clone(), alerts.to_vec(), kind)),
-            });
-        }
+    if matches!(only, None | Some("all")) && ch.apprise.enabled {
+        out.push(Planned {
+            dest: "apprise".into(),
+            entry: base_entry(
+                "apprise",
+                "apprise",
+                ch.apprise.mode.clone(),
+                &ch.apprise.mode,
+                kind,
+                alerts,
+                0,
+            ),
+            job: Ok(Job::Apprise(ch.apprise.clone(), alerts.to_vec(), kind)),
+        });
     }
     out
 }

@@ -79,12 +79,12 @@ pub fn forbidden_ip(ip: IpAddr) -> bool {
 pub fn check_url(url: &str, allowed: &CidrList) -> Result<Target, String> {
     let t = parse(url)?;
     let name = t.host.trim_end_matches('.');
-    if name == "localhost" || name.ends_with(".localhost") || METADATA_NAMES.contains(&name) {
-        if !(name.ends_with("localhost") && allowed.contains(IpAddr::from([127, 0, 0, 1]))) {
-            return Err(format!(
-                "webhook URL host {name} is not allowed (SSRF protection)"
-            ));
-        }
+    let local_name = name == "localhost" || name.ends_with(".localhost");
+    let loopback_allowed = allowed.contains(IpAddr::from([127, 0, 0, 1]));
+    if METADATA_NAMES.contains(&name) || (local_name && !loopback_allowed) {
+        return Err(format!(
+            "webhook URL host {name} is not allowed (SSRF protection)"
+        ));
     }
     if let Ok(ip) = name.parse::<IpAddr>() {
         check_ip(ip, allowed)?;
