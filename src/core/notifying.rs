@@ -46,6 +46,27 @@ impl App {
         }
     }
 
+    /// Takes up `email.enc`, `webhooks.enc`, `apprise.enc` as a configuration import wrote
+    /// them (small reads, as at start-up).
+    pub fn reload_notifications(&mut self) {
+        let mut warnings = Vec::new();
+        let cipher = self.config.store().ok().map(|s| s.cipher());
+        let vars = &self.cfg.vars;
+        let fresh = crate::notify::Service::open(
+            &self.cfg.data_dir,
+            cipher,
+            &|k| vars.get(k).map(str::to_string),
+            &mut warnings,
+        );
+        for w in warnings {
+            crate::log_warn!("notifications", note = w);
+        }
+        self.notify.email = fresh.email;
+        self.notify.webhooks = fresh.webhooks;
+        self.notify.apprise = fresh.apprise;
+        self.push_channels();
+    }
+
     /// The CIDRs webhook targets may reach although private to this host.
     pub fn webhook_allowed(&self) -> crate::auth::client_ip::CidrList {
         self.notify

@@ -549,3 +549,32 @@ fn templates_list_and_history_survive_a_restart() {
     drop(again);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn export_is_encrypted_and_import_takes_webhooks_up_at_once() {
+    let src = server(&[]);
+    let rx = Receiver::start();
+    let r = create(
+        &src,
+        json!({"name": "moved", "url": rx.url("/moved/TOKEN-XYZ"), "service": "generic"}),
+    );
+    assert_eq!(r.status, 200);
+    let pass = json!({"passphrase": "correct horse battery staple"});
+    let r = send(&src, "POST", "/api/config/export", &pass);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let blob = r.json()["data"].as_str().unwrap().to_string();
+    assert!(!r.text().contains("TOKEN-XYZ") && !r.text().contains("moved"));
+
+    let dst = server(&[]);
+    let r = send(
+        &dst,
+        "POST",
+        "/api/config/import",
+        &json!({"passphrase": "correct horse battery staple", "data": blob}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let list = dst.get("/api/notifications/webhooks").json();
+    assert_eq!(list[0]["name"], "moved", "{list}");
+    fire(&dst, vec![event(EventKind::Fired, "imp1", Level::Warning)]);
+    assert_eq!(rx.next(10).path, "/moved/TOKEN-XYZ");
+}
