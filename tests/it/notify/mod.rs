@@ -4,6 +4,7 @@
 mod apprise;
 mod e2e;
 mod email;
+mod secrets;
 mod webhooks;
 
 use crate::support::{self, TestServer};
