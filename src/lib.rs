@@ -17,6 +17,7 @@ pub mod history;
 pub mod http;
 pub mod log;
 pub mod monitor;
+pub mod notify;
 pub mod proxmox;
 pub mod setup;
 #[cfg(feature = "demo")]

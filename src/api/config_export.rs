@@ -112,6 +112,7 @@ fn import(app: &mut App, ctx: &Ctx) -> Outcome {
                         }
                     }
                     app.config.discovery.invalidate();
+                    app.reload_notifications();
                     Reply::json(
                         200,
                         &json!({ "status": "success", "message": "Configuration imported successfully" }),

@@ -14,6 +14,7 @@ pub mod guest_metadata;
 pub mod health;
 pub mod metrics;
 pub mod monitoring;
+pub mod notifications;
 pub mod security;
 pub mod setup;
 pub mod simple_stats;
@@ -44,5 +45,6 @@ pub fn all_routes() -> Vec<Route> {
     routes.extend(config_export::routes());
     routes.extend(setup::routes());
     routes.extend(alerts::routes());
+    routes.extend(notifications::routes());
     routes
 }

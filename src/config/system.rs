@@ -101,6 +101,12 @@ pub struct SystemSettings {
     pub dns_cache_timeout: i64,
     #[serde(skip_serializing_if = "is_zero")]
     pub ssh_port: i64,
+    /// CIDRs webhooks may reach although loopback/link-local (`PULSE_WEBHOOK_ALLOWED_CIDRS` adds).
+    #[serde(
+        rename = "webhookAllowedCIDRs",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub webhook_allowed_cidrs: String,
 }
 
 impl Default for SystemSettings {
@@ -132,6 +138,7 @@ impl Default for SystemSettings {
             temperature_monitoring_enabled: true,
             dns_cache_timeout: 300,
             ssh_port: 0,
+            webhook_allowed_cidrs: String::new(),
         }
     }
 }
@@ -236,6 +243,14 @@ impl SystemSettings {
                 .trim()
                 .to_string();
         }
+        if let Some(v) = obj.get("webhookAllowedCIDRs") {
+            let list = v.as_str().ok_or_else(|| {
+                ConfigError::Invalid("webhookAllowedCIDRs must be a string".to_string())
+            })?;
+            crate::auth::client_ip::CidrList::parse(list)
+                .map_err(|e| ConfigError::Invalid(format!("webhookAllowedCIDRs: {e}")))?;
+            next.webhook_allowed_cidrs = list.trim().to_string();
+        }
         if let Some(v) = obj.get("discoveryConfig") {
             next.discovery_config = merge_discovery(&next.discovery_config, v)?;
         }
@@ -249,7 +264,7 @@ impl SystemSettings {
             serde_json::to_value(self).unwrap_or(Value::Null),
             serde_json::to_value(old).unwrap_or(Value::Null),
         );
-        const KEYS: [&str; 17] = [
+        const KEYS: [&str; 18] = [
             "pbsPollingInterval",
             "pmgPollingInterval",
             "backupPollingInterval",
@@ -267,6 +282,7 @@ impl SystemSettings {
             "discoverySubnet",
             "allowedEmbedOrigins",
             "discoveryConfig",
+            "webhookAllowedCIDRs",
         ];
         KEYS.into_iter()
             .filter(|k| new.get(k) != old.get(k))

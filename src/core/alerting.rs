@@ -60,6 +60,7 @@ impl App {
             );
         }
         self.publish_active_alerts();
+        self.forward_notifications();
         saved
     }
 

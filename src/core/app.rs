@@ -55,6 +55,8 @@ pub struct App {
     pub polling: crate::core::polling::Polling,
     /// Alert configuration, engine, history (see `core::alerting`).
     pub alerts: crate::alerts::service::Alerts,
+    /// Notification configuration, history and the notifier thread (see `core::notifying`).
+    pub notify: crate::notify::Service,
     /// Metric history (see `core::history`), reloaded from the data dir at start-up.
     pub history: crate::history::History,
     /// The latest `/api/state` JSON, serialised once per change and shared by every reader.
@@ -140,6 +142,7 @@ impl App {
                 crate::util::time::UtcTime::now(),
                 writer.handle(),
             ),
+            notify: crate::notify::Service::idle(&cfg.data_dir),
             writer,
             deferred_timeout: pools.limits.deferred_timeout,
             cfg,
@@ -504,6 +507,7 @@ impl App {
             self.deliver(conn, Reply::error(503, "Pulse is shutting down"));
         }
         self.hub.close_all(&self.registry);
+        self.notify.send(crate::notify::delivery::Cmd::Shutdown);
         self.tasks.shutdown();
         self.net_tasks.shutdown();
         self.polling.shutdown();

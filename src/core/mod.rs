@@ -18,6 +18,7 @@ pub mod dispatch;
 pub mod event_loop;
 pub mod gate;
 pub mod history;
+pub mod notifying;
 pub mod outcome;
 pub mod polling;
 pub mod timers;
@@ -112,6 +113,7 @@ pub fn start(
             // loudly and let the supervisor (systemd, Docker) restart us.
             let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
                 app.start_monitoring();
+                app.start_notifier();
                 event_loop::run(app, poll, rx)
             }));
             if ran.is_err() {

@@ -15,6 +15,7 @@ mod front_door;
 mod history;
 mod loop_latency;
 mod monitoring;
+mod notify;
 mod polling;
 mod tls;
 

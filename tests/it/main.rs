@@ -37,6 +37,7 @@ mod monitor_poll_pve;
 mod monitor_runtime;
 mod monitor_scheduler;
 mod monitor_sim;
+mod notify;
 mod poll_budget;
 mod poll_connected;
 mod poll_failover;

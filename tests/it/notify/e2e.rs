@@ -1,0 +1,248 @@
+//! End to end through the real server: the simulator pins a VM's CPU over its threshold →
+//! exactly one webhook delivery and one email; it recovers → one resolution each; an
+//! acknowledged alert is not re-notified while an unacknowledged one gets its reminder.
+
+use super::*;
+use pulse::monitor::task_key::{InstanceKind, TaskKey};
+use pulse::proxmox::Product;
+use pulse::sim::{SimConfig, SimHandle, Simulator};
+use serde_json::json;
+
+fn polled_sim(s: &TestServer) -> SimHandle {
+    let sim = Simulator::start(SimConfig {
+        nodes: 1,
+        guests: 6,
+        ..SimConfig::default()
+    })
+    .expect("simulator");
+    let body = json!({
+        "type": "pve", "name": "lab", "host": sim.https_url(Product::Pve),
+        "tokenName": pulse::sim::TOKEN_ID, "tokenValue": sim.token_secret(),
+        "fingerprint": sim.fingerprint(),
+    });
+    let r = send(s, "POST", "/api/config/nodes", &body);
+    assert!(r.status == 200 || r.status == 201, "{r:?}");
+    s.apply(|app| {
+        let sched = app.polling.core.scheduler_mut();
+        sched.set_interval_ms(InstanceKind::Pve, 1000);
+        sched.retry_now(
+            &TaskKey::new(InstanceKind::Pve, "lab"),
+            pulse::util::time::now_ms(),
+        );
+    });
+    sim
+}
+
+/// Alerts on at once, no grace period, no grouping delay.
+fn alerts_on(s: &TestServer, cooldown: u32) {
+    let cfg = json!({
+        "timeThresholds": {"guest": 0, "node": 0, "storage": 0, "pbs": 0},
+        "schedule": {"cooldown": cooldown, "groupingWindow": 0, "grouping": {"enabled": false, "window": 0},
+                     "maxAlertsHour": 100},
+    });
+    let r = send(s, "PUT", "/api/alerts/config", &cfg);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        send(s, "POST", "/api/alerts/activate", &json!({})).status,
+        200
+    );
+}
+
+fn vm_id(s: &TestServer, vmid: u64) -> (String, String) {
+    let st = wait_json(s, "/api/state", 30, |st| {
+        st["vms"]
+            .as_array()
+            .is_some_and(|v| v.iter().any(|g| g["vmid"] == vmid))
+    });
+    let vm = st["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["vmid"] == vmid)
+        .unwrap()
+        .clone();
+    (
+        vm["id"].as_str().unwrap().to_string(),
+        vm["name"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Webhook requests about `alert_id` within `ms` (generic payload: one alert or grouped).
+fn hooks_for(rx: &Receiver, alert_id: &str, ms: u64) -> Vec<Value> {
+    let until = Instant::now() + Duration::from_millis(ms);
+    let mut out = Vec::new();
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        let Some(got) = rx.none_within(left.as_millis() as u64) else {
+            break;
+        };
+        let v = got.json();
+        let mentions = v["alert"]["id"] == alert_id
+            || v["alerts"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["id"] == alert_id));
+        if mentions {
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn mails_for(sink: &Sink, name: &str, ms: u64) -> Vec<Value> {
+    let until = Instant::now() + Duration::from_millis(ms);
+    let mut out = Vec::new();
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        let Some(m) = sink.none_within(left.as_millis() as u64) else {
+            break;
+        };
+        if m["data"].as_str().unwrap_or("").contains(name) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+fn setup_channels(s: &TestServer, rx: &Receiver, sink: &Sink) {
+    let r = send(
+        s,
+        "POST",
+        "/api/notifications/webhooks",
+        &json!({"name": "ops", "url": rx.url("/hook"), "service": "generic", "enabled": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = send(
+        s,
+        "PUT",
+        "/api/notifications/email",
+        &json!({
+        "enabled": true, "server": "127.0.0.1", "port": sink.port, "from": "pulse@example.com",
+        "to": ["ops@example.com"], "tls": false, "startTLS": false}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn a_vm_over_its_threshold_notifies_once_and_its_recovery_once() {
+    let rx = Receiver::start();
+    let sink = Sink::start(&[]);
+    let s = server(&[]);
+    alerts_on(&s, 5);
+    setup_channels(&s, &rx, &sink);
+    let sim = polled_sim(&s);
+    let (vm, name) = vm_id(&s, 100);
+    let alert_id = format!("{vm}-cpu");
+
+    assert!(sim.set_guest_cpu(100, Some(0.95)));
+    wait_json(&s, "/api/alerts/active", 30, |a| {
+        a.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == alert_id.as_str())
+    });
+    // Several polls (1 s apart) while it stays hot: still exactly one of each.
+    let hooks = hooks_for(&rx, &alert_id, 5000);
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    let h = &hooks[0];
+    let alert = if h["alert"].is_object() {
+        &h["alert"]
+    } else {
+        &h["alerts"][0]
+    };
+    assert_eq!(h["event"], "alert");
+    assert_eq!(alert["level"], "critical");
+    assert_eq!(alert["resourceName"], name.as_str());
+    let mails = mails_for(&sink, &name, 1000);
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0]["data"]
+        .as_str()
+        .unwrap()
+        .contains("Subject: [Pulse Alert]"));
+
+    assert!(sim.set_guest_cpu(100, Some(0.40)));
+    wait_json(&s, "/api/alerts/active", 30, |a| {
+        !a.as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == alert_id.as_str())
+    });
+    let hooks = hooks_for(&rx, &alert_id, 4000);
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0]["event"], "resolved");
+    let mails = mails_for(&sink, &name, 1000);
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0]["data"]
+        .as_str()
+        .unwrap()
+        .contains("Subject: [Pulse Resolved]"));
+
+    let h = s.get("/api/notifications/history").json();
+    let about: Vec<&Value> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["alertIds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i == alert_id.as_str())
+        })
+        .collect();
+    assert_eq!(about.len(), 4, "webhook + email, alert + resolution: {h}");
+    assert!(about.iter().all(|e| e["success"] == true));
+}
+
+/// Cooldown is in minutes, so this waits a little over one.
+#[test]
+fn an_acknowledged_alert_is_not_renotified() {
+    let rx = Receiver::start();
+    let sink = Sink::start(&[]);
+    let s = server(&[]);
+    alerts_on(&s, 1);
+    setup_channels(&s, &rx, &sink);
+    let sim = polled_sim(&s);
+    let (a, _) = vm_id(&s, 100);
+    let (b, _) = vm_id(&s, 101);
+    let (ida, idb) = (format!("{a}-cpu"), format!("{b}-cpu"));
+    assert!(sim.set_guest_cpu(100, Some(0.95)));
+    assert!(sim.set_guest_cpu(101, Some(0.95)));
+    wait_json(&s, "/api/alerts/active", 30, |v| {
+        let ids: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x["id"].as_str())
+            .collect();
+        ids.contains(&ida.as_str()) && ids.contains(&idb.as_str())
+    });
+    let enc = |id: &str| id.replace('/', "%2F").replace(':', "%3A");
+    let r = s.req(
+        "POST",
+        &format!("/api/alerts/{}/acknowledge", enc(&ida)),
+        &[JSON],
+        Some(b"{}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Over the 1-minute cooldown: B (not acknowledged) is reminded, A is not.
+    let until = Instant::now() + Duration::from_secs(75);
+    let (mut na, mut nb) = (0, 0);
+    while Instant::now() < until && nb < 2 {
+        let Some(got) = rx.none_within(1000) else {
+            continue;
+        };
+        let v = got.json();
+        let ids: Vec<String> = if v["alert"].is_object() {
+            vec![v["alert"]["id"].as_str().unwrap().to_string()]
+        } else {
+            v["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        na += ids.iter().filter(|i| **i == ida).count();
+        nb += ids.iter().filter(|i| **i == idb).count();
+    }
+    assert_eq!(nb, 2, "the unacknowledged alert fired and was reminded");
+    assert_eq!(na, 1, "the acknowledged alert notified once only");
+}
