@@ -79,6 +79,7 @@ fn thresholds_for(cfg: &AlertConfig, o: &Observation) -> Option<ThresholdConfig>
         },
         ResourceKind::PbsInstance if !cfg.disable_all_pbs => ThresholdConfig::default(),
         ResourceKind::PmgInstance if !cfg.disable_all_pmg => ThresholdConfig::default(),
+        ResourceKind::PhysicalDisk if !cfg.disable_all_storage => ThresholdConfig::default(),
         _ => return None,
     };
     let mut eff = match override_for(cfg, o) {
@@ -129,7 +130,7 @@ fn connectivity_disabled(cfg: &AlertConfig, o: &Observation) -> bool {
         ResourceKind::Node => cfg.disable_all_nodes_offline,
         ResourceKind::PbsDatastore | ResourceKind::PbsInstance => cfg.disable_all_pbs_offline,
         ResourceKind::PmgInstance => cfg.disable_all_pmg_offline,
-        ResourceKind::Storage => false,
+        ResourceKind::Storage | ResourceKind::PhysicalDisk => false,
     };
     all || override_for(cfg, o).is_some_and(|t| t.disable_connectivity || t.disabled)
 }
@@ -200,7 +201,19 @@ impl Engine {
             };
             self.check_presence(cfg, zone, o, &th, now_ms, &mut live, &mut events);
             if o.presence != Presence::Up {
-                continue; // a stopped guest or offline node has no meaningful figures
+                // A stopped guest or offline node has no meaningful figures; what its checks
+                // found before holds until it answers again.
+                for c in o
+                    .conditions
+                    .iter()
+                    .filter(|c| self.active.contains_key(&c.id))
+                {
+                    live.insert(c.id.clone());
+                }
+                continue;
+            }
+            for c in &o.conditions {
+                self.check_condition(cfg, zone, o, c, now_ms, &mut live, &mut events);
             }
             for &(metric, value) in &o.metrics {
                 let Some(t) = th.get(metric).filter(|t| t.is_enabled()) else {
@@ -265,35 +278,13 @@ impl Engine {
         } else {
             Level::Warning
         };
-        if let Some(a) = self.active.get_mut(id) {
+        if self.active.contains_key(id) {
             if value <= t.clear_level() {
                 events.extend(self.resolve(cfg, zone, id, now_ms, Some(value)));
                 return;
             }
-            a.value = value;
-            a.threshold = t.trigger;
-            a.metadata.clear_threshold = t.clear_level();
-            a.metadata.stale = false;
-            a.last_seen = UtcTime::from_unix_ms(now_ms);
-            a.message = metric_message(o.kind, metric, value);
-            let worse = level > a.level;
-            if worse {
-                a.level = level;
-            }
-            let alert = a.clone();
-            if worse {
-                // A worse situation deserves attention again, acknowledged or not.
-                self.acks.remove(id);
-                if let Some(a) = self.active.get_mut(id) {
-                    a.acknowledged = false;
-                    a.ack_time = None;
-                    a.ack_user = None;
-                }
-                let alert = self.active[id].clone();
-                self.emit(cfg, zone, EventKind::Escalated, alert, now_ms, events);
-            } else {
-                self.emit(cfg, zone, EventKind::Reminder, alert, now_ms, events);
-            }
+            let message = metric_message(o.kind, metric, value);
+            self.update_active(cfg, zone, id, value, level, t, message, now_ms, events);
             return;
         }
         if value < t.trigger {
@@ -323,6 +314,124 @@ impl Engine {
             now_ms,
         );
         self.fire(cfg, zone, alert, now_ms, events);
+    }
+
+    /// An ongoing alert's new figures; a worse level escalates it (and takes back its
+    /// acknowledgement), otherwise it is a reminder the schedule may let through.
+    #[allow(clippy::too_many_arguments)]
+    fn update_active(
+        &mut self,
+        cfg: &AlertConfig,
+        zone: &Zone,
+        id: &str,
+        value: f64,
+        level: Level,
+        t: Threshold,
+        message: String,
+        now_ms: i64,
+        events: &mut Vec<Event>,
+    ) {
+        let Some(a) = self.active.get_mut(id) else {
+            return;
+        };
+        a.value = value;
+        a.threshold = t.trigger;
+        a.metadata.clear_threshold = t.clear_level();
+        a.metadata.stale = false;
+        a.last_seen = UtcTime::from_unix_ms(now_ms);
+        a.message = message;
+        let worse = level > a.level;
+        if worse {
+            // A worse situation deserves attention again, acknowledged or not.
+            a.level = level;
+            a.acknowledged = false;
+            a.ack_time = None;
+            a.ack_user = None;
+            self.acks.remove(id);
+        }
+        let alert = self.active[id].clone();
+        let kind = if worse {
+            EventKind::Escalated
+        } else {
+            EventKind::Reminder
+        };
+        self.emit(cfg, zone, kind, alert, now_ms, events);
+    }
+
+    /// A check the observer judged (disk health, PMG queues): fires after the grace period,
+    /// follows the level while it lasts, resolves once cleared.
+    #[allow(clippy::too_many_arguments)]
+    fn check_condition(
+        &mut self,
+        cfg: &AlertConfig,
+        zone: &Zone,
+        o: &Observation,
+        c: &Condition,
+        now_ms: i64,
+        live: &mut HashSet<String>,
+        events: &mut Vec<Event>,
+    ) {
+        let t = Threshold::new(c.threshold, c.clear_threshold);
+        if let Some(current) = self.active.get(&c.id).map(|a| a.level) {
+            match c.level {
+                None if c.cleared => {
+                    events.extend(self.resolve(cfg, zone, &c.id, now_ms, Some(c.value)));
+                    return;
+                }
+                // Between clear and warning: held at its level.
+                None => self.update_active(
+                    cfg,
+                    zone,
+                    &c.id,
+                    c.value,
+                    current,
+                    t,
+                    c.message.clone(),
+                    now_ms,
+                    events,
+                ),
+                Some(level) => self.update_active(
+                    cfg,
+                    zone,
+                    &c.id,
+                    c.value,
+                    level,
+                    t,
+                    c.message.clone(),
+                    now_ms,
+                    events,
+                ),
+            }
+            live.insert(c.id.clone());
+            return;
+        }
+        let Some(level) = c.level else {
+            self.pending.remove(&c.id);
+            return;
+        };
+        let since = self
+            .pending
+            .entry(c.id.clone())
+            .or_insert_with(|| (o.id.to_string(), now_ms))
+            .1;
+        if now_ms - since < cfg.grace_secs(o.kind.type_keys(), c.kind) * 1000 {
+            return;
+        }
+        self.pending.remove(&c.id);
+        let alert = self.new_alert(
+            o,
+            &c.id,
+            c.kind,
+            level,
+            c.value,
+            t,
+            c.message.clone(),
+            c.unit,
+            since,
+            now_ms,
+        );
+        self.fire(cfg, zone, alert, now_ms, events);
+        live.insert(c.id.clone());
     }
 
     /// Connectivity (nodes, storage, instances) and powered-off (guests) alerts.

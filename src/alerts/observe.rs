@@ -5,6 +5,8 @@
 //! vector per resource and no string copies.
 
 use super::alert::{Observation, Presence, ResourceKind};
+use super::conditions;
+use super::config::AlertConfig;
 use super::threshold::Metric;
 use crate::state::instance::InstanceKind;
 use crate::state::store::{connection_key, LiveState};
@@ -43,8 +45,13 @@ fn rate(bytes_per_s: i64) -> f64 {
     }
 }
 
-/// Observations of the whole estate, borrowing from `state` and `scratch`.
-pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observation<'a>> {
+/// Observations of the whole estate, borrowing from `state` and `scratch`; `cfg` judges the
+/// checks that are not trigger/clear pairs (PMG counts).
+pub fn observe<'a>(
+    state: &'a LiveState,
+    scratch: &'a mut Scratch,
+    cfg: &AlertConfig,
+) -> Vec<Observation<'a>> {
     scratch.tags.clear();
     scratch
         .tags
@@ -93,6 +100,7 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             stale: stale(&n.instance),
             sample_ms: sample,
             metrics,
+            conditions: Vec::new(),
         });
     }
     let mut set = sets.iter();
@@ -122,6 +130,7 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
                 (Metric::NetworkIn, rate(g.network_in)),
                 (Metric::NetworkOut, rate(g.network_out)),
             ],
+            conditions: Vec::new(),
         });
     }
     for g in state.containers() {
@@ -150,6 +159,7 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
                 (Metric::NetworkIn, rate(g.network_in)),
                 (Metric::NetworkOut, rate(g.network_out)),
             ],
+            conditions: Vec::new(),
         });
     }
     for s in state.storages().filter(|s| s.enabled) {
@@ -170,6 +180,24 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             stale: stale(&s.instance),
             sample_ms: sample,
             metrics: vec![(Metric::Usage, if s.total > 0 { s.usage } else { -1.0 })],
+            conditions: Vec::new(),
+        });
+    }
+    for d in state.physical_disks() {
+        out.push(Observation {
+            id: &d.id,
+            name: &d.dev_path,
+            kind: ResourceKind::PhysicalDisk,
+            node: &d.node,
+            instance: &d.instance,
+            vmid: None,
+            tags: &[],
+            presence: Presence::Up,
+            template: false,
+            stale: stale(&d.instance),
+            sample_ms: sample,
+            metrics: Vec::new(),
+            conditions: conditions::physical_disk(d),
         });
     }
     for p in state.pbs_instances() {
@@ -192,6 +220,7 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             stale: false,
             sample_ms: sample,
             metrics: Vec::new(),
+            conditions: Vec::new(),
         });
         for d in &p.datastores {
             out.push(Observation {
@@ -207,6 +236,7 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
                 stale: !healthy,
                 sample_ms: sample,
                 metrics: vec![(Metric::Usage, if d.total > 0 { d.usage } else { -1.0 })],
+                conditions: Vec::new(),
             });
         }
     }
@@ -230,6 +260,7 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             stale: false,
             sample_ms: sample,
             metrics: Vec::new(),
+            conditions: conditions::pmg(p, &cfg.pmg_defaults),
         });
     }
     out

@@ -134,7 +134,7 @@ impl Alerts {
             return Changes::default();
         }
         self.evaluated_revision = Some(state.revision());
-        let observations = observe(state, &mut self.scratch);
+        let observations = observe(state, &mut self.scratch, &self.config);
         let events = self
             .engine
             .evaluate(&self.config, &self.zone, &observations, now_ms);
@@ -147,6 +147,7 @@ impl Alerts {
     pub fn tick(&mut self, now_ms: i64) {
         if now_ms - self.last_tick_ms >= TICK_MS {
             self.last_tick_ms = now_ms;
+            self.history.expire(now_ms);
             self.evaluated_revision = None;
         }
     }
@@ -219,6 +220,11 @@ impl Alerts {
 
     pub fn history(&self, q: &Query) -> Vec<&Alert> {
         self.history.query(q)
+    }
+
+    /// Entries the history holds in memory.
+    pub fn history_len(&self) -> usize {
+        self.history.len()
     }
 
     /// Whether `id` is an active alert.

@@ -5,6 +5,7 @@
 use super::guest::{ContainerFrontend, VMFrontend};
 use super::node::NodeFrontend;
 use super::pbs::PBSInstance;
+use super::physical_disk::PhysicalDisk;
 use super::pmg::PMGInstance;
 use super::storage::StorageFrontend;
 use super::store::LiveState;
@@ -25,6 +26,11 @@ impl LiveState {
     /// Storage as shown (shared storage merged once per cluster).
     pub fn storages(&self) -> impl Iterator<Item = &StorageFrontend> {
         self.pve.values().flat_map(|i| i.storage.iter())
+    }
+
+    /// Physical disks (SMART health, wearout) of every PVE node.
+    pub fn physical_disks(&self) -> impl Iterator<Item = &PhysicalDisk> {
+        self.pve.values().flat_map(|i| i.physical_disks.iter())
     }
 
     pub fn pbs_instances(&self) -> impl Iterator<Item = &PBSInstance> {
