@@ -13,6 +13,7 @@ use super::schedule::{hold_for_new, hold_for_reminder, FlapLog, Hold, NotifyLog,
 use super::threshold::{Metric, Threshold, ThresholdConfig};
 use super::tz::Zone;
 use crate::util::time::UtcTime;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// Points above the trigger at which a warning is critical (Pulse's fixed margin).
@@ -63,27 +64,30 @@ pub struct Engine {
 }
 
 /// Thresholds in force for one observation, or `None` when the resource is exempt.
-fn thresholds_for(cfg: &AlertConfig, o: &Observation) -> Option<ThresholdConfig> {
+fn thresholds_for<'c>(cfg: &'c AlertConfig, o: &Observation) -> Option<Cow<'c, ThresholdConfig>> {
+    // Borrowed unless an override or a tag changes it: the common case costs no copy.
+    static NONE: std::sync::OnceLock<ThresholdConfig> = std::sync::OnceLock::new();
+    let none = || Cow::Borrowed(NONE.get_or_init(ThresholdConfig::default));
+    let usage = || {
+        Cow::Owned(ThresholdConfig {
+            usage: Some(cfg.storage_default),
+            ..Default::default()
+        })
+    };
     let base = match o.kind {
         ResourceKind::Vm | ResourceKind::Container if !cfg.disable_all_guests => {
-            cfg.guest_defaults.clone()
+            Cow::Borrowed(&cfg.guest_defaults)
         }
-        ResourceKind::Node if !cfg.disable_all_nodes => cfg.node_defaults.clone(),
-        ResourceKind::Storage if !cfg.disable_all_storage => ThresholdConfig {
-            usage: Some(cfg.storage_default),
-            ..Default::default()
-        },
-        ResourceKind::PbsDatastore if !cfg.disable_all_pbs => ThresholdConfig {
-            usage: Some(cfg.storage_default),
-            ..Default::default()
-        },
-        ResourceKind::PbsInstance if !cfg.disable_all_pbs => ThresholdConfig::default(),
-        ResourceKind::PmgInstance if !cfg.disable_all_pmg => ThresholdConfig::default(),
-        ResourceKind::PhysicalDisk if !cfg.disable_all_storage => ThresholdConfig::default(),
+        ResourceKind::Node if !cfg.disable_all_nodes => Cow::Borrowed(&cfg.node_defaults),
+        ResourceKind::Storage if !cfg.disable_all_storage => usage(),
+        ResourceKind::PbsDatastore if !cfg.disable_all_pbs => usage(),
+        ResourceKind::PbsInstance if !cfg.disable_all_pbs => none(),
+        ResourceKind::PmgInstance if !cfg.disable_all_pmg => none(),
+        ResourceKind::PhysicalDisk if !cfg.disable_all_storage => none(),
         _ => return None,
     };
     let mut eff = match override_for(cfg, o) {
-        Some(over) => base.overlaid(over),
+        Some(over) => Cow::Owned(base.overlaid(over)),
         None => base,
     };
     if eff.disabled || has_tag(o, "pulse-no-alerts") {
@@ -97,7 +101,8 @@ fn thresholds_for(cfg: &AlertConfig, o: &Observation) -> Option<ThresholdConfig>
         ] {
             if let Some(t) = eff.get(m).filter(|t| t.is_enabled() && t.trigger < floor) {
                 let gap = t.trigger - t.clear_level();
-                eff.set(m, Some(Threshold::new(floor, floor - gap)));
+                eff.to_mut()
+                    .set(m, Some(Threshold::new(floor, floor - gap)));
             }
         }
     }
@@ -186,9 +191,23 @@ impl Engine {
         }
         let mut live: HashSet<String> = HashSet::with_capacity(self.active.len());
         let mut seen_resources: HashSet<&str> = HashSet::with_capacity(observations.len());
+        // Resources with an alert, a grace period or a down count running: for the others a
+        // value under its trigger needs no work at all (no alert id is even formatted), which
+        // is nearly every resource on every cycle.
+        let busy: HashSet<String> = self
+            .active
+            .values()
+            .map(|a| a.resource_id.clone())
+            .chain(self.pending.values().map(|(r, _)| r.clone()))
+            .chain(self.down.values().map(|(r, _, _)| r.clone()))
+            .collect();
         for o in observations {
             seen_resources.insert(o.id);
+            let quiet = !busy.contains(o.id);
             if o.stale {
+                if quiet {
+                    continue;
+                }
                 // Hold what is there; say so on the alert instead of raising or resolving.
                 for a in self.active.values_mut().filter(|a| a.resource_id == o.id) {
                     a.metadata.stale = true;
@@ -199,7 +218,7 @@ impl Engine {
             let Some(th) = thresholds_for(cfg, o) else {
                 continue;
             };
-            self.check_presence(cfg, zone, o, &th, now_ms, &mut live, &mut events);
+            self.check_presence(cfg, zone, o, &th, quiet, now_ms, &mut live, &mut events);
             if o.presence != Presence::Up {
                 // A stopped guest or offline node has no meaningful figures; what its checks
                 // found before holds until it answers again.
@@ -221,6 +240,9 @@ impl Engine {
                 };
                 if value.is_nan() || value < 0.0 {
                     continue; // unknown (NaN or -1): neither raise nor resolve
+                }
+                if quiet && value < t.trigger {
+                    continue; // nothing to raise, resolve or drop
                 }
                 let id = metric_alert_id(o.id, metric);
                 self.check_metric(cfg, zone, o, &id, metric, value, t, now_ms, &mut events);
@@ -442,11 +464,11 @@ impl Engine {
         zone: &Zone,
         o: &Observation,
         th: &ThresholdConfig,
+        quiet: bool,
         now_ms: i64,
         live: &mut HashSet<String>,
         events: &mut Vec<Event>,
     ) {
-        let id = down_alert_id(o.kind, o.id);
         let down = match o.presence {
             Presence::Up => false,
             Presence::Offline => !o.kind.is_guest(),
@@ -454,9 +476,13 @@ impl Engine {
                 o.kind.is_guest() && !o.template && self.seen_running.contains(o.id)
             }
         };
-        if o.presence == Presence::Up && o.kind.is_guest() {
+        if o.presence == Presence::Up && o.kind.is_guest() && !self.seen_running.contains(o.id) {
             self.seen_running.insert(o.id.to_string());
         }
+        if !down && quiet {
+            return; // up, and no down count or alert to end
+        }
+        let id = down_alert_id(o.kind, o.id);
         if !down || connectivity_disabled(cfg, o) {
             self.down.remove(&id);
             if self.active.contains_key(&id) {
