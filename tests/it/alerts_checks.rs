@@ -224,3 +224,76 @@ fn pmg_queue_fires_holds_between_clear_and_warning_and_survives_an_outage() {
         assert_eq!(e.get(&id).is_some(), active, "row {i}");
     }
 }
+
+/// PBS datastores use the storage thresholds (85 / 80); storage that goes away needs two
+/// samples before `storage-offline-<id>`.
+#[test]
+fn pbs_datastore_usage_and_storage_offline() {
+    use pulse::alerts::threshold::Metric;
+    let mut cfg = cfg();
+    cfg.time_thresholds.insert("pbs".into(), 0);
+    let (zone, mut e) = (Zone::utc(), Engine::new());
+    let obs = |kind, id, presence, usage: f64, now| Observation {
+        id,
+        name: "store",
+        kind,
+        node: "pbs1",
+        instance: "pbs1",
+        vmid: None,
+        tags: &[],
+        presence,
+        template: false,
+        stale: false,
+        sample_ms: now,
+        metrics: vec![(Metric::Usage, usage)],
+        conditions: Vec::new(),
+    };
+    let ds = ResourceKind::PbsDatastore;
+    let ev = e.evaluate(
+        &cfg,
+        &zone,
+        &[obs(ds, "pbs-pbs1-store", Presence::Up, 91.0, T0)],
+        T0,
+    );
+    assert_eq!(
+        summary(&ev),
+        vec![(
+            EventKind::Fired,
+            "pbs-pbs1-store-usage".into(),
+            Level::Warning
+        )]
+    );
+    assert_eq!(ev[0].alert.message, "PBS Datastore at 91.0%");
+    let ev = e.evaluate(
+        &cfg,
+        &zone,
+        &[obs(ds, "pbs-pbs1-store", Presence::Up, 79.0, T0 + 10_000)],
+        T0 + 10_000,
+    );
+    assert_eq!(ev[0].kind, EventKind::Resolved);
+
+    let st = ResourceKind::Storage;
+    let mut fired = Vec::new();
+    for i in 0..3 {
+        let now = T0 + 100_000 + i * 10_000;
+        fired.push(summary(&e.evaluate(
+            &cfg,
+            &zone,
+            &[obs(st, "lab-pve1-nfs", Presence::Offline, -1.0, now)],
+            now,
+        )));
+    }
+    assert!(fired[0].is_empty());
+    assert_eq!(
+        fired[1],
+        vec![(
+            EventKind::Fired,
+            "storage-offline-lab-pve1-nfs".into(),
+            Level::Critical
+        )]
+    );
+    assert!(
+        fired[2].is_empty(),
+        "still offline: no new event (cooldown)"
+    );
+}
