@@ -152,6 +152,9 @@ fn pmg(total: i64) -> PMGInstance {
     }
 }
 
+/// (seconds, queue total, presence, events expected, still active afterwards)
+type Row = (i64, i64, Presence, Vec<(EventKind, Level)>, bool);
+
 fn pmg_obs<'a>(
     p: &'a PMGInstance,
     cfg: &AlertConfig,
@@ -181,8 +184,7 @@ fn pmg_queue_fires_holds_between_clear_and_warning_and_survives_an_outage() {
     cfg.time_thresholds.insert("pmg".into(), 0);
     let (zone, mut e) = (Zone::utc(), Engine::new());
     let id = "pmg-mail-queue-total".to_string();
-    // (seconds, queue total, presence, events expected, still active afterwards)
-    let table: [(i64, i64, Presence, Vec<(EventKind, Level)>, bool); 7] = [
+    let table: [Row; 7] = [
         (0, 120, Presence::Up, vec![], false),
         (
             10,
