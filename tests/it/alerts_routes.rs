@@ -220,3 +220,26 @@ fn the_simulators_worn_ssd_raises_a_disk_wearout_alert() {
     drop(sim);
     s.stop();
 }
+
+#[test]
+fn the_root_routes_need_monitoring_read_and_write() {
+    use support::auth;
+    let s = auth::start_with_admin(&[]);
+    let browser = auth::login(&s);
+    let (reader, _) = auth::mint(&s, &browser, "reader", Some(&["monitoring:read"]));
+    let (writer, _) = auth::mint(&s, &browser, "writer", Some(&["monitoring:write"]));
+    let as_reader = [("X-API-Token", reader.as_str()), JSON];
+    let as_writer = [("X-API-Token", writer.as_str()), JSON];
+    assert_eq!(s.req("GET", "/api/alerts/", &as_reader, None).status, 200);
+    let r = s.req("POST", "/api/alerts/", &as_reader, Some(b"{}"));
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["requiredScope"], "monitoring:write");
+    let r = s.req(
+        "POST",
+        "/api/alerts/",
+        &as_writer,
+        Some(b"{\"enabled\": true}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.get("/api/alerts/").status, 401);
+}
