@@ -73,6 +73,8 @@ pub enum ResourceKind {
     PmgInstance,
     /// A node's physical disk (SMART health, SSD wearout).
     PhysicalDisk,
+    /// A guest snapshot (its age, when `snapshotDefaults` is enabled).
+    Snapshot,
 }
 
 impl ResourceKind {
@@ -86,6 +88,7 @@ impl ResourceKind {
             ResourceKind::PbsInstance => "PBS",
             ResourceKind::PmgInstance => "PMG",
             ResourceKind::PhysicalDisk => "Disk",
+            ResourceKind::Snapshot => "Snapshot",
         }
     }
 
@@ -98,6 +101,7 @@ impl ResourceKind {
             ResourceKind::PbsDatastore | ResourceKind::PbsInstance => &["pbs", "node"],
             ResourceKind::PmgInstance => &["pmg", "node"],
             ResourceKind::PhysicalDisk => &["disk", "storage"],
+            ResourceKind::Snapshot => &["snapshot"],
         }
     }
 
@@ -187,6 +191,7 @@ pub fn down_alert_id(kind: ResourceKind, resource_id: &str) -> String {
         }
         ResourceKind::PmgInstance => format!("pmg-offline-{resource_id}"),
         ResourceKind::PhysicalDisk => format!("disk-offline-{resource_id}"),
+        ResourceKind::Snapshot => format!("snapshot-missing-{resource_id}"),
     }
 }
 

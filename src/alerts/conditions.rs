@@ -6,7 +6,8 @@
 //! not flap. A level of 0 turns a check off (for a pair, 0 warning means "critical only").
 
 use super::alert::{Condition, Level};
-use super::config::PmgDefaults;
+use super::config::{AgeDefaults, PmgDefaults};
+use crate::state::backups::GuestSnapshot;
 use crate::state::physical_disk::PhysicalDisk;
 use crate::state::pmg::PMGInstance;
 
@@ -195,6 +196,31 @@ pub fn pmg(p: &PMGInstance, t: &PmgDefaults) -> Vec<Condition> {
     out
 }
 
+/// `snapshot-age-<snapshot>`: warning at `warningDays`, critical at `criticalDays` (0: that
+/// level is off); it resolves when the snapshot is deleted.
+pub fn snapshot_age(s: &GuestSnapshot, t: &AgeDefaults, now_ms: i64) -> Option<Condition> {
+    let days = ((now_ms - s.time.unix_ms()) / 86_400_000).max(0) as f64;
+    let kind = if s.kind == "lxc" { "container" } else { "VM" };
+    count(
+        format!("snapshot-age-{}", s.id),
+        "snapshot-age",
+        days,
+        t.warning_days,
+        t.critical_days,
+        "days",
+        format!(
+            "Snapshot {} of {kind} {} on {} is {days} days old",
+            s.name, s.vmid, s.node
+        ),
+    )
+    .map(|mut c| {
+        // Ages only grow until the snapshot goes: no hysteresis needed.
+        c.clear_threshold = c.threshold;
+        c.cleared = c.level.is_none();
+        c
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +258,39 @@ mod tests {
             let wc = c.iter().find(|c| c.kind == "disk-wearout");
             assert_eq!(wc.map(|c| c.level), w, "case {i}");
         }
+    }
+
+    #[test]
+    fn snapshot_age_levels() {
+        let day = 86_400_000;
+        let t = AgeDefaults {
+            enabled: true,
+            ..AgeDefaults::default() // 7 / 14 days
+        };
+        let s = GuestSnapshot {
+            id: "lab-pve1-100-before-upgrade".into(),
+            name: "before-upgrade".into(),
+            node: "pve1".into(),
+            kind: "qemu".into(),
+            vmid: 100,
+            time: crate::util::time::UtcTime::from_unix_ms(0),
+            ..Default::default()
+        };
+        let at = |d: i64| snapshot_age(&s, &t, d * day + 1).unwrap();
+        assert_eq!((at(6).level, at(6).cleared), (None, true));
+        assert_eq!(at(7).level, Some(Level::Warning));
+        assert_eq!(at(7).id, "snapshot-age-lab-pve1-100-before-upgrade");
+        assert_eq!(
+            at(7).message,
+            "Snapshot before-upgrade of VM 100 on pve1 is 7 days old"
+        );
+        assert_eq!(at(15).level, Some(Level::Critical));
+        let off = AgeDefaults {
+            warning_days: 0,
+            critical_days: 0,
+            ..t.clone()
+        };
+        assert!(snapshot_age(&s, &off, 20 * day).is_none());
     }
 
     #[test]

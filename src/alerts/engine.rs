@@ -84,6 +84,7 @@ fn thresholds_for<'c>(cfg: &'c AlertConfig, o: &Observation) -> Option<Cow<'c, T
         ResourceKind::PbsInstance if !cfg.disable_all_pbs => none(),
         ResourceKind::PmgInstance if !cfg.disable_all_pmg => none(),
         ResourceKind::PhysicalDisk if !cfg.disable_all_storage => none(),
+        ResourceKind::Snapshot if cfg.snapshot_defaults.enabled => none(),
         _ => return None,
     };
     let mut eff = match override_for(cfg, o) {
@@ -135,7 +136,7 @@ fn connectivity_disabled(cfg: &AlertConfig, o: &Observation) -> bool {
         ResourceKind::Node => cfg.disable_all_nodes_offline,
         ResourceKind::PbsDatastore | ResourceKind::PbsInstance => cfg.disable_all_pbs_offline,
         ResourceKind::PmgInstance => cfg.disable_all_pmg_offline,
-        ResourceKind::Storage | ResourceKind::PhysicalDisk => false,
+        ResourceKind::Storage | ResourceKind::PhysicalDisk | ResourceKind::Snapshot => false,
     };
     all || override_for(cfg, o).is_some_and(|t| t.disable_connectivity || t.disabled)
 }

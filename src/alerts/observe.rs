@@ -59,6 +59,7 @@ pub fn observe<'a>(
     state: &'a LiveState,
     scratch: &'a mut Scratch,
     cfg: &AlertConfig,
+    now_ms: i64,
 ) -> Vec<Observation<'a>> {
     scratch.tags.clear();
     scratch
@@ -207,6 +208,27 @@ pub fn observe<'a>(
             metrics: Vec::new(),
             conditions: conditions::physical_disk(d),
         });
+    }
+    if cfg.snapshot_defaults.enabled {
+        for s in state.guest_snapshots() {
+            out.push(Observation {
+                id: &s.id,
+                name: &s.name,
+                kind: ResourceKind::Snapshot,
+                node: &s.node,
+                instance: &s.instance,
+                vmid: None,
+                tags: &[],
+                presence: Presence::Up,
+                template: false,
+                stale: stale(&s.instance),
+                sample_ms: sample,
+                metrics: Vec::new(),
+                conditions: conditions::snapshot_age(s, &cfg.snapshot_defaults, now_ms)
+                    .into_iter()
+                    .collect(),
+            });
+        }
     }
     for p in state.pbs_instances() {
         let key = connection_key(InstanceKind::Pbs, &p.name);

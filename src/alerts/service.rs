@@ -134,7 +134,7 @@ impl Alerts {
             return Changes::default();
         }
         self.evaluated_revision = Some(state.revision());
-        let observations = observe(state, &mut self.scratch, &self.config);
+        let observations = observe(state, &mut self.scratch, &self.config, now_ms);
         let events = self
             .engine
             .evaluate(&self.config, &self.zone, &observations, now_ms);

@@ -2,6 +2,7 @@
 //! history and metrics export): iterators over what every instance last reported, so readers
 //! never depend on how the store keeps it.
 
+use super::backups::GuestSnapshot;
 use super::guest::{ContainerFrontend, VMFrontend};
 use super::node::NodeFrontend;
 use super::pbs::PBSInstance;
@@ -31,6 +32,13 @@ impl LiveState {
     /// Physical disks (SMART health, wearout) of every PVE node.
     pub fn physical_disks(&self) -> impl Iterator<Item = &PhysicalDisk> {
         self.pve.values().flat_map(|i| i.physical_disks.iter())
+    }
+
+    /// Guest snapshots of every PVE instance (for their age).
+    pub fn guest_snapshots(&self) -> impl Iterator<Item = &GuestSnapshot> {
+        self.pve
+            .values()
+            .flat_map(|i| i.backups.guest_snapshots.iter())
     }
 
     pub fn pbs_instances(&self) -> impl Iterator<Item = &PBSInstance> {

@@ -299,3 +299,66 @@ fn pbs_datastore_usage_and_storage_offline() {
         "still offline: no new event (cooldown)"
     );
 }
+
+/// Snapshot ages (off by default): an old snapshot alerts once `snapshotDefaults` is
+/// enabled, and the alert resolves when the snapshot is deleted.
+#[test]
+fn an_old_snapshot_alerts_until_deleted() {
+    use pulse::state::backups::GuestSnapshot;
+    let day = 86_400_000;
+    let mut cfg = cfg();
+    cfg.time_thresholds.insert("snapshot".into(), 0);
+    let snap = GuestSnapshot {
+        id: "lab-pve1-100-old".into(),
+        name: "old".into(),
+        node: "pve1".into(),
+        instance: "lab".into(),
+        kind: "qemu".into(),
+        vmid: 100,
+        time: pulse::util::time::UtcTime::from_unix_ms(T0 - 40 * day),
+        ..Default::default()
+    };
+    let obs = |cfg: &AlertConfig, now| {
+        if !cfg.snapshot_defaults.enabled {
+            return None; // as the observer: nothing to watch
+        }
+        Some(Observation {
+            id: &snap.id,
+            name: &snap.name,
+            kind: ResourceKind::Snapshot,
+            node: &snap.node,
+            instance: &snap.instance,
+            vmid: None,
+            tags: &[],
+            presence: Presence::Up,
+            template: false,
+            stale: false,
+            sample_ms: now,
+            metrics: Vec::new(),
+            conditions: conditions::snapshot_age(&snap, &cfg.snapshot_defaults, now)
+                .into_iter()
+                .collect(),
+        })
+    };
+    let (zone, mut e) = (Zone::utc(), Engine::new());
+    assert!(obs(&cfg, T0).is_none(), "off by default");
+    cfg.snapshot_defaults.enabled = true; // 30 / 45 days
+    let o: Vec<_> = obs(&cfg, T0).into_iter().collect();
+    let ev = e.evaluate(&cfg, &zone, &o, T0);
+    assert_eq!(
+        summary(&ev),
+        vec![(
+            EventKind::Fired,
+            "snapshot-age-lab-pve1-100-old".into(),
+            Level::Warning
+        )]
+    );
+    let later = T0 + 6 * day;
+    let o: Vec<_> = obs(&cfg, later).into_iter().collect();
+    assert_eq!(
+        e.evaluate(&cfg, &zone, &o, later)[0].kind,
+        EventKind::Escalated
+    );
+    let ev = e.evaluate(&cfg, &zone, &[], later + 1000);
+    assert_eq!(ev[0].kind, EventKind::Resolved, "deleted");
+}
