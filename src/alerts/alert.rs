@@ -71,6 +71,10 @@ pub enum ResourceKind {
     PbsDatastore,
     PbsInstance,
     PmgInstance,
+    /// A node's physical disk (SMART health, SSD wearout).
+    PhysicalDisk,
+    /// A guest snapshot (its age, when `snapshotDefaults` is enabled).
+    Snapshot,
 }
 
 impl ResourceKind {
@@ -83,6 +87,8 @@ impl ResourceKind {
             ResourceKind::PbsDatastore => "PBS Datastore",
             ResourceKind::PbsInstance => "PBS",
             ResourceKind::PmgInstance => "PMG",
+            ResourceKind::PhysicalDisk => "Disk",
+            ResourceKind::Snapshot => "Snapshot",
         }
     }
 
@@ -94,6 +100,8 @@ impl ResourceKind {
             ResourceKind::Storage => &["storage"],
             ResourceKind::PbsDatastore | ResourceKind::PbsInstance => &["pbs", "node"],
             ResourceKind::PmgInstance => &["pmg", "node"],
+            ResourceKind::PhysicalDisk => &["disk", "storage"],
+            ResourceKind::Snapshot => &["snapshot"],
         }
     }
 
@@ -141,6 +149,31 @@ pub struct Observation<'a> {
     pub sample_ms: i64,
     /// Values in the metric's unit (percent, MB/s, °C); negative or NaN means unknown.
     pub metrics: Vec<(Metric, f64)>,
+    /// Checks the observer already judged (disk health and wearout, PMG queues and
+    /// quarantine): each its own alert, with grace periods, escalation and resolution as for
+    /// metrics.
+    pub conditions: Vec<Condition>,
+}
+
+/// A state check judged by the observer against its own thresholds (counts with warning and
+/// critical levels, a SMART verdict), so the engine only runs the alert's life cycle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// The alert id (Pulse's format: `disk-health-<disk>`, `<pmg>-queue-total`...).
+    pub id: String,
+    /// The alert type (`disk-health`, `disk-wearout`, `queue-total`, `oldest-message`...).
+    pub kind: &'static str,
+    /// How bad it is now; `None`: not alerting.
+    pub level: Option<Level>,
+    /// With `level == None`: whether an active alert resolves now (below its clear level) or
+    /// holds (between clear and warning: hysteresis).
+    pub cleared: bool,
+    pub value: f64,
+    /// The warning level (shown as the alert's `threshold`).
+    pub threshold: f64,
+    pub clear_threshold: f64,
+    pub unit: &'static str,
+    pub message: String,
 }
 
 /// Alert ids as Pulse forms them.
@@ -157,6 +190,8 @@ pub fn down_alert_id(kind: ResourceKind, resource_id: &str) -> String {
             format!("pbs-offline-{resource_id}")
         }
         ResourceKind::PmgInstance => format!("pmg-offline-{resource_id}"),
+        ResourceKind::PhysicalDisk => format!("disk-offline-{resource_id}"),
+        ResourceKind::Snapshot => format!("snapshot-missing-{resource_id}"),
     }
 }
 

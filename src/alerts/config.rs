@@ -409,9 +409,10 @@ impl AlertConfig {
         if !value.is_object() {
             return Err("the alert configuration must be a JSON object".into());
         }
-        let cfg: AlertConfig = serde_json::from_value(value.clone())
+        let mut cfg: AlertConfig = serde_json::from_value(value.clone())
             .map_err(|e| crate::util::json_path::explain::<AlertConfig>(&value, &e))?;
         cfg.validate()?;
+        cfg.normalize();
         Ok(cfg)
     }
 
@@ -421,6 +422,7 @@ impl AlertConfig {
     pub fn from_file(bytes: &[u8]) -> Result<(AlertConfig, Vec<String>), String> {
         let mut cfg: AlertConfig =
             serde_json::from_slice(bytes).map_err(|e| format!("alerts.json: {e}"))?;
+        cfg.normalize();
         let mut warnings = Vec::new();
         let mut fix = |t: &mut Threshold, at: &str| {
             if t.is_enabled() && t.clear > t.trigger {
@@ -548,6 +550,32 @@ impl AlertConfig {
         Ok(())
     }
 
+    /// Tidies what has one meaning in several spellings: Docker prefixes are trimmed, empty
+    /// ones dropped, duplicates (ignoring case) removed keeping the first spelling.
+    fn normalize(&mut self) {
+        let mut seen: Vec<String> = Vec::new();
+        self.docker_ignored_container_prefixes.retain_mut(|p| {
+            *p = p.trim().to_string();
+            let lower = p.to_lowercase();
+            if p.is_empty() || seen.contains(&lower) {
+                return false;
+            }
+            seen.push(lower);
+            true
+        });
+    }
+
+    /// Whether a Docker container is exempt from every alert: its name or id starts with one
+    /// of `dockerIgnoredContainerPrefixes`, ignoring case (ephemeral CI containers...). For the
+    /// Docker agent's reports; nothing else consults it.
+    pub fn docker_container_ignored(&self, name: &str, id: &str) -> bool {
+        let (name, id) = (name.to_lowercase(), id.to_lowercase());
+        self.docker_ignored_container_prefixes.iter().any(|p| {
+            let p = p.to_lowercase();
+            name.starts_with(&p) || id.starts_with(&p)
+        })
+    }
+
     /// Grace period in seconds for `metric` on a resource of `type_keys` (most specific first),
     /// resolved as Pulse does: per-metric, then per-type, then `all`, then the legacy value.
     pub fn grace_secs(&self, type_keys: &[&str], metric: &str) -> i64 {
@@ -641,6 +669,21 @@ mod tests {
         assert_eq!(cfg.grace_secs(&["node"], "cpu"), 7);
         cfg.time_thresholds.insert("all".into(), 9);
         assert_eq!(cfg.grace_secs(&["node"], "cpu"), 9);
+    }
+
+    #[test]
+    fn docker_prefixes_are_tidied_and_match_ignoring_case() {
+        let cfg = AlertConfig::from_api(
+            br#"{"dockerIgnoredContainerPrefixes": [" runner-", "RUNNER-", "", "CI_"]}"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.docker_ignored_container_prefixes, ["runner-", "CI_"]);
+        assert!(cfg.docker_container_ignored("Runner-abc", "0f3e"));
+        assert!(cfg.docker_container_ignored("web", "ci_1234"));
+        assert!(!cfg.docker_container_ignored("web", "0f3e"));
+        let v = serde_json::to_value(&cfg).unwrap();
+        assert_eq!(v["dockerDefaults"]["restartCount"], 3);
+        assert_eq!(v["dockerDefaults"]["memory"]["trigger"], 85.0);
     }
 
     #[test]

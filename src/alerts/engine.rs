@@ -13,6 +13,7 @@ use super::schedule::{hold_for_new, hold_for_reminder, FlapLog, Hold, NotifyLog,
 use super::threshold::{Metric, Threshold, ThresholdConfig};
 use super::tz::Zone;
 use crate::util::time::UtcTime;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// Points above the trigger at which a warning is critical (Pulse's fixed margin).
@@ -63,26 +64,31 @@ pub struct Engine {
 }
 
 /// Thresholds in force for one observation, or `None` when the resource is exempt.
-fn thresholds_for(cfg: &AlertConfig, o: &Observation) -> Option<ThresholdConfig> {
+fn thresholds_for<'c>(cfg: &'c AlertConfig, o: &Observation) -> Option<Cow<'c, ThresholdConfig>> {
+    // Borrowed unless an override or a tag changes it: the common case costs no copy.
+    static NONE: std::sync::OnceLock<ThresholdConfig> = std::sync::OnceLock::new();
+    let none = || Cow::Borrowed(NONE.get_or_init(ThresholdConfig::default));
+    let usage = || {
+        Cow::Owned(ThresholdConfig {
+            usage: Some(cfg.storage_default),
+            ..Default::default()
+        })
+    };
     let base = match o.kind {
         ResourceKind::Vm | ResourceKind::Container if !cfg.disable_all_guests => {
-            cfg.guest_defaults.clone()
+            Cow::Borrowed(&cfg.guest_defaults)
         }
-        ResourceKind::Node if !cfg.disable_all_nodes => cfg.node_defaults.clone(),
-        ResourceKind::Storage if !cfg.disable_all_storage => ThresholdConfig {
-            usage: Some(cfg.storage_default),
-            ..Default::default()
-        },
-        ResourceKind::PbsDatastore if !cfg.disable_all_pbs => ThresholdConfig {
-            usage: Some(cfg.storage_default),
-            ..Default::default()
-        },
-        ResourceKind::PbsInstance if !cfg.disable_all_pbs => ThresholdConfig::default(),
-        ResourceKind::PmgInstance if !cfg.disable_all_pmg => ThresholdConfig::default(),
+        ResourceKind::Node if !cfg.disable_all_nodes => Cow::Borrowed(&cfg.node_defaults),
+        ResourceKind::Storage if !cfg.disable_all_storage => usage(),
+        ResourceKind::PbsDatastore if !cfg.disable_all_pbs => usage(),
+        ResourceKind::PbsInstance if !cfg.disable_all_pbs => none(),
+        ResourceKind::PmgInstance if !cfg.disable_all_pmg => none(),
+        ResourceKind::PhysicalDisk if !cfg.disable_all_storage => none(),
+        ResourceKind::Snapshot if cfg.snapshot_defaults.enabled => none(),
         _ => return None,
     };
     let mut eff = match override_for(cfg, o) {
-        Some(over) => base.overlaid(over),
+        Some(over) => Cow::Owned(base.overlaid(over)),
         None => base,
     };
     if eff.disabled || has_tag(o, "pulse-no-alerts") {
@@ -96,7 +102,8 @@ fn thresholds_for(cfg: &AlertConfig, o: &Observation) -> Option<ThresholdConfig>
         ] {
             if let Some(t) = eff.get(m).filter(|t| t.is_enabled() && t.trigger < floor) {
                 let gap = t.trigger - t.clear_level();
-                eff.set(m, Some(Threshold::new(floor, floor - gap)));
+                eff.to_mut()
+                    .set(m, Some(Threshold::new(floor, floor - gap)));
             }
         }
     }
@@ -129,7 +136,7 @@ fn connectivity_disabled(cfg: &AlertConfig, o: &Observation) -> bool {
         ResourceKind::Node => cfg.disable_all_nodes_offline,
         ResourceKind::PbsDatastore | ResourceKind::PbsInstance => cfg.disable_all_pbs_offline,
         ResourceKind::PmgInstance => cfg.disable_all_pmg_offline,
-        ResourceKind::Storage => false,
+        ResourceKind::Storage | ResourceKind::PhysicalDisk | ResourceKind::Snapshot => false,
     };
     all || override_for(cfg, o).is_some_and(|t| t.disable_connectivity || t.disabled)
 }
@@ -185,9 +192,23 @@ impl Engine {
         }
         let mut live: HashSet<String> = HashSet::with_capacity(self.active.len());
         let mut seen_resources: HashSet<&str> = HashSet::with_capacity(observations.len());
+        // Resources with an alert, a grace period or a down count running: for the others a
+        // value under its trigger needs no work at all (no alert id is even formatted), which
+        // is nearly every resource on every cycle.
+        let busy: HashSet<String> = self
+            .active
+            .values()
+            .map(|a| a.resource_id.clone())
+            .chain(self.pending.values().map(|(r, _)| r.clone()))
+            .chain(self.down.values().map(|(r, _, _)| r.clone()))
+            .collect();
         for o in observations {
             seen_resources.insert(o.id);
+            let quiet = !busy.contains(o.id);
             if o.stale {
+                if quiet {
+                    continue;
+                }
                 // Hold what is there; say so on the alert instead of raising or resolving.
                 for a in self.active.values_mut().filter(|a| a.resource_id == o.id) {
                     a.metadata.stale = true;
@@ -198,9 +219,21 @@ impl Engine {
             let Some(th) = thresholds_for(cfg, o) else {
                 continue;
             };
-            self.check_presence(cfg, zone, o, &th, now_ms, &mut live, &mut events);
+            self.check_presence(cfg, zone, o, &th, quiet, now_ms, &mut live, &mut events);
             if o.presence != Presence::Up {
-                continue; // a stopped guest or offline node has no meaningful figures
+                // A stopped guest or offline node has no meaningful figures; what its checks
+                // found before holds until it answers again.
+                for c in o
+                    .conditions
+                    .iter()
+                    .filter(|c| self.active.contains_key(&c.id))
+                {
+                    live.insert(c.id.clone());
+                }
+                continue;
+            }
+            for c in &o.conditions {
+                self.check_condition(cfg, zone, o, c, now_ms, &mut live, &mut events);
             }
             for &(metric, value) in &o.metrics {
                 let Some(t) = th.get(metric).filter(|t| t.is_enabled()) else {
@@ -208,6 +241,9 @@ impl Engine {
                 };
                 if value.is_nan() || value < 0.0 {
                     continue; // unknown (NaN or -1): neither raise nor resolve
+                }
+                if quiet && value < t.trigger {
+                    continue; // nothing to raise, resolve or drop
                 }
                 let id = metric_alert_id(o.id, metric);
                 self.check_metric(cfg, zone, o, &id, metric, value, t, now_ms, &mut events);
@@ -265,35 +301,13 @@ impl Engine {
         } else {
             Level::Warning
         };
-        if let Some(a) = self.active.get_mut(id) {
+        if self.active.contains_key(id) {
             if value <= t.clear_level() {
                 events.extend(self.resolve(cfg, zone, id, now_ms, Some(value)));
                 return;
             }
-            a.value = value;
-            a.threshold = t.trigger;
-            a.metadata.clear_threshold = t.clear_level();
-            a.metadata.stale = false;
-            a.last_seen = UtcTime::from_unix_ms(now_ms);
-            a.message = metric_message(o.kind, metric, value);
-            let worse = level > a.level;
-            if worse {
-                a.level = level;
-            }
-            let alert = a.clone();
-            if worse {
-                // A worse situation deserves attention again, acknowledged or not.
-                self.acks.remove(id);
-                if let Some(a) = self.active.get_mut(id) {
-                    a.acknowledged = false;
-                    a.ack_time = None;
-                    a.ack_user = None;
-                }
-                let alert = self.active[id].clone();
-                self.emit(cfg, zone, EventKind::Escalated, alert, now_ms, events);
-            } else {
-                self.emit(cfg, zone, EventKind::Reminder, alert, now_ms, events);
-            }
+            let message = metric_message(o.kind, metric, value);
+            self.update_active(cfg, zone, id, value, level, t, message, now_ms, events);
             return;
         }
         if value < t.trigger {
@@ -325,6 +339,124 @@ impl Engine {
         self.fire(cfg, zone, alert, now_ms, events);
     }
 
+    /// An ongoing alert's new figures; a worse level escalates it (and takes back its
+    /// acknowledgement), otherwise it is a reminder the schedule may let through.
+    #[allow(clippy::too_many_arguments)]
+    fn update_active(
+        &mut self,
+        cfg: &AlertConfig,
+        zone: &Zone,
+        id: &str,
+        value: f64,
+        level: Level,
+        t: Threshold,
+        message: String,
+        now_ms: i64,
+        events: &mut Vec<Event>,
+    ) {
+        let Some(a) = self.active.get_mut(id) else {
+            return;
+        };
+        a.value = value;
+        a.threshold = t.trigger;
+        a.metadata.clear_threshold = t.clear_level();
+        a.metadata.stale = false;
+        a.last_seen = UtcTime::from_unix_ms(now_ms);
+        a.message = message;
+        let worse = level > a.level;
+        if worse {
+            // A worse situation deserves attention again, acknowledged or not.
+            a.level = level;
+            a.acknowledged = false;
+            a.ack_time = None;
+            a.ack_user = None;
+            self.acks.remove(id);
+        }
+        let alert = self.active[id].clone();
+        let kind = if worse {
+            EventKind::Escalated
+        } else {
+            EventKind::Reminder
+        };
+        self.emit(cfg, zone, kind, alert, now_ms, events);
+    }
+
+    /// A check the observer judged (disk health, PMG queues): fires after the grace period,
+    /// follows the level while it lasts, resolves once cleared.
+    #[allow(clippy::too_many_arguments)]
+    fn check_condition(
+        &mut self,
+        cfg: &AlertConfig,
+        zone: &Zone,
+        o: &Observation,
+        c: &Condition,
+        now_ms: i64,
+        live: &mut HashSet<String>,
+        events: &mut Vec<Event>,
+    ) {
+        let t = Threshold::new(c.threshold, c.clear_threshold);
+        if let Some(current) = self.active.get(&c.id).map(|a| a.level) {
+            match c.level {
+                None if c.cleared => {
+                    events.extend(self.resolve(cfg, zone, &c.id, now_ms, Some(c.value)));
+                    return;
+                }
+                // Between clear and warning: held at its level.
+                None => self.update_active(
+                    cfg,
+                    zone,
+                    &c.id,
+                    c.value,
+                    current,
+                    t,
+                    c.message.clone(),
+                    now_ms,
+                    events,
+                ),
+                Some(level) => self.update_active(
+                    cfg,
+                    zone,
+                    &c.id,
+                    c.value,
+                    level,
+                    t,
+                    c.message.clone(),
+                    now_ms,
+                    events,
+                ),
+            }
+            live.insert(c.id.clone());
+            return;
+        }
+        let Some(level) = c.level else {
+            self.pending.remove(&c.id);
+            return;
+        };
+        let since = self
+            .pending
+            .entry(c.id.clone())
+            .or_insert_with(|| (o.id.to_string(), now_ms))
+            .1;
+        if now_ms - since < cfg.grace_secs(o.kind.type_keys(), c.kind) * 1000 {
+            return;
+        }
+        self.pending.remove(&c.id);
+        let alert = self.new_alert(
+            o,
+            &c.id,
+            c.kind,
+            level,
+            c.value,
+            t,
+            c.message.clone(),
+            c.unit,
+            since,
+            now_ms,
+        );
+        self.fire(cfg, zone, alert, now_ms, events);
+        live.insert(c.id.clone());
+    }
+
     /// Connectivity (nodes, storage, instances) and powered-off (guests) alerts.
     #[allow(clippy::too_many_arguments)]
     fn check_presence(
@@ -333,11 +465,11 @@ impl Engine {
         zone: &Zone,
         o: &Observation,
         th: &ThresholdConfig,
+        quiet: bool,
         now_ms: i64,
         live: &mut HashSet<String>,
         events: &mut Vec<Event>,
     ) {
-        let id = down_alert_id(o.kind, o.id);
         let down = match o.presence {
             Presence::Up => false,
             Presence::Offline => !o.kind.is_guest(),
@@ -345,9 +477,13 @@ impl Engine {
                 o.kind.is_guest() && !o.template && self.seen_running.contains(o.id)
             }
         };
-        if o.presence == Presence::Up && o.kind.is_guest() {
+        if o.presence == Presence::Up && o.kind.is_guest() && !self.seen_running.contains(o.id) {
             self.seen_running.insert(o.id.to_string());
         }
+        if !down && quiet {
+            return; // up, and no down count or alert to end
+        }
+        let id = down_alert_id(o.kind, o.id);
         if !down || connectivity_disabled(cfg, o) {
             self.down.remove(&id);
             if self.active.contains_key(&id) {

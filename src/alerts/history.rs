@@ -73,13 +73,7 @@ impl History {
         while self.entries.len() > MEMORY_CAP {
             self.entries.pop_front();
         }
-        while self
-            .entries
-            .front()
-            .is_some_and(|a| now_ms - a.start_time.unix_ms() > RETENTION_MS)
-        {
-            self.entries.pop_front();
-        }
+        self.expire(now_ms);
     }
 
     /// Records a fired alert; returns the line to append on disk.
@@ -105,6 +99,18 @@ impl History {
         let mut line = serde_json::to_vec(a).unwrap_or_default();
         line.push(b'\n');
         Some(line)
+    }
+
+    /// Drops entries past retention (run periodically: without new alerts nothing else would,
+    /// and the history must not show alerts older than it promises to keep).
+    pub fn expire(&mut self, now_ms: i64) {
+        while self
+            .entries
+            .front()
+            .is_some_and(|a| now_ms - a.start_time.unix_ms() > RETENTION_MS)
+        {
+            self.entries.pop_front();
+        }
     }
 
     pub fn clear(&mut self) {
@@ -215,6 +221,17 @@ mod tests {
         h.clear();
         assert!(h.resolve(&resolved).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn entries_past_retention_expire_without_new_alerts() {
+        let now = 100 * 24 * 3_600_000;
+        let mut h = History::default();
+        h.record(&alert("a", now - 1000, Level::Warning), now);
+        h.expire(now + RETENTION_MS - 2000);
+        assert_eq!(h.len(), 1);
+        h.expire(now + RETENTION_MS);
+        assert!(h.is_empty());
     }
 
     #[test]

@@ -5,9 +5,12 @@
 //!   validation; `threshold.rs`: trigger/clear pairs and per-type sets of them.
 //! - `engine.rs`: the state machine (pending → firing → resolved) turning observations into
 //!   events; `schedule.rs`: whether an event notifies now; `tz.rs`: time zones for quiet hours.
-//! - `alert.rs`: the alert JSON and the observation the engine reads.
+//! - `alert.rs`: the alert JSON and the observation the engine reads; `observe.rs` builds the
+//!   observations from the live state, `conditions.rs` judges the checks that are not
+//!   trigger/clear pairs (disk health and wearout, PMG queues and quarantine).
 
 pub mod alert;
+pub mod conditions;
 pub mod config;
 pub mod engine;
 pub mod history;

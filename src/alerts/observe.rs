@@ -5,6 +5,8 @@
 //! vector per resource and no string copies.
 
 use super::alert::{Observation, Presence, ResourceKind};
+use super::conditions;
+use super::config::AlertConfig;
 use super::threshold::Metric;
 use crate::state::instance::InstanceKind;
 use crate::state::store::{connection_key, LiveState};
@@ -19,7 +21,15 @@ pub struct Scratch {
     ids: Vec<String>,
 }
 
+/// Only `pulse-*` tags steer alerts, so a guest without one costs no allocation.
 fn split_tags(tags: &str) -> Vec<String> {
+    if !tags
+        .as_bytes()
+        .windows(6)
+        .any(|w| w.eq_ignore_ascii_case(b"pulse-"))
+    {
+        return Vec::new();
+    }
     tags.split([';', ',', ' '])
         .filter(|t| !t.is_empty())
         .map(str::to_string)
@@ -43,8 +53,14 @@ fn rate(bytes_per_s: i64) -> f64 {
     }
 }
 
-/// Observations of the whole estate, borrowing from `state` and `scratch`.
-pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observation<'a>> {
+/// Observations of the whole estate, borrowing from `state` and `scratch`; `cfg` judges the
+/// checks that are not trigger/clear pairs (PMG counts).
+pub fn observe<'a>(
+    state: &'a LiveState,
+    scratch: &'a mut Scratch,
+    cfg: &AlertConfig,
+    now_ms: i64,
+) -> Vec<Observation<'a>> {
     scratch.tags.clear();
     scratch
         .tags
@@ -93,6 +109,7 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             stale: stale(&n.instance),
             sample_ms: sample,
             metrics,
+            conditions: Vec::new(),
         });
     }
     let mut set = sets.iter();
@@ -122,6 +139,7 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
                 (Metric::NetworkIn, rate(g.network_in)),
                 (Metric::NetworkOut, rate(g.network_out)),
             ],
+            conditions: Vec::new(),
         });
     }
     for g in state.containers() {
@@ -150,6 +168,7 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
                 (Metric::NetworkIn, rate(g.network_in)),
                 (Metric::NetworkOut, rate(g.network_out)),
             ],
+            conditions: Vec::new(),
         });
     }
     for s in state.storages().filter(|s| s.enabled) {
@@ -170,7 +189,46 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             stale: stale(&s.instance),
             sample_ms: sample,
             metrics: vec![(Metric::Usage, if s.total > 0 { s.usage } else { -1.0 })],
+            conditions: Vec::new(),
         });
+    }
+    for d in state.physical_disks() {
+        out.push(Observation {
+            id: &d.id,
+            name: &d.dev_path,
+            kind: ResourceKind::PhysicalDisk,
+            node: &d.node,
+            instance: &d.instance,
+            vmid: None,
+            tags: &[],
+            presence: Presence::Up,
+            template: false,
+            stale: stale(&d.instance),
+            sample_ms: sample,
+            metrics: Vec::new(),
+            conditions: conditions::physical_disk(d),
+        });
+    }
+    if cfg.snapshot_defaults.enabled {
+        for s in state.guest_snapshots() {
+            out.push(Observation {
+                id: &s.id,
+                name: &s.name,
+                kind: ResourceKind::Snapshot,
+                node: &s.node,
+                instance: &s.instance,
+                vmid: None,
+                tags: &[],
+                presence: Presence::Up,
+                template: false,
+                stale: stale(&s.instance),
+                sample_ms: sample,
+                metrics: Vec::new(),
+                conditions: conditions::snapshot_age(s, &cfg.snapshot_defaults, now_ms)
+                    .into_iter()
+                    .collect(),
+            });
+        }
     }
     for p in state.pbs_instances() {
         let key = connection_key(InstanceKind::Pbs, &p.name);
@@ -192,6 +250,7 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             stale: false,
             sample_ms: sample,
             metrics: Vec::new(),
+            conditions: Vec::new(),
         });
         for d in &p.datastores {
             out.push(Observation {
@@ -207,6 +266,7 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
                 stale: !healthy,
                 sample_ms: sample,
                 metrics: vec![(Metric::Usage, if d.total > 0 { d.usage } else { -1.0 })],
+                conditions: Vec::new(),
             });
         }
     }
@@ -230,6 +290,7 @@ pub fn observe<'a>(state: &'a LiveState, scratch: &'a mut Scratch) -> Vec<Observ
             stale: false,
             sample_ms: sample,
             metrics: Vec::new(),
+            conditions: conditions::pmg(p, &cfg.pmg_defaults),
         });
     }
     out

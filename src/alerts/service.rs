@@ -134,7 +134,7 @@ impl Alerts {
             return Changes::default();
         }
         self.evaluated_revision = Some(state.revision());
-        let observations = observe(state, &mut self.scratch);
+        let observations = observe(state, &mut self.scratch, &self.config, now_ms);
         let events = self
             .engine
             .evaluate(&self.config, &self.zone, &observations, now_ms);
@@ -147,6 +147,7 @@ impl Alerts {
     pub fn tick(&mut self, now_ms: i64) {
         if now_ms - self.last_tick_ms >= TICK_MS {
             self.last_tick_ms = now_ms;
+            self.history.expire(now_ms);
             self.evaluated_revision = None;
         }
     }
@@ -219,6 +220,11 @@ impl Alerts {
 
     pub fn history(&self, q: &Query) -> Vec<&Alert> {
         self.history.query(q)
+    }
+
+    /// Entries the history holds in memory.
+    pub fn history_len(&self) -> usize {
+        self.history.len()
     }
 
     /// Whether `id` is an active alert.
@@ -325,4 +331,48 @@ fn load_zone(cfg: &AlertConfig, warnings: &mut Vec<String>) -> Zone {
         warnings.push(format!("quiet hours use UTC: {e}"));
         Zone::utc()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::schedule::Hold;
+
+    fn event(i: usize, hold: Option<Hold>) -> Event {
+        let alert: Alert = serde_json::from_value(serde_json::json!({
+            "id": format!("a{i}-cpu"), "type": "cpu", "level": "warning", "resourceId": format!("a{i}"),
+            "resourceName": "a", "node": "n", "instance": "i", "message": "m", "value": 90.0,
+            "threshold": 80.0, "startTime": "2026-01-01T00:00:00Z",
+            "lastSeen": "2026-01-01T00:00:00Z", "acknowledged": false,
+            "metadata": {"resourceType": "VM", "clearThreshold": 75.0, "monitorOnly": false}
+        }))
+        .unwrap();
+        Event {
+            kind: EventKind::Fired,
+            alert,
+            hold,
+            notify: None,
+        }
+    }
+
+    /// The notifier's hand-off: events that notify are queued oldest first, bounded (the
+    /// oldest dropped and counted); held ones are recorded in the history only.
+    #[test]
+    fn the_outbox_holds_notifying_events_bounded() {
+        let dir = std::env::temp_dir().join(format!("pulse-alerts-outbox-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (mut a, _) = Alerts::open(&dir, 0);
+        let mut events: Vec<Event> = (0..OUTBOX_CAP + 6).map(|i| event(i, None)).collect();
+        events.push(event(9999, Some(Hold::QuietHours)));
+        let changes = a.after(events, 1000);
+        assert_eq!(changes.events.len(), OUTBOX_CAP + 7);
+        assert_eq!(a.outbox_len(), OUTBOX_CAP);
+        assert_eq!(a.dropped_notifications(), 6);
+        assert_eq!(a.history_len(), OUTBOX_CAP + 7);
+        let out = a.take_outbox();
+        assert_eq!(out[0].alert.id, "a6-cpu");
+        assert!(out.iter().all(|e| e.alert.id != "a9999-cpu"));
+        assert_eq!(a.outbox_len(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,4 +1,5 @@
-//! Alerts: `GET|PUT /api/alerts/config`, `POST /api/alerts/activate`, `GET /api/alerts/active`,
+//! Alerts: `GET|POST /api/alerts/` (configuration and status; a partial update),
+//! `GET|PUT /api/alerts/config`, `POST /api/alerts/activate`, `GET /api/alerts/active`,
 //! `GET|DELETE /api/alerts/history`, `POST /api/alerts/<id>/acknowledge|unacknowledge|clear`
 //! (the id URL-encoded; it may hold `/` and `:`) and the bulk forms under `/api/alerts/bulk/`.
 //!
@@ -78,12 +79,17 @@ fn get_config(app: &mut App, _: &Ctx) -> Outcome {
 /// `PUT /api/alerts/config`: the whole document (missing keys take their defaults). Activation
 /// has its own endpoint, so a body without `activationState` keeps the current one.
 fn put_config(app: &mut App, ctx: &Ctx) -> Outcome {
-    let mut cfg = match AlertConfig::from_api(&ctx.req.body) {
+    store_config(app, &ctx.req.body)
+}
+
+/// Validates and saves a whole configuration document (`body`, JSON bytes).
+fn store_config(app: &mut App, raw: &[u8]) -> Outcome {
+    let mut cfg = match AlertConfig::from_api(raw) {
         Ok(cfg) => cfg,
         Err(e) => return Reply::error(400, &e).into(),
     };
     let old = app.alerts.config().clone();
-    let body: Value = serde_json::from_slice(&ctx.req.body).unwrap_or(Value::Null);
+    let body: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
     if body.get("activationState").is_none() {
         cfg.activation_state = old.activation_state.clone();
     }
@@ -104,6 +110,78 @@ fn put_config(app: &mut App, ctx: &Ctx) -> Outcome {
             &json!({ "success": true, "message": "Alert configuration updated successfully" }),
         )
     })
+}
+
+/// `GET /api/alerts/` (documented: "alert configuration and status"): the configuration as
+/// `GET /api/alerts/config` gives it, and counts a status line or a health check can show.
+fn overview(app: &mut App, _: &Ctx) -> Outcome {
+    let a = &app.alerts;
+    let (mut critical, mut warning, mut acknowledged) = (0usize, 0usize, 0usize);
+    for alert in a.active() {
+        match alert.level {
+            Level::Critical => critical += 1,
+            Level::Warning => warning += 1,
+        }
+        acknowledged += usize::from(alert.acknowledged);
+    }
+    let cfg = a.config();
+    let body = json!({
+        "config": cfg,
+        "status": {
+            "enabled": cfg.enabled,
+            "activationState": cfg.activation_state,
+            "notifying": cfg.enabled && cfg.activation_state == "active",
+            "active": critical + warning,
+            "critical": critical,
+            "warning": warning,
+            "acknowledged": acknowledged,
+            "recentlyResolved": a.recently_resolved().count(),
+            "history": a.history_len(),
+            "pendingNotifications": a.outbox_len(),
+            "droppedNotifications": a.dropped_notifications(),
+        },
+    });
+    Reply::json(200, &body).into()
+}
+
+/// `POST /api/alerts/` (documented: "update alert settings"): a partial document merged into
+/// the current configuration (JSON merge patch, RFC 7386: objects merge key by key, `null`
+/// removes a key: a top-level one takes its default, a metric left without a threshold is not
+/// checked), then validated and saved as `PUT /api/alerts/config` is.
+/// `PUT` replaces the whole document; this changes only what the body names.
+fn patch_config(app: &mut App, ctx: &Ctx) -> Outcome {
+    let patch: Value = match serde_json::from_slice(&ctx.req.body) {
+        Ok(v) => v,
+        Err(e) => return Reply::error(400, &format!("invalid JSON: {e}")).into(),
+    };
+    if !patch.is_object() {
+        return Reply::error(400, "the alert settings must be a JSON object").into();
+    }
+    let mut current = serde_json::to_value(app.alerts.config()).unwrap_or(Value::Null);
+    merge_patch(&mut current, patch);
+    let raw = serde_json::to_vec(&current).unwrap_or_default();
+    store_config(app, &raw)
+}
+
+/// RFC 7386 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch;
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Default::default());
+    }
+    let Value::Object(t) = target else {
+        return;
+    };
+    for (k, v) in patch {
+        if v.is_null() {
+            t.remove(&k);
+        } else {
+            merge_patch(t.entry(k).or_insert(Value::Null), v);
+        }
+    }
 }
 
 fn activate(app: &mut App, _: &Ctx) -> Outcome {
@@ -392,6 +470,8 @@ pub fn routes() -> Vec<Route> {
     };
     // Order matters: the fixed paths come before the `{*rest}` tail that takes any id.
     vec![
+        route(&[Method::Get], "/api/alerts", read, overview),
+        route(&[Method::Post], "/api/alerts", write, patch_config),
         route(&[Method::Get], "/api/alerts/config", read, get_config),
         route(&[Method::Put], "/api/alerts/config", write, put_config),
         route(&[Method::Post], "/api/alerts/activate", write, activate),

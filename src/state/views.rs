@@ -2,9 +2,11 @@
 //! history and metrics export): iterators over what every instance last reported, so readers
 //! never depend on how the store keeps it.
 
+use super::backups::GuestSnapshot;
 use super::guest::{ContainerFrontend, VMFrontend};
 use super::node::NodeFrontend;
 use super::pbs::PBSInstance;
+use super::physical_disk::PhysicalDisk;
 use super::pmg::PMGInstance;
 use super::storage::StorageFrontend;
 use super::store::LiveState;
@@ -25,6 +27,18 @@ impl LiveState {
     /// Storage as shown (shared storage merged once per cluster).
     pub fn storages(&self) -> impl Iterator<Item = &StorageFrontend> {
         self.pve.values().flat_map(|i| i.storage.iter())
+    }
+
+    /// Physical disks (SMART health, wearout) of every PVE node.
+    pub fn physical_disks(&self) -> impl Iterator<Item = &PhysicalDisk> {
+        self.pve.values().flat_map(|i| i.physical_disks.iter())
+    }
+
+    /// Guest snapshots of every PVE instance (for their age).
+    pub fn guest_snapshots(&self) -> impl Iterator<Item = &GuestSnapshot> {
+        self.pve
+            .values()
+            .flat_map(|i| i.backups.guest_snapshots.iter())
     }
 
     pub fn pbs_instances(&self) -> impl Iterator<Item = &PBSInstance> {

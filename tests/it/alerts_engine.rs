@@ -32,6 +32,7 @@ fn vm<'a>(id: &'a str, node: &'a str, metrics: Vec<(Metric, f64)>) -> Observatio
         stale: false,
         sample_ms: 0,
         metrics,
+        conditions: Vec::new(),
     }
 }
 

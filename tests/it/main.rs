@@ -4,7 +4,9 @@
 mod support;
 
 mod alerts_api;
+mod alerts_checks;
 mod alerts_engine;
+mod alerts_routes;
 mod auth_lockout;
 mod auth_login;
 mod auth_matrix;
