@@ -48,6 +48,9 @@ struct ChartResponse {
     data: BTreeMap<String, Metrics>,
     node_data: BTreeMap<String, Metrics>,
     storage_data: BTreeMap<String, Metrics>,
+    /// Trends ("full in N days") of the storages and guest disks in this answer that have
+    /// enough history (`history::forecast`), by id.
+    forecasts: BTreeMap<String, crate::history::forecast::Forecast>,
     timestamp: i64,
     stats: ChartStats,
 }
@@ -172,10 +175,19 @@ fn charts(app: &mut App, ctx: &Ctx) -> Outcome {
         .min()
         .unwrap_or(now_ms);
     let resolution_seconds = i64::from(crate::history::ring::TIERS[tier].0);
+    let forecasts = data
+        .keys()
+        .chain(storage_data.keys())
+        .filter_map(|id| {
+            let f = h.forecasts.get(id.as_str())?;
+            Some((id.clone(), f.clone()))
+        })
+        .collect();
     let answer = ChartResponse {
         data,
         node_data,
         storage_data,
+        forecasts,
         timestamp: now_ms,
         stats: ChartStats {
             oldest_data_timestamp: oldest,

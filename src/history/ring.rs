@@ -138,6 +138,24 @@ impl Series {
         }
     }
 
+    /// Clears every slot that starts before `cutoff_s` (retention). Only slots still in the
+    /// rings are visited, so with the default retention (the longest tier's span) it is free.
+    pub fn forget_before(&mut self, cutoff_s: i64) {
+        for (t, &(step, cap)) in TIERS.iter().enumerate() {
+            let head = self.heads[t];
+            if head < 0 {
+                continue;
+            }
+            let step = i64::from(step);
+            let first = (head - cap as i64 + 1).max(0);
+            let last_old = head.min(cutoff_s.div_euclid(step) - 1);
+            let base = offset(t);
+            for s in first..=last_old {
+                self.codes[base + (s as usize % cap)] = MISSING;
+            }
+        }
+    }
+
     /// The newest sample time this series holds (unix s), if any.
     pub fn newest_s(&self) -> Option<i64> {
         (self.heads[0] >= 0).then(|| self.heads[0] * i64::from(TIERS[0].0))
@@ -189,6 +207,24 @@ mod tests {
         out.clear();
         s.points(0, 0, i64::MAX / 2, &mut out);
         assert_eq!(out, vec![((t0 + 640) * 1000, 1.0)]);
+    }
+
+    #[test]
+    fn retention_forgets_old_slots_only() {
+        let mut s = Series::new(Codec::Percent);
+        let t0 = 7_200 * 1000;
+        for h in 0..48 {
+            s.record(t0 + h * 3600, h as f64);
+        }
+        let cutoff = t0 + 24 * 3600;
+        s.forget_before(cutoff);
+        let mut out = Vec::new();
+        s.points(3, 0, i64::MAX / 2, &mut out);
+        assert_eq!(out.len(), 12, "{out:?}");
+        assert!(out.iter().all(|p| p.0 >= cutoff * 1000));
+        out.clear();
+        s.points(2, 0, i64::MAX / 2, &mut out);
+        assert!(out.iter().all(|p| p.0 >= cutoff * 1000) && !out.is_empty());
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct StateFrontend<'a> {
     /// Alerts resolved in the last 5 minutes (Go keeps them out of this document; the UI reads
     /// the key when present).
     pub recently_resolved: &'a [Value],
+    /// Trends of storages, PBS datastores and guest disks from the metric history
+    /// (`history::forecast`), refreshed every few minutes.
+    pub forecasts: &'a [Value],
     pub metrics: EmptyObject,
     pub pve_backups: PveBackupsView<'a>,
     pub performance: EmptyObject,
@@ -147,6 +150,7 @@ impl LiveState {
             replication_jobs,
             active_alerts: extra(ExtraArea::ActiveAlerts),
             recently_resolved: extra(ExtraArea::RecentlyResolved),
+            forecasts: extra(ExtraArea::Forecasts),
             metrics: EmptyObject {},
             pve_backups,
             performance: EmptyObject {},

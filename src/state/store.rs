@@ -31,6 +31,8 @@ pub enum ExtraArea {
     Hosts,
     ActiveAlerts,
     RecentlyResolved,
+    /// Storage, datastore and guest-disk trends ("full in N days", `history::forecast`).
+    Forecasts,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -81,6 +83,7 @@ impl ExtraArea {
             ExtraArea::Hosts => "hosts",
             ExtraArea::ActiveAlerts => "activeAlerts",
             ExtraArea::RecentlyResolved => "recentlyResolved",
+            ExtraArea::Forecasts => "forecasts",
         }
     }
 }

@@ -24,6 +24,7 @@ mod config_store;
 mod foundation_http;
 mod foundation_process;
 mod history_charts;
+mod history_forecast;
 mod history_metrics;
 mod http_adversarial;
 mod http_server;
