@@ -1,7 +1,7 @@
 //! `GET /metrics`: the live figures in the Prometheus text exposition format (0.0.4), for a
 //! fleet that outgrows one Pulse. Behind an API token or session with `monitoring:read` (the
 //! same figures `/api/state` gives that scope). The families, their units and label sets are
-//! documented in `docs/METRICS.md`.
+//! documented in `packaging/prometheus/README.md`.
 //!
 //! Label sets are fixed per family and bounded: node `{instance,node}`, guest
 //! `{instance,node,vmid,name,type}`, storage `{instance,node,storage,type}`, PBS datastore

@@ -10,14 +10,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Debian's `promtool` (package `prometheus`; `.ci/run` unpacks it into /opt/prom).
-fn promtool() -> String {
+pub fn promtool() -> String {
+    let path = std::env::var("PATH").unwrap_or_default();
     let candidates = [
         std::env::var("PULSE_PROMTOOL").unwrap_or_default(),
         "/opt/prom/usr/bin/promtool".to_string(),
-        "/usr/bin/promtool".to_string(),
     ];
     candidates
         .into_iter()
+        .chain(path.split(':').map(|d| format!("{d}/promtool")))
         .find(|p| !p.is_empty() && std::path::Path::new(p).exists())
         .expect("promtool not found: run .ci/run's install step (Debian package prometheus)")
 }

@@ -26,6 +26,7 @@ mod foundation_process;
 mod history_charts;
 mod history_forecast;
 mod history_metrics;
+mod history_packaging;
 mod http_adversarial;
 mod http_server;
 mod loop_bounds;
