@@ -354,6 +354,7 @@ impl App {
             return;
         }
         self.polling.published_revision = Some(revision);
+        self.refresh_state_blocks();
         let json = self.polling.core.state().to_frontend_json();
         self.publish_state(json);
     }

@@ -24,7 +24,8 @@ fn wait_for_samples(s: &TestServer) -> (u64, usize) {
     let until = Instant::now() + Duration::from_secs(30);
     loop {
         let got = samples(s);
-        if got.0 > 0 || Instant::now() > until {
+        // The PVE poll's nodes, guests and storage (a PBS poll's datastores may come first).
+        if got.1 >= 8 || Instant::now() > until {
             return got;
         }
         std::thread::sleep(Duration::from_millis(100));

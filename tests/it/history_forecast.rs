@@ -242,3 +242,25 @@ fn readers_see_complete_files_and_answers_while_saves_run() {
     let complete = reader.join().expect("reader never saw a damaged file");
     assert!(complete > 0);
 }
+
+#[test]
+fn the_state_performance_and_stats_blocks_carry_real_figures() {
+    let s = TestServer::start(DEMO);
+    let st = wait_until("a finished poll in the state", || {
+        let st = s.get("/api/state").json();
+        (st["stats"]["pollingCycles"].as_u64()? >= 1).then_some(st)
+    });
+    let (perf, stats) = (&st["performance"], &st["stats"]);
+    assert_eq!(stats["version"], s.get("/api/version").json()["version"]);
+    assert!(stats["uptime"].as_u64().is_some());
+    assert!(stats["webSocketClients"].as_u64().is_some());
+    assert!(
+        stats["startTime"].as_str().unwrap().ends_with('Z'),
+        "{stats}"
+    );
+    assert!(perf["lastPollDuration"].as_f64().unwrap() >= 0.0, "{perf}");
+    assert!(perf["totalApiCalls"].as_u64().unwrap() >= 1, "{perf}");
+    assert!(perf["apiCallDuration"].as_f64().is_some(), "{perf}");
+    assert_eq!(perf["failedApiCalls"], 0, "{perf}");
+    assert_eq!(perf["pollingStartTime"], stats["startTime"]);
+}
