@@ -29,7 +29,12 @@ const RANGES: [(&str, i64); 8] = [
 #[derive(Serialize, Clone, Copy)]
 struct Point {
     timestamp: i64,
+    /// The bucket's average.
     value: f64,
+    /// The bucket's largest sample, when it is above the average (a spike the average would
+    /// hide); absent at the 10 s resolution, where a bucket is one sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max: Option<f64>,
 }
 
 type Metrics = BTreeMap<&'static str, Vec<Point>>;
@@ -55,9 +60,13 @@ struct ChartResponse {
     stats: ChartStats,
 }
 
-fn to_points(v: Vec<(i64, f64)>) -> Vec<Point> {
+fn to_points(v: Vec<(i64, f64, Option<f64>)>) -> Vec<Point> {
     v.into_iter()
-        .map(|(timestamp, value)| Point { timestamp, value })
+        .map(|(timestamp, value, max)| Point {
+            timestamp,
+            value,
+            max: max.filter(|m| *m > value),
+        })
         .collect()
 }
 
@@ -77,7 +86,7 @@ fn series_of(
         .iter()
         .map(|&(name, m)| {
             let mut pts = if known {
-                to_points(h.points(id, m, tier, from, to))
+                to_points(h.points_with_max(id, m, tier, from, to))
             } else {
                 Vec::new()
             };
@@ -85,6 +94,7 @@ fn series_of(
                 pts.push(Point {
                     timestamp: to * 1000,
                     value: fallback[m],
+                    max: None,
                 });
             }
             (name, pts)

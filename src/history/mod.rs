@@ -214,6 +214,26 @@ impl History {
         out
     }
 
+    /// As [`History::points`], with each point's largest sample where the tier keeps one:
+    /// `(unix ms, average, max)`.
+    pub fn points_with_max(
+        &self,
+        id: &str,
+        metric: usize,
+        tier: usize,
+        from_s: i64,
+        to_s: i64,
+    ) -> Vec<(i64, f64, Option<f64>)> {
+        let mut out = Vec::new();
+        if let Some(r) = self.resources.get(id) {
+            let from_s = from_s.max(r.last_s - self.retention());
+            if let Some(s) = r.series.get(metric) {
+                s.points_with_max(tier, from_s, to_s, &mut out);
+            }
+        }
+        out
+    }
+
     /// The oldest point time held at `tier` (unix ms), if any.
     pub fn oldest_ms(&self, tier: usize) -> Option<i64> {
         let (step, cap) = ring::TIERS[tier];
