@@ -29,7 +29,12 @@ const RANGES: [(&str, i64); 8] = [
 #[derive(Serialize, Clone, Copy)]
 struct Point {
     timestamp: i64,
+    /// The bucket's average.
     value: f64,
+    /// The bucket's largest sample, when it is above the average (a spike the average would
+    /// hide); absent at the 10 s resolution, where a bucket is one sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max: Option<f64>,
 }
 
 type Metrics = BTreeMap<&'static str, Vec<Point>>;
@@ -48,13 +53,20 @@ struct ChartResponse {
     data: BTreeMap<String, Metrics>,
     node_data: BTreeMap<String, Metrics>,
     storage_data: BTreeMap<String, Metrics>,
+    /// Trends ("full in N days") of the storages and guest disks in this answer that have
+    /// enough history (`history::forecast`), by id.
+    forecasts: BTreeMap<String, crate::history::forecast::Forecast>,
     timestamp: i64,
     stats: ChartStats,
 }
 
-fn to_points(v: Vec<(i64, f64)>) -> Vec<Point> {
+fn to_points(v: Vec<(i64, f64, Option<f64>)>) -> Vec<Point> {
     v.into_iter()
-        .map(|(timestamp, value)| Point { timestamp, value })
+        .map(|(timestamp, value, max)| Point {
+            timestamp,
+            value,
+            max: max.filter(|m| *m > value),
+        })
         .collect()
 }
 
@@ -74,7 +86,7 @@ fn series_of(
         .iter()
         .map(|&(name, m)| {
             let mut pts = if known {
-                to_points(h.points(id, m, tier, from, to))
+                to_points(h.points_with_max(id, m, tier, from, to))
             } else {
                 Vec::new()
             };
@@ -82,6 +94,7 @@ fn series_of(
                 pts.push(Point {
                     timestamp: to * 1000,
                     value: fallback[m],
+                    max: None,
                 });
             }
             (name, pts)
@@ -172,10 +185,19 @@ fn charts(app: &mut App, ctx: &Ctx) -> Outcome {
         .min()
         .unwrap_or(now_ms);
     let resolution_seconds = i64::from(crate::history::ring::TIERS[tier].0);
+    let forecasts = data
+        .keys()
+        .chain(storage_data.keys())
+        .filter_map(|id| {
+            let f = h.forecasts.get(id.as_str())?;
+            Some((id.clone(), f.clone()))
+        })
+        .collect();
     let answer = ChartResponse {
         data,
         node_data,
         storage_data,
+        forecasts,
         timestamp: now_ms,
         stats: ChartStats {
             oldest_data_timestamp: oldest,

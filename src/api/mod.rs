@@ -13,6 +13,7 @@ pub mod diagnostics;
 pub mod guest_metadata;
 pub mod health;
 pub mod metrics;
+pub mod metrics_self;
 pub mod monitoring;
 pub mod notifications;
 pub mod security;

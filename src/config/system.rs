@@ -107,6 +107,9 @@ pub struct SystemSettings {
         skip_serializing_if = "String::is_empty"
     )]
     pub webhook_allowed_cidrs: String,
+    /// Days of metric history kept (1–7; 0 = the default, 7: the history rings' span).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub metrics_retention_days: i64,
 }
 
 impl Default for SystemSettings {
@@ -139,6 +142,7 @@ impl Default for SystemSettings {
             dns_cache_timeout: 300,
             ssh_port: 0,
             webhook_allowed_cidrs: String::new(),
+            metrics_retention_days: 0,
         }
     }
 }
@@ -196,6 +200,8 @@ impl SystemSettings {
             .unwrap_or(next.auto_update_check_interval);
         next.connection_timeout =
             int_in(obj, "connectionTimeout", &[(0, 300)])?.unwrap_or(next.connection_timeout);
+        next.metrics_retention_days =
+            int_in(obj, "metricsRetentionDays", &[(0, 7)])?.unwrap_or(next.metrics_retention_days);
         next.auto_update_enabled =
             boolean(obj, "autoUpdateEnabled")?.unwrap_or(next.auto_update_enabled);
         next.discovery_enabled =
@@ -264,7 +270,8 @@ impl SystemSettings {
             serde_json::to_value(self).unwrap_or(Value::Null),
             serde_json::to_value(old).unwrap_or(Value::Null),
         );
-        const KEYS: [&str; 18] = [
+        const KEYS: [&str; 19] = [
+            "metricsRetentionDays",
             "pbsPollingInterval",
             "pmgPollingInterval",
             "backupPollingInterval",

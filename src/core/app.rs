@@ -59,6 +59,8 @@ pub struct App {
     pub notify: crate::notify::Service,
     /// Metric history (see `core::history`), reloaded from the data dir at start-up.
     pub history: crate::history::History,
+    /// Pulse's own figures for `/metrics` (HTTP answers, polls).
+    pub self_metrics: crate::core::self_metrics::SelfMetrics,
     /// The latest `/api/state` JSON, serialised once per change and shared by every reader.
     pub state_json: SharedBody,
     /// `rawData` and `initialState` frames of the current snapshot, built on first use.
@@ -157,6 +159,7 @@ impl App {
             polling,
             alerts,
             history,
+            self_metrics: Default::default(),
             state_json: SharedBody::new(b"{}".to_vec()),
             state_frames: [None, None],
             security,
@@ -219,6 +222,7 @@ impl App {
     /// (the state snapshot) goes out as it is while a worker computes its gzip once for
     /// everyone after.
     fn send(&mut self, conn: mio::Token, reply: Reply) -> Vec<HttpEvent> {
+        self.self_metrics.http_answer(reply.status);
         match crate::http::write::gzip_plan(&reply, self.http.gzip_ok(conn)) {
             GzipPlan::Inline => {}
             GzipPlan::WarmShared(body) => {

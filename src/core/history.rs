@@ -13,18 +13,39 @@ pub const SAVE_SLICE: usize = 200;
 impl App {
     /// The after-poll hook (`core::polling`): one sample per resource of `key`'s instance.
     pub fn record_history(&mut self, key: &TaskKey) {
-        if key.kind != InstanceKind::Pve {
-            return;
-        }
         let now = crate::util::time::now_ms();
         let state = self.polling.core.state();
-        crate::history::record::record_pve_instance(&mut self.history, state, &key.name, now);
+        match key.kind {
+            InstanceKind::Pve => {
+                crate::history::record::record_pve_instance(
+                    &mut self.history,
+                    state,
+                    &key.name,
+                    now,
+                );
+            }
+            InstanceKind::Pbs => {
+                crate::history::record::record_pbs_instance(
+                    &mut self.history,
+                    state,
+                    &key.name,
+                    now,
+                );
+            }
+            InstanceKind::Pmg => {}
+        }
     }
 
     /// Saves the history when it changed and the last save is old enough (`force` at shutdown).
     /// Called every housekeeping second: a save in progress encodes its next slice.
     pub fn save_history(&mut self, force: bool) {
         let now_s = crate::util::time::now_ms() / 1000;
+        // `metricsRetentionDays` as saved now (0: the default, the rings' 7 days).
+        self.history
+            .set_retention_days(self.config.system.metrics_retention_days);
+        if !force {
+            self.refresh_forecasts_if_due(now_s);
+        }
         let path = crate::history::store::path(&self.cfg.data_dir);
         if force {
             self.history.saving = None;
@@ -34,6 +55,8 @@ impl App {
             }
             // At shutdown the task pool is gone; the writer drains right after this.
             let bytes = crate::history::store::encode(&self.history);
+            self.history.saves_total += 1;
+            self.history.saved_bytes = bytes.len() as u64;
             if let Err(e) = self
                 .writer()
                 .submit(vec![Write::replace(path, bytes, 0o600)], None)
@@ -50,6 +73,8 @@ impl App {
             // The checksum (a pass over megabytes) and the hand-over to the writer run on
             // the task pool.
             let bytes = partial.finish();
+            self.history.saves_total += 1;
+            self.history.saved_bytes = bytes.len() as u64 + 8;
             let writer = self.writer().clone();
             let job = Box::new(move || {
                 let bytes = crate::history::store::seal(bytes);

@@ -317,9 +317,14 @@ impl App {
     fn poll_finished(&mut self, outcome: crate::monitor::jobs::PollOutcome) {
         self.polling.in_flight = self.polling.in_flight.saturating_sub(1);
         let key = outcome.ticket.key.clone();
-        self.polling
-            .core
-            .finish(outcome, self.polling.clock.now_ms());
+        let started = self.polling.core.scheduler().in_flight_since(&key);
+        let ok = outcome.result.is_ok();
+        let now = self.polling.clock.now_ms();
+        self.polling.core.finish(outcome, now);
+        if let Some(at) = started {
+            let seconds = (now - at).max(0) as f64 / 1000.0;
+            self.self_metrics.poll_done(&key, seconds, ok);
+        }
         self.record_history(&key);
         self.sync_connected();
         self.start_due_polls();
@@ -349,6 +354,7 @@ impl App {
             return;
         }
         self.polling.published_revision = Some(revision);
+        self.refresh_state_blocks();
         let json = self.polling.core.state().to_frontend_json();
         self.publish_state(json);
     }

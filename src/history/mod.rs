@@ -4,6 +4,7 @@
 //!
 //! Owned by the event loop like the rest of the state; no locks.
 
+pub mod forecast;
 pub mod record;
 pub mod ring;
 pub mod store;
@@ -106,10 +107,21 @@ pub struct History {
     pub samples_total: u64,
     /// A save being encoded a slice per tick (see `store::Partial`).
     pub saving: Option<store::Partial>,
+    /// `metricsRetentionDays` in seconds (0: the default, [`RETENTION_S`]).
+    pub retention_s: i64,
+    /// The latest trends by resource id (`forecast.rs`, refreshed by `core::history`).
+    pub forecasts: HashMap<Box<str>, forecast::Forecast>,
+    /// Unix s of the last forecast refresh.
+    pub last_forecast_s: i64,
+    /// Saves handed to the writer and their bytes (self-metrics).
+    pub saves_total: u64,
+    pub saved_bytes: u64,
 }
 
-/// Resources silent for longer than this are dropped (the longest tier's span).
+/// Resources silent for longer than this are dropped (the longest tier's span): the default
+/// and the most `metricsRetentionDays` can ask for.
 pub const RETENTION_S: i64 = 7 * 86_400;
+pub const MAX_RETENTION_DAYS: i64 = RETENTION_S / 86_400;
 
 impl History {
     pub fn new() -> History {
@@ -130,16 +142,56 @@ impl History {
         self.samples_total += 1;
     }
 
-    /// Drops resources silent for longer than the retention (deleted guests, removed nodes).
+    /// The retention in force (seconds).
+    pub fn retention(&self) -> i64 {
+        if self.retention_s > 0 {
+            self.retention_s.min(RETENTION_S)
+        } else {
+            RETENTION_S
+        }
+    }
+
+    /// Sets `metricsRetentionDays` (0 or out of range: the default).
+    pub fn set_retention_days(&mut self, days: i64) {
+        self.retention_s = if (1..=MAX_RETENTION_DAYS).contains(&days) {
+            days * 86_400
+        } else {
+            0
+        };
+    }
+
+    /// Drops resources silent for longer than the retention (deleted guests, removed nodes)
+    /// and, when the retention is shorter than the rings, the slots older than it.
     pub fn expire(&mut self, now_s: i64) -> usize {
+        let keep = self.retention();
         let before = self.resources.len();
-        self.resources
-            .retain(|_, r| now_s - r.last_s <= RETENTION_S);
+        self.resources.retain(|_, r| now_s - r.last_s <= keep);
+        self.forecasts
+            .retain(|id, _| self.resources.contains_key(id));
+        if keep < RETENTION_S {
+            for r in self.resources.values_mut() {
+                for s in r.series.iter_mut() {
+                    s.forget_before(now_s - keep);
+                }
+            }
+        }
         let gone = before - self.resources.len();
         if gone > 0 {
             self.dirty = true;
         }
         gone
+    }
+
+    /// The points a forecast is based on: the 7-day tier (2 h buckets) when it spans a day
+    /// or more, else the 24-hour tier (15 min buckets). `(unix ms, value)`, oldest first.
+    pub fn trend_points(&self, id: &str, metric: usize, now_s: i64) -> Vec<(i64, f64)> {
+        let from = now_s - self.retention();
+        let coarse = self.points(id, metric, 3, from, now_s);
+        let span = coarse.last().map_or(0, |l| l.0) - coarse.first().map_or(0, |f| f.0);
+        if span >= 86_400_000 {
+            return coarse;
+        }
+        self.points(id, metric, 2, from, now_s)
     }
 
     /// Points of one metric in `[from_s, to_s]` at the resolution `tier`.
@@ -152,8 +204,32 @@ impl History {
         to_s: i64,
     ) -> Vec<(i64, f64)> {
         let mut out = Vec::new();
-        if let Some(s) = self.resources.get(id).and_then(|r| r.series.get(metric)) {
-            s.points(tier, from_s, to_s, &mut out);
+        if let Some(r) = self.resources.get(id) {
+            // Nothing older than the retention, even before `expire` has cleared it.
+            let from_s = from_s.max(r.last_s - self.retention());
+            if let Some(s) = r.series.get(metric) {
+                s.points(tier, from_s, to_s, &mut out);
+            }
+        }
+        out
+    }
+
+    /// As [`History::points`], with each point's largest sample where the tier keeps one:
+    /// `(unix ms, average, max)`.
+    pub fn points_with_max(
+        &self,
+        id: &str,
+        metric: usize,
+        tier: usize,
+        from_s: i64,
+        to_s: i64,
+    ) -> Vec<(i64, f64, Option<f64>)> {
+        let mut out = Vec::new();
+        if let Some(r) = self.resources.get(id) {
+            let from_s = from_s.max(r.last_s - self.retention());
+            if let Some(s) = r.series.get(metric) {
+                s.points_with_max(tier, from_s, to_s, &mut out);
+            }
         }
         out
     }

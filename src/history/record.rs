@@ -73,3 +73,27 @@ pub fn record_pve_instance(
     }
     n
 }
+
+/// The id a PBS datastore's history and forecast go by: `"<pbs instance id>-<datastore>"`.
+pub fn datastore_id(pbs_id: &str, datastore: &str) -> String {
+    format!("{pbs_id}-{datastore}")
+}
+
+/// Records the datastores of PBS instance `name` (as storage series: usage, used, total,
+/// free). Returns how many were sampled.
+pub fn record_pbs_instance(h: &mut History, state: &LiveState, name: &str, now_ms: i64) -> usize {
+    let Some(pbs) = state.pbs_instances().find(|p| p.name == name) else {
+        return 0;
+    };
+    if pbs.status != "online" {
+        return 0;
+    }
+    let t = now_ms.div_euclid(1000);
+    let mut n = 0;
+    for d in pbs.datastores.iter().filter(|d| d.total > 0) {
+        let v = [d.usage, d.used as f64, d.total as f64, d.free as f64];
+        h.record(&datastore_id(&pbs.id, &d.name), Kind::Storage, t, &v);
+        n += 1;
+    }
+    n
+}

@@ -4,8 +4,13 @@
 
 /// (step in seconds, slots): 10 s for 5 min, 1 min for 1 h, 15 min for 24 h, 2 h for 7 d.
 pub const TIERS: [(u32, usize); 4] = [(10, 30), (60, 60), (900, 96), (7200, 84)];
-/// Slots of one series across all tiers.
+/// Average slots of one series across all tiers.
 pub const SLOTS: usize = 30 + 60 + 96 + 84;
+/// Maximum slots: every tier but the finest (a 10 s slot holds one sample, its own max), so
+/// a spike that a 1 min, 15 min or 2 h average would flatten still shows.
+pub const MAX_SLOTS: usize = 60 + 96 + 84;
+/// Codes per series: the averages, then the maxima.
+pub const ALL_SLOTS: usize = SLOTS + MAX_SLOTS;
 /// A slot without data.
 pub const MISSING: u16 = u16::MAX;
 
@@ -58,6 +63,11 @@ fn offset(tier: usize) -> usize {
     TIERS[..tier].iter().map(|t| t.1).sum()
 }
 
+/// Where tier `tier`'s maxima start (tier ≥ 1).
+fn max_offset(tier: usize) -> usize {
+    SLOTS + offset(tier) - TIERS[0].1
+}
+
 impl Series {
     pub fn new(codec: Codec) -> Series {
         Series {
@@ -65,12 +75,19 @@ impl Series {
             heads: [-1; 4],
             sums: [0.0; 4],
             counts: [0; 4],
-            codes: vec![MISSING; SLOTS].into_boxed_slice(),
+            codes: vec![MISSING; ALL_SLOTS].into_boxed_slice(),
         }
     }
 
-    /// Rebuilt from disk: the running means restart from the stored slot value.
-    pub fn restore(codec: Codec, heads: [i64; 4], codes: Box<[u16]>) -> Series {
+    /// Rebuilt from disk: the running means restart from the stored slot value. `codes` holds
+    /// the averages and, from a current file, the maxima (an older file's are missing).
+    pub fn restore(codec: Codec, heads: [i64; 4], mut codes: Box<[u16]>) -> Series {
+        if codes.len() != ALL_SLOTS {
+            let mut all = vec![MISSING; ALL_SLOTS];
+            let n = codes.len().min(ALL_SLOTS);
+            all[..n].copy_from_slice(&codes[..n]);
+            codes = all.into_boxed_slice();
+        }
         let mut s = Series {
             codec,
             heads,
@@ -107,6 +124,9 @@ impl Series {
                 let gap = if head < 0 { cap as i64 } else { slot - head };
                 for s in (slot - gap.min(cap as i64) + 1)..=slot {
                     self.codes[base + (s as usize % cap)] = MISSING;
+                    if t > 0 {
+                        self.codes[max_offset(t) + (s as usize % cap)] = MISSING;
+                    }
                 }
                 self.heads[t] = slot;
                 self.sums[t] = 0.0;
@@ -116,11 +136,35 @@ impl Series {
             self.counts[t] = self.counts[t].saturating_add(1);
             let mean = f64::from(self.sums[t]) / f64::from(self.counts[t]);
             self.codes[base + (slot as usize % cap)] = self.codec.encode(mean);
+            if t > 0 {
+                // Codes order like values, so the larger code is the larger value.
+                let m = &mut self.codes[max_offset(t) + (slot as usize % cap)];
+                let c = self.codec.encode(v);
+                if *m == MISSING || c > *m {
+                    *m = c;
+                }
+            }
         }
     }
 
     /// Points `(unix_ms of the slot start, value)` of `tier` within `[from_s, to_s]`, oldest first.
     pub fn points(&self, tier: usize, from_s: i64, to_s: i64, out: &mut Vec<(i64, f64)>) {
+        self.visit(tier, from_s, to_s, |t, avg, _| out.push((t, avg)));
+    }
+
+    /// As [`Series::points`], with each slot's largest sample (`None` at the finest tier and
+    /// where an older file had none): `(unix ms, average, max)`.
+    pub fn points_with_max(
+        &self,
+        tier: usize,
+        from_s: i64,
+        to_s: i64,
+        out: &mut Vec<(i64, f64, Option<f64>)>,
+    ) {
+        self.visit(tier, from_s, to_s, |t, avg, max| out.push((t, avg, max)));
+    }
+
+    fn visit(&self, tier: usize, from_s: i64, to_s: i64, mut f: impl FnMut(i64, f64, Option<f64>)) {
         let (step, cap) = TIERS[tier];
         let step = i64::from(step);
         let head = self.heads[tier];
@@ -133,7 +177,32 @@ impl Series {
         for s in first..=last {
             let c = self.codes[base + (s as usize % cap)];
             if c != MISSING {
-                out.push((s * step * 1000, self.codec.decode(c)));
+                let max = (tier > 0)
+                    .then(|| self.codes[max_offset(tier) + (s as usize % cap)])
+                    .filter(|m| *m != MISSING)
+                    .map(|m| self.codec.decode(m));
+                f(s * step * 1000, self.codec.decode(c), max);
+            }
+        }
+    }
+
+    /// Clears every slot that starts before `cutoff_s` (retention). Only slots still in the
+    /// rings are visited, so with the default retention (the longest tier's span) it is free.
+    pub fn forget_before(&mut self, cutoff_s: i64) {
+        for (t, &(step, cap)) in TIERS.iter().enumerate() {
+            let head = self.heads[t];
+            if head < 0 {
+                continue;
+            }
+            let step = i64::from(step);
+            let first = (head - cap as i64 + 1).max(0);
+            let last_old = head.min(cutoff_s.div_euclid(step) - 1);
+            let base = offset(t);
+            for s in first..=last_old {
+                self.codes[base + (s as usize % cap)] = MISSING;
+                if t > 0 {
+                    self.codes[max_offset(t) + (s as usize % cap)] = MISSING;
+                }
             }
         }
     }
@@ -189,6 +258,46 @@ mod tests {
         out.clear();
         s.points(0, 0, i64::MAX / 2, &mut out);
         assert_eq!(out, vec![((t0 + 640) * 1000, 1.0)]);
+    }
+
+    #[test]
+    fn coarse_tiers_keep_the_spike_an_average_hides() {
+        let mut s = Series::new(Codec::Percent);
+        let t0 = 7_200 * 500;
+        for i in 0..360 {
+            // An hour at 10 % with one 10 s sample at 100 %.
+            s.record(t0 + i * 10, if i == 100 { 100.0 } else { 10.0 });
+        }
+        let mut out = Vec::new();
+        s.points_with_max(3, 0, i64::MAX / 2, &mut out);
+        assert_eq!(out.len(), 1);
+        assert!(out[0].1 < 11.0 && out[0].2 == Some(100.0), "{out:?}");
+        out.clear();
+        s.points_with_max(1, 0, i64::MAX / 2, &mut out);
+        let spiky: Vec<_> = out.iter().filter(|p| p.2 == Some(100.0)).collect();
+        assert_eq!(spiky.len(), 1, "{out:?}");
+        assert_eq!(spiky[0].1, 25.0, "the minute's mean");
+        out.clear();
+        s.points_with_max(0, 0, i64::MAX / 2, &mut out);
+        assert!(out.iter().all(|p| p.2.is_none()));
+    }
+
+    #[test]
+    fn retention_forgets_old_slots_only() {
+        let mut s = Series::new(Codec::Percent);
+        let t0 = 7_200 * 1000;
+        for h in 0..48 {
+            s.record(t0 + h * 3600, h as f64);
+        }
+        let cutoff = t0 + 24 * 3600;
+        s.forget_before(cutoff);
+        let mut out = Vec::new();
+        s.points(3, 0, i64::MAX / 2, &mut out);
+        assert_eq!(out.len(), 12, "{out:?}");
+        assert!(out.iter().all(|p| p.0 >= cutoff * 1000));
+        out.clear();
+        s.points(2, 0, i64::MAX / 2, &mut out);
+        assert!(out.iter().all(|p| p.0 >= cutoff * 1000) && !out.is_empty());
     }
 
     #[test]

@@ -3,16 +3,18 @@
 //! never a torn mix. A file that fails its checksum or framing is set aside
 //! (`metrics-history.bin.corrupt-<ms>`) with a warning and history starts empty.
 //!
-//! Format (little-endian): `PULSEHI1`, u32 resource count, per resource: u16 id length, id
-//! bytes, u8 kind, i64 last sample (unix s), per metric 4 × i64 tier heads and `SLOTS` × u16
-//! codes; then the FNV-1a 64 hash of everything before it.
+//! Format (little-endian): `PULSEHI2`, u32 resource count, per resource: u16 id length, id
+//! bytes, u8 kind, i64 last sample (unix s), per metric 4 × i64 tier heads and `ALL_SLOTS` ×
+//! u16 codes (averages, then maxima); then the FNV-1a 64 hash of everything before it.
+//! `PULSEHI1` files (averages only, `SLOTS` codes) are still read.
 
-use super::ring::{Series, SLOTS};
+use super::ring::{Series, ALL_SLOTS, SLOTS};
 use super::{History, Kind, Resource};
 use std::path::{Path, PathBuf};
 
 pub const FILE: &str = "metrics-history.bin";
-const MAGIC: &[u8; 8] = b"PULSEHI1";
+const MAGIC: &[u8; 8] = b"PULSEHI2";
+const MAGIC_V1: &[u8; 8] = b"PULSEHI1";
 
 pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(FILE)
@@ -40,7 +42,7 @@ pub struct Partial {
 
 impl Partial {
     pub fn start(h: &History) -> Partial {
-        let per_series = 4 * 8 + SLOTS * 2;
+        let per_series = 4 * 8 + ALL_SLOTS * 2;
         let mut buf = Vec::with_capacity(16 + h.resources.len() * (64 + 7 * per_series));
         buf.extend_from_slice(MAGIC);
         buf.extend_from_slice(&0u32.to_le_bytes()); // patched by `finish`
@@ -126,9 +128,14 @@ impl<'a> Reader<'a> {
 }
 
 pub fn decode(bytes: &[u8]) -> Result<History, String> {
-    if bytes.len() < MAGIC.len() + 4 + 8 || &bytes[..8] != MAGIC {
+    if bytes.len() < MAGIC.len() + 4 + 8 || (&bytes[..8] != MAGIC && &bytes[..8] != MAGIC_V1) {
         return Err("not a Pulse history file".into());
     }
+    let slots = if &bytes[..8] == MAGIC {
+        ALL_SLOTS
+    } else {
+        SLOTS
+    };
     let (body, sum) = bytes.split_at(bytes.len() - 8);
     if fnv(body) != u64::from_le_bytes(sum.try_into().map_err(|_| "checksum")?) {
         return Err("checksum mismatch".into());
@@ -147,7 +154,7 @@ pub fn decode(bytes: &[u8]) -> Result<History, String> {
             for head in heads.iter_mut() {
                 *head = r.i64()?;
             }
-            let raw = r.take(SLOTS * 2)?;
+            let raw = r.take(slots * 2)?;
             let codes: Box<[u16]> = raw
                 .chunks_exact(2)
                 .map(|c| u16::from_le_bytes([c[0], c[1]]))
@@ -220,5 +227,31 @@ mod tests {
         let mut flipped = bytes;
         flipped[20] ^= 0xff;
         assert!(decode(&flipped).is_err());
+    }
+
+    #[test]
+    fn a_version_1_file_without_maxima_still_loads() {
+        let mut h = History::new();
+        h.record("st-1", Kind::Storage, 1_000_000, &[12.5, 1e9, 8e9, 7e9]);
+        let r = &h.resources["st-1"];
+        let mut v1 = MAGIC_V1.to_vec();
+        v1.extend_from_slice(&1u32.to_le_bytes());
+        v1.extend_from_slice(&4u16.to_le_bytes());
+        v1.extend_from_slice(b"st-1");
+        v1.push(Kind::Storage.code());
+        v1.extend_from_slice(&r.last_s.to_le_bytes());
+        for s in &r.series {
+            for head in s.heads {
+                v1.extend_from_slice(&head.to_le_bytes());
+            }
+            v1.extend(s.codes[..SLOTS].iter().flat_map(|c| c.to_le_bytes()));
+        }
+        let back = decode(&seal(v1)).expect("v1 decodes");
+        assert_eq!(
+            back.points("st-1", 0, 2, 0, i64::MAX / 4),
+            vec![(999_900_000, 12.5)]
+        );
+        let with_max = back.points_with_max("st-1", 0, 2, 0, i64::MAX / 4);
+        assert_eq!(with_max[0].2, None, "no maxima in a v1 file");
     }
 }

@@ -230,6 +230,11 @@ impl Scheduler {
         })
     }
 
+    /// When the running poll of `key` started (Unix ms), if one is running.
+    pub fn in_flight_since(&self, key: &TaskKey) -> Option<i64> {
+        self.tasks.get(key)?.in_flight.map(|(_, at)| at)
+    }
+
     /// Records the outcome of a poll and schedules the next one.
     pub fn finished(&mut self, ticket: &PollTicket, result: Result<(), PollError>, now_ms: i64) {
         let Some(task) = self.tasks.get_mut(&ticket.key) else {

@@ -1,6 +1,7 @@
 //! The `/api/state` document (Go's `StateFrontend`): a borrowed, sorted view of the store.
-//! Every key is always present and every list is an array, never `null`; `metrics`,
-//! `performance` and `stats` are empty objects as in the original.
+//! Every key is always present and every list is an array, never `null`; `metrics` is an
+//! empty object as in the original; `performance` and `stats` carry Pulse's own figures
+//! (`core::self_metrics`), `{}` in a state no loop has published.
 
 use super::backups::{BackupTask, GuestSnapshot, PBSBackup, PMGBackup, StorageBackup};
 use super::ceph::CephClusterFrontend;
@@ -38,11 +39,14 @@ pub struct StateFrontend<'a> {
     /// Alerts resolved in the last 5 minutes (Go keeps them out of this document; the UI reads
     /// the key when present).
     pub recently_resolved: &'a [Value],
+    /// Trends of storages, PBS datastores and guest disks from the metric history
+    /// (`history::forecast`), refreshed every few minutes.
+    pub forecasts: &'a [Value],
     pub metrics: EmptyObject,
     pub pve_backups: PveBackupsView<'a>,
-    pub performance: EmptyObject,
+    pub performance: Block<'a>,
     pub connection_health: &'a BTreeMap<String, bool>,
-    pub stats: EmptyObject,
+    pub stats: Block<'a>,
     /// Unix milliseconds.
     pub last_update: i64,
     pub temperature_monitoring_enabled: bool,
@@ -51,6 +55,14 @@ pub struct StateFrontend<'a> {
 /// Serialises as `{}`.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct EmptyObject {}
+
+/// `performance` / `stats`: Pulse's figures once the loop has set them, else `{}`.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(untagged)]
+pub enum Block<'a> {
+    Empty(EmptyObject),
+    Filled(&'a Value),
+}
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -147,11 +159,18 @@ impl LiveState {
             replication_jobs,
             active_alerts: extra(ExtraArea::ActiveAlerts),
             recently_resolved: extra(ExtraArea::RecentlyResolved),
+            forecasts: extra(ExtraArea::Forecasts),
             metrics: EmptyObject {},
             pve_backups,
-            performance: EmptyObject {},
+            performance: self
+                .performance_stats
+                .as_ref()
+                .map_or(Block::Empty(EmptyObject {}), |b| Block::Filled(&b.0)),
             connection_health: &self.connection_health,
-            stats: EmptyObject {},
+            stats: self
+                .performance_stats
+                .as_ref()
+                .map_or(Block::Empty(EmptyObject {}), |b| Block::Filled(&b.1)),
             last_update: self.last_update_ms,
             temperature_monitoring_enabled: self.temperature_monitoring_enabled,
         }

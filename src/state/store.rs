@@ -31,6 +31,8 @@ pub enum ExtraArea {
     Hosts,
     ActiveAlerts,
     RecentlyResolved,
+    /// Storage, datastore and guest-disk trends ("full in N days", `history::forecast`).
+    Forecasts,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -60,6 +62,9 @@ pub struct LiveState {
     pub(super) connection_health: BTreeMap<String, bool>,
     pub(super) last_update_ms: i64,
     pub(super) temperature_monitoring_enabled: bool,
+    /// The `performance` and `stats` blocks (Pulse's own figures, set by the loop just before
+    /// each serialisation; `{}` until then).
+    pub(super) performance_stats: Option<(Value, Value)>,
     /// Bumped by every change, so callers can cache the serialised document.
     revision: u64,
 }
@@ -81,6 +86,7 @@ impl ExtraArea {
             ExtraArea::Hosts => "hosts",
             ExtraArea::ActiveAlerts => "activeAlerts",
             ExtraArea::RecentlyResolved => "recentlyResolved",
+            ExtraArea::Forecasts => "forecasts",
         }
     }
 }
@@ -93,6 +99,12 @@ impl LiveState {
     pub fn set_temperature_monitoring_enabled(&mut self, enabled: bool) {
         self.revision = self.revision.wrapping_add(1);
         self.temperature_monitoring_enabled = enabled;
+    }
+
+    /// Sets the `performance` and `stats` blocks. Not a change of its own (no new revision):
+    /// the loop refreshes them right before it serialises a changed state.
+    pub fn set_performance_and_stats(&mut self, performance: Value, stats: Value) {
+        self.performance_stats = Some((performance, stats));
     }
 
     pub fn set_extra(&mut self, area: ExtraArea, items: Vec<Value>) {

@@ -5,7 +5,59 @@
 use crate::support::auth::{login, mint, start_with_admin};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Debian's `promtool` (package `prometheus`; `.ci/run` unpacks it into /opt/prom).
+pub fn promtool() -> String {
+    let path = std::env::var("PATH").unwrap_or_default();
+    let candidates = [
+        std::env::var("PULSE_PROMTOOL").unwrap_or_default(),
+        "/opt/prom/usr/bin/promtool".to_string(),
+    ];
+    candidates
+        .into_iter()
+        .chain(path.split(':').map(|d| format!("{d}/promtool")))
+        .find(|p| !p.is_empty() && std::path::Path::new(p).exists())
+        .expect("promtool not found: run .ci/run's install step (Debian package prometheus)")
+}
+
+/// `promtool check metrics` on `text`: exit 0 and no complaint.
+fn promtool_check(text: &str) {
+    let mut child = Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| {
+            s.0 == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.1.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|s| s.2)
+}
 
 type Sample = (String, BTreeMap<String, String>, f64);
 
@@ -34,7 +86,10 @@ fn parse(text: &str) -> Vec<Sample> {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect(line);
             assert!(helped.contains(name), "TYPE before HELP: {line}");
-            assert!(["gauge", "counter", "untyped"].contains(&kind), "{line}");
+            assert!(
+                ["gauge", "counter", "summary", "untyped"].contains(&kind),
+                "{line}"
+            );
             if kind == "counter" {
                 assert!(name.ends_with("_total"), "counter without _total: {line}");
             }
@@ -50,7 +105,15 @@ fn parse(text: &str) -> Vec<Sample> {
         );
         let name_end = line.find(['{', ' ']).expect(line);
         let name = &line[..name_end];
-        assert!(typed.contains_key(name), "sample before TYPE: {line}");
+        // A summary's samples are `<family>_sum` and `<family>_count`.
+        let family = ["_sum", "_count"]
+            .iter()
+            .find_map(|sfx| {
+                let base = name.strip_suffix(sfx)?;
+                (typed.get(base).map(String::as_str) == Some("summary")).then_some(base)
+            })
+            .unwrap_or(name);
+        assert!(typed.contains_key(family), "sample before TYPE: {line}");
         let mut labels = BTreeMap::new();
         let mut rest = &line[name_end..];
         if let Some(r) = rest.strip_prefix('{') {
@@ -171,7 +234,85 @@ fn metrics_are_valid_exposition_equal_to_the_state_and_need_a_token() {
             let recorded = samples
                 .iter()
                 .any(|s| s.0 == "pulse_history_samples_total" && s.2 > 0.0);
+            // Storage and node figures equal the state's too.
+            for st in state["storage"].as_array().unwrap() {
+                let labels = [
+                    ("instance", st["instance"].as_str().unwrap()),
+                    ("node", st["node"].as_str().unwrap()),
+                    ("storage", st["storage"].as_str().unwrap()),
+                ];
+                equal &=
+                    value_of(&samples, "pulse_storage_used_bytes", &labels) == st["used"].as_f64();
+            }
+            for n in state["nodes"].as_array().unwrap() {
+                let labels = [
+                    ("instance", n["instance"].as_str().unwrap()),
+                    ("node", n["name"].as_str().unwrap()),
+                ];
+                equal &= value_of(&samples, "pulse_node_memory_used_bytes", &labels)
+                    == n["memory"]["used"].as_f64();
+            }
             if equal && recorded {
+                let text = r.text();
+                promtool_check(&text);
+                // Pulse's own figures: the demo's polls (an instance whose poll finished),
+                // answers, the process.
+                let polled = samples
+                    .iter()
+                    .find(|x| {
+                        x.0 == "pulse_polls_total" && x.1["result"] == "success" && x.2 >= 1.0
+                    })
+                    .expect("a successful poll is counted");
+                let l = [
+                    ("instance_type", polled.1["instance_type"].as_str()),
+                    ("instance", polled.1["instance"].as_str()),
+                ];
+                assert!(
+                    value_of(&samples, "pulse_poll_duration_seconds_count", &l).unwrap() >= 1.0
+                );
+                assert_eq!(
+                    value_of(&samples, "pulse_scheduler_breaker_state", &l),
+                    Some(0.0)
+                );
+                assert!(
+                    value_of(&samples, "pulse_http_responses_total", &[("code", "2xx")]).unwrap()
+                        >= 2.0
+                );
+                assert!(
+                    value_of(&samples, "pulse_http_responses_total", &[("code", "4xx")]).unwrap()
+                        >= 2.0,
+                    "the 401 and 403 above"
+                );
+                assert!(
+                    value_of(&samples, "pulse_process_resident_memory_bytes", &[]).unwrap() > 1e6
+                );
+                assert!(value_of(&samples, "pulse_process_threads", &[]).unwrap() >= 2.0);
+                assert_eq!(
+                    value_of(&samples, "pulse_guest_up", &[]).map(|_| ()),
+                    Some(())
+                );
+                // Every family's label names are the documented set.
+                for (fam, want) in [
+                    ("pulse_node_up", &["instance", "node"][..]),
+                    (
+                        "pulse_guest_memory_used_bytes",
+                        &["instance", "name", "node", "type", "vmid"],
+                    ),
+                    (
+                        "pulse_storage_used_bytes",
+                        &["instance", "node", "storage", "type"],
+                    ),
+                    (
+                        "pulse_polls_total",
+                        &["instance", "instance_type", "result"],
+                    ),
+                    ("pulse_http_responses_total", &["code"]),
+                ] {
+                    for smp in samples.iter().filter(|x| x.0 == fam) {
+                        let got: Vec<&str> = smp.1.keys().map(String::as_str).collect();
+                        assert_eq!(got, want, "{fam}");
+                    }
+                }
                 return;
             }
         }

@@ -112,6 +112,7 @@ fn empty_state_has_every_key_and_no_nulls() {
         "replicationJobs",
         "activeAlerts",
         "recentlyResolved",
+        "forecasts",
     ];
     for k in keys {
         assert_eq!(v[k], serde_json::json!([]), "{k}");
@@ -126,7 +127,7 @@ fn empty_state_has_every_key_and_no_nulls() {
     }
     assert_eq!(v["lastUpdate"], 0);
     assert_eq!(v["temperatureMonitoringEnabled"], false);
-    assert_eq!(v.as_object().map(|o| o.len()), Some(24));
+    assert_eq!(v.as_object().map(|o| o.len()), Some(25));
 }
 
 #[test]
