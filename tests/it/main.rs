@@ -5,6 +5,7 @@ mod support;
 
 mod alerts_api;
 mod alerts_engine;
+mod api_examples;
 mod auth_lockout;
 mod auth_login;
 mod auth_matrix;
@@ -44,6 +45,7 @@ mod poll_lifecycle;
 mod proxmox_clients;
 mod proxmox_fixtures;
 mod read_backups;
+mod read_config;
 mod read_diagnostics;
 mod sim_admin;
 mod sim_estate;
