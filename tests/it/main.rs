@@ -45,6 +45,7 @@ mod poll_lifecycle;
 mod proxmox_clients;
 mod proxmox_fixtures;
 mod read_backups;
+mod read_cluster;
 mod read_config;
 mod read_diagnostics;
 mod sim_admin;

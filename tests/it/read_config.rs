@@ -140,7 +140,7 @@ fn get_config_returns_the_whole_configuration_to_settings_readers() {
     assert!(!v.to_string().contains("secret-value-1"), "no secrets: {v}");
     assert_eq!(v["system"]["pbsPollingInterval"], 60);
     assert!(
-        v["system"]["frontendPort"].as_i64().unwrap() > 0,
+        v["system"]["connectionTimeout"].as_i64().unwrap() > 0,
         "runtime values: {v}"
     );
     assert_eq!(v["envOverrides"]["discoveryEnabled"], true);
