@@ -94,3 +94,95 @@ fn replication_state_and_degraded_ceph_from_the_simulator() {
         "{ceph}"
     );
 }
+
+/// PBS in demo mode (the simulator's backup server): sync, verify, prune and GC jobs with their
+/// last run state and next run, GC status per datastore, verification state per snapshot; the
+/// same instances under `/api/backups/pbs`.
+#[test]
+fn pbs_jobs_gc_and_verification_state() {
+    let s = TestServer::start(&[
+        ("PULSE_MOCK_MODE", "true"),
+        ("PULSE_MOCK_NODES", "1"),
+        ("PULSE_MOCK_VMS_PER_NODE", "3"),
+        ("PULSE_MOCK_LXCS_PER_NODE", "2"),
+    ]);
+    let v = wait_state(&s, "PBS jobs and backups", |v| {
+        v["pbs"][0]["verifyJobs"]
+            .as_array()
+            .is_some_and(|j| !j.is_empty())
+            && v["pbsBackups"].as_array().is_some_and(|b| !b.is_empty())
+    });
+    let pbs = &v["pbs"][0];
+    let rfc3339 = |x: &Value| {
+        x.as_str()
+            .and_then(pulse::util::time::UtcTime::parse)
+            .is_some()
+    };
+    for (kind, last) in [
+        ("syncJobs", "lastSync"),
+        ("verifyJobs", "lastVerify"),
+        ("pruneJobs", "lastPrune"),
+        ("garbageJobs", "lastGarbage"),
+    ] {
+        let jobs = pbs[kind].as_array().unwrap();
+        assert!(!jobs.is_empty(), "{kind}: {pbs}");
+        for j in jobs {
+            let st = j["status"].as_str().unwrap();
+            assert!(rfc3339(&j["nextRun"]), "{kind}: {j}");
+            assert_eq!(st != "never", rfc3339(&j[last]), "{kind}: {j}");
+            assert!(!j["store"].as_str().unwrap().is_empty());
+            assert!(["ok", "error", "never"].contains(&st), "{j}");
+            assert_eq!(st == "error", j.get("error").is_some(), "{j}");
+        }
+    }
+    let sync = &pbs["syncJobs"][0];
+    assert_eq!(
+        (sync["status"].as_str(), sync["remote"].as_str()),
+        (Some("error"), Some("offsite"))
+    );
+    assert!(sync["error"]
+        .as_str()
+        .unwrap()
+        .contains("Connection refused"));
+    assert!(pbs["verifyJobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|j| j["status"] == "error"
+            && j["error"].as_str().unwrap().contains("verification failed")));
+    let gcs: Vec<&Value> = pbs["datastores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ds| &ds["garbageCollection"])
+        .collect();
+    assert_eq!(gcs[0]["status"], "ok", "{pbs}");
+    assert!(rfc3339(&gcs[0]["lastRun"]) && rfc3339(&gcs[0]["nextRun"]));
+    assert!(gcs[0]["pendingBytes"].as_i64().unwrap() > 0);
+    assert!(
+        pbs["datastores"][0]["deduplicationFactor"]
+            .as_f64()
+            .unwrap()
+            > 1.0
+    );
+    assert!(pbs["datastores"][0]["namespaces"].as_array().unwrap().len() >= 2);
+    assert_eq!(
+        gcs[1]["status"], "never",
+        "a datastore whose GC never ran: {pbs}"
+    );
+    assert!(gcs[1].get("lastRun").is_none());
+    let states: std::collections::BTreeSet<&str> = v["pbsBackups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["verification"].as_str().unwrap())
+        .collect();
+    for want in ["ok", "failed", "none"] {
+        assert!(states.contains(want), "{want} in {states:?}");
+    }
+    for b in v["pbsBackups"].as_array().unwrap() {
+        assert_eq!(b["verified"] == true, b["verification"] == "ok", "{b}");
+    }
+    let listed = s.get("/api/backups/pbs").json();
+    assert_eq!(listed["instances"][0]["syncJobs"], pbs["syncJobs"]);
+}
