@@ -186,3 +186,87 @@ fn pbs_jobs_gc_and_verification_state() {
     let listed = s.get("/api/backups/pbs").json();
     assert_eq!(listed["instances"][0]["syncJobs"], pbs["syncJobs"]);
 }
+
+/// PMG in demo mode: every field of the document's `pmg` snippet is present with the right type
+/// (the simulator sends several counters as numeric strings, as real gateways do).
+#[test]
+fn pmg_has_every_documented_field() {
+    let s = TestServer::start(&[
+        ("PULSE_MOCK_MODE", "true"),
+        ("PULSE_MOCK_NODES", "1"),
+        ("PULSE_MOCK_VMS_PER_NODE", "1"),
+        ("PULSE_MOCK_LXCS_PER_NODE", "1"),
+    ]);
+    let v = wait_state(&s, "PMG", |v| v["pmg"][0]["mailStats"].is_object());
+    let pmg = &v["pmg"][0];
+    for k in [
+        "id",
+        "name",
+        "host",
+        "status",
+        "version",
+        "connectionHealth",
+        "lastSeen",
+        "lastUpdated",
+    ] {
+        assert!(pmg[k].is_string(), "{k}: {pmg}");
+    }
+    assert_eq!(
+        (pmg["status"].as_str(), pmg["connectionHealth"].as_str()),
+        (Some("online"), Some("healthy"))
+    );
+    let node = &pmg["nodes"][0];
+    for k in ["name", "status", "role"] {
+        assert!(node[k].is_string(), "nodes[].{k}: {pmg}");
+    }
+    let ms = &pmg["mailStats"];
+    assert!(
+        ms["timeframe"].is_string() && ms["updatedAt"].is_string(),
+        "{ms}"
+    );
+    for k in [
+        "countTotal",
+        "countIn",
+        "countOut",
+        "spamIn",
+        "spamOut",
+        "virusIn",
+        "virusOut",
+        "rblRejects",
+        "pregreetRejects",
+        "greylistCount",
+        "averageProcessTimeMs",
+    ] {
+        assert!(ms[k].is_number(), "mailStats.{k}: {ms}");
+    }
+    assert!(ms["countTotal"].as_f64().unwrap() > 0.0, "{ms}");
+    let point = &pmg["mailCount"][0];
+    assert!(
+        point["timestamp"].is_string() && point["timeframe"].is_string(),
+        "{point}"
+    );
+    for k in [
+        "count",
+        "countIn",
+        "countOut",
+        "spamIn",
+        "spamOut",
+        "virusIn",
+        "virusOut",
+        "rblRejects",
+        "pregreet",
+        "greylist",
+        "index",
+    ] {
+        assert!(point[k].is_number(), "mailCount[].{k}: {point}");
+    }
+    let bucket = &pmg["spamDistribution"][0];
+    assert!(
+        bucket["score"].is_string() && bucket["count"].is_number(),
+        "{pmg}"
+    );
+    assert!(
+        pmg["quarantine"]["spam"].is_number() && pmg["quarantine"]["virus"].is_number(),
+        "{pmg}"
+    );
+}
