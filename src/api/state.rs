@@ -41,8 +41,8 @@ fn storage_one(app: &mut App, ctx: &Ctx) -> Outcome {
             .filter(|s| {
                 s.instance == node.instance
                     && (s.node == node.name
-                        || s.node_ids.iter().any(|n| *n == node.id)
-                        || s.nodes.iter().any(|n| *n == node.name))
+                        || s.node_ids.contains(&node.id)
+                        || s.nodes.contains(&node.name))
             })
             .collect();
         return Reply::json(
