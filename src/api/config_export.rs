@@ -2,7 +2,10 @@
 //! PBKDF2 runs on a worker; reading and committing the data dir happens on the loop, so the
 //! in-memory configuration and the files change together.
 
-use crate::config::export::{open_export, seal_export, ExportData, ImportPlan, MIN_PASSPHRASE_LEN};
+use crate::auth::tokens::TokenStore;
+use crate::config::export::{
+    open_export, seal_export, ExportData, ImportPlan, EXPORT_VERSION, MIN_PASSPHRASE_LEN,
+};
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
@@ -89,13 +92,34 @@ fn import(app: &mut App, ctx: &Ctx) -> Outcome {
     Outcome::defer(
         move || open_export(&req.data, req.passphrase.expose()),
         |app, opened| {
+            let mut tokens = None;
             let committed = opened.and_then(|data| {
+                // Checked before anything is written: a bad token list fails the whole import.
+                // The plan restores `api_tokens.json` only from a 4.1 export (as Pulse).
+                if data.version == EXPORT_VERSION {
+                    if let Some(v) = data.api_tokens.as_ref().filter(|v| !v.is_null()) {
+                        tokens = Some(
+                            TokenStore::parse_records(v)
+                                .map_err(crate::config::ConfigError::Invalid)?,
+                        );
+                    }
+                }
                 let store = app.config.store()?;
                 let plan = ImportPlan::prepare(store, data, &app.config.nodes)?;
                 plan.commit(store, UtcTime::now())
             });
             match committed {
                 Ok(outcome) => {
+                    // Everything the import restored is taken up by its owner now: tokens
+                    // (below), nodes (the monitor follows `nodes_revision`), settings (applied
+                    // at run time), metadata, alerts.
+                    if let Some(records) = tokens.take() {
+                        let count = records.len();
+                        if let Err(e) = app.security.tokens.adopt(records) {
+                            crate::log_warn!("imported API tokens not re-saved", error = e);
+                        }
+                        crate::log_info!("API tokens restored from the import", tokens = count);
+                    }
                     for notice in &outcome.notices {
                         crate::log_warn!("configuration import", notice = notice);
                     }
@@ -113,6 +137,7 @@ fn import(app: &mut App, ctx: &Ctx) -> Outcome {
                     }
                     app.config.discovery.invalidate();
                     app.reload_notifications();
+                    app.apply_runtime_settings();
                     Reply::json(
                         200,
                         &json!({ "status": "success", "message": "Configuration imported successfully" }),

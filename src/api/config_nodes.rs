@@ -56,9 +56,8 @@ fn success(status: u16, message: &str, id: Option<&str>) -> Reply {
 }
 
 fn list(app: &mut App, _: &Ctx) -> Outcome {
-    let now = Instant::now();
-    let cfg = &app.config;
-    let views = cfg.nodes.views(&|t, name| cfg.is_connected(t, name, now));
+    // In demo mode the demo instances follow, read-only (see `config_view`).
+    let views = crate::api::config_view::node_views(app, Instant::now());
     Reply::json(200, &views).into()
 }
 

@@ -4,7 +4,7 @@
 
 use crate::api::config_nodes::after_save;
 use crate::config::error::ConfigError;
-use crate::config::metadata::{GuestKey, GuestMetadataStore, GuestMetadataUpdate};
+use crate::config::metadata::{GuestKey, GuestMetadata, GuestMetadataStore, GuestMetadataUpdate};
 use crate::config::state::Saved;
 use crate::core::app::App;
 use crate::core::outcome::Outcome;
@@ -12,6 +12,7 @@ use crate::core::writer::Ticket;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
 use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
+use serde_json::Value;
 
 #[derive(Clone, Copy)]
 enum Kind {
@@ -40,13 +41,28 @@ fn saved(kind: Kind) -> Saved {
     }
 }
 
-/// The stored key for the request's `{id}`. For guests, `<node>/<vmid>` maps to the state's id
-/// for a standalone node (`<node>-<vmid>`); resolving cluster guests needs live state (the lead
-/// wires a lookup once the state model exists). Docker ids are used as given.
-fn key(ctx: &Ctx, kind: Kind) -> Result<String, Reply> {
+/// The stored key for the request's `{id}`. For guests, `<node>/<vmid>` is looked up in the live
+/// state, so both forms name the one id `/api/state` uses for that guest (`<instance>-<node>-<vmid>`
+/// in a cluster); a guest not (yet) in the state falls back to the standalone form
+/// `<node>-<vmid>`. Docker ids are used as given.
+fn key(app: &App, ctx: &Ctx, kind: Kind) -> Result<String, Reply> {
     let raw = ctx.param("id");
+    let state = app.polling.core.state();
+    let lookup = |node: &str, vmid: u32| {
+        state
+            .vms()
+            .filter(|g| g.node == node && g.vmid == vmid)
+            .map(|g| g.id.clone())
+            .chain(
+                state
+                    .containers()
+                    .filter(|g| g.node == node && g.vmid == vmid)
+                    .map(|g| g.id.clone()),
+            )
+            .next()
+    };
     match kind {
-        Kind::Guest => GuestKey::parse(raw).map(|k| k.resolve(&|_, _| None)),
+        Kind::Guest => GuestKey::parse(raw).map(|k| k.resolve(&lookup)),
         Kind::Docker => match GuestKey::parse(raw) {
             Ok(GuestKey::Id(id)) => Ok(id),
             _ => Err(ConfigError::Invalid(
@@ -57,23 +73,48 @@ fn key(ctx: &Ctx, kind: Kind) -> Result<String, Reply> {
     .map_err(Reply::from)
 }
 
+/// A record as the API shows it: the original's fields plus the document's names for the same
+/// values (`consoleUrl` = `customUrl`, `notes` = `description`), so a client reads back what it
+/// wrote under either name.
+fn view(rec: &GuestMetadata) -> Value {
+    let mut v = serde_json::to_value(rec).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        if !rec.custom_url.is_empty() {
+            obj.insert("consoleUrl".into(), Value::from(rec.custom_url.clone()));
+        }
+        if !rec.description.is_empty() {
+            obj.insert("notes".into(), Value::from(rec.description.clone()));
+        }
+    }
+    v
+}
+
 fn list(app: &App, kind: Kind) -> Outcome {
-    Reply::json(200, store(app, kind).all()).into()
+    let all: serde_json::Map<String, Value> = store(app, kind)
+        .all()
+        .iter()
+        .map(|(id, rec)| (id.clone(), view(rec)))
+        .collect();
+    Reply::json(200, &all).into()
 }
 
 fn get(app: &App, ctx: &Ctx, kind: Kind) -> Outcome {
-    match key(ctx, kind) {
-        Ok(id) => Reply::json(200, &store(app, kind).get(&id)).into(),
+    match key(app, ctx, kind) {
+        Ok(id) => Reply::json(200, &view(&store(app, kind).get(&id))).into(),
         Err(reply) => reply.into(),
     }
 }
 
 fn set(app: &mut App, ctx: &Ctx, kind: Kind) -> Outcome {
-    let id = match key(ctx, kind) {
+    let id = match key(app, ctx, kind) {
         Ok(id) => id,
         Err(reply) => return reply.into(),
     };
-    let update: GuestMetadataUpdate = match ctx.req.json() {
+    let update = match ctx
+        .req
+        .json::<Value>()
+        .and_then(|v| GuestMetadataUpdate::from_value(&v).map_err(Reply::from))
+    {
         Ok(u) => u,
         Err(reply) => return reply.into(),
     };
@@ -83,13 +124,15 @@ fn set(app: &mut App, ctx: &Ctx, kind: Kind) -> Outcome {
         Ok((rec, ticket))
     });
     match result {
-        Ok((rec, ticket)) => after_save(ticket, saved(kind), move |_| Reply::json(200, &rec)),
+        Ok((rec, ticket)) => {
+            after_save(ticket, saved(kind), move |_| Reply::json(200, &view(&rec)))
+        }
         Err(e) => Reply::from(e).into(),
     }
 }
 
 fn delete(app: &mut App, ctx: &Ctx, kind: Kind) -> Outcome {
-    let id = match key(ctx, kind) {
+    let id = match key(app, ctx, kind) {
         Ok(id) => id,
         Err(reply) => return reply.into(),
     };

@@ -9,6 +9,7 @@ pub mod backups;
 pub mod charts;
 pub mod config_export;
 pub mod config_nodes;
+pub mod config_view;
 pub mod diagnostics;
 pub mod guest_metadata;
 pub mod health;

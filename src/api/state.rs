@@ -21,9 +21,37 @@ fn storage_list(app: &mut App, _: &Ctx) -> Outcome {
     .into()
 }
 
+/// `GET /api/storage/<node-id>` (the document's form): the storage that node sees, its own and
+/// the cluster's shared storage, as a list. A node is matched by state id (`<instance>-<node>`)
+/// or, when unambiguous, by name. Otherwise the parameter is a storage id (Pulse's form), answered
+/// with that one entry.
 fn storage_one(app: &mut App, ctx: &Ctx) -> Outcome {
     let id = ctx.param("id");
-    match app.polling.core.state().storage_by_id(id) {
+    let state = app.polling.core.state();
+    let by_id = state.node(id);
+    let by_name: Vec<_> = state.nodes().filter(|n| n.name == id).collect();
+    let node = by_id.or(if by_name.len() == 1 {
+        by_name.first().copied()
+    } else {
+        None
+    });
+    if let Some(node) = node {
+        let list: Vec<_> = state
+            .storages()
+            .filter(|s| {
+                s.instance == node.instance
+                    && (s.node == node.name
+                        || s.node_ids.contains(&node.id)
+                        || s.nodes.contains(&node.name))
+            })
+            .collect();
+        return Reply::json(
+            200,
+            &json!({ "node": node.id, "data": list, "timestamp": crate::util::time::unix_now() }),
+        )
+        .into();
+    }
+    match state.storage_by_id(id) {
         Some(s) => Reply::json(
             200,
             &json!({ "data": s, "timestamp": crate::util::time::unix_now() }),

@@ -20,29 +20,45 @@ fn effective(app: &App) -> SystemSettings {
     app.config.system.with_env(&env_lookup(app)).0
 }
 
-/// `GET /api/config`: the few values the UI's header needs.
-fn config_summary(app: &mut App, _: &Ctx) -> Outcome {
+/// `GET /api/config`: the values the UI's header needs (`csrfProtection`, `autoUpdateEnabled`,
+/// `updateChannel`) and, as the document promises, the whole configuration: `system` (the
+/// settings the process runs with), `envOverrides`, `nodes` (as `/api/config/nodes` shows them,
+/// secrets only as `hasPassword`/`hasToken`) and `guestMetadataCount`. The route is
+/// `monitoring:read`; the settings parts need `settings:read` too, so a read-only monitoring
+/// token sees the header values only (as in Pulse).
+fn config_summary(app: &mut App, ctx: &Ctx) -> Outcome {
     let s = effective(app);
     let channel = if s.update_channel.is_empty() {
         "stable".to_string()
     } else {
-        s.update_channel
+        s.update_channel.clone()
     };
-    Reply::json(
-        200,
-        // Session callers must send the CSRF token on every state-changing request.
-        &json!({ "csrfProtection": true, "autoUpdateEnabled": s.auto_update_enabled, "updateChannel": channel }),
-    )
-    .into()
+    // Session callers must send the CSRF token on every state-changing request.
+    let mut body = json!({ "csrfProtection": true, "autoUpdateEnabled": s.auto_update_enabled, "updateChannel": channel });
+    if ctx.principal.has_scope(Scope::SettingsRead) {
+        let (_, overrides) = app.config.system.with_env(&env_lookup(app));
+        let nodes = crate::api::config_view::node_views(app, std::time::Instant::now());
+        body["system"] = serde_json::to_value(runtime_view(app)).unwrap_or_default();
+        body["envOverrides"] = serde_json::to_value(overrides).unwrap_or_default();
+        body["nodes"] = serde_json::to_value(nodes).unwrap_or_default();
+        body["guestMetadataCount"] = json!(app.config.metadata.all().len());
+        body["demoMode"] = json!(app.polling.demo.is_some());
+    }
+    Reply::json(200, &body).into()
 }
 
-/// `GET /api/config/system`: effective settings without `envOverrides`, with the values the
-/// process actually runs with (port, connection timeout) filled in, as Pulse reports them.
-fn config_system(app: &mut App, _: &Ctx) -> Outcome {
+/// The effective settings with the values the process actually runs with (port, connection
+/// timeout) filled in, as Pulse reports them from `GET /api/config/system`.
+fn runtime_view(app: &App) -> SystemSettings {
     let mut s = effective(app);
     s.frontend_port = i64::from(app.cfg.port);
     s.connection_timeout = i64::try_from(app.cfg.connection_timeout.as_secs()).unwrap_or(i64::MAX);
-    Reply::json(200, &s).into()
+    s
+}
+
+/// `GET /api/config/system`: effective settings without `envOverrides`.
+fn config_system(app: &mut App, _: &Ctx) -> Outcome {
+    Reply::json(200, &runtime_view(app)).into()
 }
 
 /// `GET /api/system/settings` (and `/api/settings`): effective settings plus `envOverrides`.
@@ -57,7 +73,13 @@ fn update_settings(app: &mut App, ctx: &Ctx) -> Outcome {
         Err(reply) => return reply.into(),
     };
     let mut next = app.config.system.clone();
-    let changed = match next.apply_update(&patch) {
+    // What the GET endpoints show: read-only keys sent back with these values are accepted.
+    let views = [
+        serde_json::to_value(&app.config.system).unwrap_or_default(),
+        serde_json::to_value(effective(app)).unwrap_or_default(),
+        serde_json::to_value(runtime_view(app)).unwrap_or_default(),
+    ];
+    let changed = match next.apply_checked(&patch, &env_lookup(app), &views) {
         Ok(changed) => changed,
         Err(e) => return Reply::from(e).into(),
     };

@@ -193,7 +193,7 @@ impl Principal {
         matches!(self, Principal::Session { .. } | Principal::Token { .. })
     }
 
-    fn has_scope(&self, scope: Scope) -> bool {
+    pub fn has_scope(&self, scope: Scope) -> bool {
         match self {
             Principal::Token { scopes, .. } => {
                 scopes.iter().any(|s| s == "*" || s == scope.as_str())

@@ -332,6 +332,44 @@ impl TokenStore {
         added
     }
 
+    /// Parses an `api_tokens.json` document (a configuration import's `apiTokens` section), with
+    /// `load`'s rules: `null` is none, missing scopes are full access, duplicates drop. Run before
+    /// the import commits, so a bad section fails the whole import.
+    pub fn parse_records(value: &serde_json::Value) -> Result<Vec<TokenRecord>, String> {
+        let parsed: Option<Vec<TokenRecord>> =
+            serde_json::from_value(value.clone()).map_err(|e| format!("apiTokens: {e}"))?;
+        let mut out: Vec<TokenRecord> = Vec::new();
+        for mut r in parsed.unwrap_or_default() {
+            if r.scopes.is_empty() {
+                r.scopes = vec![Scope::All.as_str().to_string()];
+            }
+            if r.hash.len() != 64 || !r.hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("apiTokens: token {:?} has no valid hash", r.id));
+            }
+            r.from_env = false;
+            if !out.iter().any(|e| e.hash == r.hash) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A configuration import restored `api_tokens.json`: its tokens replace the stored ones at
+    /// once (environment tokens stay), so a token only in the backup works and one the backup
+    /// dropped stops working, without a restart. The list is queued on the writer again, so an
+    /// older save still in its queue can never land last and bring the old tokens back.
+    pub fn adopt(&mut self, records: Vec<TokenRecord>) -> Result<(), TokenStoreError> {
+        let env: Vec<TokenRecord> = self.records.drain(..).filter(|r| r.from_env).collect();
+        self.records = records;
+        for r in env {
+            if !self.records.iter().any(|e| e.hash == r.hash) {
+                self.records.push(r);
+            }
+        }
+        self.dirty = false;
+        self.save()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }

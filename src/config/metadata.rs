@@ -35,7 +35,8 @@ pub struct GuestMetadata {
     pub extra: Map<String, Value>,
 }
 
-/// Body of `PUT/POST /api/guests/metadata/<id>`. Keys present change; `""` clears.
+/// Body of `PUT/POST /api/guests/metadata/<id>`. Keys present change; `""` clears. Parse it with
+/// [`GuestMetadataUpdate::from_value`] in the API.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GuestMetadataUpdate {
@@ -43,6 +44,73 @@ pub struct GuestMetadataUpdate {
     pub custom_url: Option<String>,
     pub description: Option<String>,
     pub tags: Option<Vec<String>>,
+}
+
+impl GuestMetadataUpdate {
+    /// The API body. The document's names (`consoleUrl`, `notes`) are the original's `customUrl`
+    /// and `description`; both may come (a record read back and sent again) if they agree. `id`
+    /// is ignored (it comes from the path). Any other key is a 400 naming it, never a 200 that
+    /// stores nothing.
+    pub fn from_value(v: &Value) -> Result<GuestMetadataUpdate, ConfigError> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| ConfigError::Invalid("body must be a JSON object".to_string()))?;
+        let text = |key: &str| -> Result<Option<String>, ConfigError> {
+            match obj.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(ConfigError::Invalid(format!("{key} must be a string"))),
+            }
+        };
+        let one_of = |keys: &[&str]| -> Result<Option<String>, ConfigError> {
+            let mut found: Option<(String, &str)> = None;
+            for key in keys {
+                if let Some(v) = text(key)? {
+                    match &found {
+                        Some((prev, pk)) if *prev != v => {
+                            return Err(ConfigError::Invalid(format!(
+                                "{pk} and {key} name the same field and disagree"
+                            )))
+                        }
+                        _ => found = Some((v, key)),
+                    }
+                }
+            }
+            Ok(found.map(|(v, _)| v))
+        };
+        for key in obj.keys() {
+            if !matches!(
+                key.as_str(),
+                "id" | "customUrl" | "customURL" | "consoleUrl" | "description" | "notes" | "tags"
+            ) {
+                return Err(ConfigError::Invalid(format!(
+                    "unknown field {key:?} (expected consoleUrl/customUrl, notes/description, tags)"
+                )));
+            }
+        }
+        let tags = match obj.get("tags") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(a)) => Some(
+                a.iter()
+                    .map(|t| {
+                        t.as_str().map(str::to_string).ok_or_else(|| {
+                            ConfigError::Invalid("tags must be a list of strings".to_string())
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(_) => {
+                return Err(ConfigError::Invalid(
+                    "tags must be a list of strings".to_string(),
+                ))
+            }
+        };
+        Ok(GuestMetadataUpdate {
+            custom_url: one_of(&["customUrl", "customURL", "consoleUrl"])?,
+            description: one_of(&["description", "notes"])?,
+            tags,
+        })
+    }
 }
 
 /// How a request names a guest.
@@ -212,6 +280,24 @@ mod tests {
 
     fn upd(json: &str) -> GuestMetadataUpdate {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn document_names_and_unknown_keys() {
+        let u = GuestMetadataUpdate::from_value(&serde_json::json!({
+            "consoleUrl": "https://c.example/vm/100", "notes": "db", "id": "x",
+            "customUrl": "https://c.example/vm/100"
+        }))
+        .unwrap();
+        assert_eq!(u.custom_url.as_deref(), Some("https://c.example/vm/100"));
+        assert_eq!(u.description.as_deref(), Some("db"));
+        let err =
+            GuestMetadataUpdate::from_value(&serde_json::json!({"consoleURL": "x"})).unwrap_err();
+        assert!(err.to_string().contains("consoleURL"), "{err}");
+        let err =
+            GuestMetadataUpdate::from_value(&serde_json::json!({"notes": "a", "description": "b"}))
+                .unwrap_err();
+        assert!(err.to_string().contains("disagree"), "{err}");
     }
 
     #[test]

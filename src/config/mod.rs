@@ -20,5 +20,6 @@ pub mod persist;
 pub mod state;
 pub mod system;
 pub mod system_env;
+pub mod system_patch;
 
 pub use error::ConfigError;

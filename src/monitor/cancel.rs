@@ -123,6 +123,10 @@ impl PveApi for Cancellable<'_> {
         self.check()?;
         self.inner.cluster_replication()
     }
+    fn node_replication(&mut self, node: &str) -> Result<Vec<serde_json::Value>, ProxmoxError> {
+        self.check()?;
+        self.inner.node_replication(node)
+    }
     fn node_tasks(&mut self, node: &str) -> Result<Vec<Task>, ProxmoxError> {
         self.check()?;
         self.inner.node_tasks(node)

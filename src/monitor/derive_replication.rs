@@ -192,6 +192,25 @@ pub fn build_replication_jobs(
         .collect()
 }
 
+/// Adds each status row's fields to the configuration row of the same job `id`, keeping what
+/// the configuration says where both have a key.
+pub fn merge_replication_state(rows: &mut [serde_json::Value], status: &[serde_json::Value]) {
+    for st in status.iter().filter_map(serde_json::Value::as_object) {
+        let Some(id) = st.get("id").and_then(serde_json::Value::as_str) else {
+            continue;
+        };
+        let row = rows
+            .iter_mut()
+            .filter_map(serde_json::Value::as_object_mut)
+            .find(|r| r.get("id").and_then(serde_json::Value::as_str) == Some(id));
+        if let Some(row) = row {
+            for (k, v) in st {
+                row.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +263,26 @@ mod tests {
         assert_eq!(jobs[2].job_id, "102-3");
         assert_eq!(jobs[3].job_id, "job-lab-3");
         assert_eq!(jobs[3].polled_at, 5);
+    }
+
+    #[test]
+    fn node_state_fills_the_cluster_rows() {
+        let mut rows = vec![
+            json!({"id": "100-0", "guest": 100, "source": "pve1", "target": "pve2", "schedule": "*/15"}),
+            json!({"id": "101-0", "guest": 101, "source": "pve2", "target": "pve1"}),
+        ];
+        let status = vec![
+            json!({"id": "100-0", "guest": 100, "last_sync": 1_700_000_000, "next_sync": 1_700_000_900,
+                                 "duration": 3.5, "fail_count": 1, "error": "boom", "schedule": "other"}),
+        ];
+        merge_replication_state(&mut rows, &status);
+        assert_eq!(rows[0]["last_sync"], 1_700_000_000);
+        assert_eq!(rows[0]["schedule"], "*/15", "the configuration wins");
+        assert!(rows[1].get("last_sync").is_none());
+        let jobs = build_replication_jobs("c", &rows, &[], 1_700_000_100_000);
+        assert_eq!(jobs[0].last_sync_unix, Some(1_700_000_000));
+        assert!(jobs[0].next_sync_time.is_some());
+        assert_eq!((jobs[0].duration_seconds, jobs[0].fail_count), (3, 1));
+        assert_eq!(jobs[0].error, "boom");
     }
 }

@@ -32,6 +32,10 @@ pub trait PbsApi {
         backup_type: &str,
         backup_id: &str,
     ) -> Result<Vec<BackupSnapshot>, ProxmoxError>;
+    /// `/admin/{sync,verify,prune,gc}`: job listings with their state (see `pbs_jobs`).
+    fn job_list(&mut self, _kind: &str) -> Result<Vec<serde_json::Value>, ProxmoxError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Every backup snapshot of every namespace of the given datastores. `None` when no datastore
@@ -57,23 +61,31 @@ pub fn poll_pbs_backups(
                 let Ok(snaps) = api.snapshots(store, &ns, &g.backup_type, &g.backup_id) else {
                     continue;
                 };
-                out.extend(snaps.iter().map(|s| PBSBackup {
-                    id: format!(
-                        "pbs-{name}-{store}-{ns}-{}-{}-{}",
-                        s.backup_type, s.backup_id, s.backup_time
-                    ),
-                    instance: name.to_string(),
-                    datastore: store.clone(),
-                    namespace: ns.clone(),
-                    backup_type: s.backup_type.clone(),
-                    vmid: s.backup_id.clone(),
-                    backup_time: UtcTime::from_unix(s.backup_time),
-                    size: bytes(s.size),
-                    protected: s.protected.unwrap_or(false),
-                    verified: s.verified(),
-                    comment: s.comment.clone().unwrap_or_default(),
-                    files: s.files.iter().map(|f| f.filename().to_string()).collect(),
-                    owner: s.owner.clone().unwrap_or_default(),
+                out.extend(snaps.iter().map(|s| {
+                    PBSBackup {
+                        id: format!(
+                            "pbs-{name}-{store}-{ns}-{}-{}-{}",
+                            s.backup_type, s.backup_id, s.backup_time
+                        ),
+                        instance: name.to_string(),
+                        datastore: store.clone(),
+                        namespace: ns.clone(),
+                        backup_type: s.backup_type.clone(),
+                        vmid: s.backup_id.clone(),
+                        backup_time: UtcTime::from_unix(s.backup_time),
+                        size: bytes(s.size),
+                        protected: s.protected.unwrap_or(false),
+                        verified: s.verified(),
+                        verification: s
+                            .verification
+                            .as_ref()
+                            .and_then(|v| v.state())
+                            .unwrap_or("none")
+                            .to_string(),
+                        comment: s.comment.clone().unwrap_or_default(),
+                        files: s.files.iter().map(|f| f.filename().to_string()).collect(),
+                        owner: s.owner.clone().unwrap_or_default(),
+                    }
                 }));
             }
         }
@@ -123,6 +135,7 @@ pub fn poll_pbs(
         None => api.datastores().map_err(|e| classify(&e))?,
     };
     inst.datastores = stores.iter().map(|s| datastore(api, &s.store)).collect();
+    super::pbs_jobs::fill_jobs(&mut inst, &mut |kind| api.job_list(kind));
     Ok(inst)
 }
 
@@ -178,6 +191,7 @@ fn datastore(api: &mut dyn PbsApi, store: &str) -> PBSDatastore {
         error: String::new(),
         namespaces,
         deduplication_factor: dedup,
+        garbage_collection: None,
     }
 }
 
@@ -211,5 +225,8 @@ impl PbsApi for crate::proxmox::PbsClient {
         backup_id: &str,
     ) -> Result<Vec<BackupSnapshot>, ProxmoxError> {
         crate::proxmox::PbsClient::snapshots(self, store, ns, backup_type, backup_id)
+    }
+    fn job_list(&mut self, kind: &str) -> Result<Vec<serde_json::Value>, ProxmoxError> {
+        crate::proxmox::PbsClient::job_list(self, kind)
     }
 }

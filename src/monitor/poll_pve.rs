@@ -16,7 +16,7 @@ use super::derive_guest::{
 use super::derive_pve::{
     build_node, build_storage, last_node_rrd, node_memory, node_needs_rrd, NodeContext,
 };
-use super::derive_replication::{build_replication_jobs, GuestInfo};
+use super::derive_replication::{build_replication_jobs, merge_replication_state, GuestInfo};
 use super::details::{DetailAges, DetailConfig, DetailKind, DetailPlanner, Wanted};
 use super::poll_pve_backups::poll_pve_backups;
 use super::poll_pve_details::{fetch, DetailJob, DetailResult, HeldDetails};
@@ -67,6 +67,11 @@ pub trait PveApi {
     fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError>;
     /// `GET /cluster/replication`, rows as raw JSON (their shape varies between releases).
     fn cluster_replication(&mut self) -> Result<Vec<serde_json::Value>, ProxmoxError>;
+    /// `GET /nodes/{node}/replication`: the jobs this node runs with their state (last/next
+    /// sync, duration, fail count, error), which `/cluster/replication` does not carry.
+    fn node_replication(&mut self, _node: &str) -> Result<Vec<serde_json::Value>, ProxmoxError> {
+        Ok(Vec::new())
+    }
     fn node_tasks(&mut self, node: &str) -> Result<Vec<Task>, ProxmoxError>;
     fn storage_content(
         &mut self,
@@ -648,20 +653,41 @@ fn build_guests(
 }
 
 /// Replication jobs with their guests' names; an instance without replication support
-/// (404/501) has none, any other failure keeps the previous list (`None`).
+/// (404/501) has none, any other failure keeps the previous list (`None`). The job state (last
+/// and next sync, duration, fail count, error) comes from `/nodes/{source}/replication`, asked
+/// only of online nodes that are the source of a job: at most one request per node, none on a
+/// cluster without replication. A node that fails to answer leaves its jobs without state.
 fn replication_jobs(
     api: &mut dyn PveApi,
     instance: &str,
     snap: &PveSnapshot,
     now_ms: i64,
 ) -> Option<Vec<ReplicationJobFrontend>> {
-    let rows = match api.cluster_replication() {
+    let mut rows = match api.cluster_replication() {
         Ok(rows) => rows,
         Err(ProxmoxError::Http {
             status: 404 | 501, ..
         }) => Vec::new(),
         Err(_) => return None,
     };
+    let mut sources: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.get("source").and_then(serde_json::Value::as_str))
+        .filter(|s| {
+            snap.nodes
+                .iter()
+                .any(|n| n.name == *s && n.status == "online")
+        })
+        .map(str::to_string)
+        .collect();
+    sources.sort();
+    sources.dedup();
+    for node in sources {
+        let Ok(status) = api.node_replication(&node) else {
+            continue;
+        };
+        merge_replication_state(&mut rows, &status);
+    }
     let vms = snap.vms.iter().map(|v| GuestInfo {
         vmid: v.vmid,
         name: v.name.clone(),

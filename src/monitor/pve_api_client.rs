@@ -69,6 +69,13 @@ impl PveApi for crate::proxmox::PveClient {
     fn cluster_replication(&mut self) -> Result<Vec<serde_json::Value>, ProxmoxError> {
         crate::proxmox::PveClient::get_json(self, "/cluster/replication")
     }
+    fn node_replication(&mut self, node: &str) -> Result<Vec<serde_json::Value>, ProxmoxError> {
+        let path = format!(
+            "/nodes/{}/replication",
+            percent_encoding::utf8_percent_encode(node, percent_encoding::NON_ALPHANUMERIC)
+        );
+        crate::proxmox::PveClient::get_json(self, &path)
+    }
     fn node_tasks(&mut self, node: &str) -> Result<Vec<Task>, ProxmoxError> {
         crate::proxmox::PveClient::node_tasks(self, node)
     }

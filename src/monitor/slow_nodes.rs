@@ -151,6 +151,9 @@ impl PveApi for SlowNodeGuard<'_> {
     fn cluster_replication(&mut self) -> Result<Vec<serde_json::Value>, ProxmoxError> {
         self.inner.cluster_replication()
     }
+    fn node_replication(&mut self, node: &str) -> Result<Vec<serde_json::Value>, ProxmoxError> {
+        self.on_node(node, |a| a.node_replication(node))
+    }
     fn node_tasks(&mut self, node: &str) -> Result<Vec<Task>, ProxmoxError> {
         self.on_node(node, |a| a.node_tasks(node))
     }

@@ -26,6 +26,12 @@ impl PbsClient {
         })
     }
 
+    /// `GET /admin/<kind>` for `sync`, `verify`, `prune`, `gc`: job rows as raw JSON (their
+    /// fields vary between releases; `monitor::pbs_jobs` reads every spelling).
+    pub fn job_list(&mut self, kind: &str) -> Result<Vec<serde_json::Value>, ProxmoxError> {
+        self.api.get_list(&format!("/admin/{kind}"))
+    }
+
     /// `GET /version`.
     pub fn version(&mut self) -> Result<Version, ProxmoxError> {
         self.api.get("/version")

@@ -115,6 +115,8 @@ pub struct PBSBackup {
     pub size: i64,
     pub protected: bool,
     pub verified: bool,
+    /// The last verification's state (`ok`, `failed`), `none` when never verified.
+    pub verification: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub comment: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -23,7 +23,9 @@ pub struct PBSInstance {
     pub memory_total: i64,
     pub uptime: i64,
     pub datastores: Vec<PBSDatastore>,
-    /// Job lists: declared by the original, never filled; always `[]` here.
+    /// Job lists (`monitor::pbs_jobs`): sync, verify, prune and garbage collection with last
+    /// run state and next run. `backupJobs` (declared by the original, never filled) stays `[]`:
+    /// backup jobs are PVE's.
     pub backup_jobs: Vec<serde_json::Value>,
     pub sync_jobs: Vec<serde_json::Value>,
     pub verify_jobs: Vec<serde_json::Value>,
@@ -50,6 +52,24 @@ pub struct PBSDatastore {
     pub namespaces: Vec<PBSNamespace>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deduplication_factor: Option<f64>,
+    /// The datastore's garbage collection: last run state, when, what it freed and left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub garbage_collection: Option<PBSGarbageCollection>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PBSGarbageCollection {
+    /// `ok`, `error`, `running` or `never`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<UtcTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<UtcTime>,
+    pub removed_bytes: i64,
+    pub pending_bytes: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub error: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

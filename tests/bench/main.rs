@@ -11,6 +11,7 @@ mod support;
 mod util;
 
 mod alerts;
+mod backups;
 mod front_door;
 mod history;
 mod loop_latency;

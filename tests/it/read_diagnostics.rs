@@ -48,7 +48,16 @@ fn diagnostics_reports_nodes_errors_and_this_runtime() {
         }),
     );
 
+    // Cluster members come from the poll; the connection tests are live, so the first answer
+    // (cached for 45 s) already has them once the state knows the members.
     let deadline = Instant::now() + Duration::from_secs(30);
+    while s.get("/api/state").json()["nodes"]
+        .as_array()
+        .is_none_or(|n| n.iter().filter(|n| n["instance"] == "lab").count() < 2)
+    {
+        assert!(Instant::now() < deadline, "lab never polled");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let (v, cached_at) = loop {
         let r = s.get("/api/diagnostics");
         assert_eq!(r.status, 200);
@@ -128,4 +137,76 @@ fn simple_stats_is_a_self_contained_page_fed_by_the_live_feed() {
     );
     // Data endpoints next to it stay protected.
     assert_eq!(s.get("/api/diagnostics").status, 401);
+}
+
+/// The connection tests are live (a node that stops answering reads disconnected on the next
+/// refresh, not when its poll notices), and a refresh is cached for 45 s: a second call inside
+/// the window gets the same payload and `X-Diagnostics-Cached-At`, without probing again; a
+/// change of the node configuration refreshes at once.
+#[test]
+fn diagnostics_tests_live_and_caches_for_45_seconds() {
+    let sim = Simulator::start(SimConfig {
+        nodes: 1,
+        guests: 1,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let s = TestServer::start(&[]);
+    add_node(
+        &s,
+        serde_json::json!({
+            "type": "pve", "name": "live", "host": sim.https_url(Product::Pve),
+            "tokenName": pulse::sim::TOKEN_ID, "tokenValue": sim.token_secret(),
+            "fingerprint": sim.fingerprint(), "verifySSL": true,
+        }),
+    );
+    let first = s.get("/api/diagnostics");
+    assert_eq!(first.status, 200);
+    let at = first.header("x-diagnostics-cached-at").unwrap().to_string();
+    let v = first.json();
+    let node = &v["nodes"][0];
+    assert_eq!(
+        (node["name"].as_str(), node["connected"].as_bool()),
+        (Some("live"), Some(true)),
+        "{v}"
+    );
+    assert_eq!(node["details"]["node_count"], 1, "from the live test: {v}");
+    assert!(node["latencyMs"].is_u64(), "{v}");
+
+    // The host goes away: inside the window the cached answer stands, unchanged.
+    drop(sim);
+    std::thread::sleep(Duration::from_millis(1100));
+    let again = s.get("/api/diagnostics");
+    assert_eq!(again.header("x-diagnostics-cached-at"), Some(at.as_str()));
+    assert_eq!(again.json(), v);
+
+    // A configuration change refreshes at once, and the live test sees the host gone.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    add_node(
+        &s,
+        serde_json::json!({
+            "type": "pbs", "name": "backup", "host": format!("https://127.0.0.1:{port}"),
+            "tokenName": "u@pbs!t", "tokenValue": "x", "verifySSL": false,
+        }),
+    );
+    let fresh = s.get("/api/diagnostics");
+    assert_ne!(fresh.header("x-diagnostics-cached-at"), Some(at.as_str()));
+    let v = fresh.json();
+    assert_eq!(v["nodes"][0]["connected"], false, "{v}");
+    assert!(v["nodes"][0]["error"].as_str().is_some(), "{v}");
+    assert_eq!(v["pbs"][0]["name"], "backup");
+    assert_eq!(v["pbs"][0]["connected"], false);
+    let errors: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.as_str())
+        .collect();
+    assert!(errors.iter().any(|e| e.starts_with("live: ")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("backup: ")),
+        "{errors:?}"
+    );
 }

@@ -19,6 +19,9 @@ pub fn route(e: &Estate, t: i64, segs: &[&str], req: &Request) -> Response {
                 .map(|s| json!({"store": s, "comment": format!("{s} datastore")}))
                 .collect(),
         )),
+        ["admin", kind @ ("sync" | "verify" | "prune" | "gc")] => {
+            Response::data(Value::Array(jobs(e, kind, t)))
+        }
         ["status", "datastore-usage"] => Response::data(Value::Array(
             e.pbs_stores.iter().map(|s| usage(e, s, t)).collect(),
         )),
@@ -219,6 +222,45 @@ fn snapshots(e: &Estate, g: &Group) -> Vec<Value> {
                 o["verification"] = json!({"state": state, "upid": format!("UPID:pbs:000030B1:000082AF:0000000F:{:08X}:verificationjob:main\\x3aweekly:root@pam:", time + 3600)});
             }
             o
+        })
+        .collect()
+}
+
+/// `/admin/{sync,verify,prune,gc}` as PBS 3/4 answer them (shapes from real captures): per
+/// datastore a daily verify job (the first store's last run failed), a nightly prune job and
+/// its GC (as `/admin/datastore/<store>/gc`: the second store never ran); one sync job from a
+/// remote that is failing.
+fn jobs(e: &Estate, kind: &str, t: i64) -> Vec<Value> {
+    let day = 86_400;
+    let midnight = t - t.rem_euclid(day);
+    e.pbs_stores
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| kind != "sync" || *i == 0)
+        .map(|(i, store)| {
+            let ran = midnight + 3 * 3600 - if t - midnight < 3 * 3600 { day } else { 0 };
+            let next = ran + day;
+            let upid = format!("UPID:pbs:000030B1:000082AF:0000000F:{ran:08X}:{kind}:{store}:root@pam:");
+            match kind {
+                "sync" => json!({
+                    "id": format!("pull-{store}"), "store": store, "remote": "offsite",
+                    "remote-store": "mirror", "schedule": "hourly", "last-run-upid": upid,
+                    "last-run-endtime": t - t.rem_euclid(3600), "next-run": t - t.rem_euclid(3600) + 3600,
+                    "last-run-state": "connection error: Connection refused (os error 111)",
+                }),
+                "verify" => json!({
+                    "id": "weekly", "store": store, "ignore-verified": true, "outdated-after": 30,
+                    "schedule": "03:00", "last-run-upid": upid, "last-run-endtime": ran + 600,
+                    "next-run": next,
+                    "last-run-state": if i == 0 { "verification failed - please check the log for details" } else { "OK" },
+                }),
+                "prune" => json!({
+                    "id": format!("prune-{store}"), "store": store, "schedule": "02:00",
+                    "keep-daily": 7, "keep-weekly": 4, "last-run-upid": upid,
+                    "last-run-endtime": ran - 3600 + 30, "next-run": next - 3600, "last-run-state": "OK",
+                }),
+                _ => gc(e, store),
+            }
         })
         .collect()
 }
