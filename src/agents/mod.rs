@@ -9,6 +9,7 @@
 //! heartbeat twice, is one host everywhere. `lastSeen` is Pulse's clock (an agent with a
 //! wrong clock must not look offline); the agent's timestamp only orders its reports.
 
+pub mod demo;
 pub mod docker;
 pub mod host;
 pub mod issues;
@@ -111,6 +112,8 @@ pub struct Agents {
     pub removed: BTreeMap<String, Removed>,
     /// Bumped on every change, so the loop knows when to republish.
     revision: u64,
+    /// Demo mode: when the demo agents last reported, and how many times.
+    pub demo_fed: Option<(i64, i64)>,
     next_command: u64,
 }
 
@@ -164,6 +167,15 @@ impl Agents {
             self.touch();
         }
         changes
+    }
+
+    /// Removes the demo estate's agents (demo mode ended).
+    pub fn forget_demo(&mut self) {
+        self.demo_fed = None;
+        let demo = |agent: &str| agent.starts_with(demo::DEMO_PREFIX);
+        self.docker.retain(|_, h| !demo(&h.report.agent.id));
+        self.hosts.retain(|_, h| !demo(&h.report.agent.id));
+        self.touch();
     }
 
     /// `dockerHosts` of the state, sorted by display name.

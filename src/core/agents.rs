@@ -36,10 +36,52 @@ impl App {
         self.publish_agents();
     }
 
-    /// The offline sweep (housekeeping; tests call it with a future `now_ms`).
+    /// The offline sweep (housekeeping; tests call it with a future `now_ms`), and the demo
+    /// estate's reports while demo mode is on.
     pub fn sweep_agents(&mut self, now_ms: i64) {
+        self.feed_demo_agents(now_ms);
         let changes = self.agents.sweep(now_ms);
         self.agents_changed(changes);
+    }
+
+    /// Demo mode: the demo Docker hosts and hosts report through the same validation and
+    /// ingestion as the API, every `DEMO_EVERY_MS`; leaving demo mode removes them.
+    fn feed_demo_agents(&mut self, now_ms: i64) {
+        use crate::agents::{demo, validate};
+        if self.polling.demo.is_none() {
+            if self.agents.demo_fed.is_some() {
+                self.agents.forget_demo();
+            }
+            return;
+        }
+        let tick = match self.agents.demo_fed {
+            Some((at, _)) if now_ms - at < demo::DEMO_EVERY_MS => return,
+            Some((_, n)) => n + 1,
+            None => 0,
+        };
+        self.agents.demo_fed = Some((now_ms, tick));
+        let mut health = Vec::new();
+        for r in demo::docker_reports(tick, now_ms) {
+            if validate::docker(&r).is_ok() {
+                if let Ok(a) = self.agents.apply_docker(r, None, now_ms) {
+                    health.push(HealthChange::Set(
+                        crate::agents::docker::health_key(&a.host_id),
+                        true,
+                    ));
+                }
+            }
+        }
+        for r in demo::host_reports(tick, now_ms) {
+            if validate::host(&r).is_ok() {
+                if let Ok(a) = self.agents.apply_host(r, None, now_ms) {
+                    health.push(HealthChange::Set(
+                        crate::agents::host::health_key(&a.host_id),
+                        true,
+                    ));
+                }
+            }
+        }
+        self.agents_changed(health);
     }
 
     /// The token a request came with, as an agent entry shows it.

@@ -424,3 +424,50 @@ fn host_lookup_and_agent_version() {
     let v = a.srv.get("/api/agent/version").json();
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
 }
+
+#[test]
+fn demo_estate_reports_docker_hosts_and_hosts_through_ingestion() {
+    let srv = TestServer::start(&[]);
+    let now = pulse::util::time::now_ms();
+    let sizes = pulse::monitor::demo::DemoSizes {
+        nodes: 1,
+        vms_per_node: 1,
+        lxcs_per_node: 1,
+    };
+    srv.apply(move |app| {
+        app.set_demo(true, sizes).unwrap();
+        app.sweep_agents(now);
+    });
+    let s = srv.get("/api/state").json();
+    let docker = s["dockerHosts"].as_array().unwrap();
+    assert_eq!(docker.len(), 3);
+    assert_eq!(s["hosts"].as_array().unwrap().len(), 2);
+    let kinds: Vec<&str> = docker
+        .iter()
+        .flat_map(|h| h["issues"].as_array().unwrap())
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    for k in [
+        "health-check",
+        "oom-kill",
+        "service-replicas",
+        "memory-pressure",
+    ] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    // Feeds every 30 s: the restarting worker becomes a restart loop.
+    srv.apply(move |app| {
+        for i in 1..4 {
+            app.sweep_agents(now + i * 30_000);
+        }
+    });
+    let s = srv.get("/api/state").json();
+    assert!(s["dockerHosts"].to_string().contains("restart-loop"));
+    srv.apply(move |app| {
+        app.set_demo(false, sizes).unwrap();
+        app.sweep_agents(now + 200_000);
+    });
+    let s = srv.get("/api/state").json();
+    assert!(s["dockerHosts"].as_array().unwrap().is_empty());
+    assert!(s["hosts"].as_array().unwrap().is_empty());
+}
