@@ -10,6 +10,7 @@
 mod support;
 mod util;
 
+mod agents;
 mod alerts;
 mod front_door;
 mod history;
