@@ -3,6 +3,7 @@
 CARGO       ?= cargo
 MUSL_TARGET := x86_64-unknown-linux-musl
 STATIC_BIN  := target/$(MUSL_TARGET)/release/pulse
+AGENT_BINS  := target/$(MUSL_TARGET)/release/pulse-docker-agent target/$(MUSL_TARGET)/release/pulse-host-agent
 DATA_DIR    ?= ./data
 PORT        ?= 7655
 
@@ -34,15 +35,17 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## static: one statically linked, size-optimised, stripped binary (musl)
+## static: statically linked, size-optimised, stripped binaries (musl): pulse and, beside it
+## (where /download/pulse-*-agent serves them from), the Docker and host agents
 static:
 	@command -v musl-gcc >/dev/null 2>&1 || { \
 		echo "installing musl-tools"; \
 		(apt-get update -qq && apt-get install -y -qq musl-tools) >/dev/null; }
 	@rustup target list --installed | grep -q $(MUSL_TARGET) || rustup target add $(MUSL_TARGET)
-	$(CARGO) build --release --target $(MUSL_TARGET) --bin pulse
-	@file $(STATIC_BIN)
-	@ls -l $(STATIC_BIN)
+	$(CARGO) build --release --target $(MUSL_TARGET) -p pulse -p pulse-docker-agent -p pulse-host-agent \
+		--bin pulse --bin pulse-docker-agent --bin pulse-host-agent
+	@file $(STATIC_BIN) $(AGENT_BINS)
+	@ls -l $(STATIC_BIN) $(AGENT_BINS)
 
 ## bench: measurements recorded in BENCHMARKS.md (needs the static binary)
 bench: static

@@ -5,6 +5,7 @@
 //! poll workers talk to it through bounded channels. Layers point one way: `api` → `core` →
 //! subsystems; [`start`] is where the API's route table is handed to the core.
 
+pub mod agents;
 pub mod alerts;
 pub mod api;
 pub mod auth;

@@ -4,6 +4,8 @@
 //! `all_routes` below. Handlers run on the event loop: they must not block (use
 //! `Outcome::defer` for anything slow).
 
+pub mod agent_downloads;
+pub mod agents;
 pub mod alerts;
 pub mod backups;
 pub mod charts;
@@ -48,5 +50,7 @@ pub fn all_routes() -> Vec<Route> {
     routes.extend(setup::routes());
     routes.extend(alerts::routes());
     routes.extend(notifications::routes());
+    routes.extend(agents::routes());
+    routes.extend(agent_downloads::routes());
     routes
 }

@@ -61,6 +61,10 @@ pub struct App {
     pub history: crate::history::History,
     /// Pulse's own figures for `/metrics` (HTTP answers, polls).
     pub self_metrics: crate::core::self_metrics::SelfMetrics,
+    /// Docker and host agents (see `core::agents`); `agents_published` is the revision the
+    /// state holds.
+    pub agents: crate::agents::Agents,
+    pub agents_published: Option<u64>,
     /// The latest `/api/state` JSON, serialised once per change and shared by every reader.
     pub state_json: SharedBody,
     /// `rawData` and `initialState` frames of the current snapshot, built on first use.
@@ -160,6 +164,8 @@ impl App {
             alerts,
             history,
             self_metrics: Default::default(),
+            agents: crate::agents::Agents::default(),
+            agents_published: None,
             state_json: SharedBody::new(b"{}".to_vec()),
             state_frames: [None, None],
             security,
@@ -339,6 +345,7 @@ impl App {
                     }
                     crate::core::discovery::tick(self);
                     self.save_history(false);
+                    self.sweep_agents(crate::util::time::now_ms());
                     self.timers
                         .schedule(now + Duration::from_secs(1), Timer::Housekeeping);
                 }

@@ -11,6 +11,7 @@
 //!                                    / Apply
 //! ```
 
+pub mod agents;
 pub mod alerting;
 pub mod app;
 pub mod discovery;

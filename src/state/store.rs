@@ -112,6 +112,16 @@ impl LiveState {
         self.extra.insert(area.key(), items);
     }
 
+    /// Sets (`Some`) or removes (`None`) one `connectionHealth` entry (agents: `docker-<id>`,
+    /// `host-<id>`).
+    pub fn set_connection_health(&mut self, key: String, healthy: Option<bool>) {
+        self.revision = self.revision.wrapping_add(1);
+        match healthy {
+            Some(h) => self.connection_health.insert(key, h),
+            None => self.connection_health.remove(&key),
+        };
+    }
+
     /// Changes with every mutation: cache `to_frontend_json()` per revision (the document is
     /// megabytes for a few thousand guests; serialising it per request would dominate).
     pub fn revision(&self) -> u64 {

@@ -10,6 +10,7 @@
 mod support;
 mod util;
 
+mod agents;
 mod alerts;
 mod backups;
 mod front_door;

@@ -3,6 +3,7 @@
 //! simulator (a separate crate, used by tests, benchmarks and demo mode) and Pulse share one
 //! definition of each instead of two copies that drift apart.
 
+pub mod agents;
 mod fingerprint;
 mod product;
 pub mod time;
