@@ -17,6 +17,7 @@ mod loop_latency;
 mod monitoring;
 mod polling;
 mod tls;
+mod ui;
 
 use monitoring::{measured_fanout, wait_cycles};
 
@@ -77,4 +78,10 @@ fn foundation_size_rss_and_health_latency() {
         run.rps(),
         run.errors
     );
+}
+
+#[test]
+#[ignore]
+fn ui_first_load_and_render_at_3000_guests() {
+    ui::ui_first_load_and_render_at_3000_guests();
 }
