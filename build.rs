@@ -44,7 +44,7 @@ fn hashed_url(url: &str, bytes: &[u8]) -> String {
 /// under fingerprinted names (cached for a year), and `index.html` (never cached) is rewritten to name them: an
 /// import map sends every module import to its fingerprinted file, `<link rel=modulepreload>`
 /// fetches all modules at once instead of one import level at a time.
-fn fingerprint(files: &mut Vec<(String, PathBuf)>, out_dir: &Path) {
+fn fingerprint(files: &mut [(String, PathBuf)], out_dir: &Path) {
     let mut map: Vec<(String, String)> = Vec::new();
     for (url, path) in files.iter_mut() {
         let Some(rest) = url.strip_prefix("/app/") else {
@@ -71,7 +71,8 @@ fn fingerprint(files: &mut Vec<(String, PathBuf)>, out_dir: &Path) {
             preload.push_str(&format!("<link rel=\"modulepreload\" href=\"{hashed}\">\n"));
         }
     }
-    let block = format!("<script type=\"importmap\">{{\"imports\":{{{imports}}}}}</script>\n{preload}");
+    let block =
+        format!("<script type=\"importmap\">{{\"imports\":{{{imports}}}}}</script>\n{preload}");
     for (plain, hashed) in &map {
         html = html.replace(&format!("\"{plain}\""), &format!("\"{hashed}\""));
     }

@@ -20,10 +20,19 @@ export function backupsView(root) {
   table.setEmpty('No backups found.');
   const lastEl = h('div', { class: 'chips' });
   const stores = h('div');
+  const snaps = new VTable([
+    { id: 'time', label: 'Taken', w: 110, html: (x) => `<span title="${esc(dateTime(x.time))}">${esc(ago(x.time))}</span>` },
+    { id: 'guest', label: 'Guest', w: 180, grow: true, html: (x) => `${esc(x.type === 'qemu' ? 'VM' : 'CT')} ${esc(x.vmid)} <span class="muted">${esc(name(x.vmid))}</span>` },
+    { id: 'name', label: 'Snapshot', w: 160, html: (x) => `<span class="name">${esc(x.name)}</span>` },
+    { id: 'node', label: 'Node', w: 90, cls: 'c-mid', html: (x) => esc(x.node) },
+    { id: 'desc', label: 'Description', w: 200, cls: 'c-lo', html: (x) => esc(x.description || '') },
+  ], { label: 'Snapshots' });
+  snaps.setEmpty('No guest snapshots.');
   const status = h('p', { class: 'muted', 'aria-live': 'polite' }, 'Loading backups…');
   root.append(
     h('section', { class: 'card' }, h('h2', {}, 'Last backup per guest'), lastEl),
     h('section', { class: 'card' }, h('h2', {}, 'All backups'), status, table.el),
+    h('section', { class: 'card' }, h('h2', {}, 'Snapshots'), snaps.el),
     h('section', { class: 'card' }, h('h2', {}, 'Backup servers (PBS)'), stores));
   let loadedAt = 0;
   async function load() {
@@ -45,6 +54,8 @@ export function backupsView(root) {
     update(st) {
       for (const g of st.vms.concat(st.containers)) guests.set(String(g.vmid), g.name);
       if (Date.now() - loadedAt > 60000) load();
+      const list = (st.pveBackups?.guestSnapshots || []).slice().sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
+      snaps.setRows(list);
       stores.innerHTML = st.pbs.length ? st.pbs.map((p) => `<h3>${esc(p.name)}</h3>${(p.datastores || []).map((d) =>
         `<div class="kv"><strong>${esc(d.name)}</strong> ${bar(d.total > 0 ? (d.used / d.total) * 100 : d.usage, `${bytes(d.used)}/${bytes(d.total)}`)}${d.deduplicationFactor ? ` <span class="muted">dedup ×${d.deduplicationFactor.toFixed(1)}</span>` : ''}${d.error ? ` <span class="bad">${esc(d.error)}</span>` : ''}</div>`).join('')}`).join('') : '<p class="muted">No backup server monitored.</p>';
     },

@@ -136,10 +136,11 @@ export function overview(root) {
     const all = st.vms.concat(st.containers);
     let nrun = 0;
     const tags = new Set();
+    const searching = opts.q.trim() !== '';
     for (const g of all) {
       if (running(g)) nrun++;
-      for (const t of tagList(g.tags)) tags.add(t);
-      g._search = searchText(g);
+      if (g.tags) for (const t of tagList(g.tags)) tags.add(t);
+      if (searching && g._search === undefined) g._search = searchText(g);
     }
     fillSelect(nodeSel, 'All nodes', [...new Set(st.nodes.map((n) => n.name))].sort());
     fillSelect(tagSel, 'All tags', [...tags].sort());
@@ -149,14 +150,13 @@ export function overview(root) {
       && (opts.status === 'all' || (opts.status === 'running') === running(g))
       && (!opts.node || g.node === opts.node)
       && (!opts.tag || tagList(g.tags).includes(opts.tag))
-      && match(g));
+      && (!searching || match(g)));
     const col = GUEST_COLUMNS.find((c) => c.id === opts.sort.col) || GUEST_COLUMNS[0];
     const dir = opts.sort.dir === 'desc' ? -1 : 1;
-    const key = new Map(list.map((g) => [g, col.sort(g)]));
-    list.sort((a, b) => {
-      const x = key.get(a), y = key.get(b);
-      return (x < y ? -1 : x > y ? 1 : a.vmid - b.vmid) * dir;
-    });
+    // Decorate-sort-undecorate: one key computation per guest, not per comparison.
+    const keyed = list.map((g) => [col.sort(g), g]);
+    keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1].vmid - b[1].vmid) * dir);
+    for (let i = 0; i < keyed.length; i++) list[i] = keyed[i][1];
     let rows = list;
     if (opts.grouped) {
       const byNode = new Map();

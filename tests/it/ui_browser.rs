@@ -30,15 +30,16 @@ fn assert_clean(b: &mut Browser, s: &TestServer, allowed: &[(u16, &str)]) {
         .iter()
         .filter(|u| !u.starts_with(&origin) && !u.starts_with("data:") && *u != "about:blank")
         .collect();
-    assert!(outside.is_empty(), "requests outside the server: {outside:?}");
+    assert!(
+        outside.is_empty(),
+        "requests outside the server: {outside:?}"
+    );
     let unexpected: Vec<&(u16, String)> = b
         .http_errors
         .iter()
         .filter(|(st, url)| {
             let path = url.strip_prefix(&origin).unwrap_or(url);
-            !allowed
-                .iter()
-                .any(|(a, p)| a == st && path.starts_with(p))
+            !allowed.iter().any(|(a, p)| a == st && path.starts_with(p))
         })
         .collect();
     assert!(unexpected.is_empty(), "failed requests: {unexpected:?}");
@@ -60,8 +61,14 @@ fn demo_with_admin() -> TestServer {
 fn signed_in_overview(s: &TestServer) -> Browser {
     let mut b = Browser::launch(1440, 900);
     sign_in(&mut b, s, auth_common::PASSWORD);
-    b.wait("document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]').length > 0", 40);
-    b.wait("document.querySelector('#conn')?.dataset.status === 'live'", 20);
+    b.wait(
+        "document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]').length > 0",
+        40,
+    );
+    b.wait(
+        "document.querySelector('#conn')?.dataset.status === 'live'",
+        20,
+    );
     b
 }
 
@@ -79,7 +86,11 @@ fn first_run_setup_then_sign_in_shows_remaining_attempts() {
     b.screenshot(&artefact("setup.png"), false);
     b.click("button[type=submit]");
     let shown = b.wait("document.querySelector('#setup-token')?.textContent", 20);
-    assert_eq!(shown.as_str().unwrap().len(), 48, "the API token is shown once");
+    assert_eq!(
+        shown.as_str().unwrap().len(),
+        48,
+        "the API token is shown once"
+    );
     assert!(
         !s.data_dir.join(".bootstrap_token").exists(),
         "bootstrap token spent"
@@ -90,11 +101,17 @@ fn first_run_setup_then_sign_in_shows_remaining_attempts() {
     sign_in(&mut b, &s, "wrong password!");
     let err = b.wait("document.querySelector('#login-error')?.textContent", 20);
     let err = err.as_str().unwrap().to_string();
-    assert!(err.contains("attempts remaining"), "lockout feedback: {err}");
+    assert!(
+        err.contains("attempts remaining"),
+        "lockout feedback: {err}"
+    );
     b.screenshot(&artefact("login-error.png"), false);
 
     sign_in(&mut b, &s, auth_common::PASSWORD);
-    b.wait("document.querySelector('#conn')?.dataset.status === 'live'", 30);
+    b.wait(
+        "document.querySelector('#conn')?.dataset.status === 'live'",
+        30,
+    );
     assert_eq!(
         b.eval("location.pathname"),
         Value::from("/proxmox/overview")
@@ -103,11 +120,7 @@ fn first_run_setup_then_sign_in_shows_remaining_attempts() {
     b.click("#logout");
     b.wait("document.querySelector('#f-password')", 20);
     // Expected: the first probes before setup/sign-in and the wrong password.
-    assert_clean(
-        &mut b,
-        &s,
-        &[(401, "/api/state"), (401, "/api/login")],
-    );
+    assert_clean(&mut b, &s, &[(401, "/api/state"), (401, "/api/login")]);
 }
 
 /// Checks every guest and node row against a fresh `/api/state` in the page; values move
@@ -184,7 +197,9 @@ fn overview_matches_the_state_and_updates_live() {
             .retry_now(&key, pulse::util::time::now_ms());
     });
     b.wait(
-        &format!("document.querySelector('[aria-label=Guests] .vt-row[data-id=\"{victim}\"] .dot.off')"),
+        &format!(
+            "document.querySelector('[aria-label=Guests] .vt-row[data-id=\"{victim}\"] .dot.off')"
+        ),
         40,
     );
     assert_eq!(b.eval("window.__noReload"), Value::from(1), "no reload");
@@ -199,7 +214,10 @@ fn sort_filter_search_and_guest_detail() {
     let mut b = signed_in_overview(&s);
     // Flat list, sorted by VMID ascending then descending.
     b.click("#group-toggle");
-    b.wait("document.querySelectorAll('[aria-label=Guests] .vt-group:not([hidden])').length === 0", 10);
+    b.wait(
+        "document.querySelectorAll('[aria-label=Guests] .vt-group:not([hidden])').length === 0",
+        10,
+    );
     b.click("[aria-label=Guests] [data-col=vmid] button");
     let up: Vec<u64> = serde_json::from_value(b.eval(VISIBLE_VMIDS)).unwrap();
     let mut sorted = up.clone();
@@ -225,7 +243,8 @@ fn sort_filter_search_and_guest_detail() {
     b.click(".seg[aria-label='Guest type'] button[data-v=all]");
 
     // Search by a guest's exact name finds just it.
-    let name = b.eval("document.querySelector('[aria-label=Guests] .vt-row[data-id] .name').textContent");
+    let name =
+        b.eval("document.querySelector('[aria-label=Guests] .vt-row[data-id] .name').textContent");
     let name = name.as_str().unwrap().to_string();
     b.fill("#guest-search", &format!("name:{name}"));
     b.wait("document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]:not([hidden])').length === 1", 10);
@@ -237,9 +256,15 @@ fn sort_filter_search_and_guest_detail() {
     // The detail drawer opens on click, shows the guest, closes with Escape.
     b.click("[aria-label=Guests] .vt-row[data-id]");
     let title = b.wait("document.querySelector('.drawer h2')?.textContent", 10);
-    assert!(title.as_str().unwrap().contains('('), "title with vmid: {title}");
+    assert!(
+        title.as_str().unwrap().contains('('),
+        "title with vmid: {title}"
+    );
     b.wait("document.querySelector('.drawer .charts figure')", 20);
-    b.wait("!document.querySelector('.drawer')?.textContent.includes('Loading…')", 20);
+    b.wait(
+        "!document.querySelector('.drawer')?.textContent.includes('Loading…')",
+        20,
+    );
     b.screenshot(&artefact("guest-drawer.png"), false);
     b.eval("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))");
     b.wait("!document.querySelector('.drawer')", 5);
@@ -266,9 +291,33 @@ fn every_view_renders_theme_toggles_and_phones_fit() {
         b.wait(ready, 30);
         b.screenshot(&artefact(shot), true);
     }
+    // Acknowledge an alert with a stale CSRF cookie: the 403 carries a fresh token and the UI
+    // retries once, so the action still goes through.
+    b.click("nav a[data-path='/alerts']");
+    b.wait(
+        "document.querySelector(\"[aria-label='Active alerts'] button[data-act=acknowledge]\")",
+        30,
+    );
+    b.eval("document.cookie = 'pulse_csrf=stale; path=/'");
+    b.click("[aria-label='Active alerts'] button[data-act=acknowledge]");
+    b.wait(
+        "document.querySelector(\"[aria-label='Active alerts'] button[data-act=unacknowledge]\")",
+        20,
+    );
+    assert!(
+        b.http_errors
+            .iter()
+            .any(|(st, u)| *st == 403 && u.contains("/acknowledge")),
+        "the stale token was refused first: {:?}",
+        b.http_errors
+    );
+
     // Deep link after reload: the SPA fallback serves the view.
     b.goto(&format!("http://{}/proxmox/storage", s.addr));
-    b.wait("document.querySelectorAll('[aria-label=Storage] .vt-row[data-id]').length > 0", 30);
+    b.wait(
+        "document.querySelectorAll('[aria-label=Storage] .vt-row[data-id]').length > 0",
+        30,
+    );
 
     // Theme toggle flips and is remembered.
     let before = b.eval("document.documentElement.dataset.theme");
@@ -283,17 +332,21 @@ fn every_view_renders_theme_toggles_and_phones_fit() {
         b.click("#theme-toggle");
     }
     b.click("nav a[data-path='/proxmox/overview']");
-    b.wait("document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]').length > 0", 10);
+    b.wait(
+        "document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]').length > 0",
+        10,
+    );
     b.screenshot(&artefact("overview-dark.png"), false);
 
     // A 360 px phone: nothing scrolls sideways.
     b.set_viewport(360, 740);
     b.pump(300);
-    let widths = b.eval("[document.documentElement.scrollWidth, document.documentElement.clientWidth]");
+    let widths =
+        b.eval("[document.documentElement.scrollWidth, document.documentElement.clientWidth]");
     assert!(
         widths[0].as_u64() <= widths[1].as_u64(),
         "horizontal scroll at 360 px: {widths}"
     );
     b.screenshot(&artefact("phone.png"), false);
-    assert_clean(&mut b, &s, &[(401, "/api/state")]);
+    assert_clean(&mut b, &s, &[(401, "/api/state"), (403, "/api/alerts/")]);
 }

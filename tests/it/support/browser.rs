@@ -65,7 +65,8 @@ impl Browser {
                 )
             });
         let port_file = profile.join("DevToolsActivePort");
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous: on a loaded 2-core machine a cold Chromium start has taken over 30 s.
+        let deadline = Instant::now() + Duration::from_secs(120);
         let (port, path) = loop {
             if let Ok(s) = std::fs::read_to_string(&port_file) {
                 let mut lines = s.lines();
@@ -76,12 +77,15 @@ impl Browser {
             if let Ok(Some(st)) = child.try_wait() {
                 panic!("chromium exited early: {st}");
             }
-            assert!(Instant::now() < deadline, "chromium never wrote DevToolsActivePort");
+            assert!(
+                Instant::now() < deadline,
+                "chromium never wrote DevToolsActivePort"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         let stream = TcpStream::connect(format!("127.0.0.1:{port}")).expect("connect to CDP");
         stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
+            .set_read_timeout(Some(Duration::from_secs(180)))
             .unwrap();
         let (ws, _) = tungstenite::client(format!("ws://127.0.0.1:{port}{path}"), stream)
             .unwrap_or_else(|e| panic!("CDP handshake: {e}"));
@@ -102,7 +106,12 @@ impl Browser {
             json!({"targetId": id, "flatten": true}),
         );
         b.session = att["sessionId"].as_str().unwrap().to_string();
-        for m in ["Page.enable", "Runtime.enable", "Log.enable", "Network.enable"] {
+        for m in [
+            "Page.enable",
+            "Runtime.enable",
+            "Log.enable",
+            "Network.enable",
+        ] {
             b.call(m, json!({}));
         }
         b.set_viewport(width, height);
@@ -174,7 +183,8 @@ impl Browser {
                             .collect()
                     })
                     .unwrap_or_default();
-                self.errors.push(format!("console.error: {}", args.join(" ")));
+                self.errors
+                    .push(format!("console.error: {}", args.join(" ")));
             }
             // "Failed to load resource: 401" is the network log's echo of an answer we
             // already record (with its URL) in http_errors.
@@ -203,7 +213,8 @@ impl Browser {
                 let text = p["errorText"].as_str().unwrap_or("");
                 // A navigation (reload after sign-in) cancels what the old page had in flight.
                 if text != "net::ERR_ABORTED" && p["canceled"] != true {
-                    self.errors.push(format!("load failed: {text} ({})", p["type"]));
+                    self.errors
+                        .push(format!("load failed: {text} ({})", p["type"]));
                 }
             }
             _ => {}
@@ -248,7 +259,8 @@ impl Browser {
     /// Polls `expr` until it is truthy; returns its value.
     pub fn wait(&mut self, expr: &str, secs: u64) -> Value {
         let deadline = Instant::now() + Duration::from_secs(secs);
-        let probe = format!("(() => {{ try {{ return ({expr}); }} catch (e) {{ return null; }} }})()");
+        let probe =
+            format!("(() => {{ try {{ return ({expr}); }} catch (e) {{ return null; }} }})()");
         loop {
             let v = self.eval(&probe);
             let truthy = match &v {
