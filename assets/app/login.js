@@ -17,7 +17,7 @@ const field = (label, attrs) => {
 
 export function loginView(root, { notice = '' } = {}) {
   const err = h('p', { class: 'err', role: 'alert', id: 'login-error' });
-  const note = h('p', { class: 'muted', id: 'login-notice' }, notice);
+  const note = h('p', { class: 'muted', id: 'login-notice', hidden: !notice }, notice);
   const submit = h('button', { type: 'submit', class: 'btn primary' }, 'Sign in');
   const form = card('Sign in to Pulse', note,
     field('Username', { name: 'username', autocomplete: 'username', required: true, autofocus: true }),
@@ -41,7 +41,7 @@ export function loginView(root, { notice = '' } = {}) {
       }
       let text = body.message || body.error || `Sign-in failed (${r.status})`;
       if (r.status === 401 && body.locked) text += ' The account is now locked.';
-      else if (r.status === 401 && Number.isFinite(body.remaining)) text += ` (${body.remaining} attempt${body.remaining === 1 ? '' : 's'} remaining)`;
+      else if (r.status === 401 && Number.isFinite(body.remaining) && !/remaining/i.test(text)) text += ` (${body.remaining} attempt${body.remaining === 1 ? '' : 's'} remaining)`;
       if (r.status === 403 && body.remainingMinutes) text = `Account locked. Try again in ${body.remainingMinutes} minute${body.remainingMinutes === 1 ? '' : 's'}.`;
       if (r.status === 429) text = body.message || body.error || 'Too many attempts. Wait a moment and try again.';
       err.textContent = text;

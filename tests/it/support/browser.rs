@@ -7,6 +7,7 @@
 
 use serde_json::{json, Value};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,7 +36,10 @@ impl Browser {
     /// Starts a fresh profile with a `width`×`height` viewport.
     pub fn launch(width: u32, height: u32) -> Browser {
         let profile = super::temp_dir("chromium");
+        // Its own process group: Debian's `chromium` is a wrapper script, and on drop the
+        // whole group (wrapper, browser, zygotes, renderers) must go, not just the script.
         let mut child = Command::new(chromium_path())
+            .process_group(0)
             .args([
                 "--headless=new",
                 "--no-sandbox",
@@ -323,7 +327,19 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // Ask politely first (no response awaited), then end the whole process group.
+        let close = json!({"id": u64::MAX, "method": "Browser.close"});
+        let _ = self.ws.send(Message::Text(close.to_string().into()));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Ok(pgid) = i32::try_from(self.child.id()) {
+            // SAFETY: signals the process group we created for this browser, nothing else.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
