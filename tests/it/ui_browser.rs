@@ -268,7 +268,64 @@ fn sort_filter_search_and_guest_detail() {
     b.screenshot(&artefact("guest-drawer.png"), false);
     b.eval("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))");
     b.wait("!document.querySelector('.drawer')", 5);
-    assert_clean(&mut b, &s, &[(401, "/api/state")]);
+
+    // The session ends behind the page's back: the next API call's 401 shows the login page.
+    b.eval(
+        "(async () => { const m = document.cookie.match(/pulse_csrf=([^;]*)/); \
+         await fetch('/api/logout', {method: 'POST', headers: {'X-CSRF-Token': decodeURIComponent(m[1])}}); \
+         document.querySelector(\"nav a[data-path='/proxmox/backups']\").click(); return true; })()",
+    );
+    let notice = b.wait(
+        "document.querySelector('#f-password') && document.querySelector('#login-notice')?.textContent",
+        20,
+    );
+    assert!(
+        notice.as_str().unwrap().contains("session has ended"),
+        "{notice}"
+    );
+    assert_clean(&mut b, &s, &[(401, "/api/")]);
+}
+
+#[test]
+fn assets_are_fingerprinted_and_cached_index_is_not() {
+    let s = TestServer::start(&[]);
+    let index = s.get("/");
+    assert_eq!(index.header("Cache-Control"), Some("no-cache"));
+    let html = index.text();
+    assert!(html.contains("<script type=\"importmap\">"), "{html}");
+    let mut urls: Vec<String> = html
+        .split('"')
+        // The import map's keys are the plain names; its values and the links are the files.
+        .filter(|p| p.starts_with("/assets/") && p.contains('-'))
+        .map(str::to_string)
+        .collect();
+    urls.sort();
+    urls.dedup();
+    // 14 modules (each named in the import map and preloaded) and the stylesheet.
+    assert!(urls.len() >= 15, "{urls:?}");
+    for u in &urls {
+        let r = s.get(u);
+        assert_eq!(r.status, 200, "{u}");
+        assert_eq!(
+            r.header("Cache-Control"),
+            Some("public, max-age=31536000, immutable"),
+            "{u}"
+        );
+        let ct = r.header("Content-Type").unwrap_or("");
+        assert!(
+            ct.starts_with(if u.ends_with(".css") {
+                "text/css"
+            } else {
+                "application/javascript"
+            }),
+            "{u}: {ct}"
+        );
+    }
+    // Unfingerprinted names are not files: they fall back to index.html (no-cache).
+    let plain = s.get("/assets/main.js");
+    assert_eq!(plain.header("Cache-Control"), Some("no-cache"));
+    // A client route deep link is served the app.
+    assert!(s.get("/proxmox/storage").text().contains("importmap"));
 }
 
 #[test]
