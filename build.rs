@@ -24,23 +24,84 @@ fn collect(dir: &Path, base: &Path, out: &mut Vec<(String, PathBuf)>) {
     }
 }
 
+/// FNV-1a, 64 bit: a content fingerprint for cache busting (not security).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// `/assets/main.js` → `/assets/main-1a2b3c4d5e6f7a8b.js`.
+fn hashed_url(url: &str, bytes: &[u8]) -> String {
+    let (stem, ext) = url.rsplit_once('.').unwrap_or((url, ""));
+    format!("{stem}-{:016x}.{ext}", fnv1a(bytes))
+}
+
+/// The UI's own modules and styles live in `assets/app/`. They are served as `/assets/<name>`
+/// under fingerprinted names (cached for a year), and `index.html` (never cached) is rewritten to name them: an
+/// import map sends every module import to its fingerprinted file, `<link rel=modulepreload>`
+/// fetches all modules at once instead of one import level at a time.
+fn fingerprint(files: &mut [(String, PathBuf)], out_dir: &Path) {
+    let mut map: Vec<(String, String)> = Vec::new();
+    for (url, path) in files.iter_mut() {
+        let Some(rest) = url.strip_prefix("/app/") else {
+            continue;
+        };
+        let plain = format!("/assets/{rest}");
+        let bytes = fs::read(&*path).expect("read asset");
+        let hashed = hashed_url(&plain, &bytes);
+        map.push((plain, hashed.clone()));
+        *url = hashed;
+    }
+    let Some(index) = files.iter_mut().find(|(u, _)| u == "/index.html") else {
+        return;
+    };
+    let mut html = fs::read_to_string(&index.1).expect("read index.html");
+    let mut imports = String::new();
+    let mut preload = String::new();
+    for (plain, hashed) in &map {
+        if plain.ends_with(".js") {
+            if !imports.is_empty() {
+                imports.push(',');
+            }
+            imports.push_str(&format!("\"{plain}\":\"{hashed}\""));
+            preload.push_str(&format!("<link rel=\"modulepreload\" href=\"{hashed}\">\n"));
+        }
+    }
+    let block =
+        format!("<script type=\"importmap\">{{\"imports\":{{{imports}}}}}</script>\n{preload}");
+    for (plain, hashed) in &map {
+        html = html.replace(&format!("\"{plain}\""), &format!("\"{hashed}\""));
+    }
+    html = html.replace("<!--pulse:importmap-->", block.trim_end());
+    let out = out_dir.join("index.html");
+    fs::write(&out, html).expect("write index.html");
+    index.1 = out;
+}
+
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let assets = root.join("assets");
     println!("cargo:rerun-if-changed=assets");
     let mut files = Vec::new();
     collect(&assets, &assets, &mut files);
+    for (_, path) in &files {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    fingerprint(&mut files, &out_dir);
     let mut code = String::from("pub static ASSETS: &[(&str, &[u8])] = &[\n");
     for (url, path) in &files {
-        println!("cargo:rerun-if-changed={}", path.display());
         code.push_str(&format!(
             "    ({url:?}, include_bytes!({:?})),\n",
             path.display().to_string()
         ));
     }
     code.push_str("];\n");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("assets.rs");
-    fs::write(out, code).expect("write assets.rs");
+    fs::write(out_dir.join("assets.rs"), code).expect("write assets.rs");
 
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let version = std::process::Command::new(rustc)

@@ -20,6 +20,7 @@ mod monitoring;
 mod notify;
 mod polling;
 mod tls;
+mod ui;
 
 use monitoring::{measured_fanout, wait_cycles};
 
@@ -80,4 +81,10 @@ fn foundation_size_rss_and_health_latency() {
         run.rps(),
         run.errors
     );
+}
+
+#[test]
+#[ignore]
+fn ui_first_load_and_render_at_3000_guests() {
+    ui::ui_first_load_and_render_at_3000_guests();
 }

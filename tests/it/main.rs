@@ -60,4 +60,5 @@ mod sim_admin;
 mod sim_estate;
 mod state_store;
 mod tls_https;
+mod ui_browser;
 mod ws_feed;

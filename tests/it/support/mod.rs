@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod auth;
+pub mod browser;
 pub mod raw_client;
 
 use std::io::{Read, Write};

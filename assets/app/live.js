@@ -1,0 +1,110 @@
+// The live feed: one WebSocket to /ws, welcome → initialState → rawData. Keys present in a
+// message replace the held ones (the contract's merge rules); renders are coalesced to one
+// per animation frame, so a burst of updates costs one pass over the views.
+
+export const state = { nodes: [], vms: [], containers: [], storage: [], cephClusters: [], physicalDisks: [],
+  pbs: [], pmg: [], replicationJobs: [], dockerHosts: [], hosts: [], activeAlerts: [], backups: null,
+  pbsBackups: [], pveBackups: null, connectionHealth: {}, lastUpdate: null };
+
+const COPY = ['nodes', 'vms', 'containers', 'storage', 'cephClusters', 'pbs', 'pmg', 'replicationJobs',
+  'pbsBackups', 'pmgBackups', 'pveBackups', 'connectionHealth', 'physicalDisks', 'activeAlerts'];
+
+let ws = null;
+let retries = 0;
+let timer = 0;
+let stopped = true;
+let frame = 0;
+const listeners = new Set();
+const connListeners = new Set();
+
+/** Connection: `connecting` | `live` | `waiting` (backoff, `retryAt` ms) | `offline`. */
+export const conn = { status: 'offline', retryAt: 0, initial: false, updates: 0 };
+
+export const subscribe = (f) => { listeners.add(f); return () => listeners.delete(f); };
+export const onConn = (f) => { connListeners.add(f); f(conn); return () => connListeners.delete(f); };
+const setConn = (status, extra = {}) => { Object.assign(conn, { status }, extra); connListeners.forEach((f) => f(conn)); };
+
+let expired = () => {};
+/** A close with 1008 means the session is gone (main.js shows the login page). */
+export function onExpired(f) { expired = f; }
+
+export function merge(data, initial) {
+  if (!data || typeof data !== 'object') return;
+  for (const k of COPY) if (data[k] !== undefined && data[k] !== null) state[k] = data[k];
+  if (data.backups) {
+    state.backups = data.backups;
+    if (data.backups.pve) state.pveBackups = data.backups.pve;
+    if (data.backups.pbs) state.pbsBackups = data.backups.pbs;
+  }
+  if (Array.isArray(data.dockerHosts) && (data.dockerHosts.length || initial)) state.dockerHosts = data.dockerHosts;
+  if (Array.isArray(data.hosts)) state.hosts = data.hosts;
+  state.lastUpdate = data.lastUpdate ?? Date.now();
+}
+
+/** Timings the benchmark reads (`make bench`): message parse + merge, and view update. */
+export const perf = { parseMs: [], renderMs: [], firstRender: 0 };
+const keep = (a, v) => { a.push(v); if (a.length > 50) a.shift(); };
+window.__pulsePerf = perf;
+
+function schedule() {
+  if (frame) return;
+  frame = requestAnimationFrame(() => {
+    frame = 0;
+    const t = performance.now();
+    for (const f of listeners) f(state);
+    keep(perf.renderMs, performance.now() - t);
+  });
+}
+
+function open() {
+  clearTimeout(timer);
+  setConn('connecting', { initial: false });
+  const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+  const sock = new WebSocket(url);
+  ws = sock;
+  sock.onmessage = (ev) => {
+    let msg;
+    const t = performance.now();
+    try { msg = JSON.parse(ev.data); } catch { return; }
+    switch (msg.type) {
+      case 'initialState':
+        merge(msg.data, true);
+        retries = 0;
+        setConn('live', { initial: true });
+        schedule();
+        break;
+      case 'rawData':
+        merge(msg.data, false);
+        keep(perf.parseMs, performance.now() - t);
+        conn.updates++;
+        schedule();
+        break;
+      case 'ping':
+        sock.send(JSON.stringify({ type: 'pong', data: { timestamp: Date.now() } }));
+        break;
+      case 'settingsUpdate':
+        if (msg.data && msg.data.theme) document.dispatchEvent(new CustomEvent('pulse-theme', { detail: msg.data.theme }));
+        break;
+      default:
+        break; // welcome, pong, alert events: the state carries what the views show
+    }
+  };
+  sock.onclose = (ev) => {
+    if (ws !== sock) return;
+    ws = null;
+    if (stopped) return setConn('offline');
+    if (ev.code === 1008) { stop(); expired(); return; }
+    // Back-off 1 s × 2^n, capped at 30 s, as the original client does.
+    const delay = Math.min(30000, 1000 * 2 ** retries++);
+    setConn('waiting', { retryAt: Date.now() + delay, initial: false });
+    timer = setTimeout(open, delay);
+  };
+}
+
+export function start() { if (!stopped) return; stopped = false; open(); }
+export function stop() { stopped = true; clearTimeout(timer); if (ws) { const s = ws; ws = null; s.close(1000); } setConn('offline'); }
+/** "Retry now" from the connection pill. */
+export function retryNow() { if (!stopped && !ws) { retries = 0; open(); } }
+
+// Keep-alive the way the original client does it: a JSON ping every 30 s.
+setInterval(() => { if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: 'ping', data: { timestamp: Date.now() } })); }, 30000);

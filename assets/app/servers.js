@@ -1,0 +1,97 @@
+// Views for the other estates: Replication jobs, PBS servers, the Mail Gateway, Docker hosts
+// and host agents. Small lists, keyed tables with cell-level updates.
+
+import { VTable } from './vtable.js';
+import { ago, bar, bytes, esc, h, uptime, statusDot } from './util.js';
+
+const online = (s) => ['online', 'healthy'].includes(s);
+
+export function replicationView(root) {
+  const t = new VTable([
+    { id: 'guest', label: 'Guest', w: 160, grow: true, html: (j) => `${esc(j.guestName || j.guestId)} <span class="muted">${esc(j.guestId)}</span>` },
+    { id: 'job', label: 'Job', w: 80, html: (j) => esc(j.jobId) },
+    { id: 'route', label: 'Source → target', w: 170, html: (j) => `${esc(j.sourceNode)} → ${esc(j.targetNode)}` },
+    { id: 'sched', label: 'Schedule', w: 90, cls: 'c-mid', html: (j) => esc(j.schedule) },
+    { id: 'last', label: 'Last sync', w: 100, html: (j) => esc(ago(j.lastSyncTime)) },
+    { id: 'next', label: 'Next', w: 100, cls: 'c-mid', html: (j) => esc(j.nextSyncTime ? new Date(j.nextSyncTime).toLocaleTimeString() : '–') },
+    { id: 'state', label: 'State', w: 120, html: (j) => (j.error || j.failCount > 0 ? `<span class="bad">${esc(j.error || `${j.failCount} failures`)}</span>` : `<span class="good">${esc(j.status || j.state || 'ok')}</span>`) },
+  ], { label: 'Replication jobs' });
+  t.setEmpty('No replication jobs.');
+  root.append(h('section', { class: 'card' }, h('h2', {}, 'Replication'), t.el));
+  return { update: (st) => t.setRows(st.replicationJobs || []), destroy() {} };
+}
+
+export function pbsView(root) {
+  const t = new VTable([
+    { id: 'name', label: 'Server', w: 180, grow: true, html: (p) => `${statusDot(online(p.status), p.status)}<span class="name">${esc(p.name)}</span> <span class="muted">${esc(p.host)}</span>` },
+    { id: 'ver', label: 'Version', w: 80, cls: 'c-mid', html: (p) => esc(p.version) },
+    { id: 'up', label: 'Uptime', w: 80, html: (p) => esc(uptime(p.uptime)) },
+    { id: 'cpu', label: 'CPU', w: 150, html: (p) => bar(p.cpu) },
+    { id: 'mem', label: 'Memory', w: 180, html: (p) => bar(p.memory, `${bytes(p.memoryUsed)}/${bytes(p.memoryTotal)}`) },
+  ], { label: 'Backup servers' });
+  t.setEmpty('No Proxmox Backup Server monitored.');
+  const ds = new VTable([
+    { id: 'server', label: 'Server', w: 120, html: (d) => esc(d.server) },
+    { id: 'name', label: 'Datastore', w: 160, grow: true, html: (d) => `<span class="name">${esc(d.name)}</span>${d.error ? ` <span class="bad">${esc(d.error)}</span>` : ''}` },
+    { id: 'usage', label: 'Usage', w: 220, html: (d) => bar(d.total > 0 ? (d.used / d.total) * 100 : d.usage, `${bytes(d.used)}/${bytes(d.total)}`) },
+    { id: 'dedup', label: 'Dedup', w: 70, cls: 'num c-mid', html: (d) => (d.deduplicationFactor ? `×${d.deduplicationFactor.toFixed(1)}` : '–') },
+    { id: 'ns', label: 'Namespaces', w: 100, cls: 'num c-lo', html: (d) => String((d.namespaces || []).length) },
+  ], { label: 'Datastores' });
+  ds.setEmpty('No datastores.');
+  root.append(h('section', { class: 'card' }, h('h2', {}, 'Backup servers'), t.el), h('section', { class: 'card' }, h('h2', {}, 'Datastores'), ds.el));
+  return {
+    update(st) {
+      t.setRows(st.pbs.map((p) => ({ ...p })));
+      ds.setRows(st.pbs.flatMap((p) => (p.datastores || []).map((d) => ({ ...d, id: `${p.id}/${d.name}`, server: p.name }))));
+    },
+    destroy() {},
+  };
+}
+
+export function mailView(root) {
+  const box = h('div');
+  root.append(h('section', { class: 'card' }, h('h2', {}, 'Mail gateway'), box));
+  return {
+    update(st) {
+      const list = st.pmg || [];
+      box.innerHTML = list.length ? list.map((p) => {
+        const m = p.mailStats || {};
+        const q = p.quarantine || {};
+        const stat = (k, v) => `<div class="stat"><span>${k}</span><strong>${esc(v ?? '–')}</strong></div>`;
+        return `<h3>${statusDot(online(p.status), p.status)} ${esc(p.name)} <span class="muted">${esc(p.version)}</span></h3>
+          <div class="stats">${stat('Mail total', m.countTotal)}${stat('Inbound', m.countIn)}${stat('Outbound', m.countOut)}${stat('Spam in', m.spamIn)}${stat('Viruses', m.virusIn)}${stat('Bounces in', m.bouncesIn)}${stat('Greylisted', m.greylistCount)}${stat('RBL rejects', m.rblRejects)}${stat('Traffic in', bytes(m.bytesIn))}${stat('Quarantine spam', q.spam)}${stat('Quarantine virus', q.virus)}</div>
+          <table class="mini"><thead><tr><th>Node</th><th>Role</th><th>Status</th><th>Uptime</th><th>Queue</th></tr></thead><tbody>${(p.nodes || []).map((n) =>
+            `<tr><td>${esc(n.name)}</td><td>${esc(n.role)}</td><td>${esc(n.status)}</td><td>${esc(uptime(n.uptime))}</td><td>${n.queueStatus ? `${n.queueStatus.total} (active ${n.queueStatus.active}, deferred ${n.queueStatus.deferred})` : '–'}</td></tr>`).join('')}</tbody></table>`;
+      }).join('') : '<p class="muted">No Proxmox Mail Gateway monitored.</p>';
+    },
+    destroy() {},
+  };
+}
+
+export function dockerView(root) {
+  const t = new VTable([
+    { id: 'name', label: 'Host', w: 180, grow: true, html: (d) => `${statusDot(d.status === 'online', d.status)}<span class="name">${esc(d.displayName || d.hostname)}</span>` },
+    { id: 'rt', label: 'Runtime', w: 120, cls: 'c-mid', html: (d) => esc(`${d.runtime || 'docker'} ${d.runtimeVersion || d.dockerVersion || ''}`) },
+    { id: 'cpu', label: 'CPU', w: 150, html: (d) => bar(d.cpuUsagePercent) },
+    { id: 'mem', label: 'Memory', w: 170, html: (d) => bar(d.memory?.usage, `${bytes(d.memory?.used)}/${bytes(d.memory?.total)}`) },
+    { id: 'ct', label: 'Containers', w: 110, html: (d) => { const c = d.containers || []; const bad = c.filter((x) => x.state !== 'running').length; return `${c.length}${bad ? ` <span class="warn">${bad} not running</span>` : ''}`; } },
+    { id: 'seen', label: 'Last seen', w: 100, cls: 'c-mid', html: (d) => esc(ago(d.lastSeen)) },
+  ], { label: 'Docker hosts' });
+  t.setEmpty('No Docker agent is reporting. Install one from Settings → Docker.');
+  root.append(h('section', { class: 'card' }, h('h2', {}, 'Docker hosts'), t.el));
+  return { update: (st) => t.setRows(st.dockerHosts || []), destroy() {} };
+}
+
+export function hostsView(root) {
+  const t = new VTable([
+    { id: 'name', label: 'Host', w: 180, grow: true, html: (d) => `${statusDot(d.status === 'online', d.status)}<span class="name">${esc(d.displayName || d.hostname)}</span>` },
+    { id: 'os', label: 'OS', w: 150, cls: 'c-mid', html: (d) => esc(`${d.osName || d.platform || ''} ${d.osVersion || ''}`) },
+    { id: 'cpu', label: 'CPU', w: 150, html: (d) => bar(d.cpuUsage, `${d.cpuCount || '?'} cores`) },
+    { id: 'mem', label: 'Memory', w: 170, html: (d) => bar(d.memory?.usage, `${bytes(d.memory?.used)}/${bytes(d.memory?.total)}`) },
+    { id: 'up', label: 'Uptime', w: 80, html: (d) => esc(uptime(d.uptimeSeconds)) },
+    { id: 'seen', label: 'Last seen', w: 100, cls: 'c-mid', html: (d) => esc(ago(d.lastSeen)) },
+  ], { label: 'Host agents' });
+  t.setEmpty('No host agent is reporting.');
+  root.append(h('section', { class: 'card' }, h('h2', {}, 'Hosts'), t.el));
+  return { update: (st) => t.setRows(st.hosts || []), destroy() {} };
+}

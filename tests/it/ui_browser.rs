@@ -1,0 +1,409 @@
+//! The web UI in headless Chromium (DevTools protocol from Rust, `support::browser`) against
+//! the real server: first-run setup, sign-in with the lockout feedback, the overview showing
+//! the demo estate with the numbers of `/api/state`, a simulator change arriving live, sorting,
+//! filtering, search, the guest drawer, every view, the theme toggle, a 360 px phone, and no
+//! request outside the server. Every test fails on a console error or failed request.
+//! Screenshots land in `target/ui-screenshots/`.
+
+use crate::support;
+
+use serde_json::Value;
+use support::auth as auth_common;
+use support::browser::{artefact, Browser};
+use support::TestServer;
+
+const DEMO: &[(&str, &str)] = &[
+    ("PULSE_MOCK_MODE", "true"),
+    ("PULSE_MOCK_NODES", "2"),
+    ("PULSE_MOCK_VMS_PER_NODE", "3"),
+    ("PULSE_MOCK_LXCS_PER_NODE", "2"),
+];
+
+/// No console error, no failed load, no request outside the server, and only the HTTP error
+/// answers the test expects (`allowed`: path prefixes with their status).
+fn assert_clean(b: &mut Browser, s: &TestServer, allowed: &[(u16, &str)]) {
+    b.pump(300);
+    assert!(b.errors.is_empty(), "browser errors: {:#?}", b.errors);
+    let origin = format!("http://{}", s.addr);
+    let outside: Vec<&String> = b
+        .requests
+        .iter()
+        .filter(|u| !u.starts_with(&origin) && !u.starts_with("data:") && *u != "about:blank")
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "requests outside the server: {outside:?}"
+    );
+    let unexpected: Vec<&(u16, String)> = b
+        .http_errors
+        .iter()
+        .filter(|(st, url)| {
+            let path = url.strip_prefix(&origin).unwrap_or(url);
+            !allowed.iter().any(|(a, p)| a == st && path.starts_with(p))
+        })
+        .collect();
+    assert!(unexpected.is_empty(), "failed requests: {unexpected:?}");
+}
+
+/// Signs in through the login form.
+fn sign_in(b: &mut Browser, s: &TestServer, password: &str) {
+    b.goto(&format!("http://{}/", s.addr));
+    b.wait("document.querySelector('#f-username')", 20);
+    b.fill("#f-username", auth_common::USER);
+    b.fill("#f-password", password);
+    b.click("button[type=submit]");
+}
+
+fn demo_with_admin() -> TestServer {
+    auth_common::start_with_admin(DEMO)
+}
+
+fn signed_in_overview(s: &TestServer) -> Browser {
+    let mut b = Browser::launch(1440, 900);
+    sign_in(&mut b, s, auth_common::PASSWORD);
+    b.wait(
+        "document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]').length > 0",
+        40,
+    );
+    b.wait(
+        "document.querySelector('#conn')?.dataset.status === 'live'",
+        20,
+    );
+    b
+}
+
+#[test]
+fn first_run_setup_then_sign_in_shows_remaining_attempts() {
+    let s = TestServer::start(&[]);
+    let mut b = Browser::launch(1280, 900);
+    b.goto(&format!("http://{}/", s.addr));
+    b.wait("document.querySelector('#f-setupToken')", 20);
+    let token = std::fs::read_to_string(s.data_dir.join(".bootstrap_token")).unwrap();
+    b.fill("#f-setupToken", token.trim());
+    b.fill("#f-username", "admin");
+    b.fill("#f-password", auth_common::PASSWORD);
+    b.fill("#f-password2", auth_common::PASSWORD);
+    b.screenshot(&artefact("setup.png"), false);
+    b.click("button[type=submit]");
+    let shown = b.wait("document.querySelector('#setup-token')?.textContent", 20);
+    assert_eq!(
+        shown.as_str().unwrap().len(),
+        48,
+        "the API token is shown once"
+    );
+    assert!(
+        !s.data_dir.join(".bootstrap_token").exists(),
+        "bootstrap token spent"
+    );
+
+    b.click(".auth-card button.primary");
+    b.wait("document.querySelector('#f-password')", 20);
+    sign_in(&mut b, &s, "wrong password!");
+    let err = b.wait("document.querySelector('#login-error')?.textContent", 20);
+    let err = err.as_str().unwrap().to_string();
+    assert!(
+        err.contains("attempts remaining"),
+        "lockout feedback: {err}"
+    );
+    b.screenshot(&artefact("login-error.png"), false);
+
+    sign_in(&mut b, &s, auth_common::PASSWORD);
+    b.wait(
+        "document.querySelector('#conn')?.dataset.status === 'live'",
+        30,
+    );
+    assert_eq!(
+        b.eval("location.pathname"),
+        Value::from("/proxmox/overview")
+    );
+    // Sign out: back to the login page, the session no longer works.
+    b.click("#logout");
+    b.wait("document.querySelector('#f-password')", 20);
+    // Expected: the first probes before setup/sign-in and the wrong password.
+    assert_clean(&mut b, &s, &[(401, "/api/state"), (401, "/api/login")]);
+}
+
+/// Checks every guest and node row against a fresh `/api/state` in the page; values move
+/// with the simulator's clock, so it retries until one snapshot matches the screen.
+const COMPARE_JS: &str = r#"(async () => {
+  const st = await (await fetch('/api/state', {headers: {Accept: 'application/json'}})).json();
+  const bad = [];
+  const rows = (label) => new Map([...document.querySelectorAll(`[aria-label="${label}"] .vt-row[data-id]`)].filter(r => !r.hidden).map(r => [r.dataset.id, r]));
+  const meter = (row, col) => row.querySelector(`[role=cell]:nth-child(${col}) [role=meter]`)?.getAttribute('aria-valuenow');
+  const colIndex = (label, id) => [...document.querySelectorAll(`[aria-label="${label}"] .vt-head [role=columnheader]`)].findIndex(c => c.dataset.col === id) + 2;
+  const g = rows('Guests'), n = rows('Nodes');
+  const guests = st.vms.concat(st.containers).filter(x => !x.template);
+  for (const x of guests) {
+    const r = g.get(x.id);
+    if (!r) { bad.push(`missing guest ${x.id}`); continue; }
+    if (!r.textContent.includes(x.name)) bad.push(`name of ${x.id}`);
+    if (!r.textContent.includes(String(x.vmid))) bad.push(`vmid of ${x.id}`);
+    if (x.status === 'running') {
+      const cpu = meter(r, colIndex('Guests', 'cpu')), mem = meter(r, colIndex('Guests', 'mem'));
+      if (cpu !== (x.cpu * 100).toFixed(1)) bad.push(`cpu of ${x.id}: ${cpu} vs ${(x.cpu * 100).toFixed(1)}`);
+      if (mem !== Math.min(100, x.memory.usage).toFixed(1)) bad.push(`mem of ${x.id}: ${mem} vs ${x.memory.usage}`);
+    } else if (!r.querySelector('.dot.off')) bad.push(`${x.id} should show stopped`);
+  }
+  for (const x of st.nodes) {
+    const r = n.get(x.id);
+    if (!r) { bad.push(`missing node ${x.id}`); continue; }
+    const cpu = meter(r, colIndex('Nodes', 'cpu'));
+    if (cpu !== (x.cpu * 100).toFixed(1)) bad.push(`node cpu of ${x.id}: ${cpu} vs ${x.cpu}`);
+  }
+  // Rows on screen (a stale duplicate would count twice here but once in the map).
+  const visible = [...document.querySelectorAll('[aria-label="Guests"] .vt-row[data-id]')].filter(r => r.offsetParent !== null).length;
+  return {guests: guests.length, nodes: st.nodes.length, shown: g.size, visible, bad};
+})()"#;
+
+#[test]
+fn overview_matches_the_state_and_updates_live() {
+    let s = demo_with_admin();
+    let mut b = signed_in_overview(&s);
+    let mut last = Value::Null;
+    for _ in 0..20 {
+        last = b.eval(COMPARE_JS);
+        if last["bad"].as_array().is_some_and(Vec::is_empty) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(
+        last["bad"].as_array().is_some_and(Vec::is_empty),
+        "screen differs from /api/state: {last}"
+    );
+    assert_eq!(last["nodes"], 2);
+    assert_eq!(last["guests"], last["shown"], "every guest listed");
+    assert_eq!(last["guests"], last["visible"], "each guest once");
+    assert!(last["guests"].as_u64().unwrap() >= 8);
+    b.screenshot(&artefact("overview.png"), true);
+
+    // A change on the simulator reaches the open page without a reload.
+    b.eval("window.__noReload = 1");
+    let victim = b.eval(
+        "[...document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]')].find(r => r.querySelector('.dot.on') && r.querySelector('.badge.vm'))?.dataset.id",
+    );
+    let victim = victim.as_str().expect("a running VM").to_string();
+    let vmid: u32 = victim.rsplit('-').next().unwrap().parse().unwrap();
+    s.apply(move |app| {
+        let demo = app.polling.demo.as_ref().expect("demo running");
+        assert!(demo.simulator().set_guest_running(vmid, false));
+        let key = pulse::monitor::task_key::TaskKey::new(
+            pulse::monitor::task_key::InstanceKind::Pve,
+            "mock-cluster",
+        );
+        app.polling
+            .core
+            .scheduler_mut()
+            .retry_now(&key, pulse::util::time::now_ms());
+    });
+    b.wait(
+        &format!(
+            "document.querySelector('[aria-label=Guests] .vt-row[data-id=\"{victim}\"] .dot.off')"
+        ),
+        40,
+    );
+    assert_eq!(b.eval("window.__noReload"), Value::from(1), "no reload");
+    assert_clean(&mut b, &s, &[(401, "/api/state")]);
+}
+
+const VISIBLE_VMIDS: &str = "[...document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]')].filter(r => r.offsetParent !== null).map(r => Number(r.children[1 + [...document.querySelectorAll('[aria-label=Guests] .vt-head [role=columnheader]')].findIndex(c => c.dataset.col === 'vmid')].textContent))";
+
+#[test]
+fn sort_filter_search_and_guest_detail() {
+    let s = demo_with_admin();
+    let mut b = signed_in_overview(&s);
+    // Flat list, sorted by VMID ascending then descending.
+    b.click("#group-toggle");
+    b.wait(
+        "document.querySelectorAll('[aria-label=Guests] .vt-group:not([hidden])').length === 0",
+        10,
+    );
+    b.click("[aria-label=Guests] [data-col=vmid] button");
+    let up: Vec<u64> = serde_json::from_value(b.eval(VISIBLE_VMIDS)).unwrap();
+    let mut sorted = up.clone();
+    sorted.sort_unstable();
+    assert_eq!(up, sorted, "ascending by VMID");
+    assert_eq!(
+        b.eval("document.querySelector('[aria-label=Guests] [data-col=vmid]').getAttribute('aria-sort')"),
+        Value::from("ascending")
+    );
+    b.click("[aria-label=Guests] [data-col=vmid] button");
+    let down: Vec<u64> = serde_json::from_value(b.eval(VISIBLE_VMIDS)).unwrap();
+    sorted.reverse();
+    assert_eq!(down, sorted, "descending by VMID");
+
+    // Type filter: only containers.
+    let cts = b.eval("(async () => (await (await fetch('/api/state')).json()).containers.filter(c => !c.template).length)()");
+    b.click(".seg[aria-label='Guest type'] button[data-v=lxc]");
+    b.wait(&format!("document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]:not([hidden])').length === {cts}"), 10);
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]:not([hidden]) .badge.vm')].length"),
+        Value::from(0)
+    );
+    b.click(".seg[aria-label='Guest type'] button[data-v=all]");
+
+    // Search by a guest's exact name finds just it.
+    let name =
+        b.eval("document.querySelector('[aria-label=Guests] .vt-row[data-id] .name').textContent");
+    let name = name.as_str().unwrap().to_string();
+    b.fill("#guest-search", &format!("name:{name}"));
+    b.wait("document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]:not([hidden])').length === 1", 10);
+    b.fill("#guest-search", "cpu>1000");
+    b.wait("document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]:not([hidden])').length === 0", 10);
+    b.fill("#guest-search", "");
+    b.wait("document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]:not([hidden])').length > 1", 10);
+
+    // The detail drawer opens on click, shows the guest, closes with Escape.
+    b.click("[aria-label=Guests] .vt-row[data-id]");
+    let title = b.wait("document.querySelector('.drawer h2')?.textContent", 10);
+    assert!(
+        title.as_str().unwrap().contains('('),
+        "title with vmid: {title}"
+    );
+    b.wait("document.querySelector('.drawer .charts figure')", 20);
+    b.wait(
+        "!document.querySelector('.drawer')?.textContent.includes('Loading…')",
+        20,
+    );
+    b.screenshot(&artefact("guest-drawer.png"), false);
+    b.eval("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))");
+    b.wait("!document.querySelector('.drawer')", 5);
+
+    // The session ends behind the page's back: the next API call's 401 shows the login page.
+    b.eval(
+        "(async () => { const m = document.cookie.match(/pulse_csrf=([^;]*)/); \
+         await fetch('/api/logout', {method: 'POST', headers: {'X-CSRF-Token': decodeURIComponent(m[1])}}); \
+         document.querySelector(\"nav a[data-path='/proxmox/backups']\").click(); return true; })()",
+    );
+    let notice = b.wait(
+        "document.querySelector('#f-password') && document.querySelector('#login-notice')?.textContent",
+        20,
+    );
+    assert!(
+        notice.as_str().unwrap().contains("session has ended"),
+        "{notice}"
+    );
+    assert_clean(&mut b, &s, &[(401, "/api/")]);
+}
+
+#[test]
+fn assets_are_fingerprinted_and_cached_index_is_not() {
+    let s = TestServer::start(&[]);
+    let index = s.get("/");
+    assert_eq!(index.header("Cache-Control"), Some("no-cache"));
+    let html = index.text();
+    assert!(html.contains("<script type=\"importmap\">"), "{html}");
+    let mut urls: Vec<String> = html
+        .split('"')
+        // The import map's keys are the plain names; its values and the links are the files.
+        .filter(|p| p.starts_with("/assets/") && p.contains('-'))
+        .map(str::to_string)
+        .collect();
+    urls.sort();
+    urls.dedup();
+    // 14 modules (each named in the import map and preloaded) and the stylesheet.
+    assert!(urls.len() >= 15, "{urls:?}");
+    for u in &urls {
+        let r = s.get(u);
+        assert_eq!(r.status, 200, "{u}");
+        assert_eq!(
+            r.header("Cache-Control"),
+            Some("public, max-age=31536000, immutable"),
+            "{u}"
+        );
+        let ct = r.header("Content-Type").unwrap_or("");
+        assert!(
+            ct.starts_with(if u.ends_with(".css") {
+                "text/css"
+            } else {
+                "application/javascript"
+            }),
+            "{u}: {ct}"
+        );
+    }
+    // Unfingerprinted names are not files: they fall back to index.html (no-cache).
+    let plain = s.get("/assets/main.js");
+    assert_eq!(plain.header("Cache-Control"), Some("no-cache"));
+    // A client route deep link is served the app.
+    assert!(s.get("/proxmox/storage").text().contains("importmap"));
+}
+
+#[test]
+fn every_view_renders_theme_toggles_and_phones_fit() {
+    let s = demo_with_admin();
+    let mut b = signed_in_overview(&s);
+    let views: &[(&str, &str, &str)] = &[
+        ("/proxmox/storage", "storage.png", "document.querySelectorAll('[aria-label=Storage] .vt-row[data-id]').length > 0"),
+        ("/proxmox/backups", "backups.png", "/\\d+ backups/.test(document.querySelector('#view').textContent) && document.querySelectorAll('[aria-label=Backups] .vt-row[data-id]').length > 0"),
+        ("/proxmox/pbs", "pbs.png", "document.querySelectorAll('[aria-label=Datastores] .vt-row[data-id]').length > 0"),
+        ("/proxmox/mail", "mail.png", "document.querySelector('#view .stats')"),
+        ("/alerts", "alerts.png", "document.querySelector('[aria-label=\"Active alerts\"]')"),
+        ("/proxmox/replication", "replication.png", "document.querySelector('[aria-label=\"Replication jobs\"]')"),
+        ("/docker", "docker.png", "document.querySelector('[aria-label=\"Docker hosts\"]')"),
+        ("/hosts", "hosts.png", "document.querySelector('[aria-label=\"Host agents\"]')"),
+    ];
+    for (path, shot, ready) in views {
+        b.click(&format!("nav a[data-path='{path}']"));
+        b.wait(&format!("location.pathname === '{path}'"), 5);
+        b.wait(ready, 30);
+        b.screenshot(&artefact(shot), true);
+    }
+    // Acknowledge an alert with a stale CSRF cookie: the 403 carries a fresh token and the UI
+    // retries once, so the action still goes through.
+    b.click("nav a[data-path='/alerts']");
+    b.wait(
+        "document.querySelector(\"[aria-label='Active alerts'] button[data-act=acknowledge]\")",
+        30,
+    );
+    b.eval("document.cookie = 'pulse_csrf=stale; path=/'");
+    b.click("[aria-label='Active alerts'] button[data-act=acknowledge]");
+    b.wait(
+        "document.querySelector(\"[aria-label='Active alerts'] button[data-act=unacknowledge]\")",
+        20,
+    );
+    assert!(
+        b.http_errors
+            .iter()
+            .any(|(st, u)| *st == 403 && u.contains("/acknowledge")),
+        "the stale token was refused first: {:?}",
+        b.http_errors
+    );
+
+    // Deep link after reload: the SPA fallback serves the view.
+    b.goto(&format!("http://{}/proxmox/storage", s.addr));
+    b.wait(
+        "document.querySelectorAll('[aria-label=Storage] .vt-row[data-id]').length > 0",
+        30,
+    );
+
+    // Theme toggle flips and is remembered.
+    let before = b.eval("document.documentElement.dataset.theme");
+    b.click("#theme-toggle");
+    let after = b.eval("document.documentElement.dataset.theme");
+    assert_ne!(before, after);
+    assert_eq!(
+        b.eval("localStorage.getItem('darkMode')"),
+        Value::from((after == "dark").to_string())
+    );
+    if after != "dark" {
+        b.click("#theme-toggle");
+    }
+    b.click("nav a[data-path='/proxmox/overview']");
+    b.wait(
+        "document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]').length > 0",
+        10,
+    );
+    b.screenshot(&artefact("overview-dark.png"), false);
+
+    // A 360 px phone: nothing scrolls sideways.
+    b.set_viewport(360, 740);
+    b.pump(300);
+    let widths =
+        b.eval("[document.documentElement.scrollWidth, document.documentElement.clientWidth]");
+    assert!(
+        widths[0].as_u64() <= widths[1].as_u64(),
+        "horizontal scroll at 360 px: {widths}"
+    );
+    b.screenshot(&artefact("phone.png"), false);
+    assert_clean(&mut b, &s, &[(401, "/api/state"), (403, "/api/alerts/")]);
+}
