@@ -8,11 +8,11 @@ use crate::core::outcome::{AnyResult, Finish, Outcome};
 use crate::core::timers::TimerHeap;
 use crate::core::workers::WorkerPool;
 use crate::env::RuntimeConfig;
-use crate::http::reply::{Reply, SharedBody};
+use crate::http::reply::Reply;
 use crate::http::router::Router;
 use crate::http::server::{HttpEvent, HttpServer, Upgraded};
 use crate::http::write::GzipPlan;
-use crate::ws::client::{Client, Frame, FrameKind, Inbound};
+use crate::ws::client::{Client, FrameKind, Inbound};
 use crate::ws::hub::{self, Hub};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -57,10 +57,9 @@ pub struct App {
     pub alerts: crate::alerts::service::Alerts,
     /// Metric history (see `core::history`), reloaded from the data dir at start-up.
     pub history: crate::history::History,
-    /// The latest `/api/state` JSON, serialised once per change and shared by every reader.
-    pub state_json: SharedBody,
-    /// `rawData` and `initialState` frames of the current snapshot, built on first use.
-    state_frames: [Option<Frame>; 2],
+    /// The `/api/state` document and its WebSocket frames, built off the loop
+    /// (`core::state_feed`).
+    pub(crate) feed: crate::core::state_feed::StateFeed,
     /// Credentials, sessions, tokens, lockout, rate limits, audit.
     pub security: crate::auth::guard::Security,
     timers: TimerHeap<Timer>,
@@ -129,6 +128,7 @@ impl App {
         if let Some(w) = warning {
             crate::log_warn!("metric history", note = w);
         }
+        let feed = crate::core::state_feed::StateFeed::new(polling.core.state());
         let mut timers = TimerHeap::default();
         timers.schedule(Instant::now() + Duration::from_secs(1), Timer::Housekeeping);
         timers.schedule(Instant::now() + Duration::from_secs(60), Timer::Security);
@@ -154,8 +154,7 @@ impl App {
             polling,
             alerts,
             history,
-            state_json: SharedBody::new(b"{}".to_vec()),
-            state_frames: [None, None],
+            feed,
             security,
             timers,
             pending: HashMap::new(),
@@ -309,10 +308,8 @@ impl App {
     pub fn start_monitoring(&mut self) {
         self.apply_runtime_settings();
         if self.cfg.mock_mode {
-            let sizes = self.polling.demo_sizes;
-            if let Err(e) = self.set_demo(true, sizes) {
-                crate::log_error!("demo mode failed to start", error = e);
-            }
+            // Started on a worker; its instances are polled once it runs.
+            self.start_demo_in_background();
         }
         self.sync_monitor_with_config();
         self.publish_state_if_changed();
@@ -386,37 +383,6 @@ impl App {
         self.start_due_polls();
         self.evaluate_alerts(crate::util::time::now_ms());
         self.publish_state_if_changed();
-    }
-
-    /// Replaces the state snapshot and pushes it to every WebSocket client.
-    pub fn publish_state(&mut self, json: Vec<u8>) {
-        self.state_json = SharedBody::new(json);
-        // Its gzip is computed once, on a worker, before most clients ask.
-        if self.state_json.claim_gzip() {
-            let body = self.state_json.clone();
-            let _ = self.tasks.try_submit(Box::new(move || {
-                body.gzipped();
-            }));
-        }
-        self.state_frames = [None, None];
-        self.broadcast_state();
-    }
-
-    /// The snapshot as a WebSocket frame (`rawData` or `initialState`), built once per
-    /// snapshot and shared by every client: a thousand clients hold pointers, not copies.
-    fn state_frame(&mut self, msg_type: &'static str) -> Frame {
-        let slot = if msg_type == "rawData" { 0 } else { 1 };
-        if let Some(f) = &self.state_frames[slot] {
-            return f.clone();
-        }
-        let f = hub::frame_raw(FrameKind::State, msg_type, &self.state_json.raw);
-        self.state_frames[slot] = Some(f.clone());
-        f
-    }
-
-    fn broadcast_state(&mut self) {
-        let frame = self.state_frame("rawData");
-        self.hub.broadcast(&self.registry, &frame, Instant::now());
     }
 
     /// Broadcasts any event (`alert`, `settingsUpdate`, ...) to every client.

@@ -13,6 +13,7 @@
 
 pub mod alerting;
 pub mod app;
+pub mod demo;
 pub mod discovery;
 pub mod dispatch;
 pub mod event_loop;
@@ -20,6 +21,7 @@ pub mod gate;
 pub mod history;
 pub mod outcome;
 pub mod polling;
+pub mod state_feed;
 pub mod timers;
 pub mod workers;
 pub mod writer;

@@ -1,9 +1,9 @@
 //! The monitor on the event loop: keeps the poll schedule in step with the node
 //! configuration (and demo mode), hands due polls to the poll workers, applies their results,
-//! and publishes the state snapshot when it changed.
+//! and hands the changed state to `core::state_feed`.
 //!
 //! Data flows one way: poll workers → `Msg::Apply(finish)` → `MonitorCore` (scheduler +
-//! live state) → `/api/state` snapshot and WebSocket `rawData`.
+//! live state) → `core::state_feed` (built off the loop) → `/api/state` and `rawData`.
 
 use crate::config::model::node_edit::Node;
 use crate::config::model::nodes::{NodesConfig, PveInstance};
@@ -60,12 +60,14 @@ pub struct Polling {
     pub clock: MonoClock,
     pub demo: Option<Demo>,
     pub demo_sizes: DemoSizes,
+    /// `Some(enabled)` while the demo cluster is being started or stopped on a worker
+    /// (`core::demo`).
+    pub demo_change: Option<bool>,
     pool: WorkerPool,
     in_flight: usize,
     /// Configured instances: key → the config they were built from (to notice edits).
     configured: BTreeMap<TaskKey, String>,
     synced_nodes_revision: Option<u64>,
-    published_revision: Option<u64>,
     timeout: Duration,
 }
 
@@ -77,11 +79,11 @@ impl Polling {
             clock: MonoClock::new(crate::util::time::now_ms()),
             demo: None,
             demo_sizes,
+            demo_change: None,
             pool: WorkerPool::new("poll", POLL_THREADS, POLL_QUEUE, 1024 * 1024)?,
             in_flight: 0,
             configured: BTreeMap::new(),
             synced_nodes_revision: None,
-            published_revision: None,
             timeout,
         })
     }
@@ -89,7 +91,8 @@ impl Polling {
     pub fn shutdown(&mut self) {
         self.pool.shutdown();
         if let Some(demo) = self.demo.take() {
-            demo.stop(&mut self.core);
+            // Shutting down: the loop may wait for the simulator's threads now.
+            drop(demo.stop(&mut self.core));
         }
     }
 }
@@ -238,31 +241,6 @@ impl App {
         scheduler.set_interval_ms(InstanceKind::Pmg, pmg * 1000);
     }
 
-    /// Starts or stops the built-in demo cluster (the project's simulator on loopback).
-    pub fn set_demo(&mut self, enabled: bool, sizes: DemoSizes) -> Result<(), String> {
-        if let Some(demo) = self.polling.demo.take() {
-            demo.stop(&mut self.polling.core);
-        }
-        self.polling.demo_sizes = sizes;
-        if enabled {
-            let seed = crate::util::time::now_ms() as u64;
-            let demo = Demo::start(
-                &mut self.polling.core,
-                sizes,
-                seed,
-                self.polling.clock.now_ms(),
-            )?;
-            crate::log_info!(
-                "demo mode: polling the built-in simulator",
-                nodes = sizes.nodes,
-                guests_per_node = sizes.vms_per_node + sizes.lxcs_per_node
-            );
-            self.polling.demo = Some(demo);
-            self.demo_alerts_started();
-        }
-        Ok(())
-    }
-
     /// Hands every due poll to a worker (never more than the pool can take at once).
     pub fn start_due_polls(&mut self) {
         let capacity = POLL_THREADS + POLL_QUEUE;
@@ -340,16 +318,5 @@ impl App {
         let at = self.polling.core.next_deadline()?;
         let wait = (at - self.polling.clock.now_ms()).max(0) as u64;
         Some(std::time::Instant::now() + Duration::from_millis(wait))
-    }
-
-    /// Re-serialises the state once per change and pushes it to WebSocket clients.
-    pub fn publish_state_if_changed(&mut self) {
-        let revision = self.polling.core.state().revision();
-        if self.polling.published_revision == Some(revision) {
-            return;
-        }
-        self.polling.published_revision = Some(revision);
-        let json = self.polling.core.state().to_frontend_json();
-        self.publish_state(json);
     }
 }

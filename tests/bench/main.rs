@@ -16,6 +16,7 @@ mod history;
 mod loop_latency;
 mod monitoring;
 mod polling;
+mod state_feed;
 mod tls;
 
 use monitoring::{measured_fanout, wait_cycles};
