@@ -78,7 +78,9 @@ fn demo_job(
         else {
             return Err(SwitchError::Busy);
         };
-        drop(retired);
+        if let Some(r) = retired {
+            r.shut_down();
+        }
         let seed = crate::util::time::now_ms() as u64;
         let started: Started = enabled.then(|| Demo::launch(sizes, seed));
         let result = match &started {

@@ -54,6 +54,10 @@ impl MonoClock {
     }
 }
 
+/// A test seam: runs on the poll worker just before each poll, inside the same panic guard
+/// (tests make a poll panic with it). `None` in production.
+pub type PollHook = std::sync::Arc<dyn Fn(&TaskKey) + Send + Sync>;
+
 pub struct Polling {
     pub core: MonitorCore,
     /// Every schedule decision uses this clock, never the wall clock directly.
@@ -63,6 +67,7 @@ pub struct Polling {
     /// `Some(enabled)` while the demo cluster is being started or stopped on a worker
     /// (`core::demo`).
     pub demo_change: Option<bool>,
+    pub poll_hook: Option<PollHook>,
     pool: WorkerPool,
     in_flight: usize,
     /// Configured instances: key → the config they were built from (to notice edits).
@@ -80,6 +85,7 @@ impl Polling {
             demo: None,
             demo_sizes,
             demo_change: None,
+            poll_hook: None,
             pool: WorkerPool::new("poll", POLL_THREADS, POLL_QUEUE, 1024 * 1024)?,
             in_flight: 0,
             configured: BTreeMap::new(),
@@ -92,7 +98,7 @@ impl Polling {
         self.pool.shutdown();
         if let Some(demo) = self.demo.take() {
             // Shutting down: the loop may wait for the simulator's threads now.
-            drop(demo.stop(&mut self.core));
+            demo.stop(&mut self.core).shut_down();
         }
     }
 }
@@ -254,6 +260,7 @@ impl App {
             let key = job.key().clone();
             let early_handle = self.handle.clone();
             let ticket = job.ticket.clone();
+            let hook = self.polling.poll_hook.clone();
             let submitted = self.polling.pool.try_submit(Box::new(move || {
                 // The live part of a first poll is shown before its details are fetched.
                 let mut early = |data: crate::monitor::jobs::PollData| {
@@ -265,6 +272,9 @@ impl App {
                     early_handle.post(Msg::Apply(apply));
                 };
                 let run = std::panic::AssertUnwindSafe(|| {
+                    if let Some(hook) = &hook {
+                        hook(&key);
+                    }
                     job.run_with(crate::util::time::now_ms(), &mut early)
                 });
                 let msg: Box<dyn FnOnce(&mut App) + Send> = match std::panic::catch_unwind(run) {
@@ -282,13 +292,18 @@ impl App {
     }
 
     /// A poll panicked (a bug, never bad input by design): its client went down with it, so
-    /// the instance is rebuilt from its configuration on the next sync.
+    /// the instance is rebuilt: a configured one from its configuration on the next sync, a
+    /// demo one from the running simulator. Either is polled again at once.
     fn poll_panicked(&mut self, key: TaskKey) {
         crate::log_error!("poll panicked; rebuilding the instance", instance = key);
         self.polling.in_flight = self.polling.in_flight.saturating_sub(1);
-        self.polling.core.remove(&key);
-        self.polling.configured.remove(&key);
-        self.polling.synced_nodes_revision = None;
+        self.polling.core.poll_lost(&key);
+        let now = self.polling.clock.now_ms();
+        let demo = self.polling.demo.as_ref();
+        if !demo.is_some_and(|d| d.rebuild(&key, &mut self.polling.core, now)) {
+            self.polling.configured.remove(&key);
+            self.polling.synced_nodes_revision = None;
+        }
         self.sync_connected();
     }
 

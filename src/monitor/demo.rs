@@ -5,6 +5,8 @@
 #[cfg(feature = "demo")]
 use super::poll_pve::PveSettings;
 use super::runtime::MonitorCore;
+#[cfg(feature = "demo")]
+use super::task_key::InstanceKind;
 use super::task_key::TaskKey;
 #[cfg(feature = "demo")]
 use crate::proxmox::Product;
@@ -54,6 +56,8 @@ impl DemoSizes {
 pub struct Demo {
     #[cfg(feature = "demo")]
     sim: SimHandle,
+    #[cfg(feature = "demo")]
+    sizes: DemoSizes,
     keys: Vec<TaskKey>,
 }
 
@@ -77,6 +81,11 @@ pub struct Launched {
 pub struct Retired {
     #[cfg(feature = "demo")]
     _sim: SimHandle,
+}
+
+impl Retired {
+    /// Shuts the simulator down; blocks until its threads have ended.
+    pub fn shut_down(self) {}
 }
 
 impl Demo {
@@ -126,6 +135,21 @@ impl Demo {
         &self.sim
     }
 
+    /// Adds the demo instance `key` to `core` again, with a new client (after its poll
+    /// panicked: the client went down with it). False when `key` is not the demo's.
+    pub fn rebuild(&self, key: &TaskKey, core: &mut MonitorCore, now_ms: i64) -> bool {
+        if !self.keys.contains(key) {
+            return false;
+        }
+        #[cfg(feature = "demo")]
+        if let Err(e) = add_instance(&self.sim, self.sizes, key.kind, core, now_ms) {
+            crate::log_error!("demo instance not rebuilt", instance = key, error = e);
+        }
+        #[cfg(not(feature = "demo"))]
+        let _ = (core, now_ms);
+        true
+    }
+
     /// Removes the demo instances and their data from `core`; the simulator stops when the
     /// returned value is dropped (on a worker: it joins threads).
     pub fn stop(self, core: &mut MonitorCore) -> Retired {
@@ -145,42 +169,22 @@ impl Launched {
     /// loopback address does not fail in practice; if it did, the simulator is stopped here.
     #[cfg(feature = "demo")]
     pub fn attach(self, core: &mut MonitorCore, now_ms: i64) -> Result<Demo, String> {
-        let (sim, sizes) = (self.sim, self.sizes);
-        let settings = PveSettings {
-            is_cluster: sizes.nodes > 1,
-            cluster_name: if sizes.nodes > 1 {
-                "sim-cluster".to_string()
-            } else {
-                String::new()
-            },
-            ..PveSettings::new(DEMO_PVE, &sim.https_url(Product::Pve))
+        let mut demo = Demo {
+            sim: self.sim,
+            sizes: self.sizes,
+            keys: Vec::new(),
         };
-        let err = |e: crate::proxmox::ProxmoxError| format!("demo client: {e}");
-        let mut keys = Vec::new();
-        let added = (|| {
-            keys.push(
-                core.add_pve(&sim.token_config(Product::Pve), settings, now_ms)
-                    .map_err(err)?,
-            );
-            keys.push(
-                core.add_pbs(DEMO_PBS, &sim.token_config(Product::Pbs), now_ms)
-                    .map_err(err)?,
-            );
-            keys.push(
-                core.add_pmg(DEMO_PMG, &sim.token_config(Product::Pmg), now_ms)
-                    .map_err(err)?,
-            );
-            Ok::<(), String>(())
-        })();
-        let demo = Demo { sim, keys };
-        match added {
-            Ok(()) => Ok(demo),
-            Err(e) => {
-                // Half-added: take back what was added (the simulator stops when dropped).
-                drop(demo.stop(core));
-                Err(e)
+        for kind in [InstanceKind::Pve, InstanceKind::Pbs, InstanceKind::Pmg] {
+            match add_instance(&demo.sim, demo.sizes, kind, core, now_ms) {
+                Ok(key) => demo.keys.push(key),
+                Err(e) => {
+                    // Half-added: take back what was added (the simulator stops when dropped).
+                    demo.stop(core).shut_down();
+                    return Err(e);
+                }
             }
         }
+        Ok(demo)
     }
 
     #[cfg(not(feature = "demo"))]
@@ -191,6 +195,35 @@ impl Launched {
     pub fn sizes(&self) -> DemoSizes {
         self.sizes
     }
+}
+
+/// One demo instance of `kind` polling `sim`.
+#[cfg(feature = "demo")]
+fn add_instance(
+    sim: &SimHandle,
+    sizes: DemoSizes,
+    kind: InstanceKind,
+    core: &mut MonitorCore,
+    now_ms: i64,
+) -> Result<TaskKey, String> {
+    let err = |e: crate::proxmox::ProxmoxError| format!("demo client: {e}");
+    match kind {
+        InstanceKind::Pve => {
+            let settings = PveSettings {
+                is_cluster: sizes.nodes > 1,
+                cluster_name: if sizes.nodes > 1 {
+                    "sim-cluster".to_string()
+                } else {
+                    String::new()
+                },
+                ..PveSettings::new(DEMO_PVE, &sim.https_url(Product::Pve))
+            };
+            core.add_pve(&sim.token_config(Product::Pve), settings, now_ms)
+        }
+        InstanceKind::Pbs => core.add_pbs(DEMO_PBS, &sim.token_config(Product::Pbs), now_ms),
+        InstanceKind::Pmg => core.add_pmg(DEMO_PMG, &sim.token_config(Product::Pmg), now_ms),
+    }
+    .map_err(err)
 }
 
 /// `GET|POST|PUT /api/system/mock-mode` response. Pulse's `MockConfig` has no JSON tags, so

@@ -42,6 +42,7 @@ mod poll_budget;
 mod poll_connected;
 mod poll_failover;
 mod poll_lifecycle;
+mod poll_panic;
 mod proxmox_clients;
 mod proxmox_fixtures;
 mod read_backups;
