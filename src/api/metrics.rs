@@ -205,7 +205,7 @@ fn metrics(app: &mut App, _: &Ctx) -> Outcome {
     }
     rows.push((12, Vec::new(), app.history.resources.len() as f64));
     rows.push((13, Vec::new(), app.history.samples_total as f64));
-    rows.push((14, Vec::new(), app.started.elapsed().as_secs_f64().floor()));
+    rows.push((14, Vec::new(), app.started().elapsed().as_secs_f64().floor()));
     Outcome::defer(
         move || render(rows),
         |_app, text: String| {

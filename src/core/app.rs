@@ -32,25 +32,25 @@ pub struct App {
     pub cfg: RuntimeConfig,
     /// Data-dir configuration: nodes, settings, guest metadata, setup codes, discovery.
     pub config: crate::config::state::ConfigState,
-    pub started: Instant,
-    pub version: crate::version::VersionInfo,
-    pub handle: LoopHandle,
+    started: Instant,
+    version: crate::version::VersionInfo,
+    pub(crate) handle: LoopHandle,
     /// The route table (shared so a handler can run while `&mut App` is lent to it).
-    pub router: std::sync::Arc<Router>,
+    pub(crate) router: std::sync::Arc<Router>,
     /// Short blocking jobs for handlers (bcrypt, PBKDF2).
-    pub tasks: WorkerPool,
+    pub(crate) tasks: WorkerPool,
     /// Jobs that wait on the network (connection tests, cluster detection): a hung host can
     /// hold one of these threads for its whole timeout without delaying a login.
-    pub net_tasks: WorkerPool,
+    pub(crate) net_tasks: WorkerPool,
     /// The data-dir writer: every durable write leaves the loop through it.
     writer: crate::core::writer::Writer,
     /// Deferred work older than this is answered 504.
     deferred_timeout: Duration,
     /// The loop's mio registry, for sockets the loop drives itself (HTTP, WebSocket clients).
-    pub registry: mio::Registry,
+    pub(crate) registry: mio::Registry,
     /// The HTTP server: listener and connections, driven by this loop.
-    pub http: HttpServer,
-    pub hub: Hub,
+    pub(crate) http: HttpServer,
+    pub(crate) hub: Hub,
     /// The monitor: poll schedule, live state, demo cluster (see `core::polling`).
     pub polling: crate::core::polling::Polling,
     /// Alert configuration, engine, history (see `core::alerting`).
@@ -445,6 +445,40 @@ impl App {
         self.shutting_down = true;
         self.drain_until = Some(Instant::now() + SHUTDOWN_DRAIN);
         self.http.drain(&self.registry);
+    }
+
+    /// When the loop started (uptime).
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    pub fn version(&self) -> &crate::version::VersionInfo {
+        &self.version
+    }
+
+    /// How a worker's result reaches this loop.
+    pub fn loop_handle(&self) -> &LoopHandle {
+        &self.handle
+    }
+
+    /// Short CPU work (bcrypt, PBKDF2, the state snapshot); tests occupy it to hold work back.
+    pub fn task_pool(&self) -> &WorkerPool {
+        &self.tasks
+    }
+
+    /// Work that waits on the network (connection tests, cluster detection, demo switches).
+    pub fn net_pool(&self) -> &WorkerPool {
+        &self.net_tasks
+    }
+
+    /// The WebSocket clients (read-only: counts for tests and diagnostics).
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Open HTTP connections.
+    pub fn http_connections(&self) -> usize {
+        self.http.len()
     }
 
     /// Where durable writes go (config saves, sessions, tokens, audit).

@@ -18,7 +18,7 @@ fn hold_net_pool(s: &TestServer) -> mpsc::Sender<()> {
     let (release, wait) = mpsc::channel::<()>();
     let (started_tx, started) = mpsc::channel::<()>();
     s.apply(move |app| {
-        app.net_tasks
+        app.net_pool()
             .try_submit(Box::new(move || {
                 let _ = started_tx.send(());
                 let _ = wait.recv_timeout(Duration::from_secs(30));
@@ -110,7 +110,7 @@ fn a_refused_switch_leaves_demo_mode_as_it_was() {
     let release = hold_net_pool(&s);
     let (tx, _keep) = mpsc::channel::<()>();
     s.apply(move |app| {
-        app.net_tasks
+        app.net_pool()
             .try_submit(Box::new(move || drop(tx)))
             .unwrap_or_else(|_| panic!("queue full"));
     });

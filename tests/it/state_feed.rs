@@ -48,7 +48,7 @@ fn hold_task_pool(s: &TestServer) -> mpsc::Sender<()> {
     let (release, wait) = mpsc::channel::<()>();
     let (started_tx, started) = mpsc::channel::<()>();
     s.apply(move |app| {
-        app.tasks
+        app.task_pool()
             .try_submit(Box::new(move || {
                 let _ = started_tx.send(());
                 let _ = wait.recv_timeout(Duration::from_secs(30));
