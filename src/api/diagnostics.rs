@@ -284,15 +284,15 @@ fn build(app: &App, probed: &[Probed]) -> Value {
         pbs.push(v);
     }
     json!({
-        "version": app.version.version,
-        "runtime": app.version.runtime,
-        "uptime": app.started.elapsed().as_secs_f64(),
+        "version": app.version().version,
+        "runtime": app.version().runtime,
+        "uptime": app.started().elapsed().as_secs_f64(),
         "nodes": nodes,
         "pbs": pbs,
         "system": {
             "os": std::env::consts::OS,
             "arch": std::env::consts::ARCH,
-            "goVersion": app.version.rust_version,
+            "goVersion": app.version().rust_version,
             "numCPU": std::thread::available_parallelism().map_or(1, |n| n.get()),
             "numGoroutine": thread_count(),
             "memoryMB": memory_mb(),

@@ -19,7 +19,7 @@ fn health(app: &mut App, _: &Ctx) -> Outcome {
     let body = Health {
         status: "healthy",
         timestamp: crate::util::time::unix_now(),
-        uptime: app.started.elapsed().as_secs_f64(),
+        uptime: app.started().elapsed().as_secs_f64(),
     };
     Reply::json(200, &body).into()
 }

@@ -115,13 +115,13 @@ fn breaker_code(state: &str) -> f64 {
 
 /// Everything but the process figures, copied on the loop.
 pub fn self_rows(app: &App, rows: &mut Vec<Row>) {
-    let version = app.version.version.clone();
+    let version = app.version().version.clone();
     rows.push(("pulse_build_info", "", vec![("version", version)], 1.0));
     rows.push((
         "pulse_uptime_seconds",
         "",
         Vec::new(),
-        app.started.elapsed().as_secs_f64().floor(),
+        app.started().elapsed().as_secs_f64().floor(),
     ));
     let health = app
         .polling

@@ -1,6 +1,7 @@
 //! Scheduler health and demo ("mock") mode control.
 
 use crate::core::app::App;
+use crate::core::demo::SwitchError;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
@@ -12,10 +13,11 @@ fn scheduler_health(app: &mut App, _: &Ctx) -> Outcome {
     Reply::json_bytes(200, body).into()
 }
 
+/// While a switch runs, `enabled` is where it is going.
 fn mock_status(app: &App) -> Reply {
     Reply::json(
         200,
-        &MockModeResponse::new(app.polling.demo.is_some(), app.polling.demo_sizes),
+        &MockModeResponse::new(app.demo_enabled(), app.polling.demo_sizes),
     )
 }
 
@@ -25,6 +27,7 @@ fn get_mock_mode(app: &mut App, _: &Ctx) -> Outcome {
 
 /// `{"enabled": bool, "config": {...}}`: switches the built-in demo cluster on or off at run
 /// time (the simulator starts in-process, polled through the same clients and scheduler).
+/// Starting and stopping run on a worker; the answer comes when the switch is done.
 fn set_mock_mode(app: &mut App, ctx: &Ctx) -> Outcome {
     let req: MockModeRequest = match ctx.req.json() {
         Ok(r) => r,
@@ -35,15 +38,22 @@ fn set_mock_mode(app: &mut App, ctx: &Ctx) -> Outcome {
         Some(Ok(s)) => s,
         None => app.polling.demo_sizes,
     };
-    let enabled = req.enabled.unwrap_or(app.polling.demo.is_some());
-    let unchanged = enabled == app.polling.demo.is_some() && sizes == app.polling.demo_sizes;
-    if !unchanged {
-        if let Err(e) = app.set_demo(enabled, sizes) {
-            return Reply::error(500, &format!("Cannot start demo mode: {e}")).into();
-        }
-        app.start_due_polls();
+    if app.demo_switching() {
+        return busy().into();
     }
-    mock_status(app).into()
+    let enabled = req.enabled.unwrap_or(app.demo_enabled());
+    if enabled == app.demo_enabled() && sizes == app.polling.demo_sizes {
+        return mock_status(app).into();
+    }
+    app.switch_demo(enabled, sizes, |app, done| match done {
+        Ok(()) => mock_status(app),
+        Err(SwitchError::Busy) => busy(),
+        Err(SwitchError::Failed(e)) => Reply::error(500, &format!("Cannot start demo mode: {e}")),
+    })
+}
+
+fn busy() -> Reply {
+    Reply::error(409, "Demo mode is being switched; retry when it is done")
 }
 
 pub fn routes() -> Vec<Route> {

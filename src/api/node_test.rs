@@ -122,7 +122,7 @@ pub fn detect_cluster_later(app: &mut App, id: &str) {
         return;
     };
     let t = timeout(app);
-    let handle = app.handle.clone();
+    let handle = app.loop_handle().clone();
     let job_id = id.to_string();
     let job = Box::new(move || {
         let result = cluster_detect::detect(&node, t, UtcTime::now());
@@ -131,7 +131,7 @@ pub fn detect_cluster_later(app: &mut App, id: &str) {
             apply_cluster(app, &job_id, &host, result)
         })));
     });
-    if app.net_tasks.try_submit(job).is_err() {
+    if app.net_pool().try_submit(job).is_err() {
         crate::log_warn!("cluster detection skipped: workers busy", id = id);
     }
 }

@@ -8,8 +8,9 @@ use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
 use serde_json::json;
 
 fn state(app: &mut App, _: &Ctx) -> Outcome {
-    // Serialised once per change (see `publish_state_if_changed`); this hands out a reference.
-    Reply::json_shared(200, app.state_json.clone()).into()
+    // Serialised off the loop once per change (`core::state_feed`); this hands out a
+    // reference to the newest finished bytes.
+    Reply::json_shared(200, app.state_body()).into()
 }
 
 fn storage_list(app: &mut App, _: &Ctx) -> Outcome {

@@ -8,7 +8,7 @@ use crate::http::request::Method;
 use crate::http::router::{Access, Csrf, Ctx, Route};
 
 fn version(app: &mut App, _: &Ctx) -> Outcome {
-    Reply::json(200, &app.version).into()
+    Reply::json(200, app.version()).into()
 }
 
 pub fn routes() -> Vec<Route> {

@@ -8,11 +8,11 @@ use crate::core::outcome::{AnyResult, Finish, Outcome};
 use crate::core::timers::TimerHeap;
 use crate::core::workers::WorkerPool;
 use crate::env::RuntimeConfig;
-use crate::http::reply::{Reply, SharedBody};
+use crate::http::reply::Reply;
 use crate::http::router::Router;
 use crate::http::server::{HttpEvent, HttpServer, Upgraded};
 use crate::http::write::GzipPlan;
-use crate::ws::client::{Client, Frame, FrameKind, Inbound};
+use crate::ws::client::{Client, FrameKind, Inbound};
 use crate::ws::hub::{self, Hub};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -32,25 +32,25 @@ pub struct App {
     pub cfg: RuntimeConfig,
     /// Data-dir configuration: nodes, settings, guest metadata, setup codes, discovery.
     pub config: crate::config::state::ConfigState,
-    pub started: Instant,
-    pub version: crate::version::VersionInfo,
-    pub handle: LoopHandle,
+    started: Instant,
+    version: crate::version::VersionInfo,
+    pub(crate) handle: LoopHandle,
     /// The route table (shared so a handler can run while `&mut App` is lent to it).
-    pub router: std::sync::Arc<Router>,
+    pub(crate) router: std::sync::Arc<Router>,
     /// Short blocking jobs for handlers (bcrypt, PBKDF2).
-    pub tasks: WorkerPool,
+    pub(crate) tasks: WorkerPool,
     /// Jobs that wait on the network (connection tests, cluster detection): a hung host can
     /// hold one of these threads for its whole timeout without delaying a login.
-    pub net_tasks: WorkerPool,
+    pub(crate) net_tasks: WorkerPool,
     /// The data-dir writer: every durable write leaves the loop through it.
     writer: crate::core::writer::Writer,
     /// Deferred work older than this is answered 504.
     deferred_timeout: Duration,
     /// The loop's mio registry, for sockets the loop drives itself (HTTP, WebSocket clients).
-    pub registry: mio::Registry,
+    pub(crate) registry: mio::Registry,
     /// The HTTP server: listener and connections, driven by this loop.
-    pub http: HttpServer,
-    pub hub: Hub,
+    pub(crate) http: HttpServer,
+    pub(crate) hub: Hub,
     /// The monitor: poll schedule, live state, demo cluster (see `core::polling`).
     pub polling: crate::core::polling::Polling,
     /// Alert configuration, engine, history (see `core::alerting`).
@@ -65,10 +65,9 @@ pub struct App {
     /// state holds.
     pub agents: crate::agents::Agents,
     pub agents_published: Option<u64>,
-    /// The latest `/api/state` JSON, serialised once per change and shared by every reader.
-    pub state_json: SharedBody,
-    /// `rawData` and `initialState` frames of the current snapshot, built on first use.
-    state_frames: [Option<Frame>; 2],
+    /// The `/api/state` document and its WebSocket frames, built off the loop
+    /// (`core::state_feed`).
+    pub(crate) feed: crate::core::state_feed::StateFeed,
     /// Credentials, sessions, tokens, lockout, rate limits, audit.
     pub security: crate::auth::guard::Security,
     timers: TimerHeap<Timer>,
@@ -137,6 +136,7 @@ impl App {
         if let Some(w) = warning {
             crate::log_warn!("metric history", note = w);
         }
+        let feed = crate::core::state_feed::StateFeed::new(polling.core.state());
         let mut timers = TimerHeap::default();
         timers.schedule(Instant::now() + Duration::from_secs(1), Timer::Housekeeping);
         timers.schedule(Instant::now() + Duration::from_secs(60), Timer::Security);
@@ -166,8 +166,7 @@ impl App {
             self_metrics: Default::default(),
             agents: crate::agents::Agents::default(),
             agents_published: None,
-            state_json: SharedBody::new(b"{}".to_vec()),
-            state_frames: [None, None],
+            feed,
             security,
             timers,
             pending: HashMap::new(),
@@ -322,10 +321,8 @@ impl App {
     pub fn start_monitoring(&mut self) {
         self.apply_runtime_settings();
         if self.cfg.mock_mode {
-            let sizes = self.polling.demo_sizes;
-            if let Err(e) = self.set_demo(true, sizes) {
-                crate::log_error!("demo mode failed to start", error = e);
-            }
+            // Started on a worker; its instances are polled once it runs.
+            self.start_demo_in_background();
         }
         self.sync_monitor_with_config();
         self.publish_state_if_changed();
@@ -402,37 +399,6 @@ impl App {
         self.publish_state_if_changed();
     }
 
-    /// Replaces the state snapshot and pushes it to every WebSocket client.
-    pub fn publish_state(&mut self, json: Vec<u8>) {
-        self.state_json = SharedBody::new(json);
-        // Its gzip is computed once, on a worker, before most clients ask.
-        if self.state_json.claim_gzip() {
-            let body = self.state_json.clone();
-            let _ = self.tasks.try_submit(Box::new(move || {
-                body.gzipped();
-            }));
-        }
-        self.state_frames = [None, None];
-        self.broadcast_state();
-    }
-
-    /// The snapshot as a WebSocket frame (`rawData` or `initialState`), built once per
-    /// snapshot and shared by every client: a thousand clients hold pointers, not copies.
-    fn state_frame(&mut self, msg_type: &'static str) -> Frame {
-        let slot = if msg_type == "rawData" { 0 } else { 1 };
-        if let Some(f) = &self.state_frames[slot] {
-            return f.clone();
-        }
-        let f = hub::frame_raw(FrameKind::State, msg_type, &self.state_json.raw);
-        self.state_frames[slot] = Some(f.clone());
-        f
-    }
-
-    fn broadcast_state(&mut self) {
-        let frame = self.state_frame("rawData");
-        self.hub.broadcast(&self.registry, &frame, Instant::now());
-    }
-
     /// Broadcasts any event (`alert`, `settingsUpdate`, ...) to every client.
     pub fn broadcast_event(&mut self, msg_type: &str, data: &serde_json::Value) {
         let frame = hub::frame(FrameKind::Other, msg_type, data);
@@ -493,6 +459,40 @@ impl App {
         self.shutting_down = true;
         self.drain_until = Some(Instant::now() + SHUTDOWN_DRAIN);
         self.http.drain(&self.registry);
+    }
+
+    /// When the loop started (uptime).
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    pub fn version(&self) -> &crate::version::VersionInfo {
+        &self.version
+    }
+
+    /// How a worker's result reaches this loop.
+    pub fn loop_handle(&self) -> &LoopHandle {
+        &self.handle
+    }
+
+    /// Short CPU work (bcrypt, PBKDF2, the state snapshot); tests occupy it to hold work back.
+    pub fn task_pool(&self) -> &WorkerPool {
+        &self.tasks
+    }
+
+    /// Work that waits on the network (connection tests, cluster detection, demo switches).
+    pub fn net_pool(&self) -> &WorkerPool {
+        &self.net_tasks
+    }
+
+    /// The WebSocket clients (read-only: counts for tests and diagnostics).
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Open HTTP connections.
+    pub fn http_connections(&self) -> usize {
+        self.http.len()
     }
 
     /// Where durable writes go (config saves, sessions, tokens, audit).

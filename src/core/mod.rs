@@ -14,6 +14,7 @@
 pub mod agents;
 pub mod alerting;
 pub mod app;
+pub mod demo;
 pub mod discovery;
 pub mod dispatch;
 pub mod event_loop;
@@ -24,6 +25,7 @@ pub mod history_forecast;
 pub mod outcome;
 pub mod polling;
 pub mod self_metrics;
+pub mod state_feed;
 pub mod timers;
 pub mod workers;
 pub mod writer;

@@ -1,9 +1,9 @@
 //! The monitor on the event loop: keeps the poll schedule in step with the node
 //! configuration (and demo mode), hands due polls to the poll workers, applies their results,
-//! and publishes the state snapshot when it changed.
+//! and hands the changed state to `core::state_feed`.
 //!
 //! Data flows one way: poll workers → `Msg::Apply(finish)` → `MonitorCore` (scheduler +
-//! live state) → `/api/state` snapshot and WebSocket `rawData`.
+//! live state) → `core::state_feed` (built off the loop) → `/api/state` and `rawData`.
 
 use crate::config::model::node_edit::Node;
 use crate::config::model::nodes::{NodesConfig, PveInstance};
@@ -54,18 +54,25 @@ impl MonoClock {
     }
 }
 
+/// A test seam: runs on the poll worker just before each poll, inside the same panic guard
+/// (tests make a poll panic with it). `None` in production.
+pub type PollHook = std::sync::Arc<dyn Fn(&TaskKey) + Send + Sync>;
+
 pub struct Polling {
     pub core: MonitorCore,
     /// Every schedule decision uses this clock, never the wall clock directly.
     pub clock: MonoClock,
     pub demo: Option<Demo>,
     pub demo_sizes: DemoSizes,
+    /// `Some(enabled)` while the demo cluster is being started or stopped on a worker
+    /// (`core::demo`).
+    pub demo_change: Option<bool>,
+    pub poll_hook: Option<PollHook>,
     pool: WorkerPool,
     in_flight: usize,
     /// Configured instances: key → the config they were built from (to notice edits).
     configured: BTreeMap<TaskKey, String>,
     synced_nodes_revision: Option<u64>,
-    published_revision: Option<u64>,
     timeout: Duration,
 }
 
@@ -77,11 +84,12 @@ impl Polling {
             clock: MonoClock::new(crate::util::time::now_ms()),
             demo: None,
             demo_sizes,
+            demo_change: None,
+            poll_hook: None,
             pool: WorkerPool::new("poll", POLL_THREADS, POLL_QUEUE, 1024 * 1024)?,
             in_flight: 0,
             configured: BTreeMap::new(),
             synced_nodes_revision: None,
-            published_revision: None,
             timeout,
         })
     }
@@ -89,7 +97,8 @@ impl Polling {
     pub fn shutdown(&mut self) {
         self.pool.shutdown();
         if let Some(demo) = self.demo.take() {
-            demo.stop(&mut self.core);
+            // Shutting down: the loop may wait for the simulator's threads now.
+            demo.stop(&mut self.core).shut_down();
         }
     }
 }
@@ -238,31 +247,6 @@ impl App {
         scheduler.set_interval_ms(InstanceKind::Pmg, pmg * 1000);
     }
 
-    /// Starts or stops the built-in demo cluster (the project's simulator on loopback).
-    pub fn set_demo(&mut self, enabled: bool, sizes: DemoSizes) -> Result<(), String> {
-        if let Some(demo) = self.polling.demo.take() {
-            demo.stop(&mut self.polling.core);
-        }
-        self.polling.demo_sizes = sizes;
-        if enabled {
-            let seed = crate::util::time::now_ms() as u64;
-            let demo = Demo::start(
-                &mut self.polling.core,
-                sizes,
-                seed,
-                self.polling.clock.now_ms(),
-            )?;
-            crate::log_info!(
-                "demo mode: polling the built-in simulator",
-                nodes = sizes.nodes,
-                guests_per_node = sizes.vms_per_node + sizes.lxcs_per_node
-            );
-            self.polling.demo = Some(demo);
-            self.demo_alerts_started();
-        }
-        Ok(())
-    }
-
     /// Hands every due poll to a worker (never more than the pool can take at once).
     pub fn start_due_polls(&mut self) {
         let capacity = POLL_THREADS + POLL_QUEUE;
@@ -276,6 +260,7 @@ impl App {
             let key = job.key().clone();
             let early_handle = self.handle.clone();
             let ticket = job.ticket.clone();
+            let hook = self.polling.poll_hook.clone();
             let submitted = self.polling.pool.try_submit(Box::new(move || {
                 // The live part of a first poll is shown before its details are fetched.
                 let mut early = |data: crate::monitor::jobs::PollData| {
@@ -287,6 +272,9 @@ impl App {
                     early_handle.post(Msg::Apply(apply));
                 };
                 let run = std::panic::AssertUnwindSafe(|| {
+                    if let Some(hook) = &hook {
+                        hook(&key);
+                    }
                     job.run_with(crate::util::time::now_ms(), &mut early)
                 });
                 let msg: Box<dyn FnOnce(&mut App) + Send> = match std::panic::catch_unwind(run) {
@@ -304,13 +292,18 @@ impl App {
     }
 
     /// A poll panicked (a bug, never bad input by design): its client went down with it, so
-    /// the instance is rebuilt from its configuration on the next sync.
+    /// the instance is rebuilt: a configured one from its configuration on the next sync, a
+    /// demo one from the running simulator. Either is polled again at once.
     fn poll_panicked(&mut self, key: TaskKey) {
         crate::log_error!("poll panicked; rebuilding the instance", instance = key);
         self.polling.in_flight = self.polling.in_flight.saturating_sub(1);
-        self.polling.core.remove(&key);
-        self.polling.configured.remove(&key);
-        self.polling.synced_nodes_revision = None;
+        self.polling.core.poll_lost(&key);
+        let now = self.polling.clock.now_ms();
+        let demo = self.polling.demo.as_ref();
+        if !demo.is_some_and(|d| d.rebuild(&key, &mut self.polling.core, now)) {
+            self.polling.configured.remove(&key);
+            self.polling.synced_nodes_revision = None;
+        }
         self.sync_connected();
     }
 
@@ -345,17 +338,5 @@ impl App {
         let at = self.polling.core.next_deadline()?;
         let wait = (at - self.polling.clock.now_ms()).max(0) as u64;
         Some(std::time::Instant::now() + Duration::from_millis(wait))
-    }
-
-    /// Re-serialises the state once per change and pushes it to WebSocket clients.
-    pub fn publish_state_if_changed(&mut self) {
-        let revision = self.polling.core.state().revision();
-        if self.polling.published_revision == Some(revision) {
-            return;
-        }
-        self.polling.published_revision = Some(revision);
-        self.refresh_state_blocks();
-        let json = self.polling.core.state().to_frontend_json();
-        self.publish_state(json);
     }
 }

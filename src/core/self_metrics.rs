@@ -70,8 +70,8 @@ impl App {
             .fold((0, 0, 0.0), |(o, f, s), p| {
                 (o + p.ok, f + p.failed, s + p.seconds_sum)
             });
-        let uptime = self.started.elapsed().as_secs();
-        let start_ms = crate::util::time::now_ms() - self.started.elapsed().as_millis() as i64;
+        let uptime = self.started().elapsed().as_secs();
+        let start_ms = crate::util::time::now_ms() - self.started().elapsed().as_millis() as i64;
         let start = crate::util::time::UtcTime::from_unix_ms(start_ms).to_rfc3339();
         let polls = ok + failed;
         let performance = json!({
@@ -88,7 +88,7 @@ impl App {
             "uptime": uptime,
             "pollingCycles": polls,
             "webSocketClients": self.hub.len(),
-            "version": self.version.version,
+            "version": self.version().version,
         });
         self.polling
             .core

@@ -5,6 +5,8 @@
 #[cfg(feature = "demo")]
 use super::poll_pve::PveSettings;
 use super::runtime::MonitorCore;
+#[cfg(feature = "demo")]
+use super::task_key::InstanceKind;
 use super::task_key::TaskKey;
 #[cfg(feature = "demo")]
 use crate::proxmox::Product;
@@ -54,6 +56,8 @@ impl DemoSizes {
 pub struct Demo {
     #[cfg(feature = "demo")]
     sim: SimHandle,
+    #[cfg(feature = "demo")]
+    sizes: DemoSizes,
     keys: Vec<TaskKey>,
 }
 
@@ -65,27 +69,47 @@ pub const DEMO_PMG: &str = "pmg-main";
 /// (a VM) critical, 102 (a container) and 104 (a VM) warnings.
 pub const DEMO_HOT_GUESTS: [(u32, f64); 3] = [(100, 0.93), (102, 0.86), (104, 0.82)];
 
-impl Demo {
-    /// Without the `demo` feature there is no simulator to start.
-    #[cfg(not(feature = "demo"))]
-    pub fn start(
-        _core: &mut MonitorCore,
-        _sizes: DemoSizes,
-        _seed: u64,
-        _now_ms: i64,
-    ) -> Result<Demo, String> {
-        Err("this Pulse was built without the demo cluster (cargo feature `demo`)".into())
-    }
-
-    /// Starts the simulator (real clock: values keep moving) and adds one PVE cluster, one
-    /// PBS and one PMG to `core`. Binds loopback ports only.
+/// A simulator started off the loop ([`Demo::launch`]), not yet polled.
+pub struct Launched {
     #[cfg(feature = "demo")]
+    sim: SimHandle,
+    sizes: DemoSizes,
+}
+
+/// A stopped demo's simulator: dropping it shuts the simulator down and joins its threads,
+/// so the loop hands it to a worker.
+pub struct Retired {
+    #[cfg(feature = "demo")]
+    _sim: SimHandle,
+}
+
+impl Retired {
+    /// Shuts the simulator down; blocks until its threads have ended.
+    pub fn shut_down(self) {}
+}
+
+impl Demo {
+    /// Starts the simulator and adds its instances to `core` in one go (tests; the loop uses
+    /// [`Demo::launch`] on a worker, then [`Launched::attach`]).
     pub fn start(
         core: &mut MonitorCore,
         sizes: DemoSizes,
         seed: u64,
         now_ms: i64,
     ) -> Result<Demo, String> {
+        Demo::launch(sizes, seed)?.attach(core, now_ms)
+    }
+
+    /// Without the `demo` feature there is no simulator to start.
+    #[cfg(not(feature = "demo"))]
+    pub fn launch(_sizes: DemoSizes, _seed: u64) -> Result<Launched, String> {
+        Err("this Pulse was built without the demo cluster (cargo feature `demo`)".into())
+    }
+
+    /// Starts the simulator (real clock: values keep moving) on loopback ports. Blocking
+    /// (certificates, binds, threads, the estate): runs on a worker.
+    #[cfg(feature = "demo")]
+    pub fn launch(sizes: DemoSizes, seed: u64) -> Result<Launched, String> {
         let guests = sizes
             .nodes
             .saturating_mul(sizes.vms_per_node + sizes.lxcs_per_node);
@@ -102,25 +126,7 @@ impl Demo {
         for (vmid, cpu) in DEMO_HOT_GUESTS {
             sim.set_guest_cpu(vmid, Some(cpu));
         }
-        let settings = PveSettings {
-            is_cluster: sizes.nodes > 1,
-            cluster_name: if sizes.nodes > 1 {
-                "sim-cluster".to_string()
-            } else {
-                String::new()
-            },
-            ..PveSettings::new(DEMO_PVE, &sim.https_url(Product::Pve))
-        };
-        let err = |e: crate::proxmox::ProxmoxError| format!("demo client: {e}");
-        let keys = vec![
-            core.add_pve(&sim.token_config(Product::Pve), settings, now_ms)
-                .map_err(err)?,
-            core.add_pbs(DEMO_PBS, &sim.token_config(Product::Pbs), now_ms)
-                .map_err(err)?,
-            core.add_pmg(DEMO_PMG, &sim.token_config(Product::Pmg), now_ms)
-                .map_err(err)?,
-        ];
-        Ok(Demo { sim, keys })
+        Ok(Launched { sim, sizes })
     }
 
     /// The simulator, e.g. to inject faults from a test or show its URL in the log.
@@ -129,12 +135,95 @@ impl Demo {
         &self.sim
     }
 
-    /// Removes the demo instances and their data from `core`, then stops the simulator.
-    pub fn stop(self, core: &mut MonitorCore) {
+    /// Adds the demo instance `key` to `core` again, with a new client (after its poll
+    /// panicked: the client went down with it). False when `key` is not the demo's.
+    pub fn rebuild(&self, key: &TaskKey, core: &mut MonitorCore, now_ms: i64) -> bool {
+        if !self.keys.contains(key) {
+            return false;
+        }
+        #[cfg(feature = "demo")]
+        if let Err(e) = add_instance(&self.sim, self.sizes, key.kind, core, now_ms) {
+            crate::log_error!("demo instance not rebuilt", instance = key, error = e);
+        }
+        #[cfg(not(feature = "demo"))]
+        let _ = (core, now_ms);
+        true
+    }
+
+    /// Removes the demo instances and their data from `core`; the simulator stops when the
+    /// returned value is dropped (on a worker: it joins threads).
+    pub fn stop(self, core: &mut MonitorCore) -> Retired {
         for key in &self.keys {
             core.remove(key);
         }
+        Retired {
+            #[cfg(feature = "demo")]
+            _sim: self.sim,
+        }
     }
+}
+
+impl Launched {
+    /// Adds one PVE cluster, one PBS and one PMG polling the simulator to `core` (cheap:
+    /// clients and schedule entries, on the loop). Building a client for the simulator's own
+    /// loopback address does not fail in practice; if it did, the simulator is stopped here.
+    #[cfg(feature = "demo")]
+    pub fn attach(self, core: &mut MonitorCore, now_ms: i64) -> Result<Demo, String> {
+        let mut demo = Demo {
+            sim: self.sim,
+            sizes: self.sizes,
+            keys: Vec::new(),
+        };
+        for kind in [InstanceKind::Pve, InstanceKind::Pbs, InstanceKind::Pmg] {
+            match add_instance(&demo.sim, demo.sizes, kind, core, now_ms) {
+                Ok(key) => demo.keys.push(key),
+                Err(e) => {
+                    // Half-added: take back what was added (the simulator stops when dropped).
+                    demo.stop(core).shut_down();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(demo)
+    }
+
+    #[cfg(not(feature = "demo"))]
+    pub fn attach(self, _core: &mut MonitorCore, _now_ms: i64) -> Result<Demo, String> {
+        Err("this Pulse was built without the demo cluster (cargo feature `demo`)".into())
+    }
+
+    pub fn sizes(&self) -> DemoSizes {
+        self.sizes
+    }
+}
+
+/// One demo instance of `kind` polling `sim`.
+#[cfg(feature = "demo")]
+fn add_instance(
+    sim: &SimHandle,
+    sizes: DemoSizes,
+    kind: InstanceKind,
+    core: &mut MonitorCore,
+    now_ms: i64,
+) -> Result<TaskKey, String> {
+    let err = |e: crate::proxmox::ProxmoxError| format!("demo client: {e}");
+    match kind {
+        InstanceKind::Pve => {
+            let settings = PveSettings {
+                is_cluster: sizes.nodes > 1,
+                cluster_name: if sizes.nodes > 1 {
+                    "sim-cluster".to_string()
+                } else {
+                    String::new()
+                },
+                ..PveSettings::new(DEMO_PVE, &sim.https_url(Product::Pve))
+            };
+            core.add_pve(&sim.token_config(Product::Pve), settings, now_ms)
+        }
+        InstanceKind::Pbs => core.add_pbs(DEMO_PBS, &sim.token_config(Product::Pbs), now_ms),
+        InstanceKind::Pmg => core.add_pmg(DEMO_PMG, &sim.token_config(Product::Pmg), now_ms),
+    }
+    .map_err(err)
 }
 
 /// `GET|POST|PUT /api/system/mock-mode` response. Pulse's `MockConfig` has no JSON tags, so

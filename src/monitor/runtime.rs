@@ -167,6 +167,17 @@ impl MonitorCore {
         self.reachable.remove(key);
     }
 
+    /// The poll of `key` will never return (it panicked and took its client down): forgets
+    /// the instance entirely, slot included, so a rebuilt one can be polled at once (a plain
+    /// [`MonitorCore::remove`] would wait for that poll forever). A replacement queued while
+    /// it was out is dropped too: the caller rebuilds from the current configuration.
+    pub fn poll_lost(&mut self, key: &TaskKey) {
+        self.slots.remove(key);
+        self.scheduler.remove_instance(key);
+        self.state.remove_instance(key.kind, &key.name);
+        self.reachable.remove(key);
+    }
+
     /// Instances whose last poll succeeded.
     pub fn reachable(&self) -> impl Iterator<Item = &TaskKey> {
         self.reachable.iter()

@@ -21,15 +21,18 @@ pub struct PveBackupsUpdate {
 }
 
 impl PVEBackups {
-    pub fn apply(&mut self, update: PveBackupsUpdate) {
-        if let Some(t) = update.backup_tasks {
-            self.backup_tasks = t;
-        }
-        if let Some(b) = update.storage_backups {
-            self.storage_backups = b;
-        }
-        if let Some(s) = update.guest_snapshots {
-            self.guest_snapshots = s;
+    /// These listings with `update` applied, cloning only the parts it leaves as they were.
+    pub fn applied(&self, update: PveBackupsUpdate) -> PVEBackups {
+        PVEBackups {
+            backup_tasks: update
+                .backup_tasks
+                .unwrap_or_else(|| self.backup_tasks.clone()),
+            storage_backups: update
+                .storage_backups
+                .unwrap_or_else(|| self.storage_backups.clone()),
+            guest_snapshots: update
+                .guest_snapshots
+                .unwrap_or_else(|| self.guest_snapshots.clone()),
         }
     }
 }

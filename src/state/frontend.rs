@@ -119,9 +119,11 @@ impl LiveState {
             guest_snapshots: snapshots,
         };
 
-        let mut pbs_backups: Vec<&PBSBackup> = self.pbs_backups.values().flatten().collect();
+        let mut pbs_backups: Vec<&PBSBackup> =
+            self.pbs_backups.values().flat_map(|b| b.iter()).collect();
         pbs_backups.sort_by_key(|b| std::cmp::Reverse(b.backup_time));
-        let mut pmg_backups: Vec<&PMGBackup> = self.pmg_backups.values().flatten().collect();
+        let mut pmg_backups: Vec<&PMGBackup> =
+            self.pmg_backups.values().flat_map(|b| b.iter()).collect();
         pmg_backups.sort_by_key(|b| std::cmp::Reverse(b.backup_time));
 
         let mut replication_jobs: Vec<&ReplicationJobFrontend> =
@@ -136,7 +138,11 @@ impl LiveState {
             ))
         });
 
-        let extra = |area: ExtraArea| self.extra.get(area.key()).map_or(NO_VALUES, Vec::as_slice);
+        let extra = |area: ExtraArea| {
+            self.extra
+                .get(area.key())
+                .map_or(NO_VALUES, |v| v.as_slice())
+        };
         StateFrontend {
             nodes,
             vms,

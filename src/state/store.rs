@@ -15,6 +15,7 @@ use super::snapshot::PveSnapshot;
 use super::storage::{merge_shared_storage, StorageFrontend};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// A node reported offline within this long of last being seen online still counts as online
 /// (PVE briefly reports nodes offline during corosync hiccups and pveproxy restarts).
@@ -45,20 +46,25 @@ pub(super) struct PveInstanceState {
     pub(super) storage: Vec<StorageFrontend>,
     pub(super) ceph: Vec<CephClusterFrontend>,
     pub(super) physical_disks: Vec<PhysicalDisk>,
-    pub(super) backups: PVEBackups,
+    /// Shared with the next poll's state when that poll brings no backup listing.
+    pub(super) backups: Arc<PVEBackups>,
     pub(super) replication: Vec<ReplicationJobFrontend>,
     /// Node id → last time PVE reported it online (Unix ms).
     last_online_ms: BTreeMap<String, i64>,
 }
 
+/// The big parts sit behind `Arc`s that a change replaces rather than edits, so `clone()` is
+/// cheap (a few map entries and reference counts, never 3,000 guests): the loop hands such a
+/// clone to a worker, which serialises the `/api/state` document from it while the loop goes
+/// on changing its own copy (`core::state_feed`).
 #[derive(Debug, Clone, Default)]
 pub struct LiveState {
-    pub(super) pve: BTreeMap<String, PveInstanceState>,
+    pub(super) pve: BTreeMap<String, Arc<PveInstanceState>>,
     pub(super) pbs: BTreeMap<String, PBSInstance>,
     pub(super) pmg: BTreeMap<String, PMGInstance>,
-    pub(super) pbs_backups: BTreeMap<String, Vec<PBSBackup>>,
-    pub(super) pmg_backups: BTreeMap<String, Vec<PMGBackup>>,
-    pub(super) extra: BTreeMap<&'static str, Vec<Value>>,
+    pub(super) pbs_backups: BTreeMap<String, Arc<Vec<PBSBackup>>>,
+    pub(super) pmg_backups: BTreeMap<String, Arc<Vec<PMGBackup>>>,
+    pub(super) extra: BTreeMap<&'static str, Arc<Vec<Value>>>,
     pub(super) connection_health: BTreeMap<String, bool>,
     pub(super) last_update_ms: i64,
     pub(super) temperature_monitoring_enabled: bool,
@@ -109,7 +115,13 @@ impl LiveState {
 
     pub fn set_extra(&mut self, area: ExtraArea, items: Vec<Value>) {
         self.revision = self.revision.wrapping_add(1);
-        self.extra.insert(area.key(), items);
+        self.extra.insert(area.key(), Arc::new(items));
+    }
+
+    /// An immutable copy for serialising off the loop: shares every instance's data with
+    /// this state (reference counts), so it costs microseconds however big the estate is.
+    pub fn snapshot(&self) -> LiveState {
+        self.clone()
     }
 
     /// Sets (`Some`) or removes (`None`) one `connectionHealth` entry (agents: `docker-<id>`,
@@ -136,7 +148,9 @@ impl LiveState {
     /// Applies a successful PVE poll of `instance` at `now_ms`.
     pub fn replace_pve_instance(&mut self, instance: &str, snap: PveSnapshot, now_ms: i64) {
         self.revision = self.revision.wrapping_add(1);
-        let prev = self.pve.remove(instance).unwrap_or_default();
+        // `prev` may also be held by a snapshot being serialised: it is only read here, and
+        // what carries over is cloned piecewise (guests only for nodes that keep them).
+        let prev: Arc<PveInstanceState> = self.pve.remove(instance).unwrap_or_default();
         if snap.nodes.is_empty() && !prev.nodes.is_empty() {
             // An empty node list from a working API is not "all nodes deleted": treat it as an outage.
             self.pve.insert(instance.to_string(), prev);
@@ -145,7 +159,7 @@ impl LiveState {
         }
         let mut next = PveInstanceState {
             last_online_ms: prev.last_online_ms.clone(),
-            backups: prev.backups.clone(),
+            backups: Arc::clone(&prev.backups),
             ..PveInstanceState::default()
         };
 
@@ -200,24 +214,25 @@ impl LiveState {
         next.storage_raw = raw;
 
         if let Some(update) = snap.backups {
-            next.backups.apply(update);
+            next.backups = Arc::new(prev.backups.applied(update));
         }
-        next.replication = snap.replication.unwrap_or(prev.replication);
-        next.ceph = snap.ceph.unwrap_or(prev.ceph);
+        next.replication = snap.replication.unwrap_or_else(|| prev.replication.clone());
+        next.ceph = snap.ceph.unwrap_or_else(|| prev.ceph.clone());
         next.physical_disks = match snap.physical_disks {
-            None => prev.physical_disks,
+            None => prev.physical_disks.clone(),
             Some(mut disks) => {
                 let polled: BTreeSet<String> = disks.iter().map(|d| d.node.clone()).collect();
                 disks.extend(
                     prev.physical_disks
-                        .into_iter()
-                        .filter(|d| !polled.contains(&d.node) && known.contains(&d.node)),
+                        .iter()
+                        .filter(|d| !polled.contains(&d.node) && known.contains(&d.node))
+                        .cloned(),
                 );
                 disks
             }
         };
 
-        self.pve.insert(instance.to_string(), next);
+        self.pve.insert(instance.to_string(), Arc::new(next));
         self.connection_health
             .insert(instance.to_string(), snap.connection_healthy);
         self.last_update_ms = now_ms;
@@ -226,11 +241,8 @@ impl LiveState {
     /// Applies PVE backup listings of `instance` obtained outside a regular poll.
     pub fn update_pve_backups(&mut self, instance: &str, update: PveBackupsUpdate, now_ms: i64) {
         self.revision = self.revision.wrapping_add(1);
-        self.pve
-            .entry(instance.to_string())
-            .or_default()
-            .backups
-            .apply(update);
+        let inst = Arc::make_mut(self.pve.entry(instance.to_string()).or_default());
+        inst.backups = Arc::new(inst.backups.applied(update));
         self.last_update_ms = now_ms;
     }
 
@@ -246,7 +258,7 @@ impl LiveState {
         self.connection_health
             .insert(connection_key(InstanceKind::Pbs, &instance.name), healthy);
         if let Some(b) = backups {
-            self.pbs_backups.insert(instance.name.clone(), b);
+            self.pbs_backups.insert(instance.name.clone(), Arc::new(b));
         }
         self.pbs.insert(instance.name.clone(), instance);
         self.last_update_ms = now_ms;
@@ -264,7 +276,7 @@ impl LiveState {
         self.connection_health
             .insert(connection_key(InstanceKind::Pmg, &instance.name), healthy);
         if let Some(b) = backups {
-            self.pmg_backups.insert(instance.name.clone(), b);
+            self.pmg_backups.insert(instance.name.clone(), Arc::new(b));
         }
         self.pmg.insert(instance.name.clone(), instance);
         self.last_update_ms = now_ms;
@@ -305,10 +317,10 @@ impl LiveState {
                 };
                 self.pve.insert(
                     name.to_string(),
-                    PveInstanceState {
+                    Arc::new(PveInstanceState {
                         nodes: vec![placeholder],
                         ..Default::default()
-                    },
+                    }),
                 );
             }
             InstanceKind::Pve => self.mark_pve_unreachable(name, now_ms),
@@ -373,9 +385,12 @@ impl LiveState {
 
     /// Nodes past the grace period become offline; their guests stay, shown as not running.
     fn mark_pve_unreachable(&mut self, instance: &str, now_ms: i64) {
-        let Some(st) = self.pve.get_mut(instance) else {
+        let Some(shared) = self.pve.get_mut(instance) else {
             return;
         };
+        // Copies the instance only if a snapshot being serialised still holds it (a failed
+        // poll overlapping a build: rare, and bounded by one copy per failure).
+        let st = Arc::make_mut(shared);
         let mut gone = BTreeSet::new();
         for node in &mut st.nodes {
             let recent = st
@@ -459,4 +474,66 @@ fn carry_guests<G: Guest + Clone>(
     out.iter_mut().for_each(Guest::sync_aliases);
     out.extend(carried);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poll(instance: &str, vmids: &[u32]) -> PveSnapshot {
+        PveSnapshot {
+            nodes: vec![NodeFrontend {
+                id: format!("{instance}-n1"),
+                name: "n1".into(),
+                instance: instance.into(),
+                status: "online".into(),
+                ..NodeFrontend::default()
+            }],
+            vms: vmids
+                .iter()
+                .map(|v| VMFrontend {
+                    id: format!("{instance}-n1-{v}"),
+                    vmid: *v,
+                    node: "n1".into(),
+                    instance: instance.into(),
+                    status: "running".into(),
+                    ..VMFrontend::default()
+                })
+                .collect(),
+            connection_healthy: true,
+            ..PveSnapshot::default()
+        }
+    }
+
+    #[test]
+    fn a_snapshot_shares_the_data_and_keeps_it_while_the_state_moves_on() {
+        let mut state = LiveState::new();
+        state.replace_pve_instance("a", poll("a", &[100]), 1_000);
+        state.replace_pve_instance("b", poll("b", &[200]), 1_000);
+        let snap = state.snapshot();
+        // Shared, not copied: the hand-off costs reference counts.
+        assert!(Arc::ptr_eq(&state.pve["a"], &snap.pve["a"]));
+        let before = snap.to_frontend_json();
+        assert_eq!(before, state.to_frontend_json());
+
+        // The loop goes on: a new poll of `a`, `b` failing, alerts published.
+        state.replace_pve_instance("a", poll("a", &[100, 101]), 2_000);
+        let err = PollError::transient("timeout");
+        state.mark_instance_failed(InstanceKind::Pve, "b", "h", &err, 1, 200_000);
+        state.set_extra(
+            ExtraArea::ActiveAlerts,
+            vec![serde_json::json!({"id": "x"})],
+        );
+        assert_eq!(state.vms().count(), 3);
+
+        // The snapshot still serialises exactly what it was taken from.
+        assert_eq!(snap.to_frontend_json(), before);
+        assert_eq!(snap.vms().count(), 2);
+        assert_ne!(state.to_frontend_json(), before);
+        // `a` was replaced and `b` copied on write: neither was edited under the snapshot.
+        assert!(!Arc::ptr_eq(&state.pve["a"], &snap.pve["a"]));
+        assert!(!Arc::ptr_eq(&state.pve["b"], &snap.pve["b"]));
+        assert_eq!(snap.pve["b"].nodes[0].status, "online");
+        assert_eq!(state.pve["b"].nodes[0].status, "offline");
+    }
 }

@@ -8,13 +8,13 @@ use super::*;
 /// connection from its own thread. Every answer needs one turn of the event loop, so the
 /// round-trip time is an upper bound on how long the loop was unavailable; the largest one is
 /// the worst stall. The probe's address is a trusted-proxy client of its own (`10.8.0.1`).
-struct LoopProbe {
+pub(crate) struct LoopProbe {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: std::thread::JoinHandle<Vec<Duration>>,
 }
 
 impl LoopProbe {
-    fn start(addr: std::net::SocketAddr) -> LoopProbe {
+    pub(crate) fn start(addr: std::net::SocketAddr) -> LoopProbe {
         use std::io::{Read, Write};
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = std::sync::Arc::clone(&stop);
@@ -64,7 +64,7 @@ impl LoopProbe {
     }
 
     /// Stops the probe: (requests, p50, p99, max) of the round trips in ms.
-    fn finish(self) -> (usize, f64, f64, f64) {
+    pub(crate) fn finish(self) -> (usize, f64, f64, f64) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let mut rtts = self.thread.join().expect("probe thread");
         rtts.sort();

@@ -19,6 +19,7 @@ mod loop_latency;
 mod monitoring;
 mod notify;
 mod polling;
+mod state_feed;
 mod tls;
 mod ui;
 

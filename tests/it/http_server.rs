@@ -455,7 +455,7 @@ fn big_shared_body_goes_to_many_clients() {
     wait_until("the shared gzip", Duration::from_secs(10), || {
         let (tx, rx) = std::sync::mpsc::channel();
         s.apply(move |app| {
-            tx.send(app.state_json.gzipped_if_ready().is_some())
+            tx.send(app.state_body().gzipped_if_ready().is_some())
                 .unwrap()
         });
         rx.recv().unwrap()

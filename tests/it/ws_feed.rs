@@ -156,7 +156,7 @@ fn stalled_reader_is_dropped_while_readers_get_every_message() {
         alive.push(ws);
     }
     let (tx, rx) = std::sync::mpsc::channel();
-    s.apply(move |app| tx.send((app.hub.len(), app.hub.dropped_total)).unwrap());
+    s.apply(move |app| tx.send((app.hub().len(), app.hub().dropped_total)).unwrap());
     let (clients, dropped) = rx.recv().unwrap();
     assert_eq!(dropped, 1, "exactly the stalled client was dropped");
     assert_eq!(clients, READERS);

@@ -168,29 +168,8 @@ impl AuthState {
 fn cookie_value(header: &str, name: &str) -> Option<String> {
     header.split(';').find_map(|part| {
         let (k, v) = part.trim().split_once('=')?;
-        (k == name).then(|| percent_decode(v))
+        (k == name).then(|| super::http::percent_decode(v))
     })
-}
-
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok());
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b == b'+' { b' ' } else { b });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn ct_eq(a: &str, b: &str) -> bool {

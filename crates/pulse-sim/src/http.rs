@@ -37,12 +37,26 @@ impl Request {
     }
 }
 
-/// A value from `a=1&b=2` (query strings and form bodies), percent-decoded.
+/// A value from `a=1&b=2` (query strings and form bodies), form-decoded.
 pub fn form_param(s: &str, name: &str) -> Option<String> {
     s.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (super::auth::percent_decode(k) == name).then(|| super::auth::percent_decode(v))
+        (form_decode(k) == name).then(|| form_decode(v))
     })
+}
+
+/// `%XX` escapes decoded (a malformed one stays as it is); `+` stays a plus, as in paths and
+/// cookie values. Invalid UTF-8 is replaced, never refused: the simulator answers whatever
+/// route that leaves.
+pub fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Query strings and form bodies: `+` is a space, `%2B` a plus.
+pub fn form_decode(s: &str) -> String {
+    percent_decode(&s.replace('+', " "))
 }
 
 #[derive(Debug, Clone)]
@@ -319,5 +333,13 @@ mod tests {
             Some("a b")
         );
         assert_eq!(form_param("a=1", "b"), None);
+    }
+
+    #[test]
+    fn plus_is_a_space_only_in_forms() {
+        assert_eq!(percent_decode("vm+100%2Fa"), "vm+100/a");
+        assert_eq!(form_decode("a+b%2Bc"), "a b+c");
+        // A malformed escape is kept as it is.
+        assert_eq!(percent_decode("100%zz"), "100%zz");
     }
 }

@@ -184,7 +184,7 @@ pub fn check_params(api_path: &str, query: &str) -> Result<(), Response> {
     };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let name = pair.split_once('=').map_or(pair, |(k, _)| k);
-        let name = super::auth::percent_decode(name);
+        let name = super::http::form_decode(name);
         if !allowed.contains(&name.as_str()) {
             let mut resp = Response::raw_json(
                 400,

@@ -44,7 +44,7 @@ pub fn route(shared: &Shared, product: Product, req: &Request) -> Response {
     let segs: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(super::auth::percent_decode)
+        .map(super::http::percent_decode)
         .collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let t = shared.now();

@@ -1,0 +1,197 @@
+//! The `/api/state` document and the WebSocket `rawData` frame, built off the loop.
+//!
+//! At 3,000 guests the document is ~5.3 MB: serialising, gzipping and framing it costs tens of
+//! milliseconds, too much for the loop once per change. So after each batch the loop only
+//! notices that the state's revision moved and hands a snapshot to the task pool
+//! ([`LiveState::snapshot`]: reference counts, microseconds whatever the estate's size). The
+//! worker serialises the JSON, computes its gzip once and wraps it in the `rawData` frame; the
+//! loop then swaps the finished bytes in and broadcasts them.
+//!
+//! One build at a time. Changes that arrive while a build runs are coalesced: when it
+//! finishes, the next build takes the newest state, so a burst of poll results costs at most
+//! two builds. Readers (`GET /api/state`, a client's `requestData`, the 10 s re-broadcast)
+//! always get the newest finished bytes and never wait for a build.
+
+use crate::core::app::App;
+use crate::core::event_loop::Msg;
+use crate::http::reply::SharedBody;
+use crate::state::LiveState;
+use crate::ws::client::{Frame, FrameKind};
+use crate::ws::hub;
+
+/// What a worker hands back: the body with its gzip computed, and its `rawData` frame.
+pub struct Built {
+    pub body: SharedBody,
+    pub raw_data: Frame,
+}
+
+impl Built {
+    /// Serialise + gzip + frame: the work that must not run on the loop.
+    pub fn from_state(state: &LiveState) -> Built {
+        Built::from_json(state.to_frontend_json())
+    }
+
+    pub fn from_json(json: Vec<u8>) -> Built {
+        let raw_data = hub::frame_raw(FrameKind::State, "rawData", &json);
+        let body = SharedBody::new(json);
+        body.gzipped();
+        Built { body, raw_data }
+    }
+}
+
+/// The loop's side of the feed: what is served, and whether a build is running.
+pub struct StateFeed {
+    /// The newest finished `/api/state` body.
+    body: SharedBody,
+    /// `rawData` (built by the worker) and `initialState` (built on first use: a new
+    /// WebSocket client is rare next to a change) frames of `body`.
+    frames: [Option<Frame>; 2],
+    /// The state revision last handed to a build (finished or not).
+    requested: Option<u64>,
+    /// The revision of the build running now.
+    building: Option<u64>,
+    /// The revision `body` was built from (`None` for a document published directly).
+    served: Option<u64>,
+    /// Bumped by a direct publish: a build started before it must not replace it.
+    generation: u64,
+    /// Builds finished (visible to tests through [`App::state_feed_stats`]).
+    built: u64,
+}
+
+/// Counters of the feed, for tests and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeedStats {
+    /// Builds finished and published.
+    pub built: u64,
+    /// The revision of the bytes served now (`None` before the first build or after a body
+    /// was published directly).
+    pub served_revision: Option<u64>,
+    /// A build is running.
+    pub building: bool,
+}
+
+impl StateFeed {
+    /// Starts out serving `initial` (the empty state's document, built at start-up where it
+    /// costs nothing), so `/api/state` always has every key.
+    pub fn new(initial: &LiveState) -> StateFeed {
+        let built = Built::from_state(initial);
+        StateFeed {
+            body: built.body,
+            frames: [Some(built.raw_data), None],
+            requested: Some(initial.revision()),
+            building: None,
+            served: Some(initial.revision()),
+            generation: 0,
+            built: 0,
+        }
+    }
+}
+
+impl App {
+    /// The newest finished `/api/state` body (shared, never copied).
+    pub fn state_body(&self) -> SharedBody {
+        self.feed.body.clone()
+    }
+
+    pub fn state_feed_stats(&self) -> FeedStats {
+        FeedStats {
+            built: self.feed.built,
+            served_revision: self.feed.served,
+            building: self.feed.building.is_some(),
+        }
+    }
+
+    /// After each batch: if the state changed since the last build and none is running,
+    /// hands a snapshot of it to the task pool. A full pool is tried again after the next
+    /// batch (the loop wakes at least once a second).
+    pub fn publish_state_if_changed(&mut self) {
+        let revision = self.polling.core.state().revision();
+        if self.feed.requested == Some(revision) || self.feed.building.is_some() {
+            return;
+        }
+        // `performance`/`stats` as of this build (they do not move the revision).
+        self.refresh_state_blocks();
+        let snapshot = self.polling.core.state().snapshot();
+        let handle = self.handle.clone();
+        let generation = self.feed.generation;
+        let job = Box::new(move || {
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Built::from_state(&snapshot)
+            }))
+            .ok();
+            // The snapshot's last references to replaced instances go here, not on the loop.
+            drop(snapshot);
+            handle.post(Msg::Apply(Box::new(move |app: &mut App| {
+                app.state_built(revision, generation, built)
+            })));
+        });
+        if self.tasks.try_submit(job).is_ok() {
+            self.feed.requested = Some(revision);
+            self.feed.building = Some(revision);
+        }
+    }
+
+    /// A build finished: serve it and push it to every WebSocket client. A build that
+    /// panicked (a bug) is logged and skipped; the next change builds again.
+    fn state_built(&mut self, revision: u64, generation: u64, built: Option<Built>) {
+        if self.feed.building == Some(revision) {
+            self.feed.building = None;
+        }
+        match built {
+            Some(_) if generation != self.feed.generation => {}
+            Some(b) => {
+                self.feed.built += 1;
+                self.feed.served = Some(revision);
+                self.serve(b);
+            }
+            None => crate::log_error!("building the state snapshot panicked", revision = revision),
+        }
+        // Changes that came in meanwhile: build the newest now rather than after the next
+        // batch (the loop may sleep until a timer).
+        self.publish_state_if_changed();
+    }
+
+    fn serve(&mut self, built: Built) {
+        self.feed.body = built.body;
+        self.feed.frames = [Some(built.raw_data), None];
+        self.broadcast_state();
+    }
+
+    /// Publishes a ready document at once (tests inject documents this way): served as it
+    /// is, its gzip computed on a worker, its frame built on first use. A later state change
+    /// replaces it.
+    pub fn publish_state(&mut self, json: Vec<u8>) {
+        let body = SharedBody::new(json);
+        if body.claim_gzip() {
+            let warm = body.clone();
+            let _ = self.tasks.try_submit(Box::new(move || {
+                warm.gzipped();
+            }));
+        }
+        self.feed.body = body;
+        self.feed.frames = [None, None];
+        self.feed.served = None;
+        // It stands for the state as it is now: only a change after it replaces it.
+        self.feed.generation += 1;
+        self.feed.requested = Some(self.polling.core.state().revision());
+        self.broadcast_state();
+    }
+
+    /// The snapshot as a WebSocket frame (`rawData` or `initialState`), built once per
+    /// snapshot and shared by every client: a thousand clients hold pointers, not copies.
+    pub(crate) fn state_frame(&mut self, msg_type: &'static str) -> Frame {
+        let slot = usize::from(msg_type != "rawData");
+        if let Some(f) = &self.feed.frames[slot] {
+            return f.clone();
+        }
+        let f = hub::frame_raw(FrameKind::State, msg_type, &self.feed.body.raw);
+        self.feed.frames[slot] = Some(f.clone());
+        f
+    }
+
+    pub(crate) fn broadcast_state(&mut self) {
+        let frame = self.state_frame("rawData");
+        self.hub
+            .broadcast(&self.registry, &frame, std::time::Instant::now());
+    }
+}
