@@ -26,7 +26,9 @@ pub(crate) fn state_feed_loop_cpu_3000_guests() {
         2,
         "polls did not finish"
     );
-    let body = util::http(pulse.addr, "GET", "/api/state", &[], None).body.len();
+    let body = util::http(pulse.addr, "GET", "/api/state", &[], None)
+        .body
+        .len();
     // CPU first, with nothing else talking to the loop.
     let cpu0 = pulse.cpu_secs();
     let t0 = pulse.cpu_by_thread();

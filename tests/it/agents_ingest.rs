@@ -429,15 +429,14 @@ fn host_lookup_and_agent_version() {
 fn demo_estate_reports_docker_hosts_and_hosts_through_ingestion() {
     let srv = TestServer::start(&[]);
     let now = pulse::util::time::now_ms();
-    let sizes = pulse::monitor::demo::DemoSizes {
-        nodes: 1,
-        vms_per_node: 1,
-        lxcs_per_node: 1,
-    };
-    srv.apply(move |app| {
-        app.set_demo(true, sizes).unwrap();
-        app.sweep_agents(now);
-    });
+    let on = auth::post_json(
+        &srv,
+        "/api/system/mock-mode",
+        r#"{"enabled":true,"config":{"nodeCount":1,"vmsPerNode":1,"lxcsPerNode":1}}"#,
+        &[],
+    );
+    assert_eq!(on.status, 200, "{}", on.text());
+    srv.apply(move |app| app.sweep_agents(now));
     let s = srv.get("/api/state").json();
     let docker = s["dockerHosts"].as_array().unwrap();
     assert_eq!(docker.len(), 3);
@@ -463,10 +462,9 @@ fn demo_estate_reports_docker_hosts_and_hosts_through_ingestion() {
     });
     let s = srv.get("/api/state").json();
     assert!(s["dockerHosts"].to_string().contains("restart-loop"));
-    srv.apply(move |app| {
-        app.set_demo(false, sizes).unwrap();
-        app.sweep_agents(now + 200_000);
-    });
+    let off = auth::post_json(&srv, "/api/system/mock-mode", r#"{"enabled":false}"#, &[]);
+    assert_eq!(off.status, 200, "{}", off.text());
+    srv.apply(move |app| app.sweep_agents(now + 200_000));
     let s = srv.get("/api/state").json();
     assert!(s["dockerHosts"].as_array().unwrap().is_empty());
     assert!(s["hosts"].as_array().unwrap().is_empty());

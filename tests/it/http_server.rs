@@ -145,7 +145,7 @@ fn server(env: &[(&str, &str)]) -> TestServer {
 /// Open HTTP connections as the loop sees them.
 fn open_conns(s: &TestServer) -> usize {
     let (tx, rx) = std::sync::mpsc::channel();
-    s.apply(move |app| tx.send(app.http.len()).unwrap());
+    s.apply(move |app| tx.send(app.http_connections()).unwrap());
     rx.recv().unwrap()
 }
 
@@ -689,14 +689,14 @@ fn ping_flood_from_a_client_that_never_reads_gets_it_dropped() {
         sent += 1;
         if sent % 1000 == 0 {
             let (tx, rx) = std::sync::mpsc::channel();
-            s.apply(move |app| tx.send(app.hub.dropped_total).unwrap());
+            s.apply(move |app| tx.send(app.hub().dropped_total).unwrap());
             if rx.recv().unwrap() > 0 {
                 break;
             }
         }
     }
     let (tx, rx) = std::sync::mpsc::channel();
-    s.apply(move |app| tx.send((app.hub.len(), app.hub.dropped_total)).unwrap());
+    s.apply(move |app| tx.send((app.hub().len(), app.hub().dropped_total)).unwrap());
     let (clients, dropped) = rx.recv().unwrap();
     assert_eq!((clients, dropped), (0, 1), "after {sent} pings");
     assert!(t.elapsed() < Duration::from_secs(8));
