@@ -99,12 +99,15 @@ impl SystemSettings {
         let old = serde_json::to_value(&*self).unwrap_or(Value::Null);
         let stored = serde_json::to_value(&next).unwrap_or(Value::Null);
         let effective = serde_json::to_value(&effective).unwrap_or(Value::Null);
-        for key in &changed {
-            let masked = masked_by_env(old.get(*key), stored.get(*key), effective.get(*key));
+        // Every key the patch names, changed or not: `false` sent for a key the environment
+        // pins to `true` changes nothing stored, yet the caller must learn it did not apply.
+        let named = obj.keys().map(String::as_str);
+        for key in changed.iter().copied().chain(named) {
+            let masked = masked_by_env(old.get(key), stored.get(key), effective.get(key));
             if let Some(sub) = masked {
                 let name = match sub {
                     Some(sub) => format!("{key}.{sub}"),
-                    None => (*key).to_string(),
+                    None => key.to_string(),
                 };
                 return Err(ConfigError::Invalid(format!(
                     "setting {name:?} is set by an environment variable (see envOverrides): nothing was changed"

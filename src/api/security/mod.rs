@@ -321,10 +321,17 @@ mod tests {
         assert_eq!(
             public,
             [
+                // Agents check for updates and install themselves before they hold a token;
+                // the binaries and scripts carry no data (Pulse serves them publicly too).
+                "GET /api/agent/version",
                 "GET /api/health",
                 "GET /api/security/status",
                 "GET /api/setup-script",
                 "GET /api/version",
+                "GET /download/pulse-docker-agent",
+                "GET /download/pulse-host-agent",
+                "GET /install-docker-agent.sh",
+                "GET /install-host-agent.sh",
                 // A page without data; its `/ws` feed authorizes the caller.
                 "GET /simple-stats",
                 "GET /socket.io",
