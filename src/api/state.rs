@@ -9,8 +9,15 @@ use serde_json::json;
 
 fn state(app: &mut App, _: &Ctx) -> Outcome {
     // Serialised off the loop once per change (`core::state_feed`); this hands out a
-    // reference to the newest finished bytes.
-    Reply::json_shared(200, app.state_body()).into()
+    // reference to the newest finished bytes. A change made before this request (a saved
+    // setting, an acknowledged alert, a poll just applied) is waited for: the answer leaves
+    // once the build that includes it is served, a few tens of milliseconds at most.
+    if app.state_body_is_current() {
+        return Reply::json_shared(200, app.state_body()).into();
+    }
+    Outcome::after_state_build(app.state_revision(), |app| {
+        Reply::json_shared(200, app.state_body())
+    })
 }
 
 fn storage_list(app: &mut App, _: &Ctx) -> Outcome {

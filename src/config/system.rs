@@ -270,28 +270,9 @@ impl SystemSettings {
             serde_json::to_value(self).unwrap_or(Value::Null),
             serde_json::to_value(old).unwrap_or(Value::Null),
         );
-        const KEYS: [&str; 19] = [
-            "metricsRetentionDays",
-            "pbsPollingInterval",
-            "pmgPollingInterval",
-            "backupPollingInterval",
-            "backupPollingEnabled",
-            "autoUpdateCheckInterval",
-            "connectionTimeout",
-            "autoUpdateEnabled",
-            "discoveryEnabled",
-            "allowEmbedding",
-            "temperatureMonitoringEnabled",
-            "theme",
-            "updateChannel",
-            "autoUpdateTime",
-            "allowedOrigins",
-            "discoverySubnet",
-            "allowedEmbedOrigins",
-            "discoveryConfig",
-            "webhookAllowedCIDRs",
-        ];
-        KEYS.into_iter()
+        // The writable keys are the only ones an update can move.
+        crate::config::system_patch::WRITABLE
+            .into_iter()
             .filter(|k| new.get(k) != old.get(k))
             .collect()
     }

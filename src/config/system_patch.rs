@@ -9,7 +9,8 @@ use crate::config::system::SystemSettings;
 use serde_json::Value;
 
 /// Keys `apply_update` changes.
-pub const WRITABLE: [&str; 17] = [
+pub const WRITABLE: [&str; 19] = [
+    "metricsRetentionDays",
     "pbsPollingInterval",
     "pmgPollingInterval",
     "backupPollingInterval",
@@ -27,6 +28,7 @@ pub const WRITABLE: [&str; 17] = [
     "discoverySubnet",
     "allowedEmbedOrigins",
     "discoveryConfig",
+    "webhookAllowedCIDRs",
 ];
 
 /// Keys the settings responses show but an update cannot change (they come from the environment

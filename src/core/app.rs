@@ -281,6 +281,10 @@ impl App {
                     crate::core::outcome::Pool::Cpu => self.tasks.try_submit(job).is_ok(),
                     crate::core::outcome::Pool::Net => self.net_tasks.try_submit(job).is_ok(),
                     crate::core::outcome::Pool::Writer => self.writer.after_queued(job).is_ok(),
+                    crate::core::outcome::Pool::StateBuild(revision) => {
+                        self.wait_for_state_build(revision, id);
+                        true
+                    }
                 };
                 if submitted {
                     let deadline = Instant::now() + self.deferred_timeout;
@@ -362,7 +366,7 @@ impl App {
         }
     }
 
-    fn finish_pending(&mut self, id: u64, result: AnyResult) {
+    pub(crate) fn finish_pending(&mut self, id: u64, result: AnyResult) {
         if let Some(p) = self.pending.remove(&id) {
             let reply = (p.finish)(self, result);
             self.deliver(p.conn, reply);

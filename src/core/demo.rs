@@ -133,6 +133,9 @@ impl App {
         });
         if self.net_tasks.try_submit(job).is_ok() {
             self.polling.demo_change = Some(true);
+            // Activated now, not when the simulator answers: the demo's alerts are part of
+            // what `PULSE_MOCK_MODE` promises from the first request on.
+            self.demo_alerts_started();
         } else {
             crate::log_error!("demo mode failed to start", error = "worker pool full");
         }

@@ -24,6 +24,9 @@ pub enum Pool {
     /// Not a pool: `work` runs on the data-dir writer thread once every write queued before
     /// it is on disk (see [`Outcome::after_write`]).
     Writer,
+    /// Not a pool: the answer waits until the state document of this revision (or a newer
+    /// one) is served (see [`Outcome::after_state_build`]); `work` is not run.
+    StateBuild(u64),
 }
 
 pub struct Deferred {
@@ -77,6 +80,20 @@ impl Outcome {
         F: FnOnce(&mut App, Result<(), crate::core::writer::WriteError>) -> Reply + 'static,
     {
         Outcome::defer_on(Pool::Writer, move || ticket.outcome(), finish)
+    }
+
+    /// Answers once the `/api/state` document built from `revision` or later is served:
+    /// a reader sees every change made before it asked (read-your-writes), and the loop
+    /// never serialises the state itself.
+    pub fn after_state_build<F>(revision: u64, finish: F) -> Outcome
+    where
+        F: FnOnce(&mut App) -> Reply + 'static,
+    {
+        Outcome::defer_on(
+            Pool::StateBuild(revision),
+            || (),
+            move |app, ()| finish(app),
+        )
     }
 
     fn defer_on<T, W, F>(pool: Pool, work: W, finish: F) -> Outcome

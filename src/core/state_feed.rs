@@ -56,6 +56,8 @@ pub struct StateFeed {
     generation: u64,
     /// Builds finished (visible to tests through [`App::state_feed_stats`]).
     built: u64,
+    /// Pending answers waiting for a document at least as new as their revision.
+    waiters: Vec<(u64, u64)>,
 }
 
 /// Counters of the feed, for tests and benchmarks.
@@ -83,6 +85,7 @@ impl StateFeed {
             served: Some(initial.revision()),
             generation: 0,
             built: 0,
+            waiters: Vec::new(),
         }
     }
 }
@@ -91,6 +94,33 @@ impl App {
     /// The newest finished `/api/state` body (shared, never copied).
     pub fn state_body(&self) -> SharedBody {
         self.feed.body.clone()
+    }
+
+    /// The revision of the live state now (what a reader asking now must see).
+    pub fn state_revision(&self) -> u64 {
+        self.polling.core.state().revision()
+    }
+
+    /// The served body stands for the live state as it is now: no change since it was built
+    /// (or published).
+    pub fn state_body_is_current(&self) -> bool {
+        self.feed.building.is_none() && self.feed.requested == Some(self.state_revision())
+    }
+
+    /// Parks pending answer `id` until a document of `revision` or newer is served.
+    pub(crate) fn wait_for_state_build(&mut self, revision: u64, id: u64) {
+        self.feed.waiters.push((revision, id));
+    }
+
+    /// Answers the readers that waited for `revision` or older.
+    fn release_state_waiters(&mut self, revision: Option<u64>) {
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.feed.waiters)
+            .into_iter()
+            .partition(|(wanted, _)| revision.is_none_or(|r| *wanted <= r));
+        self.feed.waiters = waiting;
+        for (_, id) in ready {
+            self.finish_pending(id, Box::new(()));
+        }
     }
 
     pub fn state_feed_stats(&self) -> FeedStats {
@@ -146,6 +176,9 @@ impl App {
             }
             None => crate::log_error!("building the state snapshot panicked", revision = revision),
         }
+        // A failed or superseded build still releases its readers: they get the newest
+        // finished document rather than a 504.
+        self.release_state_waiters(Some(revision));
         // Changes that came in meanwhile: build the newest now rather than after the next
         // batch (the loop may sleep until a timer).
         self.publish_state_if_changed();
@@ -175,6 +208,7 @@ impl App {
         self.feed.generation += 1;
         self.feed.requested = Some(self.polling.core.state().revision());
         self.broadcast_state();
+        self.release_state_waiters(None);
     }
 
     /// The snapshot as a WebSocket frame (`rawData` or `initialState`), built once per

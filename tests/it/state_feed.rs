@@ -82,14 +82,26 @@ fn readers_get_the_newest_finished_state_and_changes_during_a_build_are_coalesce
         "the first change's build waits for the pool"
     );
     assert_eq!(during.built, built0);
-    // Readers never wait for a build: they get the newest finished bytes, at once.
-    let served = s.get("/api/state");
-    assert_eq!(served.status, 200);
-    assert_eq!(served.json(), first);
-    let gz = s.req("GET", "/api/state", &[("Accept-Encoding", "gzip")], None);
-    assert_eq!(gz.header("Content-Encoding"), Some("gzip"));
+    // A reader asking now must see the changes made before it asked: its answer waits for
+    // the build that includes them (the loop goes on serving meanwhile).
+    let addr = s.addr;
+    let (tx, answered) = mpsc::channel();
+    std::thread::spawn(move || {
+        let r = support::request(addr, "GET", "/api/state", &[], None);
+        tx.send(r).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(answered.try_recv().is_err(), "answered with a stale state");
+    assert_eq!(s.get("/api/health").status, 200, "the loop still serves");
 
     release.send(()).unwrap();
+    let waited = answered.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(waited.status, 200);
+    assert_eq!(
+        hosts_id(&waited.json()),
+        "change-19",
+        "the newest, not the first"
+    );
     let last = wait_state(&s, 10, |d| hosts_id(d) == "change-19");
     wait_until_idle(&s);
     let after = stats(&s);
