@@ -21,6 +21,7 @@ pub mod policy;
 pub mod ratelimit;
 pub mod recovery;
 pub mod request;
+pub mod scopes;
 pub mod secret;
 pub mod sessions;
 pub mod tokens;

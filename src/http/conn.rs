@@ -109,21 +109,6 @@ pub trait HalfClose {
     }
 }
 
-impl HalfClose for mio::net::TcpStream {
-    fn shutdown_write(&mut self) {
-        let _ = self.shutdown(std::net::Shutdown::Write);
-    }
-}
-
-impl HalfClose for crate::http::tls::Sock {
-    fn shutdown_write(&mut self) {
-        crate::http::tls::Sock::shutdown_write(self);
-    }
-    fn is_tls(&self) -> bool {
-        crate::http::tls::Sock::is_tls(self)
-    }
-}
-
 impl<S: Read + Write + HalfClose> Conn<S> {
     pub fn new(stream: S, peer: SocketAddr, limits: Limits, now: Instant) -> Conn<S> {
         Conn {

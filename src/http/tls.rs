@@ -279,3 +279,18 @@ pub fn load(files: &TlsFiles, now_unix: i64) -> Result<(Arc<rustls::ServerConfig
     }
     Ok((Arc::new(cfg), not_after))
 }
+
+impl crate::http::conn::HalfClose for mio::net::TcpStream {
+    fn shutdown_write(&mut self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+impl crate::http::conn::HalfClose for Sock {
+    fn shutdown_write(&mut self) {
+        Sock::shutdown_write(self);
+    }
+    fn is_tls(&self) -> bool {
+        Sock::is_tls(self)
+    }
+}
