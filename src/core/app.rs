@@ -231,9 +231,30 @@ impl App {
         match crate::http::write::gzip_plan(&reply, self.http.gzip_ok(conn)) {
             GzipPlan::Inline => {}
             GzipPlan::WarmShared(body) => {
-                let _ = self.tasks.try_submit(Box::new(move || {
+                // Computed when first asked for, not with every build: most builds are read
+                // only by WebSocket clients, and gzip is a third of a build's CPU.
+                let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(reply)));
+                let (job_slot, handle) = (std::sync::Arc::clone(&slot), self.handle.clone());
+                let job = Box::new(move || {
                     body.gzipped();
-                }));
+                    handle.post(Msg::Apply(Box::new(move |app: &mut App| {
+                        let reply = job_slot.lock().ok().and_then(|mut r| r.take());
+                        if let Some(reply) = reply {
+                            let events =
+                                app.http.respond(&app.registry, conn, reply, Instant::now());
+                            app.on_http(events);
+                        }
+                    })));
+                });
+                if self.tasks.try_submit(job).is_ok() {
+                    return Vec::new();
+                }
+                // The pool is full: send identity now.
+                let reply = slot.lock().ok().and_then(|mut r| r.take());
+                return match reply {
+                    Some(r) => self.http.respond(&self.registry, conn, r, Instant::now()),
+                    None => Vec::new(),
+                };
             }
             GzipPlan::Offload => {
                 let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(reply)));

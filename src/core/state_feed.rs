@@ -1,10 +1,11 @@
 //! The `/api/state` document and the WebSocket `rawData` frame, built off the loop.
 //!
-//! At 3,000 guests the document is ~5.3 MB: serialising, gzipping and framing it costs tens of
+//! At 3,000 guests the document is ~5.3 MB: serialising and framing it costs tens of
 //! milliseconds, too much for the loop once per change. So after each batch the loop only
 //! notices that the state's revision moved and hands a snapshot to the task pool
 //! ([`LiveState::snapshot`]: reference counts, microseconds whatever the estate's size). The
-//! worker serialises the JSON, computes its gzip once and wraps it in the `rawData` frame; the
+//! worker serialises the JSON and wraps it in the `rawData` frame (its gzip is computed once,
+//! by a worker, when a reader first asks for it); the
 //! loop then swaps the finished bytes in and broadcasts them.
 //!
 //! One build at a time. Changes that arrive while a build runs are coalesced: when it
@@ -19,22 +20,24 @@ use crate::state::LiveState;
 use crate::ws::client::{Frame, FrameKind};
 use crate::ws::hub;
 
-/// What a worker hands back: the body with its gzip computed, and its `rawData` frame.
+/// What a worker hands back: the body and its `rawData` frame.
 pub struct Built {
     pub body: SharedBody,
     pub raw_data: Frame,
 }
 
 impl Built {
-    /// Serialise + gzip + frame: the work that must not run on the loop.
+    /// Serialise + frame: the work that must not run on the loop.
     pub fn from_state(state: &LiveState) -> Built {
         Built::from_json(state.to_frontend_json())
     }
 
+    /// The gzip form is not computed here: the first reader that accepts gzip has a worker
+    /// compute it once (`GzipPlan::WarmShared`). Most builds are read only by WebSocket
+    /// clients, and gzip is about a third of a build's CPU.
     pub fn from_json(json: Vec<u8>) -> Built {
         let raw_data = hub::frame_raw(FrameKind::State, "rawData", &json);
         let body = SharedBody::new(json);
-        body.gzipped();
         Built { body, raw_data }
     }
 }
@@ -191,16 +194,10 @@ impl App {
     }
 
     /// Publishes a ready document at once (tests inject documents this way): served as it
-    /// is, its gzip computed on a worker, its frame built on first use. A later state change
+    /// is, its gzip and frame built on first use. A later state change
     /// replaces it.
     pub fn publish_state(&mut self, json: Vec<u8>) {
         let body = SharedBody::new(json);
-        if body.claim_gzip() {
-            let warm = body.clone();
-            let _ = self.tasks.try_submit(Box::new(move || {
-                warm.gzipped();
-            }));
-        }
         self.feed.body = body;
         self.feed.frames = [None, None];
         self.feed.served = None;

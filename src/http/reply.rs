@@ -2,7 +2,6 @@
 //! state snapshot is handed out by reference count, never copied per request).
 
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 #[derive(Clone)]
@@ -18,8 +17,6 @@ pub enum Body {
 pub struct SharedBody {
     pub raw: Arc<[u8]>,
     gz: Arc<OnceLock<Arc<[u8]>>>,
-    /// Someone has been asked to compute `gz` (so it is asked once, not per request).
-    gz_claimed: Arc<AtomicBool>,
 }
 
 impl SharedBody {
@@ -27,19 +24,12 @@ impl SharedBody {
         SharedBody {
             raw: raw.into(),
             gz: Arc::new(OnceLock::new()),
-            gz_claimed: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// The gzip form if it has been computed (never computes: the loop must not).
     pub fn gzipped_if_ready(&self) -> Option<Arc<[u8]>> {
         self.gz.get().cloned()
-    }
-
-    /// True for the first caller only: that caller arranges for `gzipped()` to run on a
-    /// worker.
-    pub fn claim_gzip(&self) -> bool {
-        self.gz.get().is_none() && !self.gz_claimed.swap(true, Ordering::SeqCst)
     }
 
     /// The gzip form, compressed by the first caller that needs it.

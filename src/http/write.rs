@@ -273,7 +273,8 @@ pub const OFFLOAD_GZIP: usize = 16 * 1024;
 pub enum GzipPlan {
     /// Nothing to do on a worker: send as is (small, incompressible, or not wanted).
     Inline,
-    /// A shared body whose gzip nobody computes yet: ask a worker (and send identity now).
+    /// A shared body whose gzip is not computed yet: a worker computes it once for every
+    /// reader, then this reply is sent compressed (identity only when the pool is full).
     WarmShared(SharedBody),
     /// A big owned body: compress it on a worker, then send.
     Offload,
@@ -291,7 +292,7 @@ pub fn gzip_plan(reply: &Reply, gzip_ok: bool) -> GzipPlan {
         return GzipPlan::Inline;
     }
     match &reply.body {
-        Body::Shared(s) if s.claim_gzip() => GzipPlan::WarmShared(s.clone()),
+        Body::Shared(s) if s.gzipped_if_ready().is_none() => GzipPlan::WarmShared(s.clone()),
         Body::Shared(_) => GzipPlan::Inline,
         b if b.as_slice().len() >= OFFLOAD_GZIP => GzipPlan::Offload,
         _ => GzipPlan::Inline,

@@ -16,7 +16,6 @@ use super::derive_guest::{
 use super::derive_pve::{
     build_node, build_storage, last_node_rrd, node_memory, node_needs_rrd, NodeContext,
 };
-use super::derive_replication::{build_replication_jobs, merge_replication_state, GuestInfo};
 use super::details::{DetailAges, DetailConfig, DetailKind, DetailPlanner, Wanted};
 use super::poll_pve_backups::poll_pve_backups;
 use super::poll_pve_details::{fetch, DetailJob, DetailResult, HeldDetails};
@@ -30,7 +29,6 @@ use crate::proxmox::pve_types::{
 };
 use crate::proxmox::ProxmoxError;
 use crate::state::backups::PveBackupsUpdate;
-use crate::state::replication::ReplicationJobFrontend;
 use crate::state::PveSnapshot;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -150,6 +148,8 @@ pub struct PvePollContext {
     pub detail_ages: DetailAges,
     /// Detail requests the last poll spent (≤ the budget).
     pub last_detail_cost: u32,
+    /// Per source node: when its replication state was read, and the rows it gave.
+    replication_state: super::poll_pve_replication::StateCache,
 }
 
 impl PvePollContext {
@@ -169,6 +169,7 @@ impl PvePollContext {
             held: HeldDetails::default(),
             detail_ages: DetailAges::default(),
             last_detail_cost: 0,
+            replication_state: HashMap::new(),
         }
     }
 }
@@ -366,7 +367,13 @@ pub fn poll_pve_with(
         snap.vms.clear();
         snap.containers.clear();
         build_guests(ctx, &guests, &mut snap, now_ms, false);
-        snap.replication = replication_jobs(api, instance, &snap, now_ms);
+        snap.replication = super::poll_pve_replication::replication_jobs(
+            api,
+            instance,
+            &snap,
+            &mut ctx.replication_state,
+            now_ms,
+        );
     }
 
     let first = ctx.polls == 0;
@@ -650,58 +657,6 @@ fn build_guests(
     if count_rates {
         ctx.rates.retain(|id| seen.contains(id));
     }
-}
-
-/// Replication jobs with their guests' names; an instance without replication support
-/// (404/501) has none, any other failure keeps the previous list (`None`). The job state (last
-/// and next sync, duration, fail count, error) comes from `/nodes/{source}/replication`, asked
-/// only of online nodes that are the source of a job: at most one request per node, none on a
-/// cluster without replication. A node that fails to answer leaves its jobs without state.
-fn replication_jobs(
-    api: &mut dyn PveApi,
-    instance: &str,
-    snap: &PveSnapshot,
-    now_ms: i64,
-) -> Option<Vec<ReplicationJobFrontend>> {
-    let mut rows = match api.cluster_replication() {
-        Ok(rows) => rows,
-        Err(ProxmoxError::Http {
-            status: 404 | 501, ..
-        }) => Vec::new(),
-        Err(_) => return None,
-    };
-    let mut sources: Vec<String> = rows
-        .iter()
-        .filter_map(|r| r.get("source").and_then(serde_json::Value::as_str))
-        .filter(|s| {
-            snap.nodes
-                .iter()
-                .any(|n| n.name == *s && n.status == "online")
-        })
-        .map(str::to_string)
-        .collect();
-    sources.sort();
-    sources.dedup();
-    for node in sources {
-        let Ok(status) = api.node_replication(&node) else {
-            continue;
-        };
-        merge_replication_state(&mut rows, &status);
-    }
-    let vms = snap.vms.iter().map(|v| GuestInfo {
-        vmid: v.vmid,
-        name: v.name.clone(),
-        kind: "qemu".into(),
-        node: v.node.clone(),
-    });
-    let cts = snap.containers.iter().map(|c| GuestInfo {
-        vmid: c.vmid,
-        name: c.name.clone(),
-        kind: "lxc".into(),
-        node: c.node.clone(),
-    });
-    let guests: Vec<GuestInfo> = vms.chain(cts).collect();
-    Some(build_replication_jobs(instance, &rows, &guests, now_ms))
 }
 
 /// The instance-wide context, with this node's own URL when the cluster configuration has one.

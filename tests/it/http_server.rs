@@ -450,16 +450,17 @@ fn big_shared_body_goes_to_many_clients() {
     let state = format!(r#"{{"pad":"{pad}"}}"#);
     let expected = state.clone().into_bytes();
     s.apply(move |app| app.publish_state(state.into_bytes()));
-    // The snapshot's gzip is computed once on a worker (never on the loop); until then
-    // gzip clients would get it uncompressed.
-    wait_until("the shared gzip", Duration::from_secs(10), || {
+    // Nothing computes the gzip yet: the first gzip reader has a worker compute it once (never
+    // on the loop), and every gzip reader, that one included, gets it compressed.
+    let ready = |s: &TestServer| {
         let (tx, rx) = std::sync::mpsc::channel();
         s.apply(move |app| {
             tx.send(app.state_body().gzipped_if_ready().is_some())
                 .unwrap()
         });
         rx.recv().unwrap()
-    });
+    };
+    assert!(!ready(&s), "gzip computed before anyone asked");
     let clients: Vec<_> = (0..24)
         .map(|i| {
             let addr = s.addr;
@@ -495,6 +496,7 @@ fn big_shared_body_goes_to_many_clients() {
     for c in clients {
         c.join().unwrap();
     }
+    assert!(ready(&s), "computed once and kept for later readers");
 }
 
 #[test]
