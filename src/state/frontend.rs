@@ -4,6 +4,7 @@
 //! (`core::self_metrics`), `{}` in a state no loop has published.
 
 use super::backups::{BackupTask, GuestSnapshot, PBSBackup, PMGBackup, StorageBackup};
+pub use super::backups_json::PveBackupsView;
 use super::ceph::CephClusterFrontend;
 use super::guest::{ContainerFrontend, VMFrontend};
 use super::node::NodeFrontend;
@@ -65,14 +66,6 @@ pub enum Block<'a> {
 }
 
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PveBackupsView<'a> {
-    pub backup_tasks: Vec<&'a BackupTask>,
-    pub storage_backups: Vec<&'a StorageBackup>,
-    pub guest_snapshots: Vec<&'a GuestSnapshot>,
-}
-
-#[derive(Debug, Clone, Serialize)]
 pub struct BackupsView<'a> {
     pub pve: PveBackupsView<'a>,
     pub pbs: Vec<&'a PBSBackup>,
@@ -117,6 +110,10 @@ impl LiveState {
             backup_tasks: tasks,
             storage_backups,
             guest_snapshots: snapshots,
+            cache: Some((
+                &self.pve_backups_json,
+                pve().map(|p| std::sync::Arc::clone(&p.backups)).collect(),
+            )),
         };
 
         let mut pbs_backups: Vec<&PBSBackup> =

@@ -5,6 +5,7 @@
 //! [`LiveState::to_frontend_json`] produces the `/api/state` body.
 
 pub mod backups;
+pub mod backups_json;
 pub mod ceph;
 pub mod frontend;
 pub mod guest;

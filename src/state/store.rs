@@ -71,6 +71,8 @@ pub struct LiveState {
     /// The `performance` and `stats` blocks (Pulse's own figures, set by the loop just before
     /// each serialisation; `{}` until then).
     pub(super) performance_stats: Option<(Value, Value)>,
+    /// The PVE backup listing's JSON, made once per listing (`backups_json`).
+    pub(super) pve_backups_json: super::backups_json::BackupsJsonCache,
     /// Bumped by every change, so callers can cache the serialised document.
     revision: u64,
 }
