@@ -4,7 +4,7 @@
 //! Screenshots land in `target/ui-screenshots/settings-*.png`.
 
 use crate::support;
-use crate::ui_browser::{assert_clean, sign_in};
+use crate::ui_browser::{assert_clean, sign_in, DEMO};
 
 use support::auth as auth_common;
 use support::browser::{artefact, Browser};
@@ -106,4 +106,77 @@ fn api_token_created_with_scopes_shown_once_then_revoked() {
     );
     assert_eq!(status_with_token(&s, &secret), 401);
     assert_clean(&mut b, &s, &[(401, "/api/state")]);
+}
+
+/// Guest CPU alerts active now, from the page's own session.
+const GUEST_CPU_ALERTS: &str =
+    "(async () => { const st = await (await fetch('/api/state')).json(); \
+  const ids = new Set(st.vms.concat(st.containers).map(g => g.id)); \
+  const act = await (await fetch('/api/alerts/active')).json(); \
+  return act.filter(a => a.type === 'cpu' && ids.has(a.resourceId)).length; })()";
+
+#[test]
+fn alert_threshold_change_fires_in_the_demo_and_bad_values_show_the_server_error() {
+    let s = auth_common::start_with_admin(DEMO);
+    let mut b = open(
+        &s,
+        "alerts",
+        "document.querySelector('#thr-guest-cpu-trigger')",
+    );
+    // The hysteresis between trigger and clear is spelled out.
+    let note = b.eval("document.querySelector('#thr-guest-cpu-note').textContent");
+    assert!(note.as_str().unwrap().contains("hysteresis"), "{note}");
+    let before = b.eval(GUEST_CPU_ALERTS).as_u64().unwrap();
+    let running_over_1 = b.eval(
+        "(async () => { const st = await (await fetch('/api/state')).json(); \
+         return st.vms.concat(st.containers).filter(g => g.status === 'running' && g.cpu * 100 > 2).length; })()",
+    );
+    assert!(
+        running_over_1.as_u64().unwrap() > before,
+        "the demo has busy guests"
+    );
+
+    // A clear above the trigger: the server refuses, its message shows by the form, nothing saved.
+    b.fill("#thr-guest-cpu-trigger", "50");
+    b.fill("#thr-guest-cpu-clear", "70");
+    b.click("#alerts-form button[type=submit]");
+    let err = b.wait(
+        "document.querySelector('#alerts-form-error')?.textContent",
+        20,
+    );
+    assert!(
+        err.as_str().unwrap().contains("guestDefaults.cpu.clear"),
+        "server's validation message: {err}"
+    );
+    let saved = b.eval("(async () => (await (await fetch('/api/alerts/config')).json()).guestDefaults.cpu.trigger)()");
+    assert_ne!(saved, serde_json::Value::from(50), "nothing saved");
+
+    // Trigger at 1 %: the busy guests fire.
+    b.fill("#thr-guest-cpu-trigger", "1");
+    b.fill("#thr-guest-cpu-clear", "0.5");
+    b.click("#alerts-form button[type=submit]");
+    b.wait(
+        "document.querySelector('#alerts-form-status')?.textContent.includes('saved')",
+        20,
+    );
+    assert_eq!(
+        b.eval("document.querySelector('#alerts-form-error').textContent"),
+        serde_json::Value::from("")
+    );
+    b.screenshot(&artefact("settings-alerts.png"), true);
+    let fired = b.wait(
+        &format!("(async () => {{ const n = await {GUEST_CPU_ALERTS}; return n > {before} ? n : 0; }})()"),
+        60,
+    );
+    assert!(fired.as_u64().unwrap() > before);
+    // The header badge counts them.
+    b.wait(
+        "Number(document.querySelector('#alert-badge .count')?.textContent) > 0",
+        90,
+    );
+    assert_clean(
+        &mut b,
+        &s,
+        &[(401, "/api/state"), (400, "/api/alerts/config")],
+    );
 }
