@@ -180,3 +180,76 @@ fn alert_threshold_change_fires_in_the_demo_and_bad_values_show_the_server_error
         &[(401, "/api/state"), (400, "/api/alerts/config")],
     );
 }
+
+#[test]
+fn node_added_through_the_ui_with_a_pinned_fingerprint_is_polled() {
+    use pulse::proxmox::Product;
+    use pulse::sim::{SimConfig, Simulator, TOKEN_ID};
+    let sim = Simulator::start(SimConfig::default()).expect("simulator");
+    let s = auth_common::start_with_admin(&[]);
+    let mut b = open(
+        &s,
+        "nodes",
+        "document.querySelector('#node-form #node-host')",
+    );
+
+    b.fill("#node-name", "lab");
+    b.fill("#node-host", &sim.https_url(Product::Pve));
+    b.fill("#node-token-name", TOKEN_ID);
+    b.fill("#node-token-value", "not-the-secret");
+    b.fill("#node-fingerprint", &sim.fingerprint());
+    // A wrong token: the connection test shows the API's message.
+    b.click("#node-test");
+    let err = b.wait(
+        "document.querySelector('#node-form-error')?.textContent",
+        30,
+    );
+    assert!(
+        err.as_str().unwrap().contains("Authentication failed"),
+        "the API's message: {err}"
+    );
+    // The right one: the test passes, then the node is saved and polled.
+    b.fill("#node-token-value", &sim.token_secret());
+    b.click("#node-test");
+    let ok = b.wait(
+        "document.querySelector('#node-form-status')?.textContent",
+        30,
+    );
+    assert_eq!(
+        b.eval("document.querySelector('#node-form-error').textContent"),
+        serde_json::Value::from(""),
+        "{ok}"
+    );
+    b.click("#node-form button[type=submit]");
+    b.wait(
+        "document.querySelector('#node-form-status')?.textContent.includes('saved')",
+        20,
+    );
+    b.wait(
+        "document.querySelector('#node-list tr[data-node][data-status=connected]')?.textContent.includes('fingerprint pinned')",
+        60,
+    );
+    b.screenshot(&artefact("settings-nodes.png"), true);
+    let saved = b.eval("(async () => (await (await fetch('/api/config/nodes')).json()).find(n => n.name === 'lab'))()");
+    assert_eq!(
+        saved["fingerprint"],
+        serde_json::Value::from(sim.fingerprint())
+    );
+    assert_eq!(saved["hasToken"], serde_json::Value::from(true));
+    let polled = b.wait(
+        "(async () => (await (await fetch('/api/state')).json()).nodes.length)()",
+        60,
+    );
+    assert!(
+        polled.as_u64().unwrap() > 0,
+        "the simulator's nodes are in the state"
+    );
+    assert_clean(
+        &mut b,
+        &s,
+        &[
+            (401, "/api/state"),
+            (400, "/api/config/nodes/test-connection"),
+        ],
+    );
+}
