@@ -253,3 +253,105 @@ fn node_added_through_the_ui_with_a_pinned_fingerprint_is_polled() {
         ],
     );
 }
+
+/// A one-thread HTTP receiver on loopback: every request's head and body go to the channel.
+fn receiver() -> (u16, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut head = String::new();
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            if tx
+                .send((head, String::from_utf8_lossy(&body).into()))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn webhook_to_a_local_receiver_sends_the_custom_template_with_headers() {
+    let (port, rx) = receiver();
+    let mut env = DEMO.to_vec();
+    env.push(("PULSE_WEBHOOK_ALLOWED_CIDRS", "127.0.0.1/32"));
+    let s = auth_common::start_with_admin(&env);
+    let mut b = open(
+        &s,
+        "notifications",
+        "document.querySelector('#hook-service option[value=discord]') && document.querySelector('#hook-list table')",
+    );
+    // No name: the server's validation message shows by the form.
+    b.fill("#hook-url", &format!("http://127.0.0.1:{port}/hook"));
+    b.click("#hook-form button[type=submit]");
+    let err = b.wait(
+        "document.querySelector('#hook-form-error')?.textContent",
+        20,
+    );
+    assert!(err.as_str().unwrap().contains("name"), "{err}");
+
+    b.fill("#hook-name", "receiver");
+    b.fill("#hook-headers", "X-Pulse-Test: yes");
+    b.fill(
+        "#hook-template",
+        r#"{"text": "{{.Level}}: {{.Message}}", "resource": "{{.ResourceName}}"}"#,
+    );
+    b.click("#hook-form button[type=submit]");
+    b.wait(
+        "document.querySelector('#hook-form-status')?.textContent.includes('saved')",
+        20,
+    );
+    b.wait("document.querySelector('#hook-list tr[data-hook]')", 10);
+    b.click("#hook-list tr[data-hook] button[data-act=test]");
+    let (head, body) = rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the test reached the receiver");
+    assert!(head.starts_with("POST /hook "), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("x-pulse-test: yes"),
+        "{head}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
+    let text = v["text"].as_str().unwrap_or_default();
+    assert!(text.contains(':') && text.len() > 3, "{body}");
+    assert!(
+        !v["resource"].as_str().unwrap_or_default().is_empty(),
+        "{body}"
+    );
+    b.wait(
+        "document.querySelector('#hook-list-status')?.textContent.includes('HTTP 200')",
+        20,
+    );
+    // The delivery history lists it.
+    b.wait(
+        "document.querySelector('#hook-history tr[data-ok=true]')?.textContent.includes('receiver')",
+        20,
+    );
+    b.screenshot(&artefact("settings-notifications.png"), true);
+    assert_clean(
+        &mut b,
+        &s,
+        &[(401, "/api/state"), (400, "/api/notifications/webhooks")],
+    );
+}
