@@ -84,7 +84,7 @@ export function notificationsPage(root) {
     const t = templates.find((x) => x.service === wv('service').value);
     serviceHelp.textContent = t ? `${t.instructions || ''} URL: ${t.urlPattern}` : '';
     if (t && !wv('url').value) wv('url').placeholder = t.urlPattern;
-    if (t?.method) wv('method').value = t.method;
+    if (t?.method && !editing) wv('method').value = t.method;
     if (t?.headers && !wv('headers').value) wv('headers').value = headerLines(t.headers);
   });
   const hookBody = () => {

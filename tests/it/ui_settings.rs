@@ -355,3 +355,137 @@ fn webhook_to_a_local_receiver_sends_the_custom_template_with_headers() {
         &[(401, "/api/state"), (400, "/api/notifications/webhooks")],
     );
 }
+
+/// Sets the file of `<input type=file>` `selector` through the DevTools protocol.
+fn set_file(b: &mut Browser, selector: &str, path: &std::path::Path) {
+    let doc = b.call("DOM.getDocument", serde_json::json!({}));
+    let root = doc["root"]["nodeId"].clone();
+    let node = b.call(
+        "DOM.querySelector",
+        serde_json::json!({"nodeId": root, "selector": selector}),
+    );
+    b.call(
+        "DOM.setFileInputFiles",
+        serde_json::json!({"nodeId": node["nodeId"], "files": [path.to_string_lossy()]}),
+    );
+}
+
+fn retention(s: &TestServer) -> serde_json::Value {
+    let r = auth_common::login_as(s, auth_common::PASSWORD);
+    let cookie = auth_common::cookie(&r, "pulse_session").unwrap();
+    s.req(
+        "GET",
+        "/api/system/settings",
+        &[("Cookie", &format!("pulse_session={cookie}"))],
+        None,
+    )
+    .json()["metricsRetentionDays"]
+        .clone()
+}
+
+#[test]
+fn system_settings_validate_then_export_and_import_restore_them() {
+    let s = auth_common::start_with_admin(&[]);
+    let mut b = open(
+        &s,
+        "system",
+        "document.querySelector('#set-metricsRetentionDays')",
+    );
+    // Out of range: the server names the key, nothing changes.
+    b.fill("#set-metricsRetentionDays", "30");
+    b.click("#system-form button[type=submit]");
+    let err = b.wait(
+        "document.querySelector('#system-form-error')?.textContent",
+        20,
+    );
+    assert!(
+        err.as_str().unwrap().contains("metricsRetentionDays"),
+        "{err}"
+    );
+    b.fill("#set-metricsRetentionDays", "3");
+    b.click("#system-form button[type=submit]");
+    b.wait(
+        "document.querySelector('#system-form-status')?.textContent.includes('metricsRetentionDays')",
+        20,
+    );
+    assert_eq!(retention(&s), serde_json::Value::from(3));
+
+    // Export: the passphrase rule is shown and enforced by the server.
+    let dir = support::temp_dir("ui-export");
+    b.call(
+        "Page.setDownloadBehavior",
+        serde_json::json!({"behavior": "allow", "downloadPath": dir.to_string_lossy()}),
+    );
+    let rules = b.eval("document.querySelector('#export-rules').textContent");
+    assert!(rules.as_str().unwrap().contains("12 characters"), "{rules}");
+    b.fill("#export-pass", "short");
+    b.fill("#export-pass2", "short");
+    b.click("#export-form button[type=submit]");
+    let err = b.wait(
+        "document.querySelector('#export-form-error')?.textContent",
+        20,
+    );
+    assert!(err.as_str().unwrap().contains("at least 12"), "{err}");
+    let pass = "a long enough passphrase";
+    b.fill("#export-pass", pass);
+    b.fill("#export-pass2", pass);
+    b.click("#export-form button[type=submit]");
+    b.wait(
+        "document.querySelector('#export-form-status')?.textContent.includes('Exported')",
+        30,
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let file = loop {
+        let done = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "enc"));
+        if let Some(f) = done {
+            break f;
+        }
+        assert!(std::time::Instant::now() < deadline, "no download");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+
+    // Change the setting, then import: a wrong passphrase is refused with the API's message,
+    // the right one brings the exported value back.
+    b.fill("#set-metricsRetentionDays", "5");
+    b.click("#system-form button[type=submit]");
+    b.wait(
+        "document.querySelector('#system-form-status')?.textContent.includes('metricsRetentionDays')",
+        20,
+    );
+    assert_eq!(retention(&s), serde_json::Value::from(5));
+    set_file(&mut b, "#import-file", &file);
+    b.fill("#import-pass", "not the passphrase!");
+    b.click("#import-form button[type=submit]");
+    let err = b.wait(
+        "document.querySelector('#import-form-error')?.textContent",
+        30,
+    );
+    assert!(err.as_str().unwrap().contains("passphrase"), "{err}");
+    set_file(&mut b, "#import-file", &file);
+    b.fill("#import-pass", pass);
+    b.click("#import-form button[type=submit]");
+    b.wait(
+        "document.querySelector('#import-form-status')?.textContent.includes('imported')",
+        30,
+    );
+    assert_eq!(retention(&s), serde_json::Value::from(3));
+    b.wait(
+        "document.querySelector('#set-metricsRetentionDays').value === '3'",
+        10,
+    );
+    b.screenshot(&artefact("settings-system.png"), true);
+    assert_clean(
+        &mut b,
+        &s,
+        &[
+            (401, "/api/state"),
+            (400, "/api/system/settings/update"),
+            (400, "/api/config/export"),
+            (400, "/api/config/import"),
+        ],
+    );
+}
