@@ -489,3 +489,114 @@ fn system_settings_validate_then_export_and_import_restore_them() {
         ],
     );
 }
+
+fn key(b: &mut Browser, key: &str, code: &str, vk: u32, text: &str) {
+    let mut down = serde_json::json!({"type": "keyDown", "key": key, "code": code, "windowsVirtualKeyCode": vk});
+    if !text.is_empty() {
+        down["text"] = serde_json::Value::from(text);
+    }
+    b.call("Input.dispatchKeyEvent", down);
+    b.call(
+        "Input.dispatchKeyEvent",
+        serde_json::json!({"type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": vk}),
+    );
+}
+
+/// Presses Tab until `selector` has the focus (at most `max` presses).
+fn tab_to(b: &mut Browser, selector: &str, max: usize) {
+    let sel = serde_json::to_string(selector).unwrap();
+    for _ in 0..max {
+        key(b, "Tab", "Tab", 9, "");
+        if b.eval(&format!(
+            "document.activeElement === document.querySelector({sel})"
+        )) == serde_json::Value::from(true)
+        {
+            return;
+        }
+    }
+    panic!("Tab never reached {selector}");
+}
+
+/// Controls on screen without an accessible name, and positive tabindex values (which break
+/// the reading order).
+const UNLABELLED: &str = "[...document.querySelectorAll('#view input, #view select, #view textarea, #view button')]
+  .filter(e => e.offsetParent !== null && e.getAttribute('aria-hidden') !== 'true')
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+  .map(e => e.id || e.outerHTML.slice(0, 80))
+  .concat([...document.querySelectorAll('#view [tabindex]')].filter(e => e.tabIndex > 0).map(e => 'tabindex>0: ' + e.id))";
+
+#[test]
+fn every_settings_page_fits_a_phone_and_works_with_the_keyboard() {
+    let s = auth_common::start_with_admin(DEMO);
+    let mut b = open(&s, "nodes", "document.querySelector('#node-list table')");
+    b.set_viewport(360, 740);
+    let pages: &[(&str, &str)] = &[
+        (
+            "nodes",
+            "document.querySelector('#node-list tr[data-node]')",
+        ),
+        ("security", "document.querySelector('#token-list table')"),
+        ("alerts", "document.querySelector('#thr-guest-cpu-trigger')"),
+        (
+            "notifications",
+            "document.querySelector('#hook-service option[value=discord]')",
+        ),
+        (
+            "system",
+            "document.querySelector('#set-metricsRetentionDays')",
+        ),
+    ];
+    for (page, ready) in pages {
+        b.click(&format!(".subnav a[data-page={page}]"));
+        b.wait(&format!("location.pathname === '/settings/{page}'"), 10);
+        b.wait(ready, 20);
+        b.pump(300);
+        let widths =
+            b.eval("[document.documentElement.scrollWidth, document.documentElement.clientWidth]");
+        assert!(
+            widths[0].as_u64() <= widths[1].as_u64(),
+            "{page}: horizontal scroll at 360 px: {widths}"
+        );
+        // body hides sideways overflow, so also look for anything poking out of the viewport
+        // (tables scroll inside their own box, which is allowed).
+        let out = b.eval(
+            "[...document.querySelectorAll('#view *')].filter(e => e.offsetParent !== null && !e.closest('.tscroll') \
+             && e.getBoundingClientRect().right > innerWidth + 1).map(e => `${e.tagName}#${e.id}.${e.className}`).slice(0, 5)",
+        );
+        assert_eq!(out, serde_json::json!([]), "{page}: wider than 360 px");
+        let bad = b.eval(UNLABELLED);
+        assert_eq!(
+            bad,
+            serde_json::json!([]),
+            "{page}: controls without a name"
+        );
+        b.screenshot(&artefact(&format!("settings-{page}-phone.png")), false);
+    }
+
+    // Keyboard only: from the sub-navigation to a created token, without a click.
+    b.set_viewport(1280, 900);
+    b.eval("document.querySelector(\".subnav a[data-page=security]\").focus()");
+    key(&mut b, "Enter", "Enter", 13, "\r");
+    b.wait(
+        "location.pathname === '/settings/security' && document.querySelector('#token-name')",
+        10,
+    );
+    b.eval("document.querySelector('.subnav a[data-page=security]').focus()");
+    tab_to(&mut b, "#token-name", 60);
+    b.call("Input.insertText", serde_json::json!({"text": "keyboard"}));
+    tab_to(&mut b, "#scope-monitoring-read", 5);
+    key(&mut b, " ", "Space", 32, " ");
+    assert_eq!(
+        b.eval("document.querySelector('#scope-monitoring-read').checked"),
+        serde_json::Value::from(true)
+    );
+    tab_to(&mut b, "#token-form button[type=submit]", 10);
+    key(&mut b, "Enter", "Enter", 13, "\r");
+    b.wait("document.querySelector('#new-token')?.textContent", 20);
+    assert_eq!(
+        b.eval("document.activeElement.id"),
+        serde_json::Value::from("new-token"),
+        "the new secret takes the focus so it can be read and copied"
+    );
+    assert_clean(&mut b, &s, &[(401, "/api/state")]);
+}
