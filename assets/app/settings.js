@@ -1,13 +1,13 @@
 // Settings: the pages an admin used `curl` for, under /settings/<page>. Each page is its own
-// module (settings-*.js) exporting `(root, ctx) → {update?, destroy?}`; this file is only the
+// module (settings_*.js) exporting `(root, ctx) → {update?, destroy?}`; this file is only the
 // sub-navigation and the mount.
 
 import { h } from './util.js';
-import { nodesPage } from './settings-nodes.js';
-import { securityPage } from './settings-security.js';
-import { alertsPage } from './settings-alerts.js';
-import { notificationsPage } from './settings-notifications.js';
-import { systemPage } from './settings-system.js';
+import { nodesPage } from './settings_nodes.js';
+import { securityPage } from './settings_security.js';
+import { alertsPage } from './settings_alerts.js';
+import { notificationsPage } from './settings_notifications.js';
+import { systemPage } from './settings_system.js';
 
 const PAGES = [
   { slug: 'nodes', label: 'Nodes', page: nodesPage },
