@@ -6,6 +6,7 @@
 import { api } from './api.js';
 import { h } from './util.js';
 import { button, field, form, section, table } from './forms.js';
+import { alertHistory } from './settings_alert_history.js';
 
 // Metric → [label, unit, slider max]. Percentages slide 0–100; rates and temperatures are typed.
 const METRICS = {
@@ -69,7 +70,7 @@ export function alertsPage(root, ctx) {
       return 'Alert settings saved.';
     },
   }, body);
-  root.append(activation, saveForm);
+  root.append(activation, saveForm, alertHistory());
 
   function paintActivation() {
     const st = cfg.activationState || 'pending_review';

@@ -174,6 +174,20 @@ fn alert_threshold_change_fires_in_the_demo_and_bad_values_show_the_server_error
         "Number(document.querySelector('#alert-badge .count')?.textContent) > 0",
         90,
     );
+    // The history timeline lists them; the search filters it.
+    b.click("#hist-period");
+    b.eval("document.querySelector('#hist-period').dispatchEvent(new Event('change'))");
+    b.wait(
+        "document.querySelector('#alert-history li[data-alert]')",
+        30,
+    );
+    b.fill("#hist-search", "no such resource anywhere");
+    b.wait(
+        "!document.querySelector('#alert-history li[data-alert]')",
+        5,
+    );
+    b.fill("#hist-search", "");
+    b.wait("document.querySelector('#alert-history li[data-alert]')", 5);
     assert_clean(
         &mut b,
         &s,
