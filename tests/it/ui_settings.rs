@@ -523,7 +523,7 @@ fn tab_to(b: &mut Browser, selector: &str, max: usize) {
         key(b, "Tab", "Tab", 9, "");
         if b.eval(&format!(
             "document.activeElement === document.querySelector({sel})"
-        )) == serde_json::Value::from(true)
+        )) == true
         {
             return;
         }
