@@ -39,6 +39,7 @@ export function nodesPage(root) {
     guestURL: field('Guest console URL (optional)', { id: 'node-guest-url', autocomplete: 'off' }),
   };
   const monitorBox = h('fieldset', { id: 'node-monitor' });
+  const trustBox = h('div', { id: 'node-trust-box', 'aria-live': 'polite' });
   const secretNote = h('p', { class: 'muted', id: 'node-secret-note', hidden: true }, 'Leave secrets empty to keep the stored ones.');
   const heading = h('h2', { id: 'node-form-title' }, 'Add a node');
   const cancel = button('Cancel edit', () => startEdit(null), { hidden: true, id: 'node-cancel' });
@@ -49,7 +50,7 @@ export function nodesPage(root) {
     h('div', { class: 'grid2', id: 'node-auth-token' }, f.tokenName, f.tokenValue),
     h('div', { class: 'grid2', id: 'node-auth-password' }, f.user, f.password),
     secretNote,
-    h('fieldset', {}, h('legend', {}, 'TLS'), f.verify, f.fingerprint),
+    h('fieldset', {}, h('legend', {}, 'TLS'), f.verify, f.fingerprint, trustBox),
     f.guestURL, monitorBox);
   const v = (k) => ctl(f[k]);
 
@@ -85,7 +86,26 @@ export function nodesPage(root) {
     return b;
   }
 
+  // A certificate problem: the API names the certificate the host presents; offer to pin it.
+  function offerTrust(fp) {
+    const trust = button('Trust this certificate', () => {
+      v('fingerprint').value = fp;
+      trustBox.replaceChildren(h('p', { class: 'ok-msg' }, 'Fingerprint pinned in the form: test again or save.'));
+      v('fingerprint').focus();
+    }, { id: 'node-trust', class: 'btn accent' });
+    trustBox.replaceChildren(h('div', { class: 'once' },
+      h('p', {}, 'The host presents this certificate. Compare it with ', h('code', {}, 'pvenode cert info'), ' (PBS: ', h('code', {}, 'proxmox-backup-manager cert info'), ') on the host before trusting it.'),
+      h('pre', { class: 'cmd', id: 'node-presented-fp', tabindex: 0 }, fp), h('div', { class: 'actions' }, trust)));
+  }
+
   async function testConnection() {
+    trustBox.replaceChildren();
+    try { return await testOnce(); } catch (e) {
+      if (e.data?.certificateFingerprint) offerTrust(e.data.certificateFingerprint);
+      throw e;
+    }
+  }
+  async function testOnce() {
     // A saved node with its secrets left empty is tested with the stored credentials.
     const b = body();
     const r = editing && !b.tokenValue && !b.password
@@ -126,7 +146,8 @@ export function nodesPage(root) {
 
   // --- the list ---
   const stateOf = (n) => {
-    const key = `${n.type}-${n.name}`;
+    // The state keys PVE instances by name, PBS and PMG as <type>-<name>.
+    const key = n.type === 'pve' ? n.name : `${n.type}-${n.name}`;
     const ok = key in health ? health[key] === true : n.status === 'connected';
     return ok ? ['Connected', 'okb'] : ['Not connected', 'critb'];
   };

@@ -211,7 +211,21 @@ fn node_added_through_the_ui_with_a_pinned_fingerprint_is_polled() {
     b.fill("#node-host", &sim.https_url(Product::Pve));
     b.fill("#node-token-name", TOKEN_ID);
     b.fill("#node-token-value", "not-the-secret");
-    b.fill("#node-fingerprint", &sim.fingerprint());
+    // Certificate checked but not trusted: the test shows the one the host presents; trust it.
+    b.click("#node-verify");
+    b.click("#node-test");
+    let shown = b.wait(
+        "document.querySelector('#node-presented-fp')?.textContent",
+        30,
+    );
+    assert_eq!(shown, serde_json::Value::from(sim.fingerprint()));
+    let err = b.eval("document.querySelector('#node-form-error').textContent");
+    assert!(err.as_str().unwrap().contains("not trusted"), "{err}");
+    b.click("#node-trust");
+    assert_eq!(
+        b.eval("document.querySelector('#node-fingerprint').value"),
+        serde_json::Value::from(sim.fingerprint())
+    );
     // A wrong token: the connection test shows the API's message.
     b.click("#node-test");
     let err = b.wait(
