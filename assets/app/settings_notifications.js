@@ -98,16 +98,26 @@ export function notificationsPage(root) {
     loadHistory();
     return `Test delivered: HTTP ${r.status}.`;
   }, hookTest), { id: 'hook-test' });
+  // The payload the form would send for a sample alert, rendered by the server's template engine.
+  const preview = h('div', { id: 'hook-preview-box', 'aria-live': 'polite' });
+  const hookPreview = button('Preview payload', () => hook.run(async () => {
+    const r = await api('/api/notifications/webhooks/preview', { method: 'POST', body: hookBody() });
+    let text = r.body;
+    try { text = JSON.stringify(JSON.parse(r.body), null, 2); } catch { /* not JSON (ntfy, custom text): as is */ }
+    preview.replaceChildren(h('p', { class: 'muted' }, 'With a sample alert, this request would be sent:'),
+      h('pre', { class: 'cmd', id: 'hook-preview', tabindex: 0 }, `${r.method} ${r.url}\n${r.headers.map(([k, x]) => `${k}: ${x}`).join('\n')}\n\n${text}`));
+    return null;
+  }, hookPreview), { id: 'hook-preview-btn' });
   const hookCancel = button('Cancel edit', () => editHook(null), { id: 'hook-cancel', hidden: true });
   const hookTitle = h('h3', { id: 'hook-form-title' }, 'Add a webhook');
-  const hook = form({ id: 'hook-form', submit: 'Save webhook', extra: [hookTest, hookCancel], onSubmit: async () => {
+  const hook = form({ id: 'hook-form', submit: 'Save webhook', extra: [hookPreview, hookTest, hookCancel], onSubmit: async () => {
     const b = hookBody();
     if (editing) await api(`/api/notifications/webhooks/${encodeURIComponent(editing.id)}`, { method: 'PUT', body: b });
     else await api('/api/notifications/webhooks', { method: 'POST', body: b });
     editHook(null);
     await loadHooks();
     return `Webhook "${b.name}" saved.`;
-  } }, hookTitle, h('div', { class: 'grid2' }, w.service, w.name, w.url, w.method), serviceHelp, w.headers, w.fields, w.template, h('div', { class: 'actions' }, builtin), w.enabled);
+  } }, hookTitle, h('div', { class: 'grid2' }, w.service, w.name, w.url, w.method), serviceHelp, w.headers, w.fields, w.template, h('div', { class: 'actions' }, builtin), w.enabled, preview);
   function editHook(x) {
     editing = x;
     hook.reset();

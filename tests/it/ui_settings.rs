@@ -345,6 +345,17 @@ fn webhook_to_a_local_receiver_sends_the_custom_template_with_headers() {
         "#hook-template",
         r#"{"text": "{{.Level}}: {{.Message}}", "resource": "{{.ResourceName}}"}"#,
     );
+    // The preview renders the template with a sample alert, without sending anything.
+    b.click("#hook-preview-btn");
+    let shown = b.wait("document.querySelector('#hook-preview')?.textContent", 20);
+    let shown = shown.as_str().unwrap().to_string();
+    assert!(
+        shown.starts_with(&format!("POST http://127.0.0.1:{port}/hook"))
+            && shown.contains("X-Pulse-Test: yes")
+            && shown.contains("\"resource\""),
+        "{shown}"
+    );
+    assert!(rx.try_recv().is_err(), "a preview sends nothing");
     b.click("#hook-form button[type=submit]");
     b.wait(
         "document.querySelector('#hook-form-status')?.textContent.includes('saved')",
