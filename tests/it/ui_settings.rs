@@ -105,7 +105,40 @@ fn api_token_created_with_scopes_shown_once_then_revoked() {
         10,
     );
     assert_eq!(status_with_token(&s, &secret), 401);
-    assert_clean(&mut b, &s, &[(401, "/api/state")]);
+
+    // Password change: a wrong current password is the API's message, not a sign-out.
+    b.fill("#pw-current", "not my password");
+    b.fill("#pw-new", "a brand new password");
+    b.fill("#pw-repeat", "a brand new password");
+    b.click("#password-form button[type=submit]");
+    let err = b.wait(
+        "document.querySelector('#password-form-error')?.textContent",
+        30,
+    );
+    assert!(err.as_str().unwrap().contains("incorrect"), "{err}");
+    assert!(
+        b.eval("!!document.querySelector('#token-form')")
+            .as_bool()
+            .unwrap(),
+        "still signed in"
+    );
+    b.fill("#pw-current", auth_common::PASSWORD);
+    b.fill("#pw-new", "a brand new password");
+    b.fill("#pw-repeat", "a brand new password");
+    b.click("#password-form button[type=submit]");
+    b.wait(
+        "document.querySelector('#password-form-status')?.textContent.includes('changed')",
+        60,
+    );
+    assert_eq!(
+        auth_common::login_as(&s, "a brand new password").status,
+        200
+    );
+    assert_clean(
+        &mut b,
+        &s,
+        &[(401, "/api/state"), (401, "/api/security/change-password")],
+    );
 }
 
 /// Guest CPU alerts active now, from the page's own session.
@@ -267,6 +300,15 @@ fn node_added_through_the_ui_with_a_pinned_fingerprint_is_polled() {
     let polled = b.wait(
         "(async () => (await (await fetch('/api/state')).json()).nodes.length)()",
         60,
+    );
+    // The setup-script flow: a one-time code inside a copyable command.
+    b.fill("#setup-host", "https://192.0.2.10:8006");
+    b.click("#setup-form button[type=submit]");
+    let cmd = b.wait("document.querySelector('#setup-command')?.textContent", 20);
+    let cmd = cmd.as_str().unwrap();
+    assert!(
+        cmd.contains("/api/setup-script?type=pve") && cmd.contains("PULSE_SETUP_TOKEN="),
+        "{cmd}"
     );
     assert!(
         polled.as_u64().unwrap() > 0,
@@ -515,6 +557,27 @@ fn system_settings_validate_then_export_and_import_restore_them() {
     b.wait(
         "document.querySelector('#set-metricsRetentionDays').value === '3'",
         10,
+    );
+    // Diagnostics run on demand; an agent command carries a new docker:report token.
+    b.click("#diag-run");
+    b.wait("document.querySelector('#diag-out dl.facts')", 30);
+    b.click("#agent-docker-mint");
+    let cmd = b.wait(
+        "document.querySelector('#agent-docker-cmd').textContent.includes('pulse_') && document.querySelector('#agent-docker-cmd').textContent",
+        20,
+    );
+    let cmd = cmd.as_str().unwrap().to_string();
+    assert!(cmd.contains("/install-docker-agent.sh"), "{cmd}");
+    let token = cmd.rsplit("--token ").next().unwrap().trim().to_string();
+    let report = s.req("GET", "/api/state", &[("X-API-Token", &token)], None);
+    assert_eq!(report.status, 403, "docker:report only: no state");
+    let scopes = b.eval("(async () => (await (await fetch('/api/security/tokens')).json()).tokens.map(t => t.scopes).flat())()");
+    assert!(
+        scopes
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::Value::from("docker:report")),
+        "{scopes}"
     );
     b.screenshot(&artefact("settings-system.png"), true);
     assert_clean(
