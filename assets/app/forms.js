@@ -48,15 +48,15 @@ export const ctl = (fieldEl) => fieldEl.querySelector('input, select, textarea')
  * beside its buttons. `onSubmit(form)` may throw; an ApiError shows the server's message.
  * Returns the form element; `form.run(fn)` runs any other action with the same feedback.
  */
-export function form({ id, title, submit = 'Save', extra = [], onSubmit }, ...kids) {
+export function form({ id, title, submit = 'Save', extra = [], onSubmit, long = false }, ...kids) {
   const err = h('p', { class: 'err', role: 'alert', id: `${id}-error` });
   const status = h('p', { class: 'ok-msg', role: 'status', id: `${id}-status` });
   const btn = h('button', { type: 'submit', class: 'btn accent' }, submit);
-  const el = h('form', { id, class: 'card sform', novalidate: true, 'aria-labelledby': title ? `${id}-title` : null },
+  // A long form keeps its buttons and its feedback in view (sticky footer).
+  const el = h('form', { id, class: `card sform${long ? ' long' : ''}`, novalidate: true, 'aria-labelledby': title ? `${id}-title` : null },
     title ? h('h2', { id: `${id}-title` }, title) : null,
     ...kids,
-    h('div', { class: 'actions' }, btn, ...extra),
-    err, status);
+    h('div', { class: 'form-foot' }, h('div', { class: 'actions' }, btn, ...extra), err, status));
   el.run = async (fn, busy = btn) => {
     err.textContent = '';
     status.textContent = '';

@@ -5,7 +5,7 @@
 
 import { api } from './api.js';
 import { h } from './util.js';
-import { button, field, form, section, table } from './forms.js';
+import { button, ctl, field, form, section, table } from './forms.js';
 import { alertHistory } from './settings_alert_history.js';
 
 // Metric → [label, unit, slider max]. Percentages slide 0–100; rates and temperatures are typed.
@@ -61,7 +61,7 @@ export function alertsPage(root, ctx) {
   const activation = section('Activation', null);
   const body = h('div', { class: 'grid-gap' });
   const saveForm = form({
-    id: 'alerts-form', title: 'Alert configuration', submit: 'Save alert settings',
+    id: 'alerts-form', title: 'Alert configuration', submit: 'Save alert settings', long: true,
     onSubmit: async () => {
       await api('/api/alerts/config', { method: 'PUT', body: cfg });
       cfg = await api('/api/alerts/config');
@@ -112,7 +112,9 @@ export function alertsPage(root, ctx) {
       box.replaceChildren(table('Overrides', ['Resource', 'Thresholds (trigger/clear)', ''], rows));
     };
     list();
-    const res = field('Resource', { kind: 'select', id: 'ov-resource', options: resources.map((r) => [r.id, `${r.name} (${r.kind})`]) });
+    // `/settings/alerts?resource=<id>` (a link from a resource) preselects it here.
+    const wanted = new URLSearchParams(location.search).get('resource');
+    const res = field('Resource', { kind: 'select', id: 'ov-resource', value: wanted || '', options: resources.map((r) => [r.id, `${r.name} (${r.kind})`]) });
     const metric = field('Metric', { kind: 'select', id: 'ov-metric', options: ['cpu', 'memory', 'disk', 'usage', 'temperature'].map((m) => [m, METRICS[m][0]]) });
     const trig = field('Trigger', { id: 'ov-trigger', type: 'number', step: 'any', value: 90 });
     const clr = field('Clear', { id: 'ov-clear', type: 'number', step: 'any', value: 85 });
@@ -126,7 +128,8 @@ export function alertsPage(root, ctx) {
       else o[metric.querySelector('select').value] = { trigger: num(trig.querySelector('input').value), clear: num(clr.querySelector('input').value) };
       list();
     }, { id: 'ov-add' });
-    return h('fieldset', {}, h('legend', {}, 'Per-resource overrides (saved with the form)'), box, h('div', { class: 'grid2' }, res, metric, trig, clr), off, h('div', { class: 'actions' }, add));
+    if (wanted) requestAnimationFrame(() => { res.scrollIntoView({ block: 'center' }); ctl(res).focus(); });
+    return h('fieldset', { id: 'alert-overrides-set' }, h('legend', {}, 'Per-resource overrides (saved with the form)'), box, h('div', { class: 'grid2' }, res, metric, trig, clr), off, h('div', { class: 'actions' }, add));
   }
 
   function timing() {

@@ -21,6 +21,8 @@ export function securityPage(root) {
   const status = section('Status', 'What the server reports about its own protection.');
   const tokens = h('div', { id: 'token-list' });
   const shown = h('div', { id: 'new-token-box', 'aria-live': 'polite' });
+  const listErr = h('p', { class: 'err', role: 'alert', id: 'token-list-error' });
+  const listStatus = h('p', { class: 'ok-msg', role: 'status', id: 'token-list-status' });
 
   async function loadStatus() {
     try {
@@ -54,12 +56,15 @@ export function securityPage(root) {
         (t.scopes || ['*']).map((s) => (s === '*' ? 'full access' : s)).join(', '),
         h('span', { title: dateTime(t.createdAt) }, ago(t.createdAt)),
         t.lastUsedAt ? h('span', { title: dateTime(t.lastUsedAt) }, ago(t.lastUsedAt)) : 'never',
-        confirmButton('Revoke', 'Confirm revoke', () => create.run(async () => {
-          await api(`/api/security/tokens/${encodeURIComponent(t.id)}`, { method: 'DELETE' });
+        confirmButton('Revoke', 'Confirm revoke', async () => {
+          listErr.textContent = ''; listStatus.textContent = '';
+          try {
+            await api(`/api/security/tokens/${encodeURIComponent(t.id)}`, { method: 'DELETE' });
+            listStatus.textContent = `Token "${t.name}" revoked.`;
+          } catch (e) { listErr.textContent = e.message; }
           await loadTokens();
           loadStatus();
-          return `Token "${t.name}" revoked.`;
-        }), { 'aria-label': `Revoke token ${t.name}`, 'data-act': 'revoke' }),
+        }, { 'aria-label': `Revoke token ${t.name}`, 'data-act': 'revoke' }),
       ],
     }))));
   }
@@ -118,7 +123,7 @@ export function securityPage(root) {
     },
   }, field('Username or IP address', { id: 'lockout-id', autocomplete: 'off', required: true }, 'Failed sign-ins lock an account or address for 15 minutes.'));
 
-  root.append(status, section('API tokens', 'Tokens let scripts and agents call the API. Give each one only the scopes it needs.', tokens), create, pw, lockout);
+  root.append(status, section('API tokens', 'Tokens let scripts and agents call the API. Give each one only the scopes it needs.', tokens, listErr, listStatus), create, pw, lockout);
   loadStatus();
   loadTokens();
   return {};

@@ -101,7 +101,7 @@ fn api_token_created_with_scopes_shown_once_then_revoked() {
         20,
     );
     b.wait(
-        "document.querySelector('#token-form-status')?.textContent.includes('revoked')",
+        "document.querySelector('#token-list-status')?.textContent.includes('revoked')",
         10,
     );
     assert_eq!(status_with_token(&s, &secret), 401);
@@ -221,6 +221,35 @@ fn alert_threshold_change_fires_in_the_demo_and_bad_values_show_the_server_error
     );
     b.fill("#hist-search", "");
     b.wait("document.querySelector('#alert-history li[data-alert]')", 5);
+
+    // A link to one resource's thresholds preselects it; an override is saved with the form.
+    let guest = b.eval("(async () => (await (await fetch('/api/state')).json()).vms[0].id)()");
+    let guest = guest.as_str().unwrap().to_string();
+    b.goto(&format!(
+        "http://{}/settings/alerts?resource={guest}",
+        s.addr
+    ));
+    b.wait("document.querySelector('#ov-resource')", 30);
+    assert_eq!(
+        b.eval("document.querySelector('#ov-resource').value"),
+        serde_json::Value::from(guest.clone())
+    );
+    b.fill("#ov-trigger", "97");
+    b.fill("#ov-clear", "93");
+    b.click("#ov-add");
+    b.click("#alerts-form button[type=submit]");
+    b.wait(
+        "document.querySelector('#alerts-form-status')?.textContent.includes('saved')",
+        20,
+    );
+    let ov = b.eval(&format!(
+        "(async () => (await (await fetch('/api/alerts/config')).json()).overrides[{guest:?}])()"
+    ));
+    assert_eq!(ov["cpu"]["trigger"].as_f64(), Some(97.0), "{ov}");
+    b.wait(
+        &format!("document.querySelector('#alert-overrides tr[data-override=\"{guest}\"]')"),
+        10,
+    );
     assert_clean(
         &mut b,
         &s,
