@@ -222,13 +222,20 @@ fn alert_threshold_change_fires_in_the_demo_and_bad_values_show_the_server_error
     b.fill("#hist-search", "");
     b.wait("document.querySelector('#alert-history li[data-alert]')", 5);
 
-    // A link to one resource's thresholds preselects it; an override is saved with the form.
-    let guest = b.eval("(async () => (await (await fetch('/api/state')).json()).vms[0].id)()");
+    // From a guest's detail drawer to its own thresholds: preselected, saved as an override.
+    b.click("nav a[data-path='/proxmox/overview']");
+    let guest = b.wait(
+        "document.querySelector('[aria-label=Guests] .vt-row[data-id]')?.dataset.id",
+        30,
+    );
     let guest = guest.as_str().unwrap().to_string();
-    b.goto(&format!(
-        "http://{}/settings/alerts?resource={guest}",
-        s.addr
-    ));
+    b.click(&format!("[aria-label=Guests] .vt-row[data-id=\"{guest}\"]"));
+    b.wait("document.querySelector('#drawer-thresholds')", 10);
+    b.click("#drawer-thresholds");
+    b.wait(
+        "location.pathname === '/settings/alerts' && !document.querySelector('.drawer')",
+        10,
+    );
     b.wait("document.querySelector('#ov-resource')", 30);
     assert_eq!(
         b.eval("document.querySelector('#ov-resource').value"),
