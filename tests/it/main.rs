@@ -65,4 +65,5 @@ mod state_store;
 mod tls_https;
 mod ui_browser;
 mod ui_settings;
+mod ui_settings_io;
 mod ws_feed;
