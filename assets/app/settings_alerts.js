@@ -4,6 +4,7 @@
 // saved with one PUT /api/alerts/config; the server validates and its message shows by the form.
 
 import { api } from './api.js';
+import { state } from './live.js';
 import { h } from './util.js';
 import { button, ctl, field, form, section, table } from './forms.js';
 import { alertHistory } from './settings_alert_history.js';
@@ -195,9 +196,9 @@ export function alertsPage(root, ctx) {
   }
 
   (async () => {
+    // The live feed already holds the estate; ask the API only before its first snapshot.
     try {
-      const st = await api('/api/state');
-      resources = collect(st);
+      resources = collect(state.lastUpdate != null ? state : await api('/api/state'));
     } catch { /* overrides still list ids */ }
     try { cfg = await api('/api/alerts/config'); render(); } catch (e) { saveForm.fail(e.message); }
   })();
