@@ -19,7 +19,7 @@ export function notificationsPage(root) {
     provider: field('Provider', { kind: 'select', id: 'email-provider', options: [] }),
     server: field('SMTP server', { id: 'email-server', autocomplete: 'off' }),
     port: field('Port', { id: 'email-port', type: 'number', min: 1, max: 65535 }),
-    security: field('Security', { kind: 'select', id: 'email-security', options: [['starttls', 'STARTTLS'], ['tls', 'TLS (implicit)'], ['none', 'None']] }),
+    security: field('Security', { kind: 'select', id: 'email-security', options: [['starttls', 'STARTTLS'], ['tls', 'TLS (implicit)'], ['none', 'None']] }, 'Implicit TLS applies on port 465 or any port but 25 and 587.'),
     username: field('Username', { id: 'email-username', autocomplete: 'off' }),
     password: field('Password', { id: 'email-password', type: 'password', autocomplete: 'new-password' }),
     from: field('From', { id: 'email-from', type: 'email', autocomplete: 'off' }),
@@ -57,7 +57,10 @@ export function notificationsPage(root) {
       ev('provider').replaceChildren(h('option', { value: '' }, 'Choose a preset…'), ...providers.map((p) => h('option', { value: p.name }, p.name)));
       ev('provider').value = c.provider || '';
       ev('enabled').checked = !!c.enabled; ev('server').value = c.server || ''; ev('port').value = c.port || 587;
-      ev('security').value = c.tls ? 'tls' : c.startTLS ? 'starttls' : 'none';
+      // What the server will do (notify/email.rs): implicit TLS on 465, or with `tls` on a port
+      // other than 25/587; else STARTTLS when asked; else none.
+      const implicit = c.port === 465 || (c.tls && !c.startTLS && c.port !== 25 && c.port !== 587);
+      ev('security').value = implicit ? 'tls' : c.startTLS ? 'starttls' : 'none';
       ev('username').value = c.username || ''; ev('password').value = c.password || ''; ev('from').value = c.from || ''; ev('to').value = (c.to || []).join(', ');
     } catch (ex) { email.fail(ex.message); }
   }
