@@ -343,6 +343,32 @@ fn node_added_through_the_ui_with_a_pinned_fingerprint_is_polled() {
         "(async () => (await (await fetch('/api/state')).json()).nodes.length)()",
         60,
     );
+    // Edit with the secret left empty: the stored token stays, the change is saved.
+    b.click("#node-list tr[data-node] button[data-act=edit]");
+    assert_eq!(
+        b.eval("document.querySelector('#node-name').value"),
+        serde_json::Value::from("lab")
+    );
+    b.fill("#node-guest-url", "https://pve.example:8006");
+    b.click("#node-form button[type=submit]");
+    b.wait(
+        "document.querySelector('#node-form-status')?.textContent.includes('saved')",
+        20,
+    );
+    let edited = b.eval("(async () => (await (await fetch('/api/config/nodes')).json()).find(n => n.name === 'lab'))()");
+    assert_eq!(
+        edited["guestURL"],
+        serde_json::Value::from("https://pve.example:8006")
+    );
+    assert_eq!(
+        edited["hasToken"],
+        serde_json::Value::from(true),
+        "secret kept"
+    );
+    assert_eq!(
+        edited["fingerprint"],
+        serde_json::Value::from(sim.fingerprint())
+    );
     // Delete asks once more, then the node is gone from the configuration.
     b.click("#node-list tr[data-node] button[data-act=delete]");
     b.click("#node-list tr[data-node] button[data-act=delete]");
