@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 import { ago, dateTime, h } from './util.js';
-import { confirmButton, copyButton, ctl, field, form, section, table } from './forms.js';
+import { button, confirmButton, copyButton, ctl, field, form, section, table } from './forms.js';
 
 const SCOPES = [
   ['monitoring:read', 'Read monitoring data'],
@@ -69,6 +69,28 @@ export function securityPage(root) {
     }))));
   }
 
+  // Signed-in browsers: where, since when; any but this one can be ended.
+  const sessions = h('div', { id: 'session-list' });
+  const sessErr = h('p', { class: 'err', role: 'alert', id: 'session-list-error' });
+  const sessStatus = h('p', { class: 'ok-msg', role: 'status', id: 'session-list-status' });
+  async function loadSessions() {
+    let list = [];
+    try { list = (await api('/api/security/sessions'))?.sessions || []; } catch (e) { sessErr.textContent = e.message; return; }
+    sessions.replaceChildren(table('Sessions', ['User', 'Address', 'Browser', 'Signed in', 'Expires', ''], list.map((x) => ({
+      attrs: { 'data-session': x.id, 'data-current': String(!!x.current) },
+      cells: [x.username || '–', x.ip || '–', h('span', { title: x.userAgent || '' }, (x.userAgent || '–').slice(0, 60)),
+        h('span', { title: dateTime(x.createdAt) }, ago(x.createdAt)), dateTime(x.expiresAt),
+        x.current ? h('span', { class: 'badge okb' }, 'this browser') : confirmButton('End', 'Confirm end', async () => {
+          sessErr.textContent = ''; sessStatus.textContent = '';
+          try {
+            await api(`/api/security/sessions/${encodeURIComponent(x.id)}`, { method: 'DELETE' });
+            sessStatus.textContent = `Session from ${x.ip || 'an unknown address'} ended.`;
+          } catch (e) { sessErr.textContent = e.message; }
+          loadSessions();
+        }, { 'aria-label': `End the session from ${x.ip || 'unknown'}`, 'data-act': 'end' })],
+    }))));
+  }
+
   const scopeBoxes = SCOPES.map(([v, label]) => field(`${label} (${v})`, { kind: 'checkbox', name: 'scope', value: v, id: `scope-${v.replace(':', '-')}` }));
   const create = form({
     id: 'token-form', title: 'Create an API token', submit: 'Create token',
@@ -107,6 +129,7 @@ export function securityPage(root) {
       // auth: false — a 401 here means "current password is incorrect", not "signed out".
       await api('/api/security/change-password', { method: 'POST', body: { currentPassword: cur, newPassword: next }, auth: false });
       f.reset();
+      loadSessions();
       return 'Password changed. Other sessions of this user were signed out.';
     },
   },
@@ -123,8 +146,11 @@ export function securityPage(root) {
     },
   }, field('Username or IP address', { id: 'lockout-id', autocomplete: 'off', required: true }, 'Failed sign-ins lock an account or address for 15 minutes.'));
 
-  root.append(status, section('API tokens', 'Tokens let scripts and agents call the API. Give each one only the scopes it needs.', tokens, listErr, listStatus), create, pw, lockout);
+  root.append(status, section('API tokens', 'Tokens let scripts and agents call the API. Give each one only the scopes it needs.', tokens, listErr, listStatus), create, pw,
+    section('Sessions', 'Browsers signed in to this Pulse.', sessions, sessErr, sessStatus, h('div', { class: 'actions' }, button('Refresh', loadSessions, { class: 'btn sm', id: 'session-refresh' }))),
+    lockout);
   loadStatus();
   loadTokens();
+  loadSessions();
   return {};
 }

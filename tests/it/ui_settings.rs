@@ -106,6 +106,38 @@ fn api_token_created_with_scopes_shown_once_then_revoked() {
     );
     assert_eq!(status_with_token(&s, &secret), 401);
 
+    // Another browser's session is listed and can be ended; this one is marked.
+    let other = auth_common::login_as(&s, auth_common::PASSWORD);
+    let other = auth_common::cookie(&other, "pulse_session").unwrap();
+    let other_cookie = format!("pulse_session={other}");
+    let with_other = |s: &TestServer| {
+        s.req("GET", "/api/state", &[("Cookie", &other_cookie)], None)
+            .status
+    };
+    assert_eq!(with_other(&s), 200);
+    b.click("#session-refresh");
+    b.wait(
+        "document.querySelector('#session-list tr[data-current=false] button[data-act=end]')",
+        10,
+    );
+    assert!(b
+        .eval("!!document.querySelector('#session-list tr[data-current=true]')")
+        .as_bool()
+        .unwrap());
+    b.click("#session-list tr[data-current=false] button[data-act=end]");
+    b.click("#session-list tr[data-current=false] button[data-act=end]");
+    b.wait(
+        "document.querySelector('#session-list-status')?.textContent.includes('ended')",
+        10,
+    );
+    assert_eq!(with_other(&s), 401, "the other browser is signed out");
+    assert!(
+        b.eval("!!document.querySelector('#session-list tr[data-current=true]')")
+            .as_bool()
+            .unwrap(),
+        "this one is not"
+    );
+
     // Password change: a wrong current password is the API's message, not a sign-out.
     b.fill("#pw-current", "not my password");
     b.fill("#pw-new", "a brand new password");
