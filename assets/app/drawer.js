@@ -118,6 +118,10 @@ export function openGuest(id) {
   const panel = h('aside', { class: 'drawer', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'drawer-title' },
     h('header', {}, title, close),
     factsEl,
+    // Settings hook (issue #16): this guest's own alert thresholds, without a page reload.
+    h('p', {}, h('a', { href: `/settings/alerts?resource=${encodeURIComponent(id)}`, id: 'drawer-thresholds', onclick: (e) => {
+      e.preventDefault(); closeGuest(); history.pushState(null, '', `/settings/alerts?resource=${encodeURIComponent(id)}`); dispatchEvent(new PopStateEvent('popstate'));
+    } }, 'Alert thresholds for this guest…')),
     h('h3', {}, 'History'), ranges, chartsEl,
     h('h3', {}, 'Filesystems'), disksEl,
     h('h3', {}, 'Network'), netEl,

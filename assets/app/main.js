@@ -11,6 +11,7 @@ import { backupsView } from './backups.js';
 import { alertsView, alertCounts } from './alerts.js';
 import { dockerView, hostsView, mailView, pbsView, replicationView } from './servers.js';
 import { closeGuest } from './drawer.js';
+import { settingsView } from './settings.js';
 import { h } from './util.js';
 
 const root = document.getElementById('app');
@@ -25,6 +26,7 @@ const ROUTES = [
   { path: '/docker', label: 'Docker', view: dockerView },
   { path: '/hosts', label: 'Hosts', view: hostsView },
   { path: '/alerts', label: 'Alerts', view: alertsView },
+  { path: '/settings', label: 'Settings', view: settingsView, sub: true },
 ];
 const REDIRECTS = { '/': '/proxmox/overview', '/proxmox': '/proxmox/overview', '/storage': '/proxmox/storage', '/backups': '/proxmox/backups', '/servers': '/hosts' };
 
@@ -118,7 +120,9 @@ function resolve(path) {
 
 function go(path, replace = false) {
   const r = resolve(path);
-  if (location.pathname !== r.path) history[replace ? 'replaceState' : 'pushState'](null, '', r.path);
+  // Views with sub-pages (Settings) keep the full path; the others land on their own path.
+  const target = r.sub && path.startsWith(`${r.path}/`) ? path : r.path;
+  if (location.pathname !== target) history[replace ? 'replaceState' : 'pushState'](null, '', target);
   mount(r);
 }
 

@@ -17,7 +17,9 @@ use crate::core::app::App;
 use crate::core::event_loop::Msg;
 use crate::core::outcome::Outcome;
 use crate::discovery::cluster_detect::{self, ClusterInfo};
-use crate::discovery::node_probe::{probe, Report, Success, TEST_TIMEOUT};
+use crate::discovery::node_probe::{
+    presented_fingerprint, probe, FailureKind, Report, Success, TEST_TIMEOUT,
+};
 use crate::http::reply::Reply;
 use crate::http::request::Method;
 use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
@@ -68,18 +70,32 @@ fn test_unsaved(app: &mut App, ctx: &Ctx) -> Outcome {
     };
     let t = timeout(app);
     Outcome::defer_net(
-        move || probe(&node, t),
-        |_app, report: Report| match report.outcome {
+        move || {
+            let report = probe(&node, t);
+            // A certificate problem: say which certificate the host presents, so the UI can
+            // show it and offer to pin it.
+            let presented = match &report.outcome {
+                Err(f) if matches!(f.kind, FailureKind::Tls | FailureKind::Fingerprint) => {
+                    presented_fingerprint(&node, t)
+                }
+                _ => None,
+            };
+            (report, presented)
+        },
+        |_app, (report, presented): (Report, Option<String>)| match report.outcome {
             Ok(s) => Reply::json(200, &success_body(&s, &s.message())),
-            Err(f) => Reply::json(
-                400,
-                &json!({
+            Err(f) => {
+                let mut body = json!({
                     "error": f.message,
                     "code": f.kind.as_str(),
                     "status": "error",
                     "message": f.message,
-                }),
-            ),
+                });
+                if let Some(fp) = presented {
+                    body["certificateFingerprint"] = json!(fp);
+                }
+                Reply::json(400, &body)
+            }
         },
     )
 }

@@ -347,6 +347,46 @@ fn run_tests(
     )
 }
 
+/// `POST /webhooks/preview`: the request a webhook as given (the form being edited) would send
+/// for the fixed sample alert — method, rendered URL, headers and body — without sending it.
+/// Saved secrets are never merged in: a preview shows only what the caller typed.
+fn preview_webhook(_app: &mut App, ctx: &Ctx) -> Outcome {
+    let mut w: WebhookConfig = match ctx.req.json() {
+        Ok(w) => w,
+        Err(r) => return r.into(),
+    };
+    w.normalise();
+    if w.name.is_empty() {
+        w.name = "Preview".into();
+    }
+    w.id = "preview".into();
+    w.enabled = true;
+    let ch = crate::notify::config::Channels {
+        webhooks: vec![w],
+        ..Default::default()
+    };
+    let planned = delivery::plan(
+        &ch,
+        &[payloads::sample_alert(UtcTime::now())],
+        Kind::Test,
+        Some("webhook"),
+    );
+    match planned.into_iter().next().map(|p| p.job) {
+        Some(Ok(delivery::Job::Http(job))) => Reply::json(
+            200,
+            &json!({
+                "method": job.method,
+                "url": job.url,
+                "headers": job.headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+                "body": String::from_utf8_lossy(&job.body),
+            }),
+        ),
+        Some(Err(e)) => Reply::error(400, &e),
+        _ => Reply::error(400, "nothing to preview"),
+    }
+    .into()
+}
+
 /// `POST /webhooks/test`: a webhook (saved, by `id`/`webhookId`, or given whole) with the
 /// fixed test alert → `{"status": <http status>, "response": <body>, "success": true}`, or 400.
 fn test_webhook(app: &mut App, ctx: &Ctx) -> Outcome {
@@ -610,6 +650,12 @@ pub fn routes() -> Vec<Route> {
             "/api/notifications/webhooks/test",
             write,
             test_webhook,
+        ),
+        route(
+            &[Method::Post],
+            "/api/notifications/webhooks/preview",
+            write,
+            preview_webhook,
         ),
         route(
             &[Method::Put],

@@ -266,6 +266,32 @@ impl SessionStore {
         Ok(removed)
     }
 
+    /// Sessions alive at `now`, newest first (the Security page lists them).
+    pub fn list(&self, now: UtcTime) -> Vec<&SessionRecord> {
+        let mut v: Vec<&SessionRecord> = self
+            .sessions
+            .values()
+            .filter(|r| r.expires_at > now)
+            .collect();
+        v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.key.cmp(&b.key)));
+        v
+    }
+
+    /// Ends the one session whose key starts with `prefix` (the id the API shows). An empty or
+    /// ambiguous prefix ends nothing.
+    pub fn remove_by_prefix(&mut self, prefix: &str) -> Result<bool, SessionError> {
+        let mut hits = self
+            .sessions
+            .keys()
+            .filter(|k| !prefix.is_empty() && k.starts_with(prefix));
+        let (Some(key), None) = (hits.next().cloned(), hits.next()) else {
+            return Ok(false);
+        };
+        self.sessions.remove(&key);
+        self.save()?;
+        Ok(true)
+    }
+
     /// Ends every session (credentials replaced by quick-setup).
     pub fn clear(&mut self) -> Result<(), SessionError> {
         self.sessions.clear();
@@ -357,6 +383,30 @@ mod tests {
 
     fn t(secs: i64) -> UtcTime {
         UtcTime::from_unix(1_700_000_000 + secs)
+    }
+
+    #[test]
+    fn list_newest_first_and_remove_by_prefix() {
+        let dir = temp_dir("list");
+        let mut store = SessionStore::load(&dir, t(0)).unwrap();
+        let a = store.create("admin", Some("10.0.0.1"), None, t(0)).unwrap();
+        let b = store.create("admin", Some("10.0.0.2"), None, t(5)).unwrap();
+        let listed: Vec<_> = store.list(t(10)).iter().map(|r| r.ip.clone()).collect();
+        assert_eq!(listed, [Some("10.0.0.2".into()), Some("10.0.0.1".into())]);
+        assert!(
+            !store.remove_by_prefix("").unwrap(),
+            "an empty prefix names nothing"
+        );
+        let key_b = secret::sha256_hex(b.token.expose().as_bytes());
+        assert!(store.remove_by_prefix(&key_b[..16]).unwrap());
+        assert!(store.validate(b.token.expose(), t(11)).is_none());
+        assert!(store.validate(a.token.expose(), t(11)).is_some());
+        assert!(
+            !store.remove_by_prefix(&key_b[..16]).unwrap(),
+            "already gone"
+        );
+        // Expired sessions are not listed.
+        assert!(store.list(t(SESSION_TTL_SECS + 1)).is_empty());
     }
 
     #[test]

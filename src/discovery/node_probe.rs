@@ -281,6 +281,21 @@ pub fn probe(node: &Node, timeout: Duration) -> Report {
     }
 }
 
+/// The SHA-256 fingerprint of the certificate `node`'s host presents, in the form a pin takes,
+/// so a failed test over an untrusted or mismatched certificate can offer "trust this one".
+/// One handshake with any certificate accepted (nothing secret is sent); `None` when the host
+/// does not speak TLS or cannot be reached.
+pub fn presented_fingerprint(node: &Node, timeout: Duration) -> Option<String> {
+    use std::net::ToSocketAddrs;
+    let cfg = node.client_config(timeout);
+    let origin = crate::proxmox::config::normalize_origin(&cfg.host, cfg.product).ok()?;
+    let authority = origin.split_once("://")?.1.trim_end_matches('/');
+    let addr = authority.to_socket_addrs().ok()?.next()?;
+    let tls = crate::discovery::probe::probe_tls_config().ok()?;
+    let resp = crate::discovery::probe::fetch(&tls, addr, "/", timeout, timeout).ok()?;
+    (!resp.certificate.is_empty()).then(|| pulse_wire::fingerprint_of(&resp.certificate))
+}
+
 fn probe_pve(cfg: &ClientConfig, started: Instant) -> Result<Success, ProxmoxError> {
     let mut client = PveClient::new(cfg)?;
     let nodes = client.nodes()?;

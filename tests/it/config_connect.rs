@@ -132,12 +132,22 @@ fn test_connection_names_each_failure_kind() {
     pinned_wrong["fingerprint"] = json!(s.wrong_fingerprint());
     let m = failure(&srv, &pinned_wrong, "fingerprint_mismatch");
     assert!(m.contains("fingerprint mismatch"), "{m}");
+    // The answer names the certificate the host does present, for "trust this one?".
+    let (_, v) = test_connection(&srv, &pinned_wrong);
+    assert_eq!(v["certificateFingerprint"], json!(s.fingerprint()));
 
     let mut untrusted = node(&s, Product::Pve, "a");
     untrusted["fingerprint"] = json!("");
     untrusted["verifySSL"] = json!(true);
     let m = failure(&srv, &untrusted, "tls_error");
     assert!(m.contains("not trusted"), "{m}");
+    let (_, v) = test_connection(&srv, &untrusted);
+    assert_eq!(v["certificateFingerprint"], json!(s.fingerprint()));
+    // Other failures do not probe the certificate.
+    assert!(test_connection(&srv, &limited)
+        .1
+        .get("certificateFingerprint")
+        .is_none());
 
     // A port nobody listens on: bind, note the port, close.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -64,4 +64,6 @@ mod state_feed;
 mod state_store;
 mod tls_https;
 mod ui_browser;
+mod ui_settings;
+mod ui_settings_io;
 mod ws_feed;

@@ -12,7 +12,7 @@ use support::auth as auth_common;
 use support::browser::{artefact, Browser};
 use support::TestServer;
 
-const DEMO: &[(&str, &str)] = &[
+pub(crate) const DEMO: &[(&str, &str)] = &[
     ("PULSE_MOCK_MODE", "true"),
     ("PULSE_MOCK_NODES", "2"),
     ("PULSE_MOCK_VMS_PER_NODE", "3"),
@@ -21,7 +21,7 @@ const DEMO: &[(&str, &str)] = &[
 
 /// No console error, no failed load, no request outside the server, and only the HTTP error
 /// answers the test expects (`allowed`: path prefixes with their status).
-fn assert_clean(b: &mut Browser, s: &TestServer, allowed: &[(u16, &str)]) {
+pub(crate) fn assert_clean(b: &mut Browser, s: &TestServer, allowed: &[(u16, &str)]) {
     b.pump(300);
     assert!(b.errors.is_empty(), "browser errors: {:#?}", b.errors);
     let origin = format!("http://{}", s.addr);
@@ -46,7 +46,7 @@ fn assert_clean(b: &mut Browser, s: &TestServer, allowed: &[(u16, &str)]) {
 }
 
 /// Signs in through the login form.
-fn sign_in(b: &mut Browser, s: &TestServer, password: &str) {
+pub(crate) fn sign_in(b: &mut Browser, s: &TestServer, password: &str) {
     b.goto(&format!("http://{}/", s.addr));
     b.wait("document.querySelector('#f-username')", 20);
     b.fill("#f-username", auth_common::USER);

@@ -7,6 +7,7 @@
 
 mod account;
 mod recovery;
+mod sessions;
 mod status;
 mod tokens;
 
@@ -227,6 +228,18 @@ pub fn routes() -> Vec<Route> {
             "/api/security/reset-lockout",
             write,
             reset_lockout,
+        ),
+        r(
+            &[Method::Get],
+            "/api/security/sessions",
+            Access::Scope(Scope::SettingsRead),
+            sessions::list,
+        ),
+        r(
+            &[Method::Delete],
+            "/api/security/sessions/{id}",
+            write,
+            sessions::revoke,
         ),
         r(
             &[Method::Get, Method::Post],
