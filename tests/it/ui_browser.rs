@@ -253,8 +253,16 @@ fn sort_filter_search_and_guest_detail() {
     b.fill("#guest-search", "");
     b.wait("document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]:not([hidden])').length > 1", 10);
 
-    // The detail drawer opens on click, shows the guest, closes with Escape.
-    b.click("[aria-label=Guests] .vt-row[data-id]");
+    // The detail drawer opens on click and shows the guest as the state has it: OS, agent,
+    // addresses, filesystems, snapshots and its backups (the one with the most to show).
+    let pick = b.eval(
+        "(async () => { const st = await (await fetch('/api/state')).json(); \
+         const gs = st.vms.concat(st.containers).filter(g => !g.template && g.status === 'running'); \
+         gs.sort((a, b) => ((b.ipAddresses || []).length + (b.disks || []).length + (b.osName ? 1 : 0)) - ((a.ipAddresses || []).length + (a.disks || []).length + (a.osName ? 1 : 0))); \
+         return gs[0].id; })()",
+    );
+    let pick = pick.as_str().expect("a running guest").to_string();
+    b.click(&format!("[aria-label=Guests] .vt-row[data-id=\"{pick}\"]"));
     let title = b.wait("document.querySelector('.drawer h2')?.textContent", 10);
     assert!(
         title.as_str().unwrap().contains('('),
@@ -265,7 +273,59 @@ fn sort_filter_search_and_guest_detail() {
         "!document.querySelector('.drawer')?.textContent.includes('Loading…')",
         20,
     );
-    b.screenshot(&artefact("guest-drawer.png"), false);
+    let drawer_js = format!(
+        "(async () => {{ const st = await (await fetch('/api/state')).json(); \
+         const g = st.vms.concat(st.containers).find(x => x.id === '{pick}'); \
+         const u = await (await fetch(`/api/backups/unified?vmid=${{g.vmid}}&type=${{g.type === 'qemu' ? 'vm' : 'ct'}}&limit=20`)).json(); \
+         const d = document.querySelector('.drawer'), t = d.textContent, bad = []; \
+         if (!t.includes(`${{g.name}} (${{g.vmid}})`)) bad.push('title'); \
+         if (g.osName && !t.includes(g.osName)) bad.push('os'); \
+         if (g.type === 'qemu' && !t.includes(g.agentVersion ? `running (${{g.agentVersion}})` : 'not reporting')) bad.push('agent state'); \
+         for (const ip of g.ipAddresses || []) if (!t.includes(ip)) bad.push(`ip ${{ip}}`); \
+         for (const x of g.disks || []) if (!t.includes(x.mountpoint || x.device)) bad.push(`disk ${{x.mountpoint}}`); \
+         for (const x of st.pveBackups.guestSnapshots.filter(x => x.vmid === g.vmid && x.instance === g.instance)) if (!t.includes(x.name)) bad.push(`snapshot ${{x.name}}`); \
+         const rows = [...d.querySelectorAll('h3')].find(h => h.textContent === 'Backups').nextElementSibling.querySelectorAll('tbody tr').length; \
+         if (rows !== u.backups.length) bad.push(`backups ${{rows}} vs ${{u.backups.length}}`); \
+         return bad; }})()"
+    );
+    let mut bad = Value::Null;
+    for _ in 0..20 {
+        bad = b.eval(&drawer_js);
+        if bad.as_array().is_some_and(Vec::is_empty) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert_eq!(bad, serde_json::json!([]), "drawer differs from the state");
+
+    // Range switch: the charts reload for 24 h and the time axis spans the day (distinct
+    // labels even when the history holds only a few minutes); the read-out names the series.
+    b.click(".drawer [aria-label='Chart range'] button:nth-child(2)");
+    b.wait(
+        "document.querySelector('.drawer .charts')?.dataset.range === '24h' && document.querySelector('.drawer .charts figure')",
+        20,
+    );
+    let axis = b.eval(
+        "(() => { const f = document.querySelector('.drawer .charts figure'); \
+         const labels = [...f.querySelectorAll('text.axis')].map(t => t.textContent).filter(t => /:/.test(t)); \
+         return {labels, readout: f.querySelector('output.readout')?.textContent || f.textContent}; })()",
+    );
+    let labels: Vec<String> = serde_json::from_value(axis["labels"].clone()).unwrap();
+    let distinct: std::collections::HashSet<&String> = labels.iter().collect();
+    if !axis["readout"]
+        .as_str()
+        .unwrap_or("")
+        .contains("Not enough history")
+    {
+        // Five labels 6 h apart: the ends share a time of day, the rest differ.
+        assert_eq!(labels.len(), 5, "time axis over 24 h: {axis}");
+        assert_eq!(distinct.len(), 4, "time axis over 24 h: {axis}");
+        assert!(axis["readout"].as_str().unwrap().contains("CPU"), "{axis}");
+    }
+    assert_eq!(
+        b.eval("document.querySelector(\".drawer [aria-label='Chart range'] [aria-pressed=true]\").textContent"),
+        Value::from("24h")
+    );
     b.eval("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}))");
     b.wait("!document.querySelector('.drawer')", 5);
 
@@ -328,24 +388,133 @@ fn assets_are_fingerprinted_and_cached_index_is_not() {
     assert!(s.get("/proxmox/storage").text().contains("importmap"));
 }
 
+/// Per view: the path, its screenshot, and a check of what it shows against the server's own
+/// answers, fetched in the page (`st` = `/api/state`; `rows(label)` = the data rows of a
+/// table; `txt` = the view's text). Each returns the list of mismatches, empty when it agrees.
+const VIEWS: &[(&str, &str, &str)] = &[
+    (
+        "/proxmox/storage",
+        "storage.png",
+        r#"
+      const want = new Set(st.storage.filter(x => x.total > 0).map(x => x.shared ? `${x.instance}|${x.name}` : `${x.node}|${x.name}`));
+      if (rows('Storage').length !== want.size) bad.push(`storage rows ${rows('Storage').length} vs ${want.size}`);
+      for (const x of st.storage.filter(x => x.total > 0)) if (!txt.includes(x.name)) bad.push(`storage ${x.name}`);
+      for (const c of st.cephClusters) if (!txt.includes(c.health) || !txt.includes(`OSDs ${c.numOsdsUp}/${c.numOsds} up`)) bad.push(`ceph ${c.name}`);
+      if (rows('Physical disks').length !== st.physicalDisks.length) bad.push('physical disks');
+    "#,
+    ),
+    (
+        "/proxmox/backups",
+        "backups.png",
+        r#"
+      const u = await (await fetch('/api/backups/unified?limit=2000')).json();
+      if (!u.total || !txt.includes(`${u.total} backups`)) bad.push(`backup total ${u.total}`);
+      if (rows('Backups').length !== u.backups.length) bad.push(`backup rows ${rows('Backups').length} vs ${u.backups.length}`);
+      for (const src of ['pve', 'pbs']) if (u.backups.some(b => b.source === src) && !document.querySelector(`[aria-label=Backups] .badge.${src}`)) bad.push(`no ${src} backup shown`);
+      if (rows('Snapshots').length !== st.pveBackups.guestSnapshots.length) bad.push('snapshots');
+      if (document.querySelectorAll('#view .chips .chip').length !== u.lastBackups.length) bad.push('last backup per guest');
+    "#,
+    ),
+    (
+        "/proxmox/replication",
+        "replication.png",
+        r#"
+      if (!st.replicationJobs.length || rows('Replication jobs').length !== st.replicationJobs.length) bad.push('replication rows');
+      for (const j of st.replicationJobs) if (!txt.includes(j.jobId) || !txt.includes(`${j.sourceNode} → ${j.targetNode}`)) bad.push(`job ${j.jobId}`);
+    "#,
+    ),
+    (
+        "/proxmox/pbs",
+        "pbs.png",
+        r#"
+      const ds = st.pbs.flatMap(p => p.datastores || []);
+      if (!st.pbs.length || rows('Backup servers').length !== st.pbs.length) bad.push('pbs servers');
+      if (!ds.length || rows('Datastores').length !== ds.length) bad.push('datastores');
+      for (const d of ds) if (!txt.includes(d.name)) bad.push(`datastore ${d.name}`);
+    "#,
+    ),
+    (
+        "/proxmox/mail",
+        "mail.png",
+        r#"
+      const stat = (k) => [...document.querySelectorAll('#view .stat')].find(e => e.firstChild.textContent === k)?.querySelector('strong').textContent;
+      for (const p of st.pmg) {
+        if (!txt.includes(p.name)) bad.push(`pmg ${p.name}`);
+        if (stat('Mail total') !== String(p.mailStats.countTotal)) bad.push(`mail total ${stat('Mail total')} vs ${p.mailStats.countTotal}`);
+        if (stat('Spam in') !== String(p.mailStats.spamIn)) bad.push('spam in');
+        for (const n of p.nodes || []) if (!txt.includes(n.name)) bad.push(`pmg node ${n.name}`);
+      }
+      if (!st.pmg.length) bad.push('no pmg in the demo');
+    "#,
+    ),
+    (
+        "/docker",
+        "docker.png",
+        r#"
+      const h = st.dockerHosts, cts = h.flatMap(d => d.containers || []), iss = h.flatMap(d => d.issues || []);
+      if (!h.length || rows('Docker hosts').length !== h.length) bad.push('docker hosts');
+      if (!cts.length || rows('Docker containers').length !== cts.length) bad.push(`containers ${rows('Docker containers').length} vs ${cts.length}`);
+      if (rows('Docker issues').length !== iss.length) bad.push('docker issues');
+      for (const c of cts) if (!txt.includes(c.name) || !txt.includes(c.image)) bad.push(`container ${c.name}`);
+      for (const i of iss) if (!txt.includes(i.message)) bad.push(`issue ${i.message}`);
+    "#,
+    ),
+    (
+        "/hosts",
+        "hosts.png",
+        r#"
+      if (!st.hosts.length || rows('Host agents').length !== st.hosts.length) bad.push('host agents');
+      for (const x of st.hosts) {
+        const r = rows('Host agents').find(r => r.dataset.id === x.id);
+        if (!r || !r.textContent.includes(x.displayName || x.hostname)) { bad.push(`host ${x.id}`); continue; }
+        const m = r.querySelector('[role=meter]')?.getAttribute('aria-valuenow');
+        if (m !== Math.min(100, x.cpuUsage).toFixed(1)) bad.push(`cpu of ${x.id}: ${m} vs ${x.cpuUsage}`);
+      }
+    "#,
+    ),
+    (
+        "/alerts",
+        "alerts.png",
+        r#"
+      if (!st.activeAlerts.length) bad.push('the demo has active alerts');
+      if (rows('Active alerts').length !== st.activeAlerts.length) bad.push(`alert rows ${rows('Active alerts').length} vs ${st.activeAlerts.length}`);
+      for (const a of st.activeAlerts) if (!txt.includes(a.resourceName)) bad.push(`alert ${a.id}`);
+      const n = st.activeAlerts.filter(a => !a.acknowledged).length;
+      if (document.querySelector('#alert-badge .count')?.textContent !== String(n)) bad.push('alert badge count');
+    "#,
+    ),
+];
+
+/// Runs a view check until the screen agrees with the server (values move with the
+/// simulator's clock, and a view may fetch its own data after it mounts).
+fn check_view(b: &mut Browser, path: &str, check: &str) {
+    let js = format!(
+        "(async () => {{ const bad = []; try {{
+           const st = await (await fetch('/api/state', {{headers: {{Accept: 'application/json'}}}})).json();
+           const rows = (label) => [...document.querySelectorAll(`[aria-label=\"${{label}}\"] .vt-row[data-id]`)].filter(r => !r.hidden);
+           const txt = document.querySelector('#view').textContent;
+           {check}
+         }} catch (e) {{ bad.push(String(e)); }} return bad; }})()"
+    );
+    let mut last = Value::Null;
+    for _ in 0..60 {
+        last = b.eval(&js);
+        if last.as_array().is_some_and(Vec::is_empty) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("{path} differs from the server: {last}");
+}
+
 #[test]
 fn every_view_renders_theme_toggles_and_phones_fit() {
     let s = demo_with_admin();
     let mut b = signed_in_overview(&s);
-    let views: &[(&str, &str, &str)] = &[
-        ("/proxmox/storage", "storage.png", "document.querySelectorAll('[aria-label=Storage] .vt-row[data-id]').length > 0"),
-        ("/proxmox/backups", "backups.png", "/\\d+ backups/.test(document.querySelector('#view').textContent) && document.querySelectorAll('[aria-label=Backups] .vt-row[data-id]').length > 0"),
-        ("/proxmox/pbs", "pbs.png", "document.querySelectorAll('[aria-label=Datastores] .vt-row[data-id]').length > 0"),
-        ("/proxmox/mail", "mail.png", "document.querySelector('#view .stats')"),
-        ("/alerts", "alerts.png", "document.querySelector('[aria-label=\"Active alerts\"]')"),
-        ("/proxmox/replication", "replication.png", "document.querySelector('[aria-label=\"Replication jobs\"]')"),
-        ("/docker", "docker.png", "document.querySelector('[aria-label=\"Docker hosts\"]')"),
-        ("/hosts", "hosts.png", "document.querySelector('[aria-label=\"Host agents\"]')"),
-    ];
-    for (path, shot, ready) in views {
+    for (path, shot, check) in VIEWS {
         b.click(&format!("nav a[data-path='{path}']"));
         b.wait(&format!("location.pathname === '{path}'"), 5);
-        b.wait(ready, 30);
+        check_view(&mut b, path, check);
         b.screenshot(&artefact(shot), true);
     }
     // Acknowledge an alert with a stale CSRF cookie: the 403 carries a fresh token and the UI
