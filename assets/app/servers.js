@@ -2,9 +2,19 @@
 // and host agents. Small lists, keyed tables with cell-level updates.
 
 import { VTable, group, groupLabel } from './vtable.js';
-import { ago, bar, bytes, esc, h, uptime, statusDot } from './util.js';
+import { ago, bar, bytes, dateTime, esc, h, toMs, uptime, statusDot } from './util.js';
 
 const online = (s) => ['online', 'healthy'].includes(s);
+
+/** "in 3h" for a time ahead (a job's next run). */
+function until(t) {
+  const s = (toMs(t) - Date.now()) / 1000;
+  if (!Number.isFinite(s)) return '–';
+  if (s < 60) return 'due';
+  if (s < 3600) return `in ${Math.floor(s / 60)}m`;
+  if (s < 86400) return `in ${Math.floor(s / 3600)}h`;
+  return `in ${Math.floor(s / 86400)}d`;
+}
 
 export function replicationView(root) {
   const t = new VTable([
@@ -38,11 +48,27 @@ export function pbsView(root) {
     { id: 'ns', label: 'Namespaces', w: 100, cls: 'num c-lo', html: (d) => String((d.namespaces || []).length) },
   ], { label: 'Datastores' });
   ds.setEmpty('No datastores.');
-  root.append(h('section', { class: 'card' }, h('h2', {}, 'Backup servers'), t.el), h('section', { class: 'card' }, h('h2', {}, 'Datastores'), ds.el));
+  // Every job kind in one list: what ran last, how it went, when it runs next.
+  const jobs = new VTable([
+    { id: 'server', label: 'Server', w: 110, cls: 'c-mid', html: (j) => esc(j.server) },
+    { id: 'kind', label: 'Job', w: 140, grow: true, html: (j) => `<span class="badge">${esc(j.kind)}</span> <span class="name">${esc(j.jobId)}</span>` },
+    { id: 'store', label: 'Datastore', w: 110, html: (j) => esc(j.store || '–') },
+    { id: 'sched', label: 'Schedule', w: 90, cls: 'c-lo', html: (j) => esc(j.schedule || '–') },
+    { id: 'last', label: 'Last run', w: 100, html: (j) => (j.lastRun ? `<span title="${esc(dateTime(j.lastRun))}">${esc(ago(j.lastRun))}</span>` : '<span class="muted">never</span>') },
+    { id: 'state', label: 'Result', w: 200, html: (j) => (j.status === 'error' || j.error ? `<span class="bad" title="${esc(j.error || j.lastRunState)}">${esc(j.error || j.lastRunState || 'error')}</span>` : j.status === 'never' ? '<span class="muted">not run yet</span>' : `<span class="good">${esc(j.lastRunState || j.status || 'ok')}</span>`) },
+    { id: 'next', label: 'Next', w: 100, cls: 'c-mid', html: (j) => (j.nextRun ? `<span title="${esc(dateTime(j.nextRun))}">${esc(until(j.nextRun))}</span>` : '–') },
+  ], { label: 'PBS jobs' });
+  jobs.setEmpty('No jobs configured.');
+  root.append(h('section', { class: 'card' }, h('h2', {}, 'Backup servers'), t.el), h('section', { class: 'card' }, h('h2', {}, 'Datastores'), ds.el),
+    h('section', { class: 'card' }, h('h2', {}, 'Jobs'), jobs.el));
+  const KINDS = [['backupJobs', 'backup', 'lastBackup'], ['syncJobs', 'sync', 'lastSync'], ['verifyJobs', 'verify', 'lastVerify'], ['pruneJobs', 'prune', 'lastPrune'], ['garbageJobs', 'garbage collection', 'lastGarbage']];
   return {
     update(st) {
       t.setRows(st.pbs.map((p) => ({ ...p })));
       ds.setRows(st.pbs.flatMap((p) => (p.datastores || []).map((d) => ({ ...d, id: `${p.id}/${d.name}`, server: p.name }))));
+      jobs.setRows(st.pbs.flatMap((p) => KINDS.flatMap(([key, kind, last]) => (p[key] || []).map((j, i) => ({
+        ...j, id: `${p.id}/${kind}/${j.id}/${j.store}/${i}`, jobId: j.id, server: p.name, kind, lastRun: j[last] || j.lastRun,
+      })))));
     },
     destroy() {},
   };

@@ -212,6 +212,13 @@ const VISIBLE_VMIDS: &str = "[...document.querySelectorAll('[aria-label=Guests] 
 fn sort_filter_search_and_guest_detail() {
     let s = demo_with_admin();
     let mut b = signed_in_overview(&s);
+    // Keyboard: on a fresh page the first Tab stop is the skip link, with a visible focus ring.
+    b.press("Tab");
+    assert_eq!(
+        b.eval("[document.activeElement.className, getComputedStyle(document.activeElement).outlineStyle !== 'none']"),
+        serde_json::json!(["skip", true]),
+        "the first Tab stop is the skip link, with a visible focus ring"
+    );
     // Flat list, sorted by VMID ascending then descending.
     b.click("#group-toggle");
     b.wait(
@@ -252,6 +259,90 @@ fn sort_filter_search_and_guest_detail() {
     b.wait("document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]:not([hidden])').length === 0", 10);
     b.fill("#guest-search", "");
     b.wait("document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]:not([hidden])').length > 1", 10);
+
+    // Status, node and tag filters, each against the state's own count.
+    let counts = b.eval(
+        "(async () => { const st = await (await fetch('/api/state')).json(); \
+         const gs = st.vms.concat(st.containers).filter(g => !g.template); \
+         const tags = g => String(g.tags || '').split(/[,;]/).map(t => t.trim()).filter(Boolean); \
+         const tag = gs.flatMap(tags)[0]; \
+         return {stopped: gs.filter(g => g.status !== 'running').length, node: st.nodes[1].name, \
+                 onNode: gs.filter(g => g.node === st.nodes[1].name).length, tag, tagged: gs.filter(g => tags(g).includes(tag)).length}; })()",
+    );
+    const SHOWN: &str =
+        "document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]:not([hidden])').length";
+    b.click(".seg[aria-label='Status'] button[data-v=stopped]");
+    b.wait(&format!("{SHOWN} === {}", counts["stopped"]), 10);
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]:not([hidden])')].filter(r => !r.querySelector('.dot.off')).length"),
+        Value::from(0),
+        "only stopped guests"
+    );
+    b.click(".seg[aria-label='Status'] button[data-v=all]");
+    let select = |b: &mut Browser, label: &str, v: &Value| {
+        let v = serde_json::to_string(v).unwrap();
+        b.eval(&format!(
+            "(() => {{ const s = document.querySelector(\"select[aria-label='{label}']\"); s.value = {v}; s.dispatchEvent(new Event('change')); return s.value; }})()"
+        ))
+    };
+    assert_eq!(
+        select(&mut b, "Filter by node", &counts["node"]),
+        counts["node"]
+    );
+    b.wait(&format!("{SHOWN} === {}", counts["onNode"]), 10);
+    select(&mut b, "Filter by node", &Value::from(""));
+    assert!(
+        counts["tag"].is_string(),
+        "the demo tags some guests: {counts}"
+    );
+    assert_eq!(
+        select(&mut b, "Filter by tag", &counts["tag"]),
+        counts["tag"]
+    );
+    b.wait(&format!("{SHOWN} === {}", counts["tagged"]), 10);
+    select(&mut b, "Filter by tag", &Value::from(""));
+    b.wait(&format!("{SHOWN} > {}", counts["tagged"]), 10);
+
+    // Choosable columns: hide "Net out", show "IP" (its addresses come from the state).
+    let col_ids = "[...document.querySelectorAll('[aria-label=Guests] .vt-head [role=columnheader]')].map(c => c.dataset.col)";
+    let toggle = |b: &mut Browser, label: &str| {
+        b.eval(&format!(
+            "(() => {{ const l = [...document.querySelectorAll('details.menu label')].find(l => l.textContent.trim() === '{label}'); l.querySelector('input').click(); return true; }})()"
+        ));
+    };
+    toggle(&mut b, "Net out");
+    toggle(&mut b, "IP");
+    let cols: Vec<String> = serde_json::from_value(b.eval(col_ids)).unwrap();
+    assert!(!cols.contains(&"netOut".to_string()), "{cols:?}");
+    assert!(cols.contains(&"ip".to_string()), "{cols:?}");
+    b.wait(
+        "(async () => { const st = await (await fetch('/api/state')).json(); \
+         const ip = st.vms.concat(st.containers).find(g => (g.ipAddresses || []).length).ipAddresses[0]; \
+         return document.querySelector('[aria-label=Guests] .vt-body').textContent.includes(ip); })()",
+        10,
+    );
+    toggle(&mut b, "Net out");
+    toggle(&mut b, "IP");
+
+    // Keyboard: a focused guest row opens with Enter, Escape closes the drawer and gives
+    // focus back to the row.
+    let row_id = b.eval(
+        "(() => { const r = document.querySelector('[aria-label=Guests] .vt-row[data-id]:not([hidden])'); r.focus(); return r.dataset.id; })()",
+    );
+    b.press("Enter");
+    b.wait("document.querySelector('.drawer h2')?.textContent", 10);
+    assert_eq!(
+        b.eval("document.activeElement.getAttribute('aria-label')"),
+        Value::from("Close details"),
+        "focus moves into the drawer"
+    );
+    b.press("Escape");
+    b.wait("!document.querySelector('.drawer')", 5);
+    assert_eq!(
+        b.eval("document.activeElement.dataset?.id"),
+        row_id,
+        "focus returns to the row"
+    );
 
     // The detail drawer opens on click and shows the guest as the state has it: OS, agent,
     // addresses, filesystems, snapshots and its backups (the one with the most to show).
@@ -431,6 +522,9 @@ const VIEWS: &[(&str, &str, &str)] = &[
       if (!st.pbs.length || rows('Backup servers').length !== st.pbs.length) bad.push('pbs servers');
       if (!ds.length || rows('Datastores').length !== ds.length) bad.push('datastores');
       for (const d of ds) if (!txt.includes(d.name)) bad.push(`datastore ${d.name}`);
+      const jobs = st.pbs.flatMap(p => ['backupJobs', 'syncJobs', 'verifyJobs', 'pruneJobs', 'garbageJobs'].flatMap(k => p[k] || []));
+      if (!jobs.length || rows('PBS jobs').length !== jobs.length) bad.push(`pbs jobs ${rows('PBS jobs').length} vs ${jobs.length}`);
+      for (const j of jobs.filter(j => j.error)) if (!txt.includes(j.error)) bad.push(`job error ${j.id}`);
     "#,
     ),
     (
