@@ -59,7 +59,18 @@ fn demo_with_admin() -> TestServer {
 }
 
 fn signed_in_overview(s: &TestServer) -> Browser {
+    signed_in_overview_with(s, None)
+}
+
+/// As `signed_in_overview`, with a script run in every new document before the app's own.
+fn signed_in_overview_with(s: &TestServer, init: Option<&str>) -> Browser {
     let mut b = Browser::launch(1440, 900);
+    if let Some(src) = init {
+        b.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            serde_json::json!({ "source": src }),
+        );
+    }
     sign_in(&mut b, s, auth_common::PASSWORD);
     b.wait(
         "document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]').length > 0",
@@ -158,7 +169,15 @@ const COMPARE_JS: &str = r#"(async () => {
 #[test]
 fn overview_matches_the_state_and_updates_live() {
     let s = demo_with_admin();
-    let mut b = signed_in_overview(&s);
+    // Keeps the page's WebSockets reachable so the test can drop the feed.
+    let mut b = signed_in_overview_with(
+        &s,
+        Some(
+            "window.__sockets = []; const W = window.WebSocket; \
+             window.WebSocket = class extends W { constructor(u, ...a) { \
+               super(window.__blockWs ? String(u).replace(/\\/ws$/, '/ws-unreachable') : u, ...a); window.__sockets.push(this); } };",
+        ),
+    );
     let mut last = Value::Null;
     for _ in 0..20 {
         last = b.eval(COMPARE_JS);
@@ -203,6 +222,44 @@ fn overview_matches_the_state_and_updates_live() {
         40,
     );
     assert_eq!(b.eval("window.__noReload"), Value::from(1), "no reload");
+    assert_clean(&mut b, &s, &[(401, "/api/state")]);
+
+    // The feed drops while the server cannot be reached (the page's sockets are pointed at a
+    // path that does not upgrade): the pill says so and counts down,
+    // each failed attempt waits longer (1 s, 2 s, 4 s…); once the server is back it goes live
+    // again by itself and the data keeps flowing.
+    b.eval("window.__blockWs = true; window.__sockets.at(-1).close(); true");
+    b.wait(
+        "document.querySelector('#conn').dataset.status === 'waiting' && document.body.classList.contains('stale')",
+        10,
+    );
+    let mut delays = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while delays.len() < 3 && std::time::Instant::now() < deadline {
+        let d = b.eval(
+            "(() => { const p = document.querySelector('#conn'); const m = /Reconnecting in (\\d+)s/.exec(p.textContent); return p.dataset.status === 'waiting' && m ? Number(m[1]) : null; })()",
+        );
+        if let Some(d) = d.as_u64() {
+            if delays.last().is_none_or(|&l| d > l) {
+                delays.push(d);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        delays.len() >= 3 && delays[2] >= 3,
+        "back-off grows between attempts: {delays:?}"
+    );
+    b.eval("window.__blockWs = false; true");
+    b.wait(
+        "document.querySelector('#conn').dataset.status === 'live' && !document.body.classList.contains('stale')",
+        30,
+    );
+    let updates = b.eval("window.__sockets.length");
+    assert!(updates.as_u64().unwrap() >= 3, "reconnected: {updates}");
+    // The blocked attempts are the failures this part caused on purpose.
+    b.errors
+        .retain(|e| !e.contains("ERR_BLOCKED_BY_CLIENT") && !e.contains("WebSocket"));
     assert_clean(&mut b, &s, &[(401, "/api/state")]);
 }
 
@@ -639,6 +696,19 @@ fn every_view_renders_theme_toggles_and_phones_fit() {
         30,
     );
 
+    // With no choice saved, the theme follows the system's.
+    b.eval("localStorage.removeItem('darkMode'); true");
+    for scheme in ["dark", "light"] {
+        b.call(
+            "Emulation.setEmulatedMedia",
+            serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+        );
+        b.wait(
+            &format!("document.documentElement.dataset.theme === '{scheme}'"),
+            5,
+        );
+    }
+
     // Theme toggle flips and is remembered.
     let before = b.eval("document.documentElement.dataset.theme");
     b.click("#theme-toggle");
@@ -668,5 +738,17 @@ fn every_view_renders_theme_toggles_and_phones_fit() {
         "horizontal scroll at 360 px: {widths}"
     );
     b.screenshot(&artefact("phone.png"), false);
+    for (path, shot, _) in VIEWS {
+        b.click(&format!("nav a[data-path='{path}']"));
+        b.wait(&format!("location.pathname === '{path}'"), 5);
+        b.pump(200);
+        let widths =
+            b.eval("[document.documentElement.scrollWidth, document.documentElement.clientWidth]");
+        assert!(
+            widths[0].as_u64() <= widths[1].as_u64(),
+            "horizontal scroll at 360 px on {path}: {widths}"
+        );
+        b.screenshot(&artefact(&format!("phone-{shot}")), false);
+    }
     assert_clean(&mut b, &s, &[(401, "/api/state"), (403, "/api/alerts/")]);
 }
