@@ -119,7 +119,7 @@ export function dockerView(root) {
   cts.setEmpty('No containers.');
   const issues = new VTable([
     { id: 'sev', label: 'Severity', w: 90, html: (i) => `<span class="badge ${sev(i)}">${esc(i.severity)}</span>` },
-    { id: 'host', label: 'Host', w: 140, html: (i) => esc(i.host) },
+    { id: 'host', label: 'Host', w: 140, cls: 'c-mid', html: (i) => esc(i.host) },
     { id: 'ct', label: 'Container', w: 130, html: (i) => esc(i.containerName || '–') },
     { id: 'msg', label: 'Issue', w: 220, grow: true, html: (i) => esc(i.message) },
   ], { label: 'Docker issues' });
