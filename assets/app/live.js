@@ -1,6 +1,7 @@
 // The live feed: one WebSocket to /ws, welcome → initialState → rawData. Keys present in a
 // message replace the held ones (the contract's merge rules); renders are coalesced to one
-// per animation frame, so a burst of updates costs one pass over the views.
+// per animation frame, so a burst of updates costs one pass over the views. Frames are parsed in
+// a worker that hands back only the guest fields that moved (feed-worker.js).
 
 export const state = { nodes: [], vms: [], containers: [], storage: [], cephClusters: [], physicalDisks: [],
   pbs: [], pmg: [], replicationJobs: [], dockerHosts: [], hosts: [], activeAlerts: [], backups: null,
@@ -41,8 +42,32 @@ export function merge(data, initial) {
   state.lastUpdate = data.lastUpdate ?? Date.now();
 }
 
+/** Guest lists by id, for applying the worker's patches to the objects the views hold. */
+const index = { vms: null, containers: null };
+function byIdOf(key) {
+  const ix = index[key];
+  if (ix && ix.arr === state[key]) return ix.byId;
+  const byId = new Map(state[key].map((g) => [g.id, g]));
+  index[key] = { arr: state[key], byId };
+  return byId;
+}
+
+/** A guest list from the worker: new guests whole, moved fields only, removed fields, order. */
+function applyPatch(key, p, initial) {
+  const byId = initial ? new Map() : byIdOf(key);
+  for (const g of p.add) byId.set(g.id, g);
+  for (const d of p.upd) { const o = byId.get(d.id); if (o) Object.assign(o, d); }
+  for (const [id, k] of p.gone) { const o = byId.get(id); if (o) delete o[k]; }
+  if (p.ids) {
+    const arr = [];
+    for (const id of p.ids) { const g = byId.get(id); if (g) arr.push(g); }
+    state[key] = arr;
+    index[key] = { arr, byId: new Map(arr.map((g) => [g.id, g])) };
+  }
+}
+
 /** Timings the benchmark reads (`make bench`): message parse + merge, and view update. */
-export const perf = { parseMs: [], renderMs: [], firstRender: 0 };
+export const perf = { parseMs: [], renderMs: [], firstRender: 0, viaWorker: 0 };
 const keep = (a, v) => { a.push(v); if (a.length > 50) a.shift(); };
 window.__pulsePerf = perf;
 
@@ -56,6 +81,67 @@ function schedule() {
   });
 }
 
+// The parser worker (feed-worker.js): frames go to it as text and come back as patches, in
+// order. Without it (no Worker support, or it failed to start) frames are parsed here.
+let worker = null;
+let seq = 0;
+// seq → {sock, text}: frames of a closed socket are dropped (the next socket starts with a full
+// initialState), and if the worker dies its unanswered frames are parsed here, in order.
+const inFlight = new Map();
+try {
+  worker = new Worker(import.meta.resolve('/assets/feed-worker.js'), { type: 'module', name: 'pulse-feed' });
+  worker.onmessage = (e) => {
+    // Before touching e.data: the page's cost includes deserialising the patch.
+    const t = performance.now();
+    const { seq: n, msg } = e.data;
+    const f = inFlight.get(n);
+    inFlight.delete(n);
+    if (f && f.sock === ws && msg) { perf.viaWorker++; handle(f.sock, msg, t); }
+  };
+  worker.onerror = (e) => {
+    e.preventDefault?.();
+    worker = null;
+    const pending = [...inFlight.values()];
+    inFlight.clear();
+    for (const f of pending) parseHere(f.sock, f.text);
+  };
+} catch { worker = null; }
+
+function parseHere(sock, text) {
+  if (sock !== ws) return;
+  const t = performance.now();
+  let msg;
+  try { msg = JSON.parse(text); } catch { return; }
+  handle(sock, msg, t);
+}
+
+function handle(sock, msg, t) {
+  const patch = msg.patch;
+  if (patch) for (const k in patch) applyPatch(k, patch[k], msg.type === 'initialState');
+  switch (msg.type) {
+    case 'initialState':
+      merge(msg.data, true);
+      retries = 0;
+      setConn('live', { initial: true });
+      schedule();
+      break;
+    case 'rawData':
+      merge(msg.data, false);
+      keep(perf.parseMs, performance.now() - t);
+      conn.updates++;
+      schedule();
+      break;
+    case 'ping':
+      sock.send(JSON.stringify({ type: 'pong', data: { timestamp: Date.now() } }));
+      break;
+    case 'settingsUpdate':
+      if (msg.data && msg.data.theme) document.dispatchEvent(new CustomEvent('pulse-theme', { detail: msg.data.theme }));
+      break;
+    default:
+      break; // welcome, pong, alert events: the state carries what the views show
+  }
+}
+
 function open() {
   clearTimeout(timer);
   setConn('connecting', { initial: false });
@@ -63,31 +149,12 @@ function open() {
   const sock = new WebSocket(url);
   ws = sock;
   sock.onmessage = (ev) => {
-    let msg;
-    const t = performance.now();
-    try { msg = JSON.parse(ev.data); } catch { return; }
-    switch (msg.type) {
-      case 'initialState':
-        merge(msg.data, true);
-        retries = 0;
-        setConn('live', { initial: true });
-        schedule();
-        break;
-      case 'rawData':
-        merge(msg.data, false);
-        keep(perf.parseMs, performance.now() - t);
-        conn.updates++;
-        schedule();
-        break;
-      case 'ping':
-        sock.send(JSON.stringify({ type: 'pong', data: { timestamp: Date.now() } }));
-        break;
-      case 'settingsUpdate':
-        if (msg.data && msg.data.theme) document.dispatchEvent(new CustomEvent('pulse-theme', { detail: msg.data.theme }));
-        break;
-      default:
-        break; // welcome, pong, alert events: the state carries what the views show
+    if (worker) {
+      inFlight.set(++seq, { sock, text: ev.data });
+      worker.postMessage({ seq, text: ev.data });
+      return;
     }
+    parseHere(sock, ev.data);
   };
   sock.onclose = (ev) => {
     if (ws !== sock) return;
