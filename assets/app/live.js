@@ -64,6 +64,18 @@ function applyPatch(key, p, initial) {
     state[key] = arr;
     index[key] = { arr, byId: new Map(arr.map((g) => [g.id, g])) };
   }
+  // Numbers that moved: (index in the list, index in `paths`, value) triples.
+  const f = p.num;
+  if (f && f.length) {
+    const paths = p.paths.map((x) => x.split('.'));
+    const arr = state[key];
+    for (let n = 0; n < f.length; n += 3) {
+      let o = arr[f[n]];
+      const path = paths[f[n + 1]];
+      for (let j = 0; o && j < path.length - 1; j++) o = o[path[j]];
+      if (o) o[path[path.length - 1]] = f[n + 2];
+    }
+  }
 }
 
 /** Timings the benchmark reads (`make bench`): message parse + merge, and view update. */
@@ -89,6 +101,8 @@ let seq = 0;
 // initialState), and if the worker dies its unanswered frames are parsed here, in order.
 const inFlight = new Map();
 try {
+  // `pulse-feed-worker=off` in localStorage parses on the page (the benchmark compares both).
+  if (localStorage.getItem('pulse-feed-worker') === 'off') throw new Error('off');
   worker = new Worker(import.meta.resolve('/assets/feed-worker.js'), { type: 'module', name: 'pulse-feed' });
   worker.onmessage = (e) => {
     // Before touching e.data: the page's cost includes deserialising the patch.

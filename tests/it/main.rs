@@ -64,4 +64,5 @@ mod state_feed;
 mod state_store;
 mod tls_https;
 mod ui_browser;
+mod ui_views;
 mod ws_feed;
