@@ -5,10 +5,10 @@
 
 export const state = { nodes: [], vms: [], containers: [], storage: [], cephClusters: [], physicalDisks: [],
   pbs: [], pmg: [], replicationJobs: [], dockerHosts: [], hosts: [], activeAlerts: [], backups: null,
-  pbsBackups: [], pveBackups: null, connectionHealth: {}, lastUpdate: null };
+  pbsBackups: [], pveBackups: null, connectionHealth: {}, forecasts: [], lastUpdate: null };
 
 const COPY = ['nodes', 'vms', 'containers', 'storage', 'cephClusters', 'pbs', 'pmg', 'replicationJobs',
-  'pbsBackups', 'pmgBackups', 'pveBackups', 'connectionHealth', 'physicalDisks', 'activeAlerts'];
+  'pbsBackups', 'pmgBackups', 'pveBackups', 'connectionHealth', 'physicalDisks', 'activeAlerts', 'forecasts'];
 
 let ws = null;
 let retries = 0;

@@ -14,17 +14,6 @@ use support::browser::{artefact, Browser};
 /// table; `txt` = the view's text). Each returns the list of mismatches, empty when it agrees.
 const VIEWS: &[(&str, &str, &str)] = &[
     (
-        "/proxmox/storage",
-        "storage.png",
-        r#"
-      const want = new Set(st.storage.filter(x => x.total > 0).map(x => x.shared ? `${x.instance}|${x.name}` : `${x.node}|${x.name}`));
-      if (rows('Storage').length !== want.size) bad.push(`storage rows ${rows('Storage').length} vs ${want.size}`);
-      for (const x of st.storage.filter(x => x.total > 0)) if (!txt.includes(x.name)) bad.push(`storage ${x.name}`);
-      for (const c of st.cephClusters) if (!txt.includes(c.health) || !txt.includes(`OSDs ${c.numOsdsUp}/${c.numOsds} up`)) bad.push(`ceph ${c.name}`);
-      if (rows('Physical disks').length !== st.physicalDisks.length) bad.push('physical disks');
-    "#,
-    ),
-    (
         "/proxmox/backups",
         "backups.png",
         r#"
@@ -107,6 +96,28 @@ const VIEWS: &[(&str, &str, &str)] = &[
       if (document.querySelector('#alert-badge .count')?.textContent !== String(n)) bad.push('alert badge count');
     "#,
     ),
+    (
+        "/proxmox/storage",
+        "storage.png",
+        r#"
+      const want = new Set(st.storage.filter(x => x.total > 0).map(x => x.shared ? `${x.instance}|${x.name}` : `${x.node}|${x.name}`));
+      if (rows('Storage').length !== want.size) bad.push(`storage rows ${rows('Storage').length} vs ${want.size}`);
+      for (const x of st.storage.filter(x => x.total > 0)) if (!txt.includes(x.name)) bad.push(`storage ${x.name}`);
+      for (const c of st.cephClusters) if (!txt.includes(c.health) || !txt.includes(`OSDs ${c.numOsdsUp}/${c.numOsds} up`)) bad.push(`ceph ${c.name}`);
+      if (rows('Physical disks').length !== st.physicalDisks.length) bad.push('physical disks');
+      const fc = st.forecasts.filter(f => f.type === 'storage' && f.daysUntilFull != null);
+      if (!fc.length) bad.push('the test gave a storage a forecast');
+      for (const f of fc) {
+        const r = rows('Storage').find(r => r.dataset.id === f.id);
+        if (r && !r.textContent.includes(`full in ${Math.round(f.daysUntilFull)}d`)) bad.push(`forecast of ${f.id}`);
+      }
+      const ch = await (await fetch('/api/storage-charts?range=1440')).json();
+      // Every storage with two points in 24 h has a line (the test gave one six hours).
+      const lines = rows('Storage').filter(r => (ch[r.dataset.id]?.usage || []).length >= 2);
+      if (!lines.length) bad.push('no storage history yet');
+      for (const r of lines) if (!r.querySelector('svg.spark')) bad.push(`no usage trend for ${r.dataset.id}`);
+    "#,
+    ),
 ];
 
 /// Runs a view check until the screen agrees with the server (values move with the
@@ -135,6 +146,43 @@ fn check_view(b: &mut Browser, path: &str, check: &str) {
 fn every_view_renders_theme_toggles_and_phones_fit() {
     let s = demo_with_admin();
     let mut b = signed_in_overview(&s);
+    // A storage filling up (an hour of history would make a real one): six hours of its usage
+    // for the 24 h line, and the forecast the view shows.
+    s.apply(|app| {
+        use pulse::core::history_forecast::ForecastEntry;
+        let now = pulse::util::time::now_ms() / 1000;
+        // The rings take samples in time order and the live polls already recorded this
+        // storage: recording it once as another kind starts its history afresh.
+        app.history.record(
+            "mock-cluster-pve1-local",
+            pulse::history::Kind::Guest,
+            now,
+            &[0.0],
+        );
+        for i in 0..72 {
+            let used = 100.0 + f64::from(i);
+            app.history.record(
+                "mock-cluster-pve1-local",
+                pulse::history::Kind::Storage,
+                now - 6 * 3600 + i64::from(i) * 300,
+                &[used / 4.0, used * 1e9, 400e9, 400e9 - used * 1e9],
+            );
+        }
+        app.apply_forecasts(vec![ForecastEntry {
+            id: "mock-cluster-pve1-local".into(),
+            kind: "storage",
+            name: "local".into(),
+            instance: "mock-cluster".into(),
+            node: "pve1".into(),
+            forecast: pulse::history::forecast::Forecast {
+                usage_percent: 36.0,
+                growth_percent_per_day: 5.2,
+                days_until_full: Some(12.3),
+                confidence: 0.8,
+                basis_hours: 6.0,
+            },
+        }]);
+    });
     for (path, shot, check) in VIEWS {
         b.click(&format!("nav a[data-path='{path}']"));
         b.wait(&format!("location.pathname === '{path}'"), 5);
