@@ -534,9 +534,11 @@ fn assets_are_fingerprinted_and_cached_index_is_not() {
     urls.dedup();
     // 15 modules (each named in the import map and preloaded) and the stylesheet.
     assert!(urls.len() >= 15, "{urls:?}");
+    let mut first_load = s.get("/").body.len();
     for u in &urls {
         let r = s.get(u);
         assert_eq!(r.status, 200, "{u}");
+        first_load += r.body.len();
         assert_eq!(
             r.header("Cache-Control"),
             Some("public, max-age=31536000, immutable"),
@@ -552,6 +554,8 @@ fn assets_are_fingerprinted_and_cached_index_is_not() {
             "{u}: {ct}"
         );
     }
+    // The budget is 300 KB compressed; even uncompressed the first load stays under it.
+    assert!(first_load < 300 * 1024, "first load {first_load} B");
     // Unfingerprinted names are not files: they fall back to index.html (no-cache).
     let plain = s.get("/assets/main.js");
     assert_eq!(plain.header("Cache-Control"), Some("no-cache"));

@@ -209,6 +209,20 @@ fn every_view_renders_theme_toggles_and_phones_fit() {
         "the stale token was refused first: {:?}",
         b.http_errors
     );
+    // Clear: the alert leaves the active list and shows among the recently resolved.
+    let cleared = b.eval(
+        "(() => { const r = document.querySelector(\"[aria-label='Active alerts'] .vt-row[data-id]\"); \
+         r.querySelector('button[data-act=clear]').click(); return r.dataset.id; })()",
+    );
+    let cleared = cleared.as_str().expect("an active alert").to_string();
+    b.wait(
+        &format!(
+            "!document.querySelector(\"[aria-label='Active alerts'] .vt-row[data-id='{cleared}']\") && \
+             [...document.querySelectorAll(\"[aria-label='Alert history'] .vt-row[data-id]\")].some(r => r.dataset.id.startsWith('{cleared}#') && !r.textContent.includes('still active'))"
+        ),
+        20,
+    );
+    b.screenshot(&artefact("alerts-cleared.png"), true);
 
     // Deep link after reload: the SPA fallback serves the view.
     b.goto(&format!("http://{}/proxmox/storage", s.addr));
