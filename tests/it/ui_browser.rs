@@ -198,31 +198,7 @@ fn overview_matches_the_state_and_updates_live() {
     b.screenshot(&artefact("overview.png"), true);
 
     // A change on the simulator reaches the open page without a reload.
-    b.eval("window.__noReload = 1");
-    let victim = b.eval(
-        "[...document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]')].find(r => r.querySelector('.dot.on') && r.querySelector('.badge.vm'))?.dataset.id",
-    );
-    let victim = victim.as_str().expect("a running VM").to_string();
-    let vmid: u32 = victim.rsplit('-').next().unwrap().parse().unwrap();
-    s.apply(move |app| {
-        let demo = app.polling.demo.as_ref().expect("demo running");
-        assert!(demo.simulator().set_guest_running(vmid, false));
-        let key = pulse::monitor::task_key::TaskKey::new(
-            pulse::monitor::task_key::InstanceKind::Pve,
-            "mock-cluster",
-        );
-        app.polling
-            .core
-            .scheduler_mut()
-            .retry_now(&key, pulse::util::time::now_ms());
-    });
-    b.wait(
-        &format!(
-            "document.querySelector('[aria-label=Guests] .vt-row[data-id=\"{victim}\"] .dot.off')"
-        ),
-        40,
-    );
-    assert_eq!(b.eval("window.__noReload"), Value::from(1), "no reload");
+    stop_a_vm_and_see_it(&mut b, &s);
     assert!(
         b.eval("window.__pulsePerf.viaWorker").as_u64() > Some(1),
         "frames are parsed in the worker"
@@ -276,6 +252,55 @@ fn overview_matches_the_state_and_updates_live() {
         "after live updates the screen differs from /api/state: {last}"
     );
     // The failed handshakes log on Chromium's network channel only (not a page error).
+    assert_clean(&mut b, &s, &[(401, "/api/state")]);
+}
+
+/// Stops a running VM on the simulator and waits for the open page to show it stopped, with
+/// no reload in between.
+fn stop_a_vm_and_see_it(b: &mut Browser, s: &TestServer) {
+    b.eval("window.__noReload = 1");
+    let victim = b.eval(
+        "[...document.querySelectorAll('[aria-label=Guests] .vt-row[data-id]')].find(r => r.querySelector('.dot.on') && r.querySelector('.badge.vm'))?.dataset.id",
+    );
+    let victim = victim.as_str().expect("a running VM").to_string();
+    let vmid: u32 = victim.rsplit('-').next().unwrap().parse().unwrap();
+    s.apply(move |app| {
+        let demo = app.polling.demo.as_ref().expect("demo running");
+        assert!(demo.simulator().set_guest_running(vmid, false));
+        let key = pulse::monitor::task_key::TaskKey::new(
+            pulse::monitor::task_key::InstanceKind::Pve,
+            "mock-cluster",
+        );
+        app.polling
+            .core
+            .scheduler_mut()
+            .retry_now(&key, pulse::util::time::now_ms());
+    });
+    b.wait(
+        &format!(
+            "document.querySelector('[aria-label=Guests] .vt-row[data-id=\"{victim}\"] .dot.off')"
+        ),
+        40,
+    );
+    assert_eq!(b.eval("window.__noReload"), Value::from(1), "no reload");
+}
+
+/// Without the feed worker (not supported, failed, or switched off) frames are parsed on the
+/// page, and a live change arrives the same way.
+#[test]
+fn live_updates_arrive_without_the_worker() {
+    let s = demo_with_admin();
+    let mut b = signed_in_overview_with(
+        &s,
+        Some("localStorage.setItem('pulse-feed-worker', 'off');"),
+    );
+    stop_a_vm_and_see_it(&mut b, &s);
+    assert_eq!(
+        b.eval("window.__pulsePerf.viaWorker"),
+        Value::from(0),
+        "parsed on the page"
+    );
+    assert!(b.eval("window.__pulsePerf.parseMs.length").as_u64() > Some(0));
     assert_clean(&mut b, &s, &[(401, "/api/state")]);
 }
 
