@@ -56,7 +56,8 @@ function byIdOf(key) {
 function applyPatch(key, p, initial) {
   const byId = initial ? new Map() : byIdOf(key);
   for (const g of p.add) byId.set(g.id, g);
-  for (const d of p.upd) { const o = byId.get(d.id); if (o) Object.assign(o, d); }
+  // Views cache text derived from a guest's strings on it (`_search`); a changed field drops it.
+  for (const d of p.upd) { const o = byId.get(d.id); if (o) { Object.assign(o, d); delete o._search; } }
   for (const [id, k] of p.gone) { const o = byId.get(id); if (o) delete o[k]; }
   if (p.ids) {
     const arr = [];
