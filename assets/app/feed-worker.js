@@ -4,7 +4,7 @@
 // page only what changed: per guest, the fields whose value moved. The page applies that to the
 // objects it holds, a fraction of the parse.
 //
-// In:  {seq, text}  (a WebSocket text frame, as received)
+// In:  {seq, text}  (a WebSocket text frame, as received), or {forget: [key]} (see live.js merge)
 // Out: {seq, msg}   (the parsed message; for initialState/rawData, `data.vms`/`data.containers`
 //                   are replaced by `patch[key]` = {add, upd, gone, ids, paths, num})
 
@@ -75,6 +75,8 @@ function diff(key, list) {
 }
 
 onmessage = (e) => {
+  // The page merged these keys from its own fetch: send them with the next frame that has them.
+  if (e.data.forget) { for (const k of e.data.forget) sent.delete(k); return; }
   const { seq, text } = e.data;
   let msg;
   try { msg = JSON.parse(text); } catch { postMessage({ seq, msg: null }); return; }

@@ -29,7 +29,17 @@ let expired = () => {};
 /** A close with 1008 means the session is gone (main.js shows the login page). */
 export function onExpired(f) { expired = f; }
 
+/**
+ * Merges what the page fetched itself (the start-up probe, the alerts list after an action).
+ * The worker leaves out a key whose JSON did not change since it last sent it; after this
+ * merge the page may hold something else, so the worker must send that key again next time.
+ */
 export function merge(data, initial) {
+  mergeIn(data, initial);
+  if (worker && data && typeof data === 'object') worker.postMessage({ forget: Object.keys(data) });
+}
+
+function mergeIn(data, initial) {
   if (!data || typeof data !== 'object') return;
   for (const k of COPY) if (data[k] !== undefined && data[k] !== null) state[k] = data[k];
   if (data.backups) {
@@ -135,13 +145,13 @@ function handle(sock, msg, t) {
   if (patch) for (const k in patch) applyPatch(k, patch[k], msg.type === 'initialState');
   switch (msg.type) {
     case 'initialState':
-      merge(msg.data, true);
+      mergeIn(msg.data, true);
       retries = 0;
       setConn('live', { initial: true });
       schedule();
       break;
     case 'rawData':
-      merge(msg.data, false);
+      mergeIn(msg.data, false);
       keep(perf.parseMs, performance.now() - t);
       conn.updates++;
       schedule();
