@@ -80,8 +80,9 @@ onmessage = (e) => {
   const { seq, text } = e.data;
   let msg;
   try { msg = JSON.parse(text); } catch { postMessage({ seq, msg: null }); return; }
-  const data = msg && msg.data;
-  if ((msg.type === 'initialState' || msg.type === 'rawData') && data && typeof data === 'object') {
+  if (!isObj(msg)) { postMessage({ seq, msg: null }); return; }
+  const data = msg.data;
+  if ((msg.type === 'initialState' || msg.type === 'rawData') && isObj(data) && !Array.isArray(data)) {
     // initialState replaces everything the page holds: start the lists afresh.
     if (msg.type === 'initialState') {
       for (const k of KEYS) held[k] = { byId: new Map(), ids: [] };

@@ -137,7 +137,7 @@ function parseHere(sock, text) {
   const t = performance.now();
   let msg;
   try { msg = JSON.parse(text); } catch { return; }
-  handle(sock, msg, t);
+  if (msg && typeof msg === 'object') handle(sock, msg, t);
 }
 
 function handle(sock, msg, t) {
