@@ -154,6 +154,8 @@ const COMPARE_JS: &str = r#"(async () => {
       const cpu = meter(r, colIndex('Guests', 'cpu')), mem = meter(r, colIndex('Guests', 'mem'));
       if (cpu !== (x.cpu * 100).toFixed(1)) bad.push(`cpu of ${x.id}: ${cpu} vs ${(x.cpu * 100).toFixed(1)}`);
       if (mem !== Math.min(100, x.memory.usage).toFixed(1)) bad.push(`mem of ${x.id}: ${mem} vs ${x.memory.usage}`);
+      const dk = x.disk?.total > 0 && x.disk.usage >= 0 ? Math.min(100, x.disk.usage).toFixed(1) : null;
+      if (meter(r, colIndex('Guests', 'disk')) !== dk && !(dk === null && meter(r, colIndex('Guests', 'disk')) === undefined)) bad.push(`disk of ${x.id}: ${meter(r, colIndex('Guests', 'disk'))} vs ${dk}`);
     } else if (!r.querySelector('.dot.off')) bad.push(`${x.id} should show stopped`);
   }
   for (const x of st.nodes) {
@@ -161,6 +163,15 @@ const COMPARE_JS: &str = r#"(async () => {
     if (!r) { bad.push(`missing node ${x.id}`); continue; }
     const cpu = meter(r, colIndex('Nodes', 'cpu'));
     if (cpu !== (x.cpu * 100).toFixed(1)) bad.push(`node cpu of ${x.id}: ${cpu} vs ${x.cpu}`);
+    const mem = meter(r, colIndex('Nodes', 'mem'));
+    if (mem !== Math.min(100, x.memory.usage).toFixed(1)) bad.push(`node memory of ${x.id}: ${mem} vs ${x.memory.usage}`);
+    if (x.disk?.total > 0) {
+      const disk = meter(r, colIndex('Nodes', 'disk')), want = Number.isFinite(x.disk.usage) ? x.disk.usage : x.disk.used / x.disk.total * 100;
+      if (disk !== Math.min(100, want).toFixed(1)) bad.push(`node disk of ${x.id}: ${disk} vs ${want}`);
+    }
+    const mine = guests.filter(g => g.instance === x.instance && g.node === x.node);
+    const count = (col) => r.querySelector(`[role=cell]:nth-child(${colIndex('Nodes', col)})`).textContent;
+    if (count('vms') !== String(mine.filter(g => g.type === 'qemu').length) || count('cts') !== String(mine.filter(g => g.type !== 'qemu').length)) bad.push(`guest counts of ${x.id}`);
   }
   // Rows on screen (a stale duplicate would count twice here but once in the map).
   const visible = [...document.querySelectorAll('[aria-label="Guests"] .vt-row[data-id]')].filter(r => r.offsetParent !== null).length;
