@@ -42,6 +42,7 @@ export function merge(data, initial) {
 function mergeIn(data, initial) {
   if (!data || typeof data !== 'object') return;
   for (const k of COPY) if (data[k] !== undefined && data[k] !== null) state[k] = data[k];
+  if (data.vms || data.containers) guestShape.version++; // whole lists (parsed on the page)
   if (data.backups) {
     state.backups = data.backups;
     if (data.backups.pve) state.pveBackups = data.backups.pve;
@@ -51,6 +52,13 @@ function mergeIn(data, initial) {
   if (Array.isArray(data.hosts)) state.hosts = data.hosts;
   state.lastUpdate = data.lastUpdate ?? Date.now();
 }
+
+/**
+ * Bumped whenever a guest list changes in anything but numbers (a guest added or removed, a
+ * status, name, tag or order): views whose filters and order read only such fields may keep
+ * their last filtered, sorted list while this stays the same.
+ */
+export const guestShape = { version: 0 };
 
 /** Guest lists by id, for applying the worker's patches to the objects the views hold. */
 const index = { vms: null, containers: null };
@@ -64,6 +72,7 @@ function byIdOf(key) {
 
 /** A guest list from the worker: new guests whole, moved fields only, removed fields, order. */
 function applyPatch(key, p, initial) {
+  if (initial || p.add.length || p.upd.length || p.gone.length || p.ids) guestShape.version++;
   const byId = initial ? new Map() : byIdOf(key);
   for (const g of p.add) byId.set(g.id, g);
   // Views cache text derived from a guest's strings on it (`_search`); a changed field drops it.
