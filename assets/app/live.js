@@ -54,11 +54,15 @@ function mergeIn(data, initial) {
 }
 
 /**
- * Bumped whenever a guest list changes in anything but numbers (a guest added or removed, a
- * status, name, tag or order): views whose filters and order read only such fields may keep
- * their last filtered, sorted list while this stays the same.
+ * Bumped whenever a guest list changes in what lists are filtered, sorted and grouped by
+ * (a guest added or removed, the order, or one of SHAPE_KEYS): a view whose filters and order
+ * read only those may keep its last list while this stays the same. Numbers, the memory
+ * balloon or the disk status reason moving (every poll at 3,000 guests) do not bump it.
  */
 export const guestShape = { version: 0 };
+const SHAPE_KEYS = ['name', 'type', 'vmid', 'node', 'instance', 'status', 'tags', 'template'];
+const shapeMoved = (p) => p.add.length > 0 || p.ids !== null
+  || p.upd.some((d) => SHAPE_KEYS.some((k) => k in d)) || p.gone.some(([, k]) => SHAPE_KEYS.includes(k));
 
 /** Guest lists by id, for applying the worker's patches to the objects the views hold. */
 const index = { vms: null, containers: null };
@@ -72,7 +76,7 @@ function byIdOf(key) {
 
 /** A guest list from the worker: new guests whole, moved fields only, removed fields, order. */
 function applyPatch(key, p, initial) {
-  if (initial || p.add.length || p.upd.length || p.gone.length || p.ids) guestShape.version++;
+  if (initial || shapeMoved(p)) guestShape.version++;
   const byId = initial ? new Map() : byIdOf(key);
   for (const g of p.add) byId.set(g.id, g);
   // Views cache text derived from a guest's strings on it (`_search`); a changed field drops it.
@@ -99,7 +103,7 @@ function applyPatch(key, p, initial) {
 }
 
 /** Timings the benchmark reads (`make bench`): message parse + merge, and view update. */
-export const perf = { parseMs: [], renderMs: [], firstRender: 0, viaWorker: 0 };
+export const perf = { parseMs: [], renderMs: [], firstRender: 0, viaWorker: 0, keptRows: 0 };
 const keep = (a, v) => { a.push(v); if (a.length > 50) a.shift(); };
 window.__pulsePerf = perf;
 

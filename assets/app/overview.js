@@ -6,7 +6,7 @@
 import { VTable, group, groupLabel } from './vtable.js';
 import { nodeTable, nodeLabel } from './nodes.js';
 import { openGuest } from './drawer.js';
-import { guestShape } from './live.js';
+import { guestShape, perf } from './live.js';
 import { bar, bytes, esc, h, prefs, rate, tagList, uptime, statusDot } from './util.js';
 
 const guestDisk = (g) => {
@@ -143,6 +143,7 @@ export function overview(root) {
     const key = `${guestShape.version}|${JSON.stringify(opts)}|${st.nodes.map((n) => `${n.id}/${nodeLabel(n)}/${n.isClusterMember}/${n.clusterName}`).join(',')}`;
     if (memo && memo.key === key && memo.vms === st.vms && memo.cts === st.containers && STATIC_SORT.includes(opts.sort.col) && !opts.q.trim()) {
       table.setRows(memo.rows);
+      perf.keptRows++;
       return;
     }
     const all = st.vms.concat(st.containers);

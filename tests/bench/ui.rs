@@ -133,12 +133,17 @@ pub(crate) fn ui_first_load_and_render_at_3000_guests() {
                 60,
             );
         }
+        let kept0 = b.eval("window.__pulsePerf.keptRows").as_u64().unwrap_or(0);
         std::thread::sleep(Duration::from_secs(45));
         let perf = b.eval("window.__pulsePerf");
         assert_eq!(
             perf["viaWorker"].as_u64().unwrap_or(0) > 0,
             mode == "worker",
             "{mode}: {perf}"
+        );
+        println!(
+            "{mode}: live updates where the overview kept its sorted rows: {}",
+            perf["keptRows"].as_u64().unwrap_or(0) - kept0
         );
         live.push((mode, stats(&perf["parseMs"]), stats(&perf["renderMs"])));
     }
