@@ -18,6 +18,7 @@ export function alertsView(root, { refreshState }) {
     try {
       await api(`/api/alerts/${encodeURIComponent(a.id)}/${what}`, { method: 'POST', body: {} });
       msg.textContent = `Alert ${what === 'clear' ? 'cleared' : what === 'acknowledge' ? 'acknowledged' : 'un-acknowledged'}.`;
+      histAt = 0; // a cleared alert belongs in the history now, not in 30 s
       refreshState();
     } catch (e) { msg.textContent = `Failed: ${e.message}`; }
   };
@@ -38,7 +39,9 @@ export function alertsView(root, { refreshState }) {
     const row = e.target.closest('.vt-row');
     if (b && row?._item) act(row._item, b.dataset.act);
   });
-  const hist = new VTable([...cols, { id: 'end', label: 'Resolved', w: 110, html: (a) => esc(a.lastSeen ? ago(a.lastSeen) : '–') }], { label: 'Alert history' });
+  // The history lists still-active alerts too: those say so instead of a resolve time.
+  let activeIds = new Set();
+  const hist = new VTable([...cols, { id: 'end', label: 'Resolved', w: 110, html: (a) => (activeIds.has(a.alertId) ? '<span class="warn">still active</span>' : esc(a.lastSeen ? ago(a.lastSeen) : '–')) }], { label: 'Alert history' });
   hist.setEmpty('No alert history.');
   const msg = h('p', { class: 'muted', 'aria-live': 'polite' });
   root.append(h('section', { class: 'card' }, h('h2', {}, 'Active alerts'), msg, active.el),
@@ -46,10 +49,11 @@ export function alertsView(root, { refreshState }) {
   let histAt = 0;
   return {
     update(st) {
+      activeIds = new Set((st.activeAlerts || []).map((a) => a.id));
       active.setRows([...(st.activeAlerts || [])].sort((a, b) => (a.level === b.level ? String(a.resourceName).localeCompare(String(b.resourceName)) : a.level === 'critical' ? -1 : 1)));
       if (Date.now() - histAt > 30000) {
         histAt = Date.now();
-        api('/api/alerts/history?limit=200').then((r) => hist.setRows((r || []).map((a, i) => ({ ...a, id: `${a.id}#${i}` })))).catch(() => {});
+        api('/api/alerts/history?limit=200').then((r) => hist.setRows((r || []).map((a, i) => ({ ...a, alertId: a.id, id: `${a.id}#${i}` })))).catch(() => {});
       }
     },
     destroy() {},

@@ -25,7 +25,7 @@ const fmtTime = (ms, span) => {
  * A line chart element. series: [{name, points, color}]; unit: '%' (0..100) or 'B/s'.
  * Hovering (or focusing and using ←/→) shows the values at the nearest time.
  */
-export function lineChart(series, { unit = '%', title = '', height = 140 } = {}) {
+export function lineChart(series, { unit = '%', title = '', height = 140, rangeMs = 0 } = {}) {
   const W = 560, H = height, L = 44, R = 8, T = 8, B = 20;
   const wrap = document.createElement('figure');
   wrap.className = 'chart';
@@ -36,7 +36,11 @@ export function lineChart(series, { unit = '%', title = '', height = 140 } = {})
     wrap.innerHTML = `<figcaption>${esc(title)}</figcaption><p class="muted chart-empty">Not enough history yet.</p>`;
     return wrap;
   }
-  const t0 = Math.min(...all.map((p) => p.timestamp)), t1 = Math.max(...all.map((p) => p.timestamp));
+  // The axis spans the chosen range (1h / 24h / 7d), not just the points held: a guest seen
+  // for two minutes shows two minutes of line at the right end of an hour, not a stretched hour.
+  const dataT0 = Math.min(...all.map((p) => p.timestamp)), dataT1 = Math.max(...all.map((p) => p.timestamp));
+  const t1 = rangeMs ? Math.max(dataT1, Date.now()) : dataT1;
+  const t0 = rangeMs ? Math.min(dataT0, t1 - rangeMs) : dataT0;
   const span = Math.max(1, t1 - t0);
   const vmax = unit === '%' ? 100 : Math.max(1024, ...all.map((p) => p.value)) * 1.1;
   const x = (t) => L + ((t - t0) / span) * (W - L - R);

@@ -69,15 +69,19 @@ async function loadBackups(g, el) {
   }
 }
 
+const RANGE_MS = { '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3 };
+
 async function loadCharts(g, el, range) {
   el.setAttribute('aria-busy', 'true');
   try {
     const r = await api(`/api/charts?range=${range}&id=${encodeURIComponent(g.id)}`);
     const m = r?.data?.[g.id] || {};
+    const rangeMs = RANGE_MS[range];
+    el.dataset.range = range;
     el.replaceChildren(
-      lineChart([{ name: 'CPU', points: m.cpu }, { name: 'Memory', points: m.memory }, { name: 'Disk', points: m.disk }], { unit: '%', title: 'Usage' }),
-      lineChart([{ name: 'In', points: m.netin }, { name: 'Out', points: m.netout }], { unit: 'B/s', title: 'Network' }),
-      lineChart([{ name: 'Read', points: m.diskread }, { name: 'Write', points: m.diskwrite }], { unit: 'B/s', title: 'Disk I/O' }),
+      lineChart([{ name: 'CPU', points: m.cpu }, { name: 'Memory', points: m.memory }, { name: 'Disk', points: m.disk }], { unit: '%', title: 'Usage', rangeMs }),
+      lineChart([{ name: 'In', points: m.netin }, { name: 'Out', points: m.netout }], { unit: 'B/s', title: 'Network', rangeMs }),
+      lineChart([{ name: 'Read', points: m.diskread }, { name: 'Write', points: m.diskwrite }], { unit: 'B/s', title: 'Disk I/O', rangeMs }),
     );
   } catch (e) {
     el.innerHTML = `<p class="bad">Charts unavailable: ${esc(e.message)}</p>`;

@@ -6,6 +6,7 @@
 import { VTable, group, groupLabel } from './vtable.js';
 import { nodeTable, nodeLabel } from './nodes.js';
 import { openGuest } from './drawer.js';
+import { guestShape, perf } from './live.js';
 import { bar, bytes, esc, h, prefs, rate, tagList, uptime, statusDot } from './util.js';
 
 const guestDisk = (g) => {
@@ -130,9 +131,21 @@ export function overview(root) {
     sel.value = cur;
   };
 
+  // The last filtered, sorted, grouped rows and what they were made from. An update that moved
+  // only numbers keeps them when nothing the rows depend on reads numbers (sorted by a text
+  // column, no search); the table then just redraws the cells in view.
+  let memo = null;
+  const STATIC_SORT = ['name', 'type', 'vmid', 'node'];
+
   function refresh() {
     if (!last) return;
     const st = last;
+    const key = `${guestShape.version}|${JSON.stringify(opts)}|${st.nodes.map((n) => `${n.id}/${nodeLabel(n)}/${n.isClusterMember}/${n.clusterName}`).join(',')}`;
+    if (memo && memo.key === key && memo.vms === st.vms && memo.cts === st.containers && STATIC_SORT.includes(opts.sort.col) && !opts.q.trim()) {
+      table.setRows(memo.rows);
+      perf.keptRows++;
+      return;
+    }
     const all = st.vms.concat(st.containers);
     let nrun = 0;
     const tags = new Set();
@@ -176,6 +189,7 @@ export function overview(root) {
     }
     table.setEmpty(all.length ? 'No guest matches these filters.' : 'No guests yet.');
     table.setRows(rows);
+    memo = { key, vms: st.vms, cts: st.containers, rows };
     summary.innerHTML = `${statusDot(true, '')} ${nrun} running · ${statusDot(false, '')} ${all.length - nrun} stopped · showing ${list.length} of ${all.length}`;
   }
 

@@ -1,10 +1,36 @@
-// Storage: pools per node with shared storage listed once, Ceph clusters, ZFS pool health and
-// physical disks (SMART health, wearout, temperature).
+// Storage: pools per node with shared storage listed once (usage over 24 h, the fill forecast),
+// Ceph clusters, ZFS pool health and physical disks (SMART health, wearout, temperature).
 
 import { VTable, group, groupLabel } from './vtable.js';
+import { api } from './api.js';
+import { sparkline } from './chart.js';
 import { bar, bytes, esc, h } from './util.js';
 
 const usage = (s) => (s.total > 0 ? (s.used / s.total) * 100 : 0);
+
+/** The state's forecast for a storage (`forecasts`, once an hour of history exists). */
+function forecastCell(f) {
+  if (!f) return '<span class="muted" title="Not enough history yet">–</span>';
+  const title = `${f.growthPercentPerDay >= 0 ? '+' : ''}${f.growthPercentPerDay.toFixed(2)} points a day over ${Math.round(f.basisHours)} h (confidence ${Math.round(f.confidence * 100)}%)`;
+  if (f.daysUntilFull == null) return `<span class="muted" title="${esc(title)}">${f.growthPercentPerDay < 0 ? 'shrinking' : 'flat'}</span>`;
+  const d = f.daysUntilFull;
+  const text = d < 1 ? 'full in <1d' : d < 730 ? `full in ${Math.round(d)}d` : `full in ${Math.round(d / 365)}y`;
+  return `<span class="${d < 7 ? 'bad' : d < 30 ? 'warn' : ''}" title="${esc(title)}">${text}</span>`;
+}
+
+/** Usage history per storage (`/api/storage-charts`, 24 h), refreshed once a minute. */
+const trends = { at: 0, data: {}, loading: false };
+function refreshTrends(onDone) {
+  if (trends.loading || Date.now() - trends.at < 60000) return;
+  trends.loading = true;
+  api('/api/storage-charts?range=1440')
+    .then((r) => {
+      trends.data = {};
+      for (const [id, c] of Object.entries(r || {})) if (c.usage) trends.data[id] = c.usage.map((p) => ({ timestamp: Date.parse(p.timestamp), value: p.value }));
+    })
+    .catch(() => {})
+    .finally(() => { trends.at = Date.now(); trends.loading = false; onDone(); });
+}
 
 export function storageView(root) {
   const cols = [
@@ -14,6 +40,8 @@ export function storageView(root) {
     { id: 'status', label: 'Status', w: 90, html: (s) => (s.status === 'available' ? '<span class="good">available</span>' : `<span class="bad">${esc(s.status || 'unknown')}</span>`) },
     { id: 'shared', label: 'Shared', w: 110, cls: 'c-mid', html: (s) => (s.shared ? `shared${s.nodes?.length ? ` · ${s.nodes.length} nodes` : ''}` : '–') },
     { id: 'usage', label: 'Usage', w: 220, html: (s) => bar(usage(s), `${bytes(s.used)}/${bytes(s.total)}`) },
+    { id: 'trend', label: 'Usage 24h', w: 96, cls: 'c-lo', html: (s) => sparkline(trends.data[s.id], { label: `${s.name} usage, last 24 hours` }) },
+    { id: 'forecast', label: 'Forecast', w: 100, cls: 'c-mid', html: (s) => forecastCell(forecasts.get(s.id)) },
     { id: 'free', label: 'Free', w: 80, cls: 'num c-mid', html: (s) => esc(bytes(s.free)) },
     { id: 'total', label: 'Total', w: 80, cls: 'num c-mid', html: (s) => esc(bytes(s.total)) },
   ];
@@ -35,8 +63,13 @@ export function storageView(root) {
     h('section', { class: 'card' }, h('h2', {}, 'Storage pools'), table.el),
     h('section', { class: 'card' }, h('h2', {}, 'Ceph'), ceph),
     h('section', { class: 'card' }, h('h2', {}, 'Physical disks'), disks.el));
+  let forecasts = new Map();
+  let last = null;
   return {
     update(st) {
+      last = st;
+      refreshTrends(() => { if (last) this.update(last); });
+      forecasts = new Map((st.forecasts || []).map((f) => [f.id, f]));
       const shared = new Map();
       const perNode = new Map();
       for (const s of st.storage) {
@@ -64,6 +97,6 @@ export function storageView(root) {
       ceph.innerHTML = cl.length ? cl.map((c) => `<div class="kv"><span><strong>${esc(c.name)}</strong> <span class="badge ${c.health === 'HEALTH_OK' ? 'okb' : 'warnb'}">${esc(c.health)}</span></span>${bar(c.totalBytes > 0 ? (c.usedBytes / c.totalBytes) * 100 : 0, `${bytes(c.usedBytes)}/${bytes(c.totalBytes)}`)} <span class="muted">OSDs ${c.numOsdsUp}/${c.numOsds} up · ${c.numPGs} PGs</span>${c.healthMessage ? `<p class="muted">${esc(c.healthMessage)}</p>` : ''}</div>`).join('') : '<p class="muted">No Ceph cluster.</p>';
       disks.setRows([...(st.physicalDisks || [])].sort((a, b) => (a.node + a.devPath).localeCompare(b.node + b.devPath)));
     },
-    destroy() {},
+    destroy() { last = null; },
   };
 }

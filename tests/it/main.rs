@@ -66,4 +66,5 @@ mod tls_https;
 mod ui_browser;
 mod ui_settings;
 mod ui_settings_io;
+mod ui_views;
 mod ws_feed;

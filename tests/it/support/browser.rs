@@ -295,6 +295,26 @@ impl Browser {
         assert_eq!(ok, json!(true), "no element matches {selector}");
     }
 
+    /// Presses a key as the keyboard would (trusted events: focus moves on Tab).
+    /// `key` is one of Tab, Enter, Escape, ArrowDown, ArrowUp.
+    pub fn press(&mut self, key: &str) {
+        let code = match key {
+            "Tab" => 9,
+            "Enter" => 13,
+            "Escape" => 27,
+            "ArrowUp" => 38,
+            "ArrowDown" => 40,
+            other => panic!("no key code for {other}"),
+        };
+        let text = if key == "Enter" { "\r" } else { "" };
+        for kind in ["keyDown", "keyUp"] {
+            self.call(
+                "Input.dispatchKeyEvent",
+                json!({"type": kind, "key": key, "code": key, "windowsVirtualKeyCode": code, "nativeVirtualKeyCode": code, "text": if kind == "keyDown" { text } else { "" }}),
+            );
+        }
+    }
+
     /// Types into an input as a user would (value set + input event).
     pub fn fill(&mut self, selector: &str, text: &str) {
         let sel = serde_json::to_string(selector).unwrap();
