@@ -499,6 +499,14 @@ impl App {
         self.http.len()
     }
 
+    /// SIGHUP: re-read the certificate and key now, whatever their timestamps say (a
+    /// replacement that kept the old mtime and size is still picked up).
+    pub fn reload_tls_now(&mut self) {
+        if let Some(r) = self.http.tls_reload.as_mut() {
+            r.force(std::time::Instant::now());
+        }
+    }
+
     /// Where durable writes go (config saves, sessions, tokens, audit).
     pub fn writer(&self) -> &crate::core::writer::WriterHandle {
         &self.writer

@@ -139,6 +139,13 @@ impl Running {
         &self.handle
     }
 
+    /// SIGHUP: the loop re-reads the TLS certificate and key (new connections get them).
+    pub fn reload_tls(&self) {
+        self.handle.post(Msg::Apply(Box::new(|app: &mut app::App| {
+            app.reload_tls_now()
+        })));
+    }
+
     /// Graceful stop: no new connections, in-flight requests answered and written (bounded),
     /// state persisted by the loop.
     pub fn shutdown(mut self) {

@@ -160,6 +160,38 @@ impl Write for Sock {
         Ok(n)
     }
 
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let s = match self {
+            Sock::Plain(t) => return t.write_vectored(bufs),
+            Sock::Tls(s) => s,
+        };
+        s.push_records()?;
+        if s.tls.wants_write() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        // rustls puts the slices into the same record(s); the cap bounds what is ahead of
+        // the kernel as in `write`.
+        let mut room = TLS_OUT_CAP;
+        let mut capped: Vec<io::IoSlice<'_>> = Vec::with_capacity(bufs.len());
+        for b in bufs.iter().filter(|b| !b.is_empty()) {
+            if room == 0 {
+                break;
+            }
+            let n = b.len().min(room);
+            room -= n;
+            capped.push(io::IoSlice::new(&b[..n]));
+        }
+        if capped.is_empty() {
+            return Ok(0);
+        }
+        let n = s.tls.writer().write_vectored(&capped)?;
+        s.push_records()?;
+        if n == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Sock::Plain(_) => Ok(()),
