@@ -499,6 +499,11 @@ impl App {
         self.http.len()
     }
 
+    /// The redirect-only plain-HTTP listener's address (`PULSE_HTTP_REDIRECT_PORT`).
+    pub fn redirect_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.redirect_addr()
+    }
+
     /// SIGHUP: re-read the certificate and key now, whatever their timestamps say (a
     /// replacement that kept the old mtime and size is still picked up).
     pub fn reload_tls_now(&mut self) {

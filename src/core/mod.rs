@@ -83,6 +83,26 @@ pub fn start(
             std::time::Instant::now(),
         ));
     }
+    if let Some(v) = cfg.vars.get("PULSE_HTTP_REDIRECT_PORT") {
+        let bad =
+            |why: String| std::io::Error::other(format!("PULSE_HTTP_REDIRECT_PORT={v}: {why}"));
+        let port: u16 = v
+            .trim()
+            .parse()
+            .map_err(|_| bad("not a port number".into()))?;
+        if tls_files.is_none() {
+            // Nothing to redirect to: saying so beats silently serving the UI in clear twice.
+            crate::log_warn!(
+                "PULSE_HTTP_REDIRECT_PORT is set but HTTPS is off: no redirect listener",
+                port = port
+            );
+        } else {
+            let l = crate::http::listener::bind(cfg.bind, port)
+                .map_err(|e| bad(format!("cannot listen: {e}")))?;
+            let raddr = http.listen_redirect(poll.registry(), l)?;
+            crate::log_info!("redirecting plain HTTP to HTTPS", addr = raddr);
+        }
+    }
     let limits = workers::Limits::from_lookup(&|k| cfg.vars.get(k).map(str::to_string));
     let (tx, rx) = sync_channel(limits.inbox);
     let handle = LoopHandle::new(tx, waker);

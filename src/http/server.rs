@@ -19,6 +19,8 @@ use std::time::Instant;
 
 /// The listening socket's token (0 is the loop's waker; the hub's tokens start at 16).
 pub const LISTENER: Token = Token(1);
+/// The plain-HTTP listener that only redirects to HTTPS (`PULSE_HTTP_REDIRECT_PORT`).
+pub const REDIRECT_LISTENER: Token = Token(2);
 /// Connection tokens are never reused, so a late answer or a stale deadline for a closed
 /// connection finds nothing instead of a stranger.
 const FIRST_CONN: usize = 1 << 40;
@@ -45,6 +47,8 @@ pub struct Upgraded {
 pub struct HttpServer {
     listener: Option<TcpListener>,
     pub addr: SocketAddr,
+    /// The redirect-only listener and its address.
+    redirect: Option<(TcpListener, SocketAddr)>,
     conns: HashMap<Token, Conn<Sock>>,
     /// HTTPS: new connections get this configuration (swapped on reload; open ones keep theirs).
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
@@ -79,6 +83,7 @@ impl HttpServer {
         Ok(HttpServer {
             listener: Some(listener),
             addr,
+            redirect: None,
             conns: HashMap::new(),
             tls: None,
             tls_reload: None,
@@ -94,7 +99,24 @@ impl HttpServer {
     }
 
     pub fn owns(&self, token: Token) -> bool {
-        token == LISTENER || self.conns.contains_key(&token)
+        token == LISTENER || token == REDIRECT_LISTENER || self.conns.contains_key(&token)
+    }
+
+    /// Starts the redirect-only plain-HTTP listener (HTTPS on): its connections get the same
+    /// limits and timeouts, and every request on them a redirect to this server's HTTPS port.
+    pub fn listen_redirect(
+        &mut self,
+        registry: &Registry,
+        mut listener: TcpListener,
+    ) -> std::io::Result<SocketAddr> {
+        let addr = listener.local_addr()?;
+        registry.register(&mut listener, REDIRECT_LISTENER, Interest::READABLE)?;
+        self.redirect = Some((listener, addr));
+        Ok(addr)
+    }
+
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().map(|(_, a)| *a)
     }
 
     /// Open HTTP connections (WebSocket clients are the hub's).
@@ -120,7 +142,9 @@ impl HttpServer {
     pub fn on_event(&mut self, registry: &Registry, token: Token, now: Instant) -> Vec<HttpEvent> {
         let mut events = Vec::new();
         if token == LISTENER {
-            self.accept(registry, now);
+            self.accept(registry, now, false);
+        } else if token == REDIRECT_LISTENER {
+            self.accept(registry, now, true);
         } else if let Some(c) = self.conns.get_mut(&token) {
             let step = c.drive(now);
             self.after(registry, token, step, now, &mut events);
@@ -200,6 +224,9 @@ impl HttpServer {
         if let Some(mut l) = self.listener.take() {
             let _ = registry.deregister(&mut l);
         }
+        if let Some((mut l, _)) = self.redirect.take() {
+            let _ = registry.deregister(&mut l);
+        }
         let idle: Vec<Token> = self
             .conns
             .iter_mut()
@@ -230,7 +257,16 @@ impl HttpServer {
                 }
                 return;
             }
-            Step::Request(req) => events.push(HttpEvent::Request(token, req)),
+            Step::Request(req) => {
+                if self.conns.get(&token).is_some_and(|c| c.redirect_only) {
+                    let reply = crate::http::redirect::answer(&req, self.addr.port());
+                    if let Some(c) = self.conns.get_mut(&token) {
+                        let step = c.respond(reply, now);
+                        return self.after(registry, token, step, now, events);
+                    }
+                }
+                events.push(HttpEvent::Request(token, req))
+            }
             Step::Idle => {}
         }
         let Some(c) = self.conns.get_mut(&token) else {
@@ -268,9 +304,14 @@ impl HttpServer {
         }
     }
 
-    fn accept(&mut self, registry: &Registry, now: Instant) {
+    fn accept(&mut self, registry: &Registry, now: Instant, redirect: bool) {
         loop {
-            let Some(listener) = self.listener.as_ref() else {
+            let listener = if redirect {
+                self.redirect.as_ref().map(|(l, _)| l)
+            } else {
+                self.listener.as_ref()
+            };
+            let Some(listener) = listener else {
                 return;
             };
             let (stream, peer) = match listener.accept() {
@@ -308,7 +349,8 @@ impl HttpServer {
                 }
             }
             let _ = stream.set_nodelay(true);
-            let mut stream = match Sock::new(stream, self.tls.as_ref()) {
+            let tls = if redirect { None } else { self.tls.as_ref() };
+            let mut stream = match Sock::new(stream, tls) {
                 Ok(s) => s,
                 Err(e) => {
                     crate::log_warn!("cannot start TLS", error = e);
@@ -325,6 +367,7 @@ impl HttpServer {
             }
             let mut conn = Conn::new(stream, peer, self.limits, now);
             conn.draining = self.draining;
+            conn.redirect_only = redirect;
             self.caps.add(peer.ip());
             self.conns.insert(token, conn);
             self.high_water = self.high_water.max(self.conns.len());

@@ -468,3 +468,64 @@ fn sighup_reloads_the_certificate_and_does_not_stop_pulse() {
     sigterm(&child);
     assert!(child.wait().unwrap().success());
 }
+
+fn redirect_addr(srv: &support::TestServer) -> Option<SocketAddr> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    srv.apply(move |app| {
+        let _ = tx.send(app.redirect_addr());
+    });
+    rx.recv().unwrap()
+}
+
+#[test]
+fn the_redirect_port_sends_plain_http_to_https() {
+    let f = write_cert("tls-redirect", false);
+    let mut e = crate::tls_https::env(&f);
+    e.push(("PULSE_HTTP_REDIRECT_PORT", "0".into()));
+    let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let srv = support::TestServer::start(&pairs);
+    let plain = redirect_addr(&srv).expect("redirect listener");
+    let tls_port = srv.addr.port();
+    let r = support::raw_request(
+        plain,
+        format!(
+            "GET /api/health?x=1 HTTP/1.1\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+            plain.port()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("location").unwrap(),
+        format!("https://localhost:{tls_port}/api/health?x=1")
+    );
+    // Not an app answer: no API is served in clear, whatever the path.
+    let r = support::raw_request(
+        plain,
+        b"POST /api/login HTTP/1.1\r\nHost: pulse.lan\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    );
+    assert_eq!(r.status, 308);
+    assert_eq!(
+        r.header("location").unwrap(),
+        format!("https://pulse.lan:{tls_port}/api/login")
+    );
+    // curl follows it to the HTTPS port.
+    let out = run(
+        Command::new("curl").args([
+            "-sS",
+            "-L",
+            "--cacert",
+            &f.cert.display().to_string(),
+            "--resolve",
+            &format!("localhost:{}:127.0.0.1", plain.port()),
+            "--resolve",
+            &format!("localhost:{tls_port}:127.0.0.1"),
+            &format!("http://localhost:{}/api/health", plain.port()),
+        ]),
+        b"",
+    );
+    assert!(out.contains("\"healthy\""), "{out}");
+    // Without HTTPS there is nothing to redirect to: no listener.
+    let srv = support::TestServer::start(&[("PULSE_HTTP_REDIRECT_PORT", "0")]);
+    assert_eq!(redirect_addr(&srv), None);
+}
