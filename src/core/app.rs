@@ -499,6 +499,11 @@ impl App {
         self.http.len()
     }
 
+    /// notAfter (Unix seconds) of the TLS certificate in service; None with HTTPS off.
+    pub fn tls_not_after(&self) -> Option<i64> {
+        self.http.tls_not_after
+    }
+
     /// The redirect-only plain-HTTP listener's address (`PULSE_HTTP_REDIRECT_PORT`).
     pub fn redirect_addr(&self) -> Option<std::net::SocketAddr> {
         self.http.redirect_addr()

@@ -71,13 +71,9 @@ pub fn start(
     if let Some(files) = &tls_files {
         let now = crate::util::time::unix_now();
         let (tls, not_after) = crate::http::tls::load(files, now).map_err(std::io::Error::other)?;
-        if not_after - now < 14 * 86400 {
-            crate::log_warn!(
-                "TLS certificate expires within 14 days",
-                not_after = crate::util::time::format_rfc3339(not_after, 0)
-            );
-        }
+        crate::http::tls::warn_if_expiring(not_after, now);
         http.tls = Some(tls);
+        http.tls_not_after = Some(not_after);
         http.tls_reload = Some(crate::http::tls_reload::Reloader::new(
             files.clone(),
             std::time::Instant::now(),

@@ -54,6 +54,8 @@ pub struct HttpServer {
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// Watches the certificate files (HTTPS only).
     pub tls_reload: Option<crate::http::tls_reload::Reloader>,
+    /// notAfter (Unix seconds) of the certificate new connections get (HTTPS only).
+    pub tls_not_after: Option<i64>,
     caps: Caps,
     limits: Limits,
     next_token: usize,
@@ -87,6 +89,7 @@ impl HttpServer {
             conns: HashMap::new(),
             tls: None,
             tls_reload: None,
+            tls_not_after: None,
             caps: Caps::new(limits, trusted_proxies),
             limits,
             next_token: FIRST_CONN,
@@ -171,8 +174,9 @@ impl HttpServer {
     /// Fires due deadlines (408s, idle and stalled closes).
     pub fn on_timers(&mut self, registry: &Registry, now: Instant) -> Vec<HttpEvent> {
         let mut events = Vec::new();
-        if let Some(cfg) = self.tls_reload.as_mut().and_then(|r| r.poll(now)) {
+        if let Some((cfg, not_after)) = self.tls_reload.as_mut().and_then(|r| r.poll(now)) {
             self.tls = Some(cfg);
+            self.tls_not_after = Some(not_after);
         }
         while let Some(Reverse((at, raw))) = self.deadlines.peek().copied() {
             if at > now {

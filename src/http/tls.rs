@@ -251,6 +251,26 @@ pub struct TlsFiles {
     pub key: std::path::PathBuf,
 }
 
+/// A certificate this close to its notAfter is warned about (log and diagnostics).
+pub const EXPIRY_WARNING_SECS: i64 = 14 * 86_400;
+
+/// The warning, when `not_after` is within [`EXPIRY_WARNING_SECS`] of `now_unix`.
+pub fn expiry_warning(not_after: i64, now_unix: i64) -> Option<String> {
+    (not_after - now_unix < EXPIRY_WARNING_SECS).then(|| {
+        format!(
+            "TLS certificate (TLS_CERT_FILE) expires {} ({} days left): replace it; Pulse reloads it without a restart",
+            crate::util::time::format_rfc3339(not_after, 0),
+            (not_after - now_unix).max(0) / 86_400
+        )
+    })
+}
+
+pub fn warn_if_expiring(not_after: i64, now_unix: i64) {
+    if let Some(w) = expiry_warning(not_after, now_unix) {
+        crate::log_warn!("TLS certificate expires soon", detail = w);
+    }
+}
+
 /// Reads and checks the certificate chain and key: every failure names its variable.
 /// Returns the rustls configuration and the leaf's notAfter (Unix seconds).
 pub fn load(files: &TlsFiles, now_unix: i64) -> Result<(Arc<rustls::ServerConfig>, i64), String> {

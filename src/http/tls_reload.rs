@@ -49,8 +49,9 @@ impl Reloader {
         self.next_check = now;
     }
 
-    /// On the loop's timers: a freshly loaded configuration when one is ready.
-    pub fn poll(&mut self, now: Instant) -> Option<Arc<rustls::ServerConfig>> {
+    /// On the loop's timers: a freshly loaded configuration (and its leaf's notAfter, Unix
+    /// seconds) when one is ready.
+    pub fn poll(&mut self, now: Instant) -> Option<(Arc<rustls::ServerConfig>, i64)> {
         if let Some(rx) = &self.pending {
             match rx.try_recv() {
                 Ok(Ok((cfg, not_after))) => {
@@ -59,7 +60,8 @@ impl Reloader {
                         "TLS certificate reloaded",
                         not_after = crate::util::time::format_rfc3339(not_after, 0)
                     );
-                    return Some(cfg);
+                    tls::warn_if_expiring(not_after, crate::util::time::unix_now());
+                    return Some((cfg, not_after));
                 }
                 Ok(Err(e)) => {
                     self.pending = None;
@@ -120,7 +122,7 @@ mod tests {
     }
 
     /// Polls until the reload thread answers (it parses two small PEM files).
-    fn result(r: &mut Reloader, mut now: Instant) -> Option<Arc<rustls::ServerConfig>> {
+    fn result(r: &mut Reloader, mut now: Instant) -> Option<(Arc<rustls::ServerConfig>, i64)> {
         for _ in 0..200 {
             now += Duration::from_millis(50);
             if let Some(cfg) = r.poll(now) {

@@ -16,12 +16,18 @@ pub struct Files {
 }
 
 pub fn write_cert(tag: &str, expired: bool) -> Files {
+    write_cert_until(tag, expired.then_some((2021, 1, 1)))
+}
+
+/// A certificate valid until `not_after` (year, month, day; rcgen's default, years ahead,
+/// when None).
+pub fn write_cert_until(tag: &str, not_after: Option<(i32, u8, u8)>) -> Files {
     let dir = support::temp_dir(tag);
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(vec!["localhost".into()]).unwrap();
-    if expired {
+    if let Some((y, m, d)) = not_after {
         params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        params.not_after = rcgen::date_time_ymd(y, m, d);
     }
     let cert = params.self_signed(&key).unwrap();
     let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -190,7 +196,7 @@ pub fn tls_stream(
 }
 
 /// One request over a fresh TLS connection (closed after the answer).
-fn https_req(
+pub fn https_req(
     addr: SocketAddr,
     cfg: &Arc<rustls::ClientConfig>,
     method: &str,
@@ -385,4 +391,42 @@ pub fn read_response<S: Read>(s: &mut S) -> String {
         }
     }
     String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[test]
+fn a_certificate_near_expiry_is_flagged_in_diagnostics() {
+    // 10 days ahead: inside the 14-day warning.
+    let soon = pulse::util::time::format_rfc3339(pulse::util::time::unix_now() + 10 * 86_400, 0);
+    let ymd: Vec<i32> = soon[..10].split('-').map(|p| p.parse().unwrap()).collect();
+    let until = (ymd[0], ymd[1] as u8, ymd[2] as u8);
+    for (tag, not_after, flagged) in [("tls-soon", Some(until), true), ("tls-far", None, false)] {
+        let f = write_cert_until(tag, not_after);
+        let srv = start(&f);
+        let r = https_req(
+            srv.addr,
+            &client(&f.der),
+            "GET",
+            "/api/diagnostics",
+            &[],
+            "",
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        assert_eq!(v["tls"]["enabled"], true);
+        assert_eq!(v["tls"]["expiresSoon"], flagged, "{tag}: {}", v["tls"]);
+        let errors = v["errors"].to_string();
+        assert_eq!(
+            errors.contains("TLS certificate"),
+            flagged,
+            "{tag}: {errors}"
+        );
+        if flagged {
+            assert!(v["tls"]["daysLeft"].as_i64().unwrap() <= 10);
+        }
+    }
+    let plain = support::TestServer::start(&[]);
+    assert_eq!(
+        plain.get("/api/diagnostics").json()["tls"]["enabled"],
+        false
+    );
 }
