@@ -529,3 +529,40 @@ fn the_redirect_port_sends_plain_http_to_https() {
     let srv = support::TestServer::start(&[("PULSE_HTTP_REDIRECT_PORT", "0")]);
     assert_eq!(redirect_addr(&srv), None);
 }
+
+#[test]
+fn setup_and_agent_install_scripts_point_at_https() {
+    use crate::tls_https::https_req;
+    let f = write_cert("tls-scripts", false);
+    let srv = start(&f);
+    let cfg = client(&f.der);
+    let json = [("Content-Type", "application/json")];
+    let r = https_req(
+        srv.addr,
+        &cfg,
+        "POST",
+        "/api/setup-script-url",
+        &json,
+        r#"{"type":"pve","host":"https://10.0.0.1:8006"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let url = r.json()["url"].as_str().unwrap().to_string();
+    assert!(
+        url.starts_with("https://localhost/api/setup-script?"),
+        "{url}"
+    );
+    assert!(url.contains("pulse_url=https%3A%2F%2Flocalhost"), "{url}");
+    let r = https_req(srv.addr, &cfg, "GET", "/api/setup-script?type=pve", &[], "");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text().contains("https://localhost"),
+        "setup script calls back over HTTPS"
+    );
+    for script in ["/install-docker-agent.sh", "/install-host-agent.sh"] {
+        let r = https_req(srv.addr, &cfg, "GET", script, &[], "");
+        assert!(
+            r.text().contains("urls=(\"https://localhost\")"),
+            "{script}: default URL over HTTPS"
+        );
+    }
+}
