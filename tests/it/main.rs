@@ -63,6 +63,7 @@ mod sim_estate;
 mod state_feed;
 mod state_store;
 mod tls_clients;
+mod tls_hostile;
 mod tls_https;
 mod ui_browser;
 mod ws_feed;
