@@ -3,6 +3,7 @@
 
 mod support;
 
+mod agents_alerts;
 mod agents_ingest;
 mod agents_install;
 mod agents_run;
