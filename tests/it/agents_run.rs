@@ -371,3 +371,33 @@ fn host_agent_reports_to_several_servers_and_over_self_signed_https_with_insecur
     assert_eq!(a[0]["id"], b[0]["id"]);
     assert_eq!(a[0]["hostname"], b[0]["hostname"]);
 }
+
+#[test]
+fn docker_agent_on_podmans_compatible_socket_reports_a_podman_host() {
+    let dir = crate::support::temp_dir("compat-engine");
+    let mut routes = engine_routes();
+    // Podman's compatible API names its engine component so (the socket path here does not).
+    routes[0].1 = json!({"Version": "5.2.2", "ApiVersion": "1.41",
+                         "Components": [{"Name": "Podman Engine", "Version": "5.2.2"}]});
+    let sock = fake_engine(&dir, routes);
+    let a = Agents::start();
+    let t = a.token(&["docker:report"]);
+    let url = format!("http://{}", a.srv.addr);
+    let code = run_docker(&[
+        "--url",
+        &url,
+        "--token",
+        &t,
+        "--once",
+        "--docker-socket",
+        &sock,
+        "--agent-id",
+        "pod-agent",
+    ]);
+    assert_eq!(code, 0);
+    let h = &a.docker_hosts()[0];
+    assert_eq!(h["runtime"], "podman", "{h}");
+    assert_eq!(h["runtimeVersion"], "5.2.2");
+    assert_eq!(h["containers"].as_array().unwrap().len(), 5);
+    let _ = std::fs::remove_dir_all(&dir);
+}
