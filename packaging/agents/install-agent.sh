@@ -10,9 +10,11 @@
 set -euo pipefail
 
 AGENT="@AGENT@"
-BIN="/usr/local/bin/${AGENT}"
-UNIT="/etc/systemd/system/${AGENT}.service"
-CONF_DIR="/etc/pulse"
+# PULSE_INSTALL_ROOT: install below this directory instead of / (packaging, tests).
+ROOT="${PULSE_INSTALL_ROOT:-}"
+BIN="${ROOT}/usr/local/bin/${AGENT}"
+UNIT="${ROOT}/etc/systemd/system/${AGENT}.service"
+CONF_DIR="${ROOT}/etc/pulse"
 TOKEN_FILE="${CONF_DIR}/${AGENT}.token"
 ENV_FILE="${CONF_DIR}/${AGENT}.env"
 
@@ -75,8 +77,9 @@ expected="$(tr -d '\r' < "$tmp/headers" | awk 'tolower($1) == "x-checksum-sha256
 actual="$(sha256sum "$tmp/${AGENT}" | awk '{ print $1 }')"
 [ "$expected" = "$actual" ] || die "checksum mismatch: expected $expected, got $actual"
 
-install -m 0755 "$tmp/${AGENT}" "$BIN"
+install -D -m 0755 "$tmp/${AGENT}" "$BIN"
 install -d -m 0700 "$CONF_DIR"
+install -d -m 0755 "$(dirname "$UNIT")"
 umask 077
 printf '%s\n' "$token" > "$TOKEN_FILE"
 {

@@ -75,6 +75,9 @@ pub enum ResourceKind {
     PhysicalDisk,
     /// A guest snapshot (its age, when `snapshotDefaults` is enabled).
     Snapshot,
+    /// A host reporting through the Docker agent: offline, and the issues Pulse derived from
+    /// its containers and Swarm services (`dockerHosts[].issues`).
+    DockerHost,
 }
 
 impl ResourceKind {
@@ -89,6 +92,7 @@ impl ResourceKind {
             ResourceKind::PmgInstance => "PMG",
             ResourceKind::PhysicalDisk => "Disk",
             ResourceKind::Snapshot => "Snapshot",
+            ResourceKind::DockerHost => "Docker Host",
         }
     }
 
@@ -102,6 +106,7 @@ impl ResourceKind {
             ResourceKind::PmgInstance => &["pmg", "node"],
             ResourceKind::PhysicalDisk => &["disk", "storage"],
             ResourceKind::Snapshot => &["snapshot"],
+            ResourceKind::DockerHost => &["docker", "dockerHost"],
         }
     }
 
@@ -113,6 +118,8 @@ impl ResourceKind {
     pub fn down_confirmations(self) -> u32 {
         match self {
             ResourceKind::Vm | ResourceKind::Container | ResourceKind::Storage => 2,
+            // Offline already means several of its own report intervals without a report.
+            ResourceKind::DockerHost => 1,
             _ => 3,
         }
     }
@@ -192,6 +199,7 @@ pub fn down_alert_id(kind: ResourceKind, resource_id: &str) -> String {
         ResourceKind::PmgInstance => format!("pmg-offline-{resource_id}"),
         ResourceKind::PhysicalDisk => format!("disk-offline-{resource_id}"),
         ResourceKind::Snapshot => format!("snapshot-missing-{resource_id}"),
+        ResourceKind::DockerHost => format!("{resource_id}-offline"),
     }
 }
 

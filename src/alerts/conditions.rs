@@ -221,10 +221,112 @@ pub fn snapshot_age(s: &GuestSnapshot, t: &AgeDefaults, now_ms: i64) -> Option<C
     })
 }
 
+/// The alert type of each issue Pulse derives for a Docker host (`agents::issues`).
+fn docker_issue_kind(issue: &str) -> &'static str {
+    match issue {
+        "restart-loop" => "docker-container-restart-loop",
+        "oom-kill" => "docker-container-oom-kill",
+        "exit-code" => "docker-container-exit",
+        "health-check" => "docker-container-health",
+        "memory-pressure" => "docker-container-memory-limit",
+        "service-replicas" => "docker-service-health",
+        _ => "docker-issue",
+    }
+}
+
+/// One condition per issue of a `dockerHosts[]` entry: each its own alert, raised at the
+/// issue's severity and resolved when the issue is gone from the host's next report.
+/// Container issues follow `disableAllDockerContainers` and the ignored name prefixes.
+pub fn docker_issues(
+    host_resource: &str,
+    host: &serde_json::Value,
+    cfg: &super::config::AlertConfig,
+) -> Vec<Condition> {
+    let Some(issues) = host["issues"].as_array() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for i in issues {
+        let text = |k: &str| i[k].as_str().unwrap_or_default();
+        let container = text("containerName");
+        let is_container = !text("containerId").is_empty();
+        if is_container
+            && (cfg.disable_all_docker_containers
+                || cfg
+                    .docker_ignored_container_prefixes
+                    .iter()
+                    .any(|p| !p.is_empty() && container.starts_with(p.as_str())))
+        {
+            continue;
+        }
+        let subject = if is_container {
+            text("containerId")
+        } else {
+            text("serviceId")
+        };
+        out.push(Condition {
+            id: format!("{host_resource}-{subject}-{}", text("type")),
+            kind: docker_issue_kind(text("type")),
+            level: Some(if text("severity") == "critical" {
+                Level::Critical
+            } else {
+                Level::Warning
+            }),
+            cleared: true,
+            value: 1.0,
+            threshold: 1.0,
+            clear_threshold: 0.0,
+            unit: "",
+            message: format!(
+                "{}: {}",
+                if container.is_empty() {
+                    text("serviceName")
+                } else {
+                    container
+                },
+                text("message")
+            ),
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::state::pmg::{PMGNodeStatus, PMGQuarantine, PMGQueueStatus};
+
+    #[test]
+    fn docker_issues_follow_the_container_switches() {
+        let host = serde_json::json!({"issues": [
+            {"type": "oom-kill", "severity": "critical", "containerId": "c1",
+             "containerName": "web", "message": "killed"},
+            {"type": "exit-code", "severity": "warning", "containerId": "c2",
+             "containerName": "tmp-job", "message": "exited with 3"},
+            {"type": "service-replicas", "severity": "warning", "serviceId": "s1",
+             "serviceName": "api", "message": "1 of 3 running"}
+        ]});
+        let mut cfg = super::super::config::AlertConfig::default();
+        let all = docker_issues("docker-host-h", &host, &cfg);
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].id, "docker-host-h-c1-oom-kill");
+        assert_eq!(all[0].kind, "docker-container-oom-kill");
+        assert_eq!(all[0].level, Some(Level::Critical));
+        assert_eq!(all[2].kind, "docker-service-health");
+        cfg.docker_ignored_container_prefixes = vec!["tmp-".into()];
+        let kinds: Vec<&str> = docker_issues("docker-host-h", &host, &cfg)
+            .iter()
+            .map(|c| c.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            ["docker-container-oom-kill", "docker-service-health"]
+        );
+        cfg.disable_all_docker_containers = true;
+        let left = docker_issues("docker-host-h", &host, &cfg);
+        assert_eq!(left.len(), 1, "service issues stay");
+        assert_eq!(left[0].id, "docker-host-h-s1-service-replicas");
+    }
 
     fn by_kind<'a>(c: &'a [Condition], kind: &str) -> &'a Condition {
         c.iter().find(|c| c.kind == kind).expect(kind)

@@ -85,6 +85,7 @@ fn thresholds_for<'c>(cfg: &'c AlertConfig, o: &Observation) -> Option<Cow<'c, T
         ResourceKind::PmgInstance if !cfg.disable_all_pmg => none(),
         ResourceKind::PhysicalDisk if !cfg.disable_all_storage => none(),
         ResourceKind::Snapshot if cfg.snapshot_defaults.enabled => none(),
+        ResourceKind::DockerHost if !cfg.disable_all_docker_hosts => none(),
         _ => return None,
     };
     let mut eff = match override_for(cfg, o) {
@@ -137,6 +138,7 @@ fn connectivity_disabled(cfg: &AlertConfig, o: &Observation) -> bool {
         ResourceKind::PbsDatastore | ResourceKind::PbsInstance => cfg.disable_all_pbs_offline,
         ResourceKind::PmgInstance => cfg.disable_all_pmg_offline,
         ResourceKind::Storage | ResourceKind::PhysicalDisk | ResourceKind::Snapshot => false,
+        ResourceKind::DockerHost => cfg.disable_all_docker_hosts,
     };
     all || override_for(cfg, o).is_some_and(|t| t.disable_connectivity || t.disabled)
 }

@@ -9,7 +9,7 @@ use super::conditions;
 use super::config::AlertConfig;
 use super::threshold::Metric;
 use crate::state::instance::InstanceKind;
-use crate::state::store::{connection_key, LiveState};
+use crate::state::store::{connection_key, ExtraArea, LiveState};
 
 const MB: f64 = 1024.0 * 1024.0;
 
@@ -19,6 +19,8 @@ const MB: f64 = 1024.0 * 1024.0;
 pub struct Scratch {
     tags: Vec<Vec<String>>,
     ids: Vec<String>,
+    /// `docker-host-<id>` per reporting Docker host.
+    docker_ids: Vec<String>,
 }
 
 /// Only `pulse-*` tags steer alerts, so a guest without one costs no allocation.
@@ -74,6 +76,13 @@ pub fn observe<'a>(
             .ids
             .extend(p.datastores.iter().map(|d| format!("{}-{}", p.id, d.name)));
     }
+    let docker_hosts = state.extra(ExtraArea::DockerHosts);
+    scratch.docker_ids.clear();
+    scratch.docker_ids.extend(
+        docker_hosts
+            .iter()
+            .map(|h| format!("docker-host-{}", h["id"].as_str().unwrap_or_default())),
+    );
     let sets = &scratch.tags;
     let mut datastore_ids = scratch.ids.iter();
     let stale = |instance: &str| state.connection_healthy(instance) == Some(false);
@@ -293,6 +302,28 @@ pub fn observe<'a>(
             conditions: conditions::pmg(p, &cfg.pmg_defaults),
         });
     }
+    for (h, id) in docker_hosts.iter().zip(&scratch.docker_ids) {
+        let text = |k: &str| h[k].as_str().unwrap_or_default();
+        out.push(Observation {
+            id,
+            name: text("displayName"),
+            kind: ResourceKind::DockerHost,
+            node: text("hostname"),
+            instance: "docker",
+            vmid: None,
+            tags: &[],
+            presence: if text("status") == "offline" {
+                Presence::Offline
+            } else {
+                Presence::Up
+            },
+            template: false,
+            stale: false,
+            sample_ms: h["lastSeen"].as_i64().unwrap_or(sample),
+            metrics: Vec::new(),
+            conditions: conditions::docker_issues(id, h, cfg),
+        });
+    }
     out
 }
 
@@ -301,6 +332,7 @@ impl Scratch {
         Scratch {
             tags: Vec::new(),
             ids: Vec::new(),
+            docker_ids: Vec::new(),
         }
     }
 }

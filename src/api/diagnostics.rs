@@ -283,6 +283,23 @@ fn build(app: &App, probed: &[Probed]) -> Value {
         }
         pbs.push(v);
     }
+    // HTTPS: the certificate in service, and a warning in `errors` 14 days before it expires.
+    let tls = match app.tls_not_after() {
+        None => json!({ "enabled": false }),
+        Some(not_after) => {
+            let now = crate::util::time::unix_now();
+            let warning = crate::http::tls::expiry_warning(not_after, now);
+            if let Some(w) = &warning {
+                errors.push(w.clone());
+            }
+            json!({
+                "enabled": true,
+                "notAfter": crate::util::time::format_rfc3339(not_after, 0),
+                "daysLeft": (not_after - now) / 86_400,
+                "expiresSoon": warning.is_some(),
+            })
+        }
+    };
     json!({
         "version": app.version().version,
         "runtime": app.version().runtime,
@@ -297,6 +314,7 @@ fn build(app: &App, probed: &[Probed]) -> Value {
             "numGoroutine": thread_count(),
             "memoryMB": memory_mb(),
         },
+        "tls": tls,
         "errors": errors,
     })
 }

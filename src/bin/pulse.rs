@@ -69,8 +69,10 @@ fn hash_password() -> ExitCode {
     }
 }
 
-/// Blocks SIGTERM and SIGINT in this thread before any other starts, so every thread inherits
-/// the mask and the signals queue up for `sigwait` here: no async signal handler at all.
+/// Blocks SIGTERM, SIGINT and SIGHUP in this thread before any other starts, so every thread
+/// inherits the mask and the signals queue up for `sigwait` here: no async signal handler at
+/// all. (SIGHUP's default action would end the process: an admin reloading the certificate
+/// with `kill -HUP` must not stop Pulse.)
 fn block_shutdown_signals() -> libc::sigset_t {
     // SAFETY: plain libc calls on a zeroed, locally owned sigset_t.
     unsafe {
@@ -78,6 +80,7 @@ fn block_shutdown_signals() -> libc::sigset_t {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGTERM);
         libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     }
@@ -131,8 +134,15 @@ fn serve() -> ExitCode {
         }
     };
     let mut sig: libc::c_int = 0;
-    // SAFETY: `signals` is a valid set; sigwait writes the received signal number into `sig`.
-    unsafe { libc::sigwait(&signals, &mut sig) };
+    loop {
+        // SAFETY: `signals` is a valid set; sigwait writes the received signal number into `sig`.
+        unsafe { libc::sigwait(&signals, &mut sig) };
+        if sig != libc::SIGHUP {
+            break;
+        }
+        pulse::log_info!("SIGHUP: reloading the TLS certificate");
+        running.reload_tls();
+    }
     pulse::log_info!("shutting down", signal = sig);
     running.shutdown();
     pulse::log_info!("shutdown complete");

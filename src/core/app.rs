@@ -520,6 +520,24 @@ impl App {
         self.http.len()
     }
 
+    /// notAfter (Unix seconds) of the TLS certificate in service; None with HTTPS off.
+    pub fn tls_not_after(&self) -> Option<i64> {
+        self.http.tls_not_after
+    }
+
+    /// The redirect-only plain-HTTP listener's address (`PULSE_HTTP_REDIRECT_PORT`).
+    pub fn redirect_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.redirect_addr()
+    }
+
+    /// SIGHUP: re-read the certificate and key now, whatever their timestamps say (a
+    /// replacement that kept the old mtime and size is still picked up).
+    pub fn reload_tls_now(&mut self) {
+        if let Some(r) = self.http.tls_reload.as_mut() {
+            r.force(std::time::Instant::now());
+        }
+    }
+
     /// Where durable writes go (config saves, sessions, tokens, audit).
     pub fn writer(&self) -> &crate::core::writer::WriterHandle {
         &self.writer

@@ -71,17 +71,33 @@ pub fn start(
     if let Some(files) = &tls_files {
         let now = crate::util::time::unix_now();
         let (tls, not_after) = crate::http::tls::load(files, now).map_err(std::io::Error::other)?;
-        if not_after - now < 14 * 86400 {
-            crate::log_warn!(
-                "TLS certificate expires within 14 days",
-                not_after = crate::util::time::format_rfc3339(not_after, 0)
-            );
-        }
+        crate::http::tls::warn_if_expiring(not_after, now);
         http.tls = Some(tls);
+        http.tls_not_after = Some(not_after);
         http.tls_reload = Some(crate::http::tls_reload::Reloader::new(
             files.clone(),
             std::time::Instant::now(),
         ));
+    }
+    if let Some(v) = cfg.vars.get("PULSE_HTTP_REDIRECT_PORT") {
+        let bad =
+            |why: String| std::io::Error::other(format!("PULSE_HTTP_REDIRECT_PORT={v}: {why}"));
+        let port: u16 = v
+            .trim()
+            .parse()
+            .map_err(|_| bad("not a port number".into()))?;
+        if tls_files.is_none() {
+            // Nothing to redirect to: saying so beats silently serving the UI in clear twice.
+            crate::log_warn!(
+                "PULSE_HTTP_REDIRECT_PORT is set but HTTPS is off: no redirect listener",
+                port = port
+            );
+        } else {
+            let l = crate::http::listener::bind(cfg.bind, port)
+                .map_err(|e| bad(format!("cannot listen: {e}")))?;
+            let raddr = http.listen_redirect(poll.registry(), l)?;
+            crate::log_info!("redirecting plain HTTP to HTTPS", addr = raddr);
+        }
     }
     let limits = workers::Limits::from_lookup(&|k| cfg.vars.get(k).map(str::to_string));
     let (tx, rx) = sync_channel(limits.inbox);
@@ -137,6 +153,13 @@ pub fn start(
 impl Running {
     pub fn handle(&self) -> &LoopHandle {
         &self.handle
+    }
+
+    /// SIGHUP: the loop re-reads the TLS certificate and key (new connections get them).
+    pub fn reload_tls(&self) {
+        self.handle.post(Msg::Apply(Box::new(|app: &mut app::App| {
+            app.reload_tls_now()
+        })));
     }
 
     /// Graceful stop: no new connections, in-flight requests answered and written (bounded),

@@ -98,6 +98,9 @@ pub struct Conn<S> {
     pub scheduled: Option<Instant>,
     /// No new keep-alive: every answer closes (server shutting down).
     pub draining: bool,
+    /// Accepted on the redirect-only listener: every request is answered with a redirect to
+    /// HTTPS by the server, never handed to the app.
+    pub redirect_only: bool,
 }
 
 /// Closing our sending side while still reading (the lingering close).
@@ -131,6 +134,7 @@ impl<S: Read + Write + HalfClose> Conn<S> {
             served: 0,
             scheduled: None,
             draining: false,
+            redirect_only: false,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod headers;
 pub mod limits;
 pub mod listener;
 pub mod parse;
+pub mod redirect;
 pub mod reply;
 pub mod request;
 pub mod router;

@@ -19,6 +19,8 @@ use std::time::Instant;
 
 /// The listening socket's token (0 is the loop's waker; the hub's tokens start at 16).
 pub const LISTENER: Token = Token(1);
+/// The plain-HTTP listener that only redirects to HTTPS (`PULSE_HTTP_REDIRECT_PORT`).
+pub const REDIRECT_LISTENER: Token = Token(2);
 /// Connection tokens are never reused, so a late answer or a stale deadline for a closed
 /// connection finds nothing instead of a stranger.
 const FIRST_CONN: usize = 1 << 40;
@@ -45,11 +47,15 @@ pub struct Upgraded {
 pub struct HttpServer {
     listener: Option<TcpListener>,
     pub addr: SocketAddr,
+    /// The redirect-only listener and its address.
+    redirect: Option<(TcpListener, SocketAddr)>,
     conns: HashMap<Token, Conn<Sock>>,
     /// HTTPS: new connections get this configuration (swapped on reload; open ones keep theirs).
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// Watches the certificate files (HTTPS only).
     pub tls_reload: Option<crate::http::tls_reload::Reloader>,
+    /// notAfter (Unix seconds) of the certificate new connections get (HTTPS only).
+    pub tls_not_after: Option<i64>,
     caps: Caps,
     limits: Limits,
     next_token: usize,
@@ -79,9 +85,11 @@ impl HttpServer {
         Ok(HttpServer {
             listener: Some(listener),
             addr,
+            redirect: None,
             conns: HashMap::new(),
             tls: None,
             tls_reload: None,
+            tls_not_after: None,
             caps: Caps::new(limits, trusted_proxies),
             limits,
             next_token: FIRST_CONN,
@@ -94,7 +102,24 @@ impl HttpServer {
     }
 
     pub fn owns(&self, token: Token) -> bool {
-        token == LISTENER || self.conns.contains_key(&token)
+        token == LISTENER || token == REDIRECT_LISTENER || self.conns.contains_key(&token)
+    }
+
+    /// Starts the redirect-only plain-HTTP listener (HTTPS on): its connections get the same
+    /// limits and timeouts, and every request on them a redirect to this server's HTTPS port.
+    pub fn listen_redirect(
+        &mut self,
+        registry: &Registry,
+        mut listener: TcpListener,
+    ) -> std::io::Result<SocketAddr> {
+        let addr = listener.local_addr()?;
+        registry.register(&mut listener, REDIRECT_LISTENER, Interest::READABLE)?;
+        self.redirect = Some((listener, addr));
+        Ok(addr)
+    }
+
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().map(|(_, a)| *a)
     }
 
     /// Open HTTP connections (WebSocket clients are the hub's).
@@ -120,7 +145,9 @@ impl HttpServer {
     pub fn on_event(&mut self, registry: &Registry, token: Token, now: Instant) -> Vec<HttpEvent> {
         let mut events = Vec::new();
         if token == LISTENER {
-            self.accept(registry, now);
+            self.accept(registry, now, false);
+        } else if token == REDIRECT_LISTENER {
+            self.accept(registry, now, true);
         } else if let Some(c) = self.conns.get_mut(&token) {
             let step = c.drive(now);
             self.after(registry, token, step, now, &mut events);
@@ -147,8 +174,9 @@ impl HttpServer {
     /// Fires due deadlines (408s, idle and stalled closes).
     pub fn on_timers(&mut self, registry: &Registry, now: Instant) -> Vec<HttpEvent> {
         let mut events = Vec::new();
-        if let Some(cfg) = self.tls_reload.as_mut().and_then(|r| r.poll(now)) {
+        if let Some((cfg, not_after)) = self.tls_reload.as_mut().and_then(|r| r.poll(now)) {
             self.tls = Some(cfg);
+            self.tls_not_after = Some(not_after);
         }
         while let Some(Reverse((at, raw))) = self.deadlines.peek().copied() {
             if at > now {
@@ -200,6 +228,9 @@ impl HttpServer {
         if let Some(mut l) = self.listener.take() {
             let _ = registry.deregister(&mut l);
         }
+        if let Some((mut l, _)) = self.redirect.take() {
+            let _ = registry.deregister(&mut l);
+        }
         let idle: Vec<Token> = self
             .conns
             .iter_mut()
@@ -230,7 +261,16 @@ impl HttpServer {
                 }
                 return;
             }
-            Step::Request(req) => events.push(HttpEvent::Request(token, req)),
+            Step::Request(req) => {
+                if self.conns.get(&token).is_some_and(|c| c.redirect_only) {
+                    let reply = crate::http::redirect::answer(&req, self.addr.port());
+                    if let Some(c) = self.conns.get_mut(&token) {
+                        let step = c.respond(reply, now);
+                        return self.after(registry, token, step, now, events);
+                    }
+                }
+                events.push(HttpEvent::Request(token, req))
+            }
             Step::Idle => {}
         }
         let Some(c) = self.conns.get_mut(&token) else {
@@ -268,9 +308,14 @@ impl HttpServer {
         }
     }
 
-    fn accept(&mut self, registry: &Registry, now: Instant) {
+    fn accept(&mut self, registry: &Registry, now: Instant, redirect: bool) {
         loop {
-            let Some(listener) = self.listener.as_ref() else {
+            let listener = if redirect {
+                self.redirect.as_ref().map(|(l, _)| l)
+            } else {
+                self.listener.as_ref()
+            };
+            let Some(listener) = listener else {
                 return;
             };
             let (stream, peer) = match listener.accept() {
@@ -308,7 +353,8 @@ impl HttpServer {
                 }
             }
             let _ = stream.set_nodelay(true);
-            let mut stream = match Sock::new(stream, self.tls.as_ref()) {
+            let tls = if redirect { None } else { self.tls.as_ref() };
+            let mut stream = match Sock::new(stream, tls) {
                 Ok(s) => s,
                 Err(e) => {
                     crate::log_warn!("cannot start TLS", error = e);
@@ -325,6 +371,7 @@ impl HttpServer {
             }
             let mut conn = Conn::new(stream, peer, self.limits, now);
             conn.draining = self.draining;
+            conn.redirect_only = redirect;
             self.caps.add(peer.ip());
             self.conns.insert(token, conn);
             self.high_water = self.high_water.max(self.conns.len());

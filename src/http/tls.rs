@@ -160,6 +160,38 @@ impl Write for Sock {
         Ok(n)
     }
 
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let s = match self {
+            Sock::Plain(t) => return t.write_vectored(bufs),
+            Sock::Tls(s) => s,
+        };
+        s.push_records()?;
+        if s.tls.wants_write() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        // rustls puts the slices into the same record(s); the cap bounds what is ahead of
+        // the kernel as in `write`.
+        let mut room = TLS_OUT_CAP;
+        let mut capped: Vec<io::IoSlice<'_>> = Vec::with_capacity(bufs.len());
+        for b in bufs.iter().filter(|b| !b.is_empty()) {
+            if room == 0 {
+                break;
+            }
+            let n = b.len().min(room);
+            room -= n;
+            capped.push(io::IoSlice::new(&b[..n]));
+        }
+        if capped.is_empty() {
+            return Ok(0);
+        }
+        let n = s.tls.writer().write_vectored(&capped)?;
+        s.push_records()?;
+        if n == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Sock::Plain(_) => Ok(()),
@@ -217,6 +249,26 @@ pub fn from_env(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<TlsFiles>
 pub struct TlsFiles {
     pub cert: std::path::PathBuf,
     pub key: std::path::PathBuf,
+}
+
+/// A certificate this close to its notAfter is warned about (log and diagnostics).
+pub const EXPIRY_WARNING_SECS: i64 = 14 * 86_400;
+
+/// The warning, when `not_after` is within [`EXPIRY_WARNING_SECS`] of `now_unix`.
+pub fn expiry_warning(not_after: i64, now_unix: i64) -> Option<String> {
+    (not_after - now_unix < EXPIRY_WARNING_SECS).then(|| {
+        format!(
+            "TLS certificate (TLS_CERT_FILE) expires {} ({} days left): replace it; Pulse reloads it without a restart",
+            crate::util::time::format_rfc3339(not_after, 0),
+            (not_after - now_unix).max(0) / 86_400
+        )
+    })
+}
+
+pub fn warn_if_expiring(not_after: i64, now_unix: i64) {
+    if let Some(w) = expiry_warning(not_after, now_unix) {
+        crate::log_warn!("TLS certificate expires soon", detail = w);
+    }
 }
 
 /// Reads and checks the certificate chain and key: every failure names its variable.

@@ -78,7 +78,14 @@ impl Outgoing {
         let mut wrote = false;
         while self.sent < total {
             let result = if self.sent < hlen {
-                w.write(&self.head[self.sent..])
+                // Head and body in one call: one syscall, and over TLS one record, so a
+                // client reading once gets the whole of a small answer rather than the head
+                // alone with the body following in a second packet.
+                let bufs = [
+                    io::IoSlice::new(&self.head[self.sent..]),
+                    io::IoSlice::new(self.body.bytes()),
+                ];
+                w.write_vectored(&bufs)
             } else {
                 w.write(&self.body.bytes()[self.sent - hlen..])
             };

@@ -115,6 +115,11 @@ impl LiveState {
         self.performance_stats = Some((performance, stats));
     }
 
+    /// The JSON items of an area the loop writes whole (`dockerHosts`, `hosts`...).
+    pub fn extra(&self, area: ExtraArea) -> &[Value] {
+        self.extra.get(area.key()).map_or(&[], |v| v.as_slice())
+    }
+
     pub fn set_extra(&mut self, area: ExtraArea, items: Vec<Value>) {
         self.revision = self.revision.wrapping_add(1);
         self.extra.insert(area.key(), Arc::new(items));

@@ -191,9 +191,63 @@ impl Resp {
     }
 }
 
+/// How a load client reaches Pulse: plain TCP, or TLS with this client configuration (server
+/// name `localhost`).
+#[derive(Clone)]
+pub enum Transport {
+    Plain,
+    Tls(std::sync::Arc<rustls::ClientConfig>),
+}
+
 /// One request on a fresh connection (`Connection: close`), read to EOF; status 0 if the
 /// connection failed or the answer was not HTTP.
 pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Resp {
+    http_via(&Transport::Plain, addr, method, path, headers, body)
+}
+
+/// [`http`] over plain TCP or TLS (a full or resumed handshake per request, as the client
+/// configuration allows).
+pub fn http_via(
+    transport: &Transport,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Resp {
+    let Ok(tcp) = TcpStream::connect_timeout(&addr, Duration::from_secs(10)) else {
+        return Resp {
+            status: 0,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+    };
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(60)));
+    match transport {
+        Transport::Plain => exchange(tcp, addr, method, path, headers, body),
+        Transport::Tls(cfg) => {
+            let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+            let conn = rustls::ClientConnection::new(cfg.clone(), name).expect("TLS client");
+            exchange(
+                rustls::StreamOwned::new(conn, tcp),
+                addr,
+                method,
+                path,
+                headers,
+                body,
+            )
+        }
+    }
+}
+
+fn exchange<S: Read + Write>(
+    mut s: S,
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -205,10 +259,6 @@ pub fn http(
         headers: Vec::new(),
         body: Vec::new(),
     };
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(10)) else {
-        return failed;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -307,6 +357,27 @@ pub fn load(
     per_client: usize,
     limit: Duration,
 ) -> Load {
+    load_via(
+        &Transport::Plain,
+        addr,
+        path,
+        headers,
+        clients,
+        per_client,
+        limit,
+    )
+}
+
+/// [`load`] over plain TCP or TLS.
+pub fn load_via(
+    transport: &Transport,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    clients: usize,
+    per_client: usize,
+    limit: Duration,
+) -> Load {
     let headers: Vec<(String, String)> = headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -317,6 +388,7 @@ pub fn load(
             let headers = headers.clone();
             let path = path.to_string();
             let barrier = barrier.clone();
+            let transport = transport.clone();
             std::thread::Builder::new()
                 .stack_size(256 * 1024)
                 .spawn(move || {
@@ -334,7 +406,7 @@ pub fn load(
                             break;
                         }
                         let t = Instant::now();
-                        let r = http(addr, "GET", &path, &h, None);
+                        let r = http_via(&transport, addr, "GET", &path, &h, None);
                         let d = t.elapsed();
                         if r.status == 200 {
                             out.0.push(d);

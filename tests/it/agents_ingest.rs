@@ -469,3 +469,70 @@ fn demo_estate_reports_docker_hosts_and_hosts_through_ingestion() {
     assert!(s["dockerHosts"].as_array().unwrap().is_empty());
     assert!(s["hosts"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_refused_report_leaves_the_reporting_host_as_it_was() {
+    let a = Agents::start();
+    let t = a.token(&["docker:report", "host-agent:report"]);
+    let good = go_report("agent-1", "dock1", "2026-12-04T10:00:00Z");
+    assert_eq!(
+        a.post("/api/agents/docker/report", &t, &body(&good)).status,
+        200
+    );
+    a.post(
+        "/api/agents/host/report",
+        &t,
+        &body(&host_report("h1", "box1", "2026-12-04T10:00:00Z")),
+    );
+    let before = a.state();
+    // Later reports from the same agents, renamed, each valid up to one field near the end:
+    // applying any part of them would show (hostname, lastSeen, containers).
+    let later = |f: &dyn Fn(&mut Value)| {
+        let mut r = go_report("agent-1", "dock1-renamed", "2026-12-04T10:00:30Z");
+        f(&mut r);
+        body(&r)
+    };
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (
+            later(&|r| r["containers"][1]["name"] = json!("n".repeat(300))),
+            "containers[1].name",
+        ),
+        (
+            later(&|r| r["containers"][1]["restartCount"] = json!("many")),
+            "containers[1].restartCount",
+        ),
+        (
+            later(&|r| {
+                r["containers"] = json!((0..2001)
+                    .map(|i| json!({"id": format!("c{i}")}))
+                    .collect::<Vec<_>>())
+            }),
+            "containers: 2001 entries",
+        ),
+        (
+            later(&|r| r["containers"][0]["labels"] = json!({"k": "bad\u{0007}value"})),
+            "containers[0].labels",
+        ),
+        (later(&|r| r["timestamp"] = json!("soon")), "timestamp"),
+    ];
+    for (b, needle) in cases {
+        let r = a.post("/api/agents/docker/report", &t, &b);
+        assert_eq!(r.status, 400, "{needle}: {}", r.text());
+        assert!(r.text().contains(needle), "{needle}: {}", r.text());
+    }
+    // Past the 1 MiB body limit: refused before it is read (413, the HTTP layer's answer).
+    let mut huge = later(&|_| {});
+    huge.truncate(huge.len() - 1);
+    huge.extend(std::iter::repeat_n(b' ', 1_100_000));
+    huge.push(b'}');
+    assert_eq!(a.post("/api/agents/docker/report", &t, &huge).status, 413);
+    let mut bad_host = host_report("h1", "box1-renamed", "2026-12-04T10:00:30Z");
+    bad_host["disks"][0]["usedBytes"] = json!(-1);
+    let r = a.post("/api/agents/host/report", &t, &body(&bad_host));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("disks[0].usedBytes"), "{}", r.text());
+    let after = a.state();
+    for key in ["dockerHosts", "hosts", "connectionHealth"] {
+        assert_eq!(after[key], before[key], "{key} changed by a refused report");
+    }
+}

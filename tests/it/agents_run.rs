@@ -334,3 +334,70 @@ fn docker_agent_against_a_fake_engine_and_pulse_derives_each_issue() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn host_agent_reports_to_several_servers_and_over_self_signed_https_with_insecure() {
+    use crate::tls_https::{client, https_req, write_cert};
+    const TOKEN: &str = "agent-run-token-000000000000001";
+    let f = write_cert("agent-tls", false);
+    let mut env = crate::tls_https::env(&f);
+    env.push(("API_TOKENS", TOKEN.into()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let tls = crate::support::TestServer::start(&pairs);
+    let plain = crate::support::TestServer::start(&[("API_TOKENS", TOKEN)]);
+    let https_url = format!("https://127.0.0.1:{}", tls.addr.port());
+    let plain_url = format!("http://{}", plain.addr);
+    // A self-signed certificate is refused unless --insecure says otherwise.
+    let (code, _) = run_host(&["--url", &https_url, "--token", TOKEN, "--once"]);
+    assert_eq!(code, 1, "self-signed certificate without --insecure");
+    let (code, _) = run_host(&[
+        "--url",
+        &https_url,
+        "--url",
+        &plain_url,
+        "--token",
+        TOKEN,
+        "--once",
+        "--insecure",
+    ]);
+    assert_eq!(code, 0);
+    let auth = [("X-API-Token", TOKEN)];
+    let over_tls = https_req(tls.addr, &client(&f.der), "GET", "/api/state", &auth, "").json();
+    let over_plain = plain.req("GET", "/api/state", &auth, None).json();
+    let (a, b) = (&over_tls["hosts"], &over_plain["hosts"]);
+    assert_eq!(a.as_array().map(Vec::len), Some(1), "{a}");
+    assert_eq!(b.as_array().map(Vec::len), Some(1), "{b}");
+    // The same agent is the same host on both servers.
+    assert_eq!(a[0]["id"], b[0]["id"]);
+    assert_eq!(a[0]["hostname"], b[0]["hostname"]);
+}
+
+#[test]
+fn docker_agent_on_podmans_compatible_socket_reports_a_podman_host() {
+    let dir = crate::support::temp_dir("compat-engine");
+    let mut routes = engine_routes();
+    // Podman's compatible API names its engine component so (the socket path here does not).
+    routes[0].1 = json!({"Version": "5.2.2", "ApiVersion": "1.41",
+                         "Components": [{"Name": "Podman Engine", "Version": "5.2.2"}]});
+    let sock = fake_engine(&dir, routes);
+    let a = Agents::start();
+    let t = a.token(&["docker:report"]);
+    let url = format!("http://{}", a.srv.addr);
+    let code = run_docker(&[
+        "--url",
+        &url,
+        "--token",
+        &t,
+        "--once",
+        "--docker-socket",
+        &sock,
+        "--agent-id",
+        "pod-agent",
+    ]);
+    assert_eq!(code, 0);
+    let h = &a.docker_hosts()[0];
+    assert_eq!(h["runtime"], "podman", "{h}");
+    assert_eq!(h["runtimeVersion"], "5.2.2");
+    assert_eq!(h["containers"].as_array().unwrap().len(), 5);
+    let _ = std::fs::remove_dir_all(&dir);
+}

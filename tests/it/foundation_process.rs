@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn pulse() -> Command {
+pub fn pulse() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pulse"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
@@ -17,7 +17,7 @@ fn pulse() -> Command {
 /// Starts `pulse` and waits for its "listening" log line; returns the child, the port and
 /// every stderr line read so far (the reader keeps collecting in the background).
 #[allow(clippy::zombie_processes)] // callers wait() on the child they get back
-fn spawn_server(cmd: &mut Command) -> (Child, u16, std::sync::mpsc::Receiver<String>) {
+pub fn spawn_server(cmd: &mut Command) -> (Child, u16, std::sync::mpsc::Receiver<String>) {
     let mut child = cmd
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -51,7 +51,7 @@ fn spawn_server(cmd: &mut Command) -> (Child, u16, std::sync::mpsc::Receiver<Str
     panic!("pulse did not start");
 }
 
-fn sigterm(child: &Child) {
+pub fn sigterm(child: &Child) {
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
 }

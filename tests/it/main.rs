@@ -3,6 +3,7 @@
 
 mod support;
 
+mod agents_alerts;
 mod agents_ingest;
 mod agents_install;
 mod agents_run;
@@ -62,6 +63,8 @@ mod sim_admin;
 mod sim_estate;
 mod state_feed;
 mod state_store;
+mod tls_clients;
+mod tls_hostile;
 mod tls_https;
 mod ui_browser;
 mod ui_settings;

@@ -9,19 +9,25 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-struct Files {
-    cert: PathBuf,
-    key: PathBuf,
-    der: CertificateDer<'static>,
+pub struct Files {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub der: CertificateDer<'static>,
 }
 
-fn write_cert(tag: &str, expired: bool) -> Files {
+pub fn write_cert(tag: &str, expired: bool) -> Files {
+    write_cert_until(tag, expired.then_some((2021, 1, 1)))
+}
+
+/// A certificate valid until `not_after` (year, month, day; rcgen's default, years ahead,
+/// when None).
+pub fn write_cert_until(tag: &str, not_after: Option<(i32, u8, u8)>) -> Files {
     let dir = support::temp_dir(tag);
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(vec!["localhost".into()]).unwrap();
-    if expired {
+    if let Some((y, m, d)) = not_after {
         params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        params.not_after = rcgen::date_time_ymd(y, m, d);
     }
     let cert = params.self_signed(&key).unwrap();
     let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
@@ -34,7 +40,7 @@ fn write_cert(tag: &str, expired: bool) -> Files {
     }
 }
 
-fn env(f: &Files) -> Vec<(&'static str, String)> {
+pub fn env(f: &Files) -> Vec<(&'static str, String)> {
     vec![
         ("HTTPS_ENABLED", "true".into()),
         ("TLS_CERT_FILE", f.cert.display().to_string()),
@@ -42,14 +48,14 @@ fn env(f: &Files) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn start(f: &Files) -> support::TestServer {
+pub fn start(f: &Files) -> support::TestServer {
     let e = env(f);
     let pairs: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
     support::TestServer::start(&pairs)
 }
 
 /// A TLS client trusting exactly `der`.
-fn client(der: &CertificateDer<'static>) -> Arc<rustls::ClientConfig> {
+pub fn client(der: &CertificateDer<'static>) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(der.clone()).unwrap();
     let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -163,7 +169,7 @@ fn bad_missing_mismatched_and_expired_files_stop_start_up_naming_the_variable() 
 }
 
 /// A whole response with a Content-Length body is in `buf`.
-fn complete(buf: &[u8]) -> bool {
+pub fn complete(buf: &[u8]) -> bool {
     let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
         return false;
     };
@@ -176,7 +182,7 @@ fn complete(buf: &[u8]) -> bool {
     buf.len() >= end + 4 + len
 }
 
-fn tls_stream(
+pub fn tls_stream(
     addr: SocketAddr,
     cfg: &Arc<rustls::ClientConfig>,
 ) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
@@ -190,7 +196,7 @@ fn tls_stream(
 }
 
 /// One request over a fresh TLS connection (closed after the answer).
-fn https_req(
+pub fn https_req(
     addr: SocketAddr,
     cfg: &Arc<rustls::ClientConfig>,
     method: &str,
@@ -339,9 +345,11 @@ fn certificate_replaced_on_disk_is_served_to_the_next_new_connection() {
     let mut open = tls_stream(srv.addr, &old_cfg);
     open.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
+    // The whole answer, not one read's worth: a read may end between TLS records, and what
+    // was left unread would be taken for the second answer below.
+    let first = read_response(&mut open);
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
     let mut buf = vec![0u8; 4096];
-    let n = open.read(&mut buf).unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
 
     let g = write_cert("tls-reload-b", false);
     std::fs::copy(&g.cert, &f.cert).unwrap();
@@ -365,9 +373,60 @@ fn certificate_replaced_on_disk_is_served_to_the_next_new_connection() {
     }
     open.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
-    let n = open.read(&mut buf).unwrap();
+    let second = read_response(&mut open);
     assert!(
-        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
-        "in-flight connection unaffected"
+        second.starts_with("HTTP/1.1 200"),
+        "in-flight connection unaffected: {second:?}"
+    );
+}
+
+/// Reads one whole response (Content-Length framed) from a TLS stream.
+pub fn read_response<S: Read>(s: &mut S) -> String {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !complete(&buf) {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[test]
+fn a_certificate_near_expiry_is_flagged_in_diagnostics() {
+    // 10 days ahead: inside the 14-day warning.
+    let soon = pulse::util::time::format_rfc3339(pulse::util::time::unix_now() + 10 * 86_400, 0);
+    let ymd: Vec<i32> = soon[..10].split('-').map(|p| p.parse().unwrap()).collect();
+    let until = (ymd[0], ymd[1] as u8, ymd[2] as u8);
+    for (tag, not_after, flagged) in [("tls-soon", Some(until), true), ("tls-far", None, false)] {
+        let f = write_cert_until(tag, not_after);
+        let srv = start(&f);
+        let r = https_req(
+            srv.addr,
+            &client(&f.der),
+            "GET",
+            "/api/diagnostics",
+            &[],
+            "",
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        assert_eq!(v["tls"]["enabled"], true);
+        assert_eq!(v["tls"]["expiresSoon"], flagged, "{tag}: {}", v["tls"]);
+        let errors = v["errors"].to_string();
+        assert_eq!(
+            errors.contains("TLS certificate"),
+            flagged,
+            "{tag}: {errors}"
+        );
+        if flagged {
+            assert!(v["tls"]["daysLeft"].as_i64().unwrap() <= 10);
+        }
+    }
+    let plain = support::TestServer::start(&[]);
+    assert_eq!(
+        plain.get("/api/diagnostics").json()["tls"]["enabled"],
+        false
     );
 }
