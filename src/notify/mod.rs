@@ -18,6 +18,7 @@ pub mod history;
 pub mod payloads;
 pub mod ssrf;
 pub mod template;
+pub mod template_funcs;
 pub mod webhook;
 
 use crate::auth::client_ip::CidrList;
