@@ -75,6 +75,12 @@ pub enum ResourceKind {
     PhysicalDisk,
     /// A guest snapshot (its age, when `snapshotDefaults` is enabled).
     Snapshot,
+    /// A server reporting through the host agent (`host:<id>`).
+    Host,
+    /// A Docker / Podman host reporting through the Docker agent (`docker:<id>`).
+    DockerHost,
+    /// A container of a Docker host (`docker:<host>/<container>`).
+    DockerContainer,
 }
 
 impl ResourceKind {
@@ -89,6 +95,9 @@ impl ResourceKind {
             ResourceKind::PmgInstance => "PMG",
             ResourceKind::PhysicalDisk => "Disk",
             ResourceKind::Snapshot => "Snapshot",
+            ResourceKind::Host => "Host",
+            ResourceKind::DockerHost => "Docker Host",
+            ResourceKind::DockerContainer => "Docker Container",
         }
     }
 
@@ -102,6 +111,9 @@ impl ResourceKind {
             ResourceKind::PmgInstance => &["pmg", "node"],
             ResourceKind::PhysicalDisk => &["disk", "storage"],
             ResourceKind::Snapshot => &["snapshot"],
+            ResourceKind::Host => &["host"],
+            ResourceKind::DockerHost => &["dockerhost", "docker", "node"],
+            ResourceKind::DockerContainer => &["docker", "guest"],
         }
     }
 
@@ -109,10 +121,19 @@ impl ResourceKind {
         matches!(self, ResourceKind::Vm | ResourceKind::Container)
     }
 
+    /// Stopping is only news for what was seen running (guests, Docker containers): one
+    /// stopped from the start may be meant to be.
+    pub fn tracks_running(self) -> bool {
+        self.is_guest() || self == ResourceKind::DockerContainer
+    }
+
     /// Consecutive down samples before a connectivity / powered-off alert (Pulse's counts).
     pub fn down_confirmations(self) -> u32 {
         match self {
-            ResourceKind::Vm | ResourceKind::Container | ResourceKind::Storage => 2,
+            ResourceKind::Vm
+            | ResourceKind::Container
+            | ResourceKind::Storage
+            | ResourceKind::DockerContainer => 2,
             _ => 3,
         }
     }
@@ -192,6 +213,16 @@ pub fn down_alert_id(kind: ResourceKind, resource_id: &str) -> String {
         ResourceKind::PmgInstance => format!("pmg-offline-{resource_id}"),
         ResourceKind::PhysicalDisk => format!("disk-offline-{resource_id}"),
         ResourceKind::Snapshot => format!("snapshot-missing-{resource_id}"),
+        // Pulse's ids name the agent's host id, without our resource prefix.
+        ResourceKind::Host => format!(
+            "host-offline-{}",
+            resource_id.strip_prefix("host:").unwrap_or(resource_id)
+        ),
+        ResourceKind::DockerHost => format!(
+            "docker-host-offline-{}",
+            resource_id.strip_prefix("docker:").unwrap_or(resource_id)
+        ),
+        ResourceKind::DockerContainer => format!("docker-container-state-{resource_id}"),
     }
 }
 
@@ -220,7 +251,7 @@ pub fn category_of(kind: &str) -> Category {
     match kind {
         "usage" | "disk-health" | "disk-wearout" => Category::Storage,
         k if k.starts_with("zfs") => Category::Storage,
-        "connectivity" | "offline" | "powered-off" => Category::Offline,
+        "connectivity" | "offline" | "powered-off" | "docker-container-state" => Category::Offline,
         _ => Category::Performance,
     }
 }

@@ -27,6 +27,23 @@ fn healthy(verdict: &str) -> bool {
             .any(|ok| v.eq_ignore_ascii_case(ok))
 }
 
+/// `docker-container-health-<container>` while the container's own health check says
+/// `unhealthy` (a warning: it still runs). Nothing otherwise, so a healthy container costs no
+/// allocation; an alert whose condition is no longer reported resolves.
+pub fn container_health(resource_id: &str, name: &str, health: &str) -> Option<Condition> {
+    health.eq_ignore_ascii_case("unhealthy").then(|| Condition {
+        id: format!("docker-container-health-{resource_id}"),
+        kind: "docker-container-health",
+        level: Some(Level::Warning),
+        cleared: false,
+        value: 1.0,
+        threshold: 1.0,
+        clear_threshold: 0.0,
+        unit: "",
+        message: format!("Docker container {name} is unhealthy"),
+    })
+}
+
 /// `disk-health-<disk>` (critical while SMART says the disk is failing) and
 /// `disk-wearout-<disk>` (life left under 10 %; unknown wearout, `-1`, is no alert).
 pub fn physical_disk(d: &PhysicalDisk) -> Vec<Condition> {

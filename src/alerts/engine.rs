@@ -85,6 +85,21 @@ fn thresholds_for<'c>(cfg: &'c AlertConfig, o: &Observation) -> Option<Cow<'c, T
         ResourceKind::PmgInstance if !cfg.disable_all_pmg => none(),
         ResourceKind::PhysicalDisk if !cfg.disable_all_storage => none(),
         ResourceKind::Snapshot if cfg.snapshot_defaults.enabled => none(),
+        ResourceKind::Host if !cfg.disable_all_hosts => Cow::Borrowed(&cfg.host_defaults),
+        ResourceKind::DockerHost if !cfg.disable_all_docker_hosts => none(),
+        ResourceKind::DockerContainer if !cfg.disable_all_docker_containers => {
+            let d = &cfg.docker_defaults;
+            Cow::Owned(ThresholdConfig {
+                cpu: Some(d.cpu),
+                memory: Some(d.memory),
+                powered_off_severity: d
+                    .extra
+                    .get("statePoweredOffSeverity")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string),
+                ..Default::default()
+            })
+        }
         _ => return None,
     };
     let mut eff = match override_for(cfg, o) {
@@ -136,6 +151,13 @@ fn connectivity_disabled(cfg: &AlertConfig, o: &Observation) -> bool {
         ResourceKind::Node => cfg.disable_all_nodes_offline,
         ResourceKind::PbsDatastore | ResourceKind::PbsInstance => cfg.disable_all_pbs_offline,
         ResourceKind::PmgInstance => cfg.disable_all_pmg_offline,
+        ResourceKind::Host => cfg.disable_all_hosts,
+        ResourceKind::DockerHost => cfg.disable_all_docker_hosts,
+        ResourceKind::DockerContainer => cfg
+            .docker_defaults
+            .extra
+            .get("stateDisableConnectivity")
+            .is_some_and(|v| v == true),
         ResourceKind::Storage | ResourceKind::PhysicalDisk | ResourceKind::Snapshot => false,
     };
     all || override_for(cfg, o).is_some_and(|t| t.disable_connectivity || t.disabled)
@@ -474,10 +496,13 @@ impl Engine {
             Presence::Up => false,
             Presence::Offline => !o.kind.is_guest(),
             Presence::Stopped => {
-                o.kind.is_guest() && !o.template && self.seen_running.contains(o.id)
+                o.kind.tracks_running() && !o.template && self.seen_running.contains(o.id)
             }
         };
-        if o.presence == Presence::Up && o.kind.is_guest() && !self.seen_running.contains(o.id) {
+        if o.presence == Presence::Up
+            && o.kind.tracks_running()
+            && !self.seen_running.contains(o.id)
+        {
             self.seen_running.insert(o.id.to_string());
         }
         if !down && quiet {
@@ -511,15 +536,21 @@ impl Engine {
             live.remove(&id);
             return;
         }
+        let level = match th.powered_off_severity.as_deref() {
+            Some("critical") => Level::Critical,
+            _ => Level::Warning,
+        };
         let (kind, level, message) = if o.kind.is_guest() {
-            let level = match th.powered_off_severity.as_deref() {
-                Some("critical") => Level::Critical,
-                _ => Level::Warning,
-            };
             (
                 "powered-off",
                 level,
                 format!("{} {} is powered off", o.kind.label(), o.name),
+            )
+        } else if o.kind == ResourceKind::DockerContainer {
+            (
+                "docker-container-state",
+                level,
+                format!("{} {} is not running", o.kind.label(), o.name),
             )
         } else {
             (

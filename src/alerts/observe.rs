@@ -9,7 +9,8 @@ use super::conditions;
 use super::config::AlertConfig;
 use super::threshold::Metric;
 use crate::state::instance::InstanceKind;
-use crate::state::store::{connection_key, LiveState};
+use crate::state::store::{connection_key, ExtraArea, LiveState};
+use serde_json::Value;
 
 const MB: f64 = 1024.0 * 1024.0;
 
@@ -19,6 +20,8 @@ const MB: f64 = 1024.0 * 1024.0;
 pub struct Scratch {
     tags: Vec<Vec<String>>,
     ids: Vec<String>,
+    /// `host:<id>`, `docker:<id>`, `docker:<id>/<container>` in the order they are observed.
+    agent_ids: Vec<String>,
 }
 
 /// Only `pulse-*` tags steer alerts, so a guest without one costs no allocation.
@@ -74,8 +77,24 @@ pub fn observe<'a>(
             .ids
             .extend(p.datastores.iter().map(|d| format!("{}-{}", p.id, d.name)));
     }
+    scratch.agent_ids.clear();
+    let hosts = state.extra_items(ExtraArea::Hosts);
+    let docker_hosts = state.extra_items(ExtraArea::DockerHosts);
+    for h in hosts {
+        scratch.agent_ids.push(format!("host:{}", text(h, "id")));
+    }
+    for d in docker_hosts {
+        let id = text(d, "id");
+        scratch.agent_ids.push(format!("docker:{id}"));
+        for c in containers(d, cfg) {
+            scratch
+                .agent_ids
+                .push(format!("docker:{id}/{}", text(c, "id")));
+        }
+    }
     let sets = &scratch.tags;
     let mut datastore_ids = scratch.ids.iter();
+    let mut agent_ids = scratch.agent_ids.iter().map(String::as_str);
     let stale = |instance: &str| state.connection_healthy(instance) == Some(false);
     let sample = state.last_update_ms();
     let mut out = Vec::new();
@@ -293,7 +312,126 @@ pub fn observe<'a>(
             conditions: conditions::pmg(p, &cfg.pmg_defaults),
         });
     }
+    // Agents: their reports arrive on their own schedule, so each evaluation is a sample for
+    // the offline confirmations (the agents code already waited for missed reports before
+    // calling a host offline).
+    for h in hosts {
+        let id = agent_ids.next().unwrap_or("");
+        let name = first_text(h, &["displayName", "hostname"]);
+        let disk = h["disks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["usage"].as_f64())
+            .fold(-1.0, f64::max);
+        out.push(Observation {
+            id,
+            name,
+            kind: ResourceKind::Host,
+            node: text(h, "hostname"),
+            instance: text(h, "id"),
+            vmid: None,
+            tags: &[],
+            presence: presence(h),
+            template: false,
+            stale: false,
+            sample_ms: now_ms,
+            metrics: vec![
+                (Metric::Cpu, number(h, "cpuUsage")),
+                (
+                    Metric::Memory,
+                    h["memory"]["usage"].as_f64().unwrap_or(-1.0),
+                ),
+                (Metric::Disk, disk),
+            ],
+            conditions: Vec::new(),
+        });
+    }
+    for d in docker_hosts {
+        let host_name = first_text(d, &["displayName", "hostname"]);
+        let online = presence(d) == Presence::Up;
+        out.push(Observation {
+            id: agent_ids.next().unwrap_or(""),
+            name: host_name,
+            kind: ResourceKind::DockerHost,
+            node: text(d, "hostname"),
+            instance: text(d, "id"),
+            vmid: None,
+            tags: &[],
+            presence: presence(d),
+            template: false,
+            stale: false,
+            sample_ms: now_ms,
+            metrics: Vec::new(),
+            conditions: Vec::new(),
+        });
+        for c in containers(d, cfg) {
+            let id = agent_ids.next().unwrap_or("");
+            let name = text(c, "name");
+            out.push(Observation {
+                id,
+                name,
+                kind: ResourceKind::DockerContainer,
+                node: host_name,
+                instance: text(d, "id"),
+                vmid: None,
+                tags: &[],
+                presence: if text(c, "state").eq_ignore_ascii_case("running") {
+                    Presence::Up
+                } else {
+                    Presence::Stopped
+                },
+                template: false,
+                // An offline host's last report is not news: hold its containers' alerts.
+                stale: !online,
+                sample_ms: now_ms,
+                metrics: vec![
+                    (Metric::Cpu, number(c, "cpuPercent")),
+                    (Metric::Memory, number(c, "memoryPercent")),
+                ],
+                conditions: conditions::container_health(id, name, text(c, "health"))
+                    .into_iter()
+                    .collect(),
+            });
+        }
+    }
     out
+}
+
+fn text<'v>(v: &'v Value, key: &str) -> &'v str {
+    v[key].as_str().unwrap_or("")
+}
+
+fn first_text<'v>(v: &'v Value, keys: &[&str]) -> &'v str {
+    keys.iter()
+        .map(|k| text(v, k))
+        .find(|s| !s.is_empty())
+        .unwrap_or("")
+}
+
+/// A figure the agent reported, or unknown.
+fn number(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().filter(|x| x.is_finite()).unwrap_or(-1.0)
+}
+
+fn presence(agent: &Value) -> Presence {
+    if text(agent, "status") == "offline" {
+        Presence::Offline
+    } else {
+        Presence::Up
+    }
+}
+
+/// A Docker host's containers, less those `dockerIgnoredContainerPrefixes` names.
+fn containers<'v, 'c>(
+    host: &'v Value,
+    cfg: &'c AlertConfig,
+) -> impl Iterator<Item = &'v Value> + use<'v, 'c> {
+    host["containers"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter(|c| !cfg.docker_container_ignored(text(c, "name"), text(c, "id")))
 }
 
 impl Scratch {
@@ -301,6 +439,7 @@ impl Scratch {
         Scratch {
             tags: Vec::new(),
             ids: Vec::new(),
+            agent_ids: Vec::new(),
         }
     }
 }

@@ -123,6 +123,11 @@ impl LiveState {
         self.extra.insert(area.key(), Arc::new(items));
     }
 
+    /// An area set with [`LiveState::set_extra`] (empty when unset or set as JSON).
+    pub fn extra_items(&self, area: ExtraArea) -> &[Value] {
+        self.extra.get(area.key()).map_or(&[], |v| v.as_slice())
+    }
+
     /// As [`LiveState::set_extra`] with the area's JSON array already serialised.
     pub fn set_extra_json(&mut self, area: ExtraArea, json: Arc<Box<RawValue>>) {
         self.revision = self.revision.wrapping_add(1);

@@ -6,6 +6,7 @@ mod support;
 mod agents_ingest;
 mod agents_install;
 mod agents_run;
+mod alerts_agents;
 mod alerts_api;
 mod alerts_checks;
 mod alerts_engine;
