@@ -131,12 +131,19 @@ fn override_for<'c>(cfg: &'c AlertConfig, o: &Observation) -> Option<&'c Thresho
     if let Some(over) = cfg.overrides.get(o.id) {
         return Some(over);
     }
-    let vmid = o.vmid?;
-    let (prefix, suffix) = (format!("{}-", o.instance), format!("-{vmid}"));
+    if cfg.overrides.is_empty() {
+        return None; // the common case: no string work for each of thousands of guests
+    }
+    let vmid = o.vmid?.to_string();
+    // `<instance>-<node>-<vmid>` with any node, compared in place.
     cfg.overrides
         .iter()
         .find(|(k, _)| {
-            k.starts_with(&prefix) && k.ends_with(&suffix) && k.len() > prefix.len() + suffix.len()
+            k.strip_prefix(o.instance)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .and_then(|rest| rest.strip_suffix(vmid.as_str()))
+                .and_then(|node| node.strip_suffix('-'))
+                .is_some_and(|node| !node.is_empty())
         })
         .map(|(_, v)| v)
 }
