@@ -238,6 +238,43 @@ pub fn snapshot_age(s: &GuestSnapshot, t: &AgeDefaults, now_ms: i64) -> Option<C
     })
 }
 
+/// `backup-age-<guest>`: days since the guest's newest backup (PVE storage or PBS) against
+/// `backupDefaults`. `None` below the clear level (nine tenths of the warning age), so the
+/// thousands of recently backed-up guests cost nothing; an active alert whose guest got a
+/// new backup is then no longer reported and resolves.
+pub fn backup_age(
+    guest_id: &str,
+    (kind, name, vmid): (&str, &str, u32),
+    newest_ms: i64,
+    t: &AgeDefaults,
+    now_ms: i64,
+) -> Option<Condition> {
+    let days = ((now_ms - newest_ms) / 86_400_000).max(0) as f64;
+    let first = if t.warning_days > 0 {
+        t.warning_days
+    } else {
+        t.critical_days
+    };
+    if first == 0 || days < f64::from(first) * COUNT_CLEAR_RATIO {
+        return None;
+    }
+    count(
+        format!("backup-age-{guest_id}"),
+        "backup-age",
+        days,
+        t.warning_days,
+        t.critical_days,
+        "days",
+        format!("{kind} {name} ({vmid}): last backup {days} days ago"),
+    )
+    .map(|mut c| {
+        // An age only falls with a new backup: no hysteresis needed.
+        c.clear_threshold = c.threshold;
+        c.cleared = c.level.is_none();
+        c
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

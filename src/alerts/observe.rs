@@ -11,6 +11,8 @@ use super::threshold::Metric;
 use crate::state::instance::InstanceKind;
 use crate::state::store::{connection_key, ExtraArea, LiveState};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 const MB: f64 = 1024.0 * 1024.0;
 
@@ -22,6 +24,68 @@ pub struct Scratch {
     ids: Vec<String>,
     /// `host:<id>`, `docker:<id>`, `docker:<id>/<container>` in the order they are observed.
     agent_ids: Vec<String>,
+    /// Newest backup per guest, rebuilt only when a backup listing changed.
+    backups: NewestBackups,
+}
+
+/// The newest backup time (ms) per guest: PVE storage backups by (instance, VMID), PBS
+/// backups by (type, VMID) as PBS does not know the PVE instance.
+#[derive(Default)]
+struct NewestBackups {
+    /// Addresses and lengths of the listings this was built from.
+    key: Vec<(usize, usize)>,
+    pve: HashMap<String, HashMap<i64, i64>>,
+    pbs: HashMap<(bool, i64), i64>,
+}
+
+impl NewestBackups {
+    fn refresh(&mut self, state: &LiveState) {
+        let key: Vec<(usize, usize)> = state
+            .pve_backup_listings()
+            .map(|(_, b)| (Arc::as_ptr(b) as usize, b.storage_backups.len()))
+            .chain(
+                state
+                    .pbs_backup_lists()
+                    .map(|b| (Arc::as_ptr(b) as usize, b.len())),
+            )
+            .collect();
+        if key == self.key {
+            return;
+        }
+        self.key = key;
+        self.pve.clear();
+        self.pbs.clear();
+        for (instance, b) in state.pve_backup_listings() {
+            for sb in &b.storage_backups {
+                let t = sb.time.unix_ms();
+                let e = self
+                    .pve
+                    .entry(instance.to_string())
+                    .or_default()
+                    .entry(sb.vmid)
+                    .or_insert(t);
+                *e = (*e).max(t);
+            }
+        }
+        for list in state.pbs_backup_lists() {
+            for pb in list.iter() {
+                let Ok(vmid) = pb.vmid.parse::<i64>() else {
+                    continue;
+                };
+                let t = pb.backup_time.unix_ms();
+                let e = self.pbs.entry((pb.backup_type == "ct", vmid)).or_insert(t);
+                *e = (*e).max(t);
+            }
+        }
+    }
+
+    /// The newest backup of a guest, if it has any.
+    fn newest(&self, instance: &str, vmid: u32, container: bool) -> Option<i64> {
+        let vmid = i64::from(vmid);
+        let pve = self.pve.get(instance).and_then(|m| m.get(&vmid)).copied();
+        let pbs = self.pbs.get(&(container, vmid)).copied();
+        pve.max(pbs)
+    }
 }
 
 /// Only `pulse-*` tags steer alerts, so a guest without one costs no allocation.
@@ -92,6 +156,24 @@ pub fn observe<'a>(
                 .push(format!("docker:{id}/{}", text(c, "id")));
         }
     }
+    let backup_checks = cfg.backup_defaults.enabled;
+    if backup_checks {
+        scratch.backups.refresh(state);
+    }
+    let backups = &scratch.backups;
+    let backup_condition = |id: &str, instance: &str, vmid: u32, container: bool, name: &str| {
+        if !backup_checks {
+            return Vec::new();
+        }
+        backups
+            .newest(instance, vmid, container)
+            .and_then(|t| {
+                let kind = if container { "Container" } else { "VM" };
+                conditions::backup_age(id, (kind, name, vmid), t, &cfg.backup_defaults, now_ms)
+            })
+            .into_iter()
+            .collect()
+    };
     let sets = &scratch.tags;
     let mut datastore_ids = scratch.ids.iter();
     let mut agent_ids = scratch.agent_ids.iter().map(String::as_str);
@@ -158,7 +240,11 @@ pub fn observe<'a>(
                 (Metric::NetworkIn, rate(g.network_in)),
                 (Metric::NetworkOut, rate(g.network_out)),
             ],
-            conditions: Vec::new(),
+            conditions: if g.template {
+                Vec::new()
+            } else {
+                backup_condition(&g.id, &g.instance, g.vmid, false, &g.name)
+            },
         });
     }
     for g in state.containers() {
@@ -187,7 +273,11 @@ pub fn observe<'a>(
                 (Metric::NetworkIn, rate(g.network_in)),
                 (Metric::NetworkOut, rate(g.network_out)),
             ],
-            conditions: Vec::new(),
+            conditions: if g.template {
+                Vec::new()
+            } else {
+                backup_condition(&g.id, &g.instance, g.vmid, true, &g.name)
+            },
         });
     }
     for s in state.storages().filter(|s| s.enabled) {
@@ -440,6 +530,7 @@ impl Scratch {
             tags: Vec::new(),
             ids: Vec::new(),
             agent_ids: Vec::new(),
+            backups: NewestBackups::default(),
         }
     }
 }

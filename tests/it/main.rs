@@ -8,6 +8,7 @@ mod agents_install;
 mod agents_run;
 mod alerts_agents;
 mod alerts_api;
+mod alerts_backups;
 mod alerts_checks;
 mod alerts_engine;
 mod alerts_routes;

@@ -1,0 +1,148 @@
+//! Backup age (`backupDefaults`, off by default): a guest whose newest backup (PVE storage or
+//! PBS) is older than the warning age raises `backup-age-<guest>`, critical past the critical
+//! age, resolved by a new backup; guests without a backup, templates and a disabled check raise
+//! nothing.
+
+use pulse::alerts::alert::Level;
+use pulse::alerts::config::AlertConfig;
+use pulse::alerts::engine::{Engine, EventKind};
+use pulse::alerts::observe::{observe, Scratch};
+use pulse::alerts::tz::Zone;
+use pulse::state::backups::{PBSBackup, PveBackupsUpdate, StorageBackup};
+use pulse::state::guest::VMFrontend;
+use pulse::state::pbs::PBSInstance;
+use pulse::state::snapshot::PveSnapshot;
+use pulse::state::store::LiveState;
+use pulse::util::time::UtcTime;
+
+const DAY: i64 = 86_400_000;
+const NOW: i64 = 1_767_000_000_000;
+
+fn vm(vmid: u32, template: bool) -> VMFrontend {
+    VMFrontend {
+        id: format!("lab-n1-{vmid}"),
+        vmid,
+        name: format!("vm{vmid}"),
+        node: "n1".into(),
+        instance: "lab".into(),
+        status: "running".into(),
+        template,
+        ..VMFrontend::default()
+    }
+}
+
+fn state(pve_backup_age_days: &[(u32, i64)], pbs_backup_age_days: &[(u32, i64)]) -> LiveState {
+    let mut st = LiveState::new();
+    let snap = PveSnapshot {
+        vms: vec![
+            vm(100, false),
+            vm(101, false),
+            vm(102, false),
+            vm(103, true),
+        ],
+        connection_healthy: true,
+        ..PveSnapshot::default()
+    };
+    st.replace_pve_instance("lab", snap, NOW);
+    let backups = pve_backup_age_days
+        .iter()
+        .map(|&(vmid, days)| StorageBackup {
+            id: format!("b-{vmid}-{days}"),
+            instance: "lab".into(),
+            node: "n1".into(),
+            vmid: i64::from(vmid),
+            time: UtcTime::from_unix_ms(NOW - days * DAY),
+            ..StorageBackup::default()
+        })
+        .collect();
+    st.update_pve_backups(
+        "lab",
+        PveBackupsUpdate {
+            storage_backups: Some(backups),
+            ..PveBackupsUpdate::default()
+        },
+        NOW,
+    );
+    let pbs: Vec<PBSBackup> = pbs_backup_age_days
+        .iter()
+        .map(|&(vmid, days)| PBSBackup {
+            id: format!("p-{vmid}-{days}"),
+            instance: "pbs1".into(),
+            backup_type: "vm".into(),
+            vmid: vmid.to_string(),
+            backup_time: UtcTime::from_unix_ms(NOW - days * DAY),
+            ..PBSBackup::default()
+        })
+        .collect();
+    let pbs1 = PBSInstance {
+        id: "pbs-pbs1".into(),
+        name: "pbs1".into(),
+        status: "online".into(),
+        ..PBSInstance::default()
+    };
+    st.replace_pbs_instance(pbs1, Some(pbs), NOW);
+    st
+}
+
+fn evaluate(
+    engine: &mut Engine,
+    scratch: &mut Scratch,
+    cfg: &AlertConfig,
+    st: &LiveState,
+) -> Vec<(EventKind, String, Level)> {
+    let obs = observe(st, scratch, cfg, NOW);
+    let mut v: Vec<_> = engine
+        .evaluate(cfg, &Zone::utc(), &obs, NOW)
+        .into_iter()
+        .map(|e| (e.kind, e.alert.id, e.alert.level))
+        .collect();
+    v.sort_by(|a, b| a.1.cmp(&b.1));
+    v
+}
+
+#[test]
+fn old_backups_warn_then_go_critical_and_a_new_backup_resolves() {
+    let mut cfg = AlertConfig {
+        activation_state: "active".into(),
+        ..AlertConfig::default()
+    };
+    cfg.time_thresholds.insert("guest".into(), 0);
+    let (mut engine, mut scratch) = (Engine::new(), Scratch::new());
+    // 100: newest 8 days (PVE 8, PBS 20); 101: PBS 15 days; 102: none; 103: a template.
+    let old = state(&[(100, 8), (100, 30), (103, 40)], &[(100, 20), (101, 15)]);
+    assert!(
+        evaluate(&mut engine, &mut scratch, &cfg, &old).is_empty(),
+        "off by default"
+    );
+    cfg.backup_defaults.enabled = true; // warning 7 days, critical 14
+    assert_eq!(
+        evaluate(&mut engine, &mut scratch, &cfg, &old),
+        vec![
+            (
+                EventKind::Fired,
+                "backup-age-lab-n1-100".into(),
+                Level::Warning
+            ),
+            (
+                EventKind::Fired,
+                "backup-age-lab-n1-101".into(),
+                Level::Critical
+            ),
+        ]
+    );
+    let a = engine.get("backup-age-lab-n1-100").unwrap();
+    assert_eq!(a.kind, "backup-age");
+    assert_eq!(a.value, 8.0);
+    assert_eq!(a.message, "VM vm100 (100): last backup 8 days ago");
+    // A fresh backup of 100 (a new listing): resolved; 101 still critical.
+    let fresh = state(&[(100, 0), (100, 8)], &[(101, 15)]);
+    assert_eq!(
+        evaluate(&mut engine, &mut scratch, &cfg, &fresh),
+        vec![(
+            EventKind::Resolved,
+            "backup-age-lab-n1-100".into(),
+            Level::Warning
+        )]
+    );
+    assert!(engine.get("backup-age-lab-n1-101").is_some());
+}
