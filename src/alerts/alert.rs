@@ -249,7 +249,9 @@ pub enum Category {
 
 pub fn category_of(kind: &str) -> Category {
     match kind {
-        "usage" | "disk-health" | "disk-wearout" => Category::Storage,
+        "usage" | "disk-health" | "disk-wearout" | "pbs-verify-failed" | "pbs-job-failed" => {
+            Category::Storage
+        }
         k if k.starts_with("zfs") => Category::Storage,
         "connectivity" | "offline" | "powered-off" | "docker-container-state" => Category::Offline,
         _ => Category::Performance,

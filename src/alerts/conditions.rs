@@ -8,6 +8,7 @@
 use super::alert::{Condition, Level};
 use super::config::{AgeDefaults, PmgDefaults};
 use crate::state::backups::GuestSnapshot;
+use crate::state::pbs::PBSInstance;
 use crate::state::physical_disk::PhysicalDisk;
 use crate::state::pmg::PMGInstance;
 
@@ -236,6 +237,50 @@ pub fn snapshot_age(s: &GuestSnapshot, t: &AgeDefaults, now_ms: i64) -> Option<C
         c.cleared = c.level.is_none();
         c
     })
+}
+
+/// A PBS job whose last run failed: `pbs-job-failed-<pbs>-<kind>-<job>` (type
+/// `pbs-verify-failed`, critical, for a verify job: data may be damaged; `pbs-job-failed`,
+/// warning, for sync, prune and garbage collection). Jobs that ran fine, run, or never ran
+/// yield nothing, so the alert resolves on the next good run.
+pub fn pbs_jobs(p: &PBSInstance) -> Vec<Condition> {
+    let kinds: [(&str, &[serde_json::Value]); 4] = [
+        ("verify", &p.verify_jobs),
+        ("sync", &p.sync_jobs),
+        ("prune", &p.prune_jobs),
+        ("gc", &p.garbage_jobs),
+    ];
+    let mut out = Vec::new();
+    for (kind, jobs) in kinds {
+        for j in jobs.iter().filter(|j| j["status"] == "error") {
+            let id = j["id"].as_str().unwrap_or("");
+            let error = j["error"]
+                .as_str()
+                .or_else(|| j["lastRunState"].as_str())
+                .unwrap_or("failed");
+            let verify = kind == "verify";
+            out.push(Condition {
+                id: format!("pbs-job-failed-{}-{kind}-{id}", p.id),
+                kind: if verify {
+                    "pbs-verify-failed"
+                } else {
+                    "pbs-job-failed"
+                },
+                level: Some(if verify {
+                    Level::Critical
+                } else {
+                    Level::Warning
+                }),
+                cleared: false,
+                value: 1.0,
+                threshold: 1.0,
+                clear_threshold: 0.0,
+                unit: "",
+                message: format!("PBS {} {kind} job {id} failed: {error}", p.name),
+            });
+        }
+    }
+    out
 }
 
 /// `backup-age-<guest>`: days since the guest's newest backup (PVE storage or PBS) against

@@ -359,7 +359,7 @@ pub fn observe<'a>(
             stale: false,
             sample_ms: sample,
             metrics: Vec::new(),
-            conditions: Vec::new(),
+            conditions: conditions::pbs_jobs(p),
         });
         for d in &p.datastores {
             out.push(Observation {

@@ -1,7 +1,7 @@
 //! Backup age (`backupDefaults`, off by default): a guest whose newest backup (PVE storage or
 //! PBS) is older than the warning age raises `backup-age-<guest>`, critical past the critical
 //! age, resolved by a new backup; guests without a backup, templates and a disabled check raise
-//! nothing.
+//! nothing. Failed PBS jobs (verify, sync, prune, GC) alert until their next good run.
 
 use pulse::alerts::alert::Level;
 use pulse::alerts::config::AlertConfig;
@@ -145,4 +145,74 @@ fn old_backups_warn_then_go_critical_and_a_new_backup_resolves() {
         )]
     );
     assert!(engine.get("backup-age-lab-n1-101").is_some());
+}
+
+/// A PBS job whose last run failed alerts (a verify job critically: data may be damaged) and
+/// resolves on its next good run; jobs that ran fine raise nothing.
+#[test]
+fn failed_pbs_jobs_alert_until_they_run_fine() {
+    use serde_json::json;
+    let mut cfg = AlertConfig {
+        activation_state: "active".into(),
+        ..AlertConfig::default()
+    };
+    cfg.time_thresholds.insert("pbs".into(), 0);
+    let (mut engine, mut scratch) = (Engine::new(), Scratch::new());
+    let with_jobs = |verify: &str, sync: &str| {
+        let mut st = LiveState::new();
+        let pbs1 = PBSInstance {
+            id: "pbs-pbs1".into(),
+            name: "pbs1".into(),
+            status: "online".into(),
+            verify_jobs: vec![json!({"id": "weekly", "store": "main", "status": verify,
+                                     "error": "verification failed: 3 chunks corrupt"})],
+            sync_jobs: vec![json!({"id": "offsite", "store": "main", "status": sync,
+                                   "lastRunState": "connection refused"})],
+            ..PBSInstance::default()
+        };
+        st.replace_pbs_instance(pbs1, None, NOW);
+        st
+    };
+    assert!(evaluate(&mut engine, &mut scratch, &cfg, &with_jobs("ok", "ok")).is_empty());
+    assert_eq!(
+        evaluate(
+            &mut engine,
+            &mut scratch,
+            &cfg,
+            &with_jobs("error", "error")
+        ),
+        vec![
+            (
+                EventKind::Fired,
+                "pbs-job-failed-pbs-pbs1-sync-offsite".into(),
+                Level::Warning
+            ),
+            (
+                EventKind::Fired,
+                "pbs-job-failed-pbs-pbs1-verify-weekly".into(),
+                Level::Critical
+            ),
+        ]
+    );
+    let v = engine.get("pbs-job-failed-pbs-pbs1-verify-weekly").unwrap();
+    assert_eq!(v.kind, "pbs-verify-failed");
+    assert_eq!(
+        v.message,
+        "PBS pbs1 verify job weekly failed: verification failed: 3 chunks corrupt"
+    );
+    assert_eq!(
+        engine
+            .get("pbs-job-failed-pbs-pbs1-sync-offsite")
+            .unwrap()
+            .message,
+        "PBS pbs1 sync job offsite failed: connection refused"
+    );
+    assert_eq!(
+        evaluate(&mut engine, &mut scratch, &cfg, &with_jobs("ok", "error")),
+        vec![(
+            EventKind::Resolved,
+            "pbs-job-failed-pbs-pbs1-verify-weekly".into(),
+            Level::Critical
+        )]
+    );
 }
