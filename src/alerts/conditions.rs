@@ -283,6 +283,26 @@ pub fn pbs_jobs(p: &PBSInstance) -> Vec<Condition> {
     out
 }
 
+/// `backup-failed-<guest>` (warning) while the guest's newest backup task failed; resolved
+/// when a newer one succeeds (the condition is then not reported).
+pub fn backup_failed(
+    guest_id: &str,
+    (kind, name, vmid): (&str, &str, u32),
+    error: &str,
+) -> Condition {
+    Condition {
+        id: format!("backup-failed-{guest_id}"),
+        kind: "backup-failed",
+        level: Some(Level::Warning),
+        cleared: false,
+        value: 1.0,
+        threshold: 1.0,
+        clear_threshold: 0.0,
+        unit: "",
+        message: format!("{kind} {name} ({vmid}): last backup failed: {error}"),
+    }
+}
+
 /// `backup-age-<guest>`: days since the guest's newest backup (PVE storage or PBS) against
 /// `backupDefaults`. `None` below the clear level (nine tenths of the warning age), so the
 /// thousands of recently backed-up guests cost nothing; an active alert whose guest got a

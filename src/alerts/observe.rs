@@ -36,13 +36,19 @@ struct NewestBackups {
     key: Vec<(usize, usize)>,
     pve: HashMap<String, HashMap<i64, i64>>,
     pbs: HashMap<(bool, i64), i64>,
+    /// Per PVE instance and VMID: the newest backup task's start (ms) and its error (empty
+    /// when it succeeded or is still running).
+    tasks: HashMap<String, HashMap<i64, (i64, String)>>,
 }
 
 impl NewestBackups {
     fn refresh(&mut self, state: &LiveState) {
         let key: Vec<(usize, usize)> = state
             .pve_backup_listings()
-            .map(|(_, b)| (Arc::as_ptr(b) as usize, b.storage_backups.len()))
+            .map(|(_, b)| {
+                let n = b.storage_backups.len() + b.backup_tasks.len();
+                (Arc::as_ptr(b) as usize, n)
+            })
             .chain(
                 state
                     .pbs_backup_lists()
@@ -55,6 +61,7 @@ impl NewestBackups {
         self.key = key;
         self.pve.clear();
         self.pbs.clear();
+        self.tasks.clear();
         for (instance, b) in state.pve_backup_listings() {
             for sb in &b.storage_backups {
                 let t = sb.time.unix_ms();
@@ -65,6 +72,16 @@ impl NewestBackups {
                     .entry(sb.vmid)
                     .or_insert(t);
                 *e = (*e).max(t);
+            }
+            let tasks = self.tasks.entry(instance.to_string()).or_default();
+            for task in b.backup_tasks.iter().filter(|t| t.vmid > 0) {
+                let start = task.start_time.unix_ms();
+                let e = tasks
+                    .entry(task.vmid)
+                    .or_insert_with(|| (start, task.error.clone()));
+                if start > e.0 {
+                    *e = (start, task.error.clone());
+                }
             }
         }
         for list in state.pbs_backup_lists() {
@@ -77,6 +94,12 @@ impl NewestBackups {
                 *e = (*e).max(t);
             }
         }
+    }
+
+    /// The error of the guest's newest backup task, if that task failed.
+    fn failed_task(&self, instance: &str, vmid: u32) -> Option<&str> {
+        let (_, error) = self.tasks.get(instance)?.get(&i64::from(vmid))?;
+        (!error.is_empty()).then_some(error.as_str())
     }
 
     /// The newest backup of a guest, if it has any.
@@ -165,14 +188,14 @@ pub fn observe<'a>(
         if !backup_checks {
             return Vec::new();
         }
-        backups
-            .newest(instance, vmid, container)
-            .and_then(|t| {
-                let kind = if container { "Container" } else { "VM" };
-                conditions::backup_age(id, (kind, name, vmid), t, &cfg.backup_defaults, now_ms)
-            })
-            .into_iter()
-            .collect()
+        let kind = if container { "Container" } else { "VM" };
+        let age = backups.newest(instance, vmid, container).and_then(|t| {
+            conditions::backup_age(id, (kind, name, vmid), t, &cfg.backup_defaults, now_ms)
+        });
+        let failed = backups
+            .failed_task(instance, vmid)
+            .map(|error| conditions::backup_failed(id, (kind, name, vmid), error));
+        age.into_iter().chain(failed).collect()
     };
     let sets = &scratch.tags;
     let mut datastore_ids = scratch.ids.iter();

@@ -216,3 +216,74 @@ fn failed_pbs_jobs_alert_until_they_run_fine() {
         )]
     );
 }
+
+/// With backup checks on, a guest whose newest vzdump task failed raises `backup-failed-<guest>`
+/// (an older failure followed by a success does not); a newer successful task resolves it.
+#[test]
+fn a_failed_newest_backup_task_alerts_until_a_backup_succeeds() {
+    use pulse::state::backups::BackupTask;
+    let mut cfg = AlertConfig {
+        activation_state: "active".into(),
+        ..AlertConfig::default()
+    };
+    cfg.time_thresholds.insert("guest".into(), 0);
+    cfg.backup_defaults.enabled = true;
+    let (mut engine, mut scratch) = (Engine::new(), Scratch::new());
+    let task = |vmid: u32, hours_ago: i64, error: &str| BackupTask {
+        id: format!("lab-UPID-{vmid}-{hours_ago}"),
+        node: "n1".into(),
+        kind: "vzdump".into(),
+        vmid: i64::from(vmid),
+        status: if error.is_empty() {
+            "OK".into()
+        } else {
+            error.into()
+        },
+        error: error.into(),
+        start_time: UtcTime::from_unix_ms(NOW - hours_ago * 3_600_000),
+        ..BackupTask::default()
+    };
+    let with_tasks = |tasks: Vec<BackupTask>| {
+        // Recent backups: no age alert gets in the way.
+        let mut st = state(&[(100, 0), (101, 0)], &[]);
+        st.update_pve_backups(
+            "lab",
+            PveBackupsUpdate {
+                backup_tasks: Some(tasks),
+                ..PveBackupsUpdate::default()
+            },
+            NOW,
+        );
+        st
+    };
+    let st = with_tasks(vec![
+        task(100, 1, "job failed: storage full"),
+        task(100, 25, ""),
+        task(101, 25, "timeout"),
+        task(101, 1, ""),
+    ]);
+    assert_eq!(
+        evaluate(&mut engine, &mut scratch, &cfg, &st),
+        vec![(
+            EventKind::Fired,
+            "backup-failed-lab-n1-100".into(),
+            Level::Warning
+        )]
+    );
+    assert_eq!(
+        engine.get("backup-failed-lab-n1-100").unwrap().message,
+        "VM vm100 (100): last backup failed: job failed: storage full"
+    );
+    let st = with_tasks(vec![
+        task(100, 0, ""),
+        task(100, 1, "job failed: storage full"),
+    ]);
+    assert_eq!(
+        evaluate(&mut engine, &mut scratch, &cfg, &st),
+        vec![(
+            EventKind::Resolved,
+            "backup-failed-lab-n1-100".into(),
+            Level::Warning
+        )]
+    );
+}
