@@ -75,9 +75,12 @@ pub enum ResourceKind {
     PhysicalDisk,
     /// A guest snapshot (its age, when `snapshotDefaults` is enabled).
     Snapshot,
-    /// A host reporting through the Docker agent: offline, and the issues Pulse derived from
-    /// its containers and Swarm services (`dockerHosts[].issues`).
+    /// A server reporting through the host agent (`host:<id>`).
+    Host,
+    /// A Docker / Podman host reporting through the Docker agent (`docker:<id>`).
     DockerHost,
+    /// A container of a Docker host (`docker:<host>/<container>`).
+    DockerContainer,
 }
 
 impl ResourceKind {
@@ -92,7 +95,9 @@ impl ResourceKind {
             ResourceKind::PmgInstance => "PMG",
             ResourceKind::PhysicalDisk => "Disk",
             ResourceKind::Snapshot => "Snapshot",
+            ResourceKind::Host => "Host",
             ResourceKind::DockerHost => "Docker Host",
+            ResourceKind::DockerContainer => "Docker Container",
         }
     }
 
@@ -106,7 +111,9 @@ impl ResourceKind {
             ResourceKind::PmgInstance => &["pmg", "node"],
             ResourceKind::PhysicalDisk => &["disk", "storage"],
             ResourceKind::Snapshot => &["snapshot"],
-            ResourceKind::DockerHost => &["docker", "dockerHost"],
+            ResourceKind::Host => &["host"],
+            ResourceKind::DockerHost => &["dockerhost", "docker", "node"],
+            ResourceKind::DockerContainer => &["docker", "guest"],
         }
     }
 
@@ -114,12 +121,22 @@ impl ResourceKind {
         matches!(self, ResourceKind::Vm | ResourceKind::Container)
     }
 
+    /// Stopping is only news for what was seen running (guests, Docker containers): one
+    /// stopped from the start may be meant to be.
+    pub fn tracks_running(self) -> bool {
+        self.is_guest() || self == ResourceKind::DockerContainer
+    }
+
     /// Consecutive down samples before a connectivity / powered-off alert (Pulse's counts).
     pub fn down_confirmations(self) -> u32 {
         match self {
-            ResourceKind::Vm | ResourceKind::Container | ResourceKind::Storage => 2,
-            // Offline already means several of its own report intervals without a report.
-            ResourceKind::DockerHost => 1,
+            ResourceKind::Vm
+            | ResourceKind::Container
+            | ResourceKind::Storage
+            | ResourceKind::DockerContainer => 2,
+            // Offline already means several of the agent's own report intervals without a
+            // report (the agents' sweep), and evaluations run only when the state changes.
+            ResourceKind::DockerHost | ResourceKind::Host => 1,
             _ => 3,
         }
     }
@@ -199,7 +216,16 @@ pub fn down_alert_id(kind: ResourceKind, resource_id: &str) -> String {
         ResourceKind::PmgInstance => format!("pmg-offline-{resource_id}"),
         ResourceKind::PhysicalDisk => format!("disk-offline-{resource_id}"),
         ResourceKind::Snapshot => format!("snapshot-missing-{resource_id}"),
-        ResourceKind::DockerHost => format!("{resource_id}-offline"),
+        // Pulse's ids name the agent's host id, without our resource prefix.
+        ResourceKind::Host => format!(
+            "host-offline-{}",
+            resource_id.strip_prefix("host:").unwrap_or(resource_id)
+        ),
+        ResourceKind::DockerHost => format!(
+            "docker-host-offline-{}",
+            resource_id.strip_prefix("docker:").unwrap_or(resource_id)
+        ),
+        ResourceKind::DockerContainer => format!("docker-container-state-{resource_id}"),
     }
 }
 
@@ -226,9 +252,11 @@ pub enum Category {
 
 pub fn category_of(kind: &str) -> Category {
     match kind {
-        "usage" | "disk-health" | "disk-wearout" => Category::Storage,
+        "usage" | "disk-health" | "disk-wearout" | "pbs-verify-failed" | "pbs-job-failed" => {
+            Category::Storage
+        }
         k if k.starts_with("zfs") => Category::Storage,
-        "connectivity" | "offline" | "powered-off" => Category::Offline,
+        "connectivity" | "offline" | "powered-off" | "docker-container-state" => Category::Offline,
         _ => Category::Performance,
     }
 }

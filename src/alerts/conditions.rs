@@ -8,6 +8,7 @@
 use super::alert::{Condition, Level};
 use super::config::{AgeDefaults, PmgDefaults};
 use crate::state::backups::GuestSnapshot;
+use crate::state::pbs::PBSInstance;
 use crate::state::physical_disk::PhysicalDisk;
 use crate::state::pmg::PMGInstance;
 
@@ -25,6 +26,23 @@ fn healthy(verdict: &str) -> bool {
         || ["PASSED", "OK", "UNKNOWN"]
             .iter()
             .any(|ok| v.eq_ignore_ascii_case(ok))
+}
+
+/// `docker-container-health-<container>` while the container's own health check says
+/// `unhealthy` (a warning: it still runs). Nothing otherwise, so a healthy container costs no
+/// allocation; an alert whose condition is no longer reported resolves.
+pub fn container_health(resource_id: &str, name: &str, health: &str) -> Option<Condition> {
+    health.eq_ignore_ascii_case("unhealthy").then(|| Condition {
+        id: format!("docker-container-health-{resource_id}"),
+        kind: "docker-container-health",
+        level: Some(Level::Warning),
+        cleared: false,
+        value: 1.0,
+        threshold: 1.0,
+        clear_threshold: 0.0,
+        unit: "",
+        message: format!("Docker container {name} is unhealthy"),
+    })
 }
 
 /// `disk-health-<disk>` (critical while SMART says the disk is failing) and
@@ -248,6 +266,12 @@ pub fn docker_issues(
     let mut out = Vec::new();
     for i in issues {
         let text = |k: &str| i[k].as_str().unwrap_or_default();
+        // A failing health check is judged per container (`docker-container-health`): not
+        // twice. A non-zero exit stays: a container never seen running (a batch job) has no
+        // state alert.
+        if text("type") == "health-check" {
+            continue;
+        }
         let container = text("containerName");
         let is_container = !text("containerId").is_empty();
         if is_container
@@ -291,6 +315,107 @@ pub fn docker_issues(
     out
 }
 
+/// A PBS job whose last run failed: `pbs-job-failed-<pbs>-<kind>-<job>` (type
+/// `pbs-verify-failed`, critical, for a verify job: data may be damaged; `pbs-job-failed`,
+/// warning, for sync, prune and garbage collection). Jobs that ran fine, run, or never ran
+/// yield nothing, so the alert resolves on the next good run.
+pub fn pbs_jobs(p: &PBSInstance) -> Vec<Condition> {
+    let kinds: [(&str, &[serde_json::Value]); 4] = [
+        ("verify", &p.verify_jobs),
+        ("sync", &p.sync_jobs),
+        ("prune", &p.prune_jobs),
+        ("gc", &p.garbage_jobs),
+    ];
+    let mut out = Vec::new();
+    for (kind, jobs) in kinds {
+        for j in jobs.iter().filter(|j| j["status"] == "error") {
+            let id = j["id"].as_str().unwrap_or("");
+            let error = j["error"]
+                .as_str()
+                .or_else(|| j["lastRunState"].as_str())
+                .unwrap_or("failed");
+            let verify = kind == "verify";
+            out.push(Condition {
+                id: format!("pbs-job-failed-{}-{kind}-{id}", p.id),
+                kind: if verify {
+                    "pbs-verify-failed"
+                } else {
+                    "pbs-job-failed"
+                },
+                level: Some(if verify {
+                    Level::Critical
+                } else {
+                    Level::Warning
+                }),
+                cleared: false,
+                value: 1.0,
+                threshold: 1.0,
+                clear_threshold: 0.0,
+                unit: "",
+                message: format!("PBS {} {kind} job {id} failed: {error}", p.name),
+            });
+        }
+    }
+    out
+}
+
+/// `backup-failed-<guest>` (warning) while the guest's newest backup task failed; resolved
+/// when a newer one succeeds (the condition is then not reported).
+pub fn backup_failed(
+    guest_id: &str,
+    (kind, name, vmid): (&str, &str, u32),
+    error: &str,
+) -> Condition {
+    Condition {
+        id: format!("backup-failed-{guest_id}"),
+        kind: "backup-failed",
+        level: Some(Level::Warning),
+        cleared: false,
+        value: 1.0,
+        threshold: 1.0,
+        clear_threshold: 0.0,
+        unit: "",
+        message: format!("{kind} {name} ({vmid}): last backup failed: {error}"),
+    }
+}
+
+/// `backup-age-<guest>`: days since the guest's newest backup (PVE storage or PBS) against
+/// `backupDefaults`. `None` below the clear level (nine tenths of the warning age), so the
+/// thousands of recently backed-up guests cost nothing; an active alert whose guest got a
+/// new backup is then no longer reported and resolves.
+pub fn backup_age(
+    guest_id: &str,
+    (kind, name, vmid): (&str, &str, u32),
+    newest_ms: i64,
+    t: &AgeDefaults,
+    now_ms: i64,
+) -> Option<Condition> {
+    let days = ((now_ms - newest_ms) / 86_400_000).max(0) as f64;
+    let first = if t.warning_days > 0 {
+        t.warning_days
+    } else {
+        t.critical_days
+    };
+    if first == 0 || days < f64::from(first) * COUNT_CLEAR_RATIO {
+        return None;
+    }
+    count(
+        format!("backup-age-{guest_id}"),
+        "backup-age",
+        days,
+        t.warning_days,
+        t.critical_days,
+        "days",
+        format!("{kind} {name} ({vmid}): last backup {days} days ago"),
+    )
+    .map(|mut c| {
+        // An age only falls with a new backup: no hysteresis needed.
+        c.clear_threshold = c.threshold;
+        c.cleared = c.level.is_none();
+        c
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,18 +426,22 @@ mod tests {
         let host = serde_json::json!({"issues": [
             {"type": "oom-kill", "severity": "critical", "containerId": "c1",
              "containerName": "web", "message": "killed"},
-            {"type": "exit-code", "severity": "warning", "containerId": "c2",
-             "containerName": "tmp-job", "message": "exited with 3"},
+            {"type": "restart-loop", "severity": "warning", "containerId": "c2",
+             "containerName": "tmp-job", "message": "restarted 5 times"},
+            {"type": "exit-code", "severity": "warning", "containerId": "c3",
+             "containerName": "batch", "message": "exited with 3"},
             {"type": "service-replicas", "severity": "warning", "serviceId": "s1",
              "serviceName": "api", "message": "1 of 3 running"}
         ]});
         let mut cfg = super::super::config::AlertConfig::default();
         let all = docker_issues("docker-host-h", &host, &cfg);
-        assert_eq!(all.len(), 3);
+        assert_eq!(all.len(), 4);
         assert_eq!(all[0].id, "docker-host-h-c1-oom-kill");
         assert_eq!(all[0].kind, "docker-container-oom-kill");
         assert_eq!(all[0].level, Some(Level::Critical));
-        assert_eq!(all[2].kind, "docker-service-health");
+        assert_eq!(all[1].kind, "docker-container-restart-loop");
+        assert_eq!(all[2].kind, "docker-container-exit");
+        assert_eq!(all[3].kind, "docker-service-health");
         cfg.docker_ignored_container_prefixes = vec!["tmp-".into()];
         let kinds: Vec<&str> = docker_issues("docker-host-h", &host, &cfg)
             .iter()
@@ -320,7 +449,11 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            ["docker-container-oom-kill", "docker-service-health"]
+            [
+                "docker-container-oom-kill",
+                "docker-container-exit",
+                "docker-service-health"
+            ]
         );
         cfg.disable_all_docker_containers = true;
         let left = docker_issues("docker-host-h", &host, &cfg);

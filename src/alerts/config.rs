@@ -569,6 +569,9 @@ impl AlertConfig {
     /// of `dockerIgnoredContainerPrefixes`, ignoring case (ephemeral CI containers...). For the
     /// Docker agent's reports; nothing else consults it.
     pub fn docker_container_ignored(&self, name: &str, id: &str) -> bool {
+        if self.docker_ignored_container_prefixes.is_empty() {
+            return false;
+        }
         let (name, id) = (name.to_lowercase(), id.to_lowercase());
         self.docker_ignored_container_prefixes.iter().any(|p| {
             let p = p.to_lowercase();

@@ -9,11 +9,11 @@
 
 use super::alert::*;
 use super::config::AlertConfig;
+use super::effective::{connectivity_disabled, has_tag, thresholds_for};
 use super::schedule::{hold_for_new, hold_for_reminder, FlapLog, Hold, NotifyLog, Subject};
 use super::threshold::{Metric, Threshold, ThresholdConfig};
 use super::tz::Zone;
 use crate::util::time::UtcTime;
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// Points above the trigger at which a warning is critical (Pulse's fixed margin).
@@ -61,86 +61,6 @@ pub struct Engine {
     recently_resolved: VecDeque<(i64, Alert)>,
     /// When alerts were restored from disk (see [`RESTORE_HOLD_MS`]).
     restored_ms: Option<i64>,
-}
-
-/// Thresholds in force for one observation, or `None` when the resource is exempt.
-fn thresholds_for<'c>(cfg: &'c AlertConfig, o: &Observation) -> Option<Cow<'c, ThresholdConfig>> {
-    // Borrowed unless an override or a tag changes it: the common case costs no copy.
-    static NONE: std::sync::OnceLock<ThresholdConfig> = std::sync::OnceLock::new();
-    let none = || Cow::Borrowed(NONE.get_or_init(ThresholdConfig::default));
-    let usage = || {
-        Cow::Owned(ThresholdConfig {
-            usage: Some(cfg.storage_default),
-            ..Default::default()
-        })
-    };
-    let base = match o.kind {
-        ResourceKind::Vm | ResourceKind::Container if !cfg.disable_all_guests => {
-            Cow::Borrowed(&cfg.guest_defaults)
-        }
-        ResourceKind::Node if !cfg.disable_all_nodes => Cow::Borrowed(&cfg.node_defaults),
-        ResourceKind::Storage if !cfg.disable_all_storage => usage(),
-        ResourceKind::PbsDatastore if !cfg.disable_all_pbs => usage(),
-        ResourceKind::PbsInstance if !cfg.disable_all_pbs => none(),
-        ResourceKind::PmgInstance if !cfg.disable_all_pmg => none(),
-        ResourceKind::PhysicalDisk if !cfg.disable_all_storage => none(),
-        ResourceKind::Snapshot if cfg.snapshot_defaults.enabled => none(),
-        ResourceKind::DockerHost if !cfg.disable_all_docker_hosts => none(),
-        _ => return None,
-    };
-    let mut eff = match override_for(cfg, o) {
-        Some(over) => Cow::Owned(base.overlaid(over)),
-        None => base,
-    };
-    if eff.disabled || has_tag(o, "pulse-no-alerts") {
-        return None;
-    }
-    if has_tag(o, "pulse-relaxed") {
-        for (m, floor) in [
-            (Metric::Cpu, 95.0),
-            (Metric::Memory, 92.0),
-            (Metric::Disk, 95.0),
-        ] {
-            if let Some(t) = eff.get(m).filter(|t| t.is_enabled() && t.trigger < floor) {
-                let gap = t.trigger - t.clear_level();
-                eff.to_mut()
-                    .set(m, Some(Threshold::new(floor, floor - gap)));
-            }
-        }
-    }
-    Some(eff)
-}
-
-/// The override for this resource: by its id, or for a guest by an id it had on another node
-/// of the same instance (an override follows a migrated guest).
-fn override_for<'c>(cfg: &'c AlertConfig, o: &Observation) -> Option<&'c ThresholdConfig> {
-    if let Some(over) = cfg.overrides.get(o.id) {
-        return Some(over);
-    }
-    let vmid = o.vmid?;
-    let (prefix, suffix) = (format!("{}-", o.instance), format!("-{vmid}"));
-    cfg.overrides
-        .iter()
-        .find(|(k, _)| {
-            k.starts_with(&prefix) && k.ends_with(&suffix) && k.len() > prefix.len() + suffix.len()
-        })
-        .map(|(_, v)| v)
-}
-
-fn has_tag(o: &Observation, tag: &str) -> bool {
-    o.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
-}
-
-fn connectivity_disabled(cfg: &AlertConfig, o: &Observation) -> bool {
-    let all = match o.kind {
-        ResourceKind::Vm | ResourceKind::Container => cfg.disable_all_guests_offline,
-        ResourceKind::Node => cfg.disable_all_nodes_offline,
-        ResourceKind::PbsDatastore | ResourceKind::PbsInstance => cfg.disable_all_pbs_offline,
-        ResourceKind::PmgInstance => cfg.disable_all_pmg_offline,
-        ResourceKind::Storage | ResourceKind::PhysicalDisk | ResourceKind::Snapshot => false,
-        ResourceKind::DockerHost => cfg.disable_all_docker_hosts,
-    };
-    all || override_for(cfg, o).is_some_and(|t| t.disable_connectivity || t.disabled)
 }
 
 impl Engine {
@@ -476,10 +396,13 @@ impl Engine {
             Presence::Up => false,
             Presence::Offline => !o.kind.is_guest(),
             Presence::Stopped => {
-                o.kind.is_guest() && !o.template && self.seen_running.contains(o.id)
+                o.kind.tracks_running() && !o.template && self.seen_running.contains(o.id)
             }
         };
-        if o.presence == Presence::Up && o.kind.is_guest() && !self.seen_running.contains(o.id) {
+        if o.presence == Presence::Up
+            && o.kind.tracks_running()
+            && !self.seen_running.contains(o.id)
+        {
             self.seen_running.insert(o.id.to_string());
         }
         if !down && quiet {
@@ -513,15 +436,21 @@ impl Engine {
             live.remove(&id);
             return;
         }
+        let level = match th.powered_off_severity.as_deref() {
+            Some("critical") => Level::Critical,
+            _ => Level::Warning,
+        };
         let (kind, level, message) = if o.kind.is_guest() {
-            let level = match th.powered_off_severity.as_deref() {
-                Some("critical") => Level::Critical,
-                _ => Level::Warning,
-            };
             (
                 "powered-off",
                 level,
                 format!("{} {} is powered off", o.kind.label(), o.name),
+            )
+        } else if o.kind == ResourceKind::DockerContainer {
+            (
+                "docker-container-state",
+                level,
+                format!("{} {} is not running", o.kind.label(), o.name),
             )
         } else {
             (

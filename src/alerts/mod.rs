@@ -3,6 +3,7 @@
 //!
 //! - `config.rs`: the `alerts.json` / `GET|PUT /api/alerts/config` document, its defaults and
 //!   validation; `threshold.rs`: trigger/clear pairs and per-type sets of them.
+//! - `effective.rs`: the thresholds in force for one resource (defaults, overrides, tags).
 //! - `engine.rs`: the state machine (pending → firing → resolved) turning observations into
 //!   events; `schedule.rs`: whether an event notifies now; `tz.rs`: time zones for quiet hours.
 //! - `alert.rs`: the alert JSON and the observation the engine reads; `observe.rs` builds the
@@ -12,6 +13,7 @@
 pub mod alert;
 pub mod conditions;
 pub mod config;
+pub mod effective;
 pub mod engine;
 pub mod history;
 pub mod observe;

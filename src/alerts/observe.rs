@@ -10,6 +10,9 @@ use super::config::AlertConfig;
 use super::threshold::Metric;
 use crate::state::instance::InstanceKind;
 use crate::state::store::{connection_key, ExtraArea, LiveState};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 const MB: f64 = 1024.0 * 1024.0;
 
@@ -19,8 +22,93 @@ const MB: f64 = 1024.0 * 1024.0;
 pub struct Scratch {
     tags: Vec<Vec<String>>,
     ids: Vec<String>,
-    /// `docker-host-<id>` per reporting Docker host.
-    docker_ids: Vec<String>,
+    /// `host:<id>`, `docker:<id>`, `docker:<id>/<container>` in the order they are observed.
+    agent_ids: Vec<String>,
+    /// Newest backup per guest, rebuilt only when a backup listing changed.
+    backups: NewestBackups,
+}
+
+/// The newest backup time (ms) per guest: PVE storage backups by (instance, VMID), PBS
+/// backups by (type, VMID) as PBS does not know the PVE instance.
+#[derive(Default)]
+struct NewestBackups {
+    /// Addresses and lengths of the listings this was built from.
+    key: Vec<(usize, usize)>,
+    pve: HashMap<String, HashMap<i64, i64>>,
+    pbs: HashMap<(bool, i64), i64>,
+    /// Per PVE instance and VMID: the newest backup task's start (ms) and its error (empty
+    /// when it succeeded or is still running).
+    tasks: HashMap<String, HashMap<i64, (i64, String)>>,
+}
+
+impl NewestBackups {
+    fn refresh(&mut self, state: &LiveState) {
+        let key: Vec<(usize, usize)> = state
+            .pve_backup_listings()
+            .map(|(_, b)| {
+                let n = b.storage_backups.len() + b.backup_tasks.len();
+                (Arc::as_ptr(b) as usize, n)
+            })
+            .chain(
+                state
+                    .pbs_backup_lists()
+                    .map(|b| (Arc::as_ptr(b) as usize, b.len())),
+            )
+            .collect();
+        if key == self.key {
+            return;
+        }
+        self.key = key;
+        self.pve.clear();
+        self.pbs.clear();
+        self.tasks.clear();
+        for (instance, b) in state.pve_backup_listings() {
+            for sb in &b.storage_backups {
+                let t = sb.time.unix_ms();
+                let e = self
+                    .pve
+                    .entry(instance.to_string())
+                    .or_default()
+                    .entry(sb.vmid)
+                    .or_insert(t);
+                *e = (*e).max(t);
+            }
+            let tasks = self.tasks.entry(instance.to_string()).or_default();
+            for task in b.backup_tasks.iter().filter(|t| t.vmid > 0) {
+                let start = task.start_time.unix_ms();
+                let e = tasks
+                    .entry(task.vmid)
+                    .or_insert_with(|| (start, task.error.clone()));
+                if start > e.0 {
+                    *e = (start, task.error.clone());
+                }
+            }
+        }
+        for list in state.pbs_backup_lists() {
+            for pb in list.iter() {
+                let Ok(vmid) = pb.vmid.parse::<i64>() else {
+                    continue;
+                };
+                let t = pb.backup_time.unix_ms();
+                let e = self.pbs.entry((pb.backup_type == "ct", vmid)).or_insert(t);
+                *e = (*e).max(t);
+            }
+        }
+    }
+
+    /// The error of the guest's newest backup task, if that task failed.
+    fn failed_task(&self, instance: &str, vmid: u32) -> Option<&str> {
+        let (_, error) = self.tasks.get(instance)?.get(&i64::from(vmid))?;
+        (!error.is_empty()).then_some(error.as_str())
+    }
+
+    /// The newest backup of a guest, if it has any.
+    fn newest(&self, instance: &str, vmid: u32, container: bool) -> Option<i64> {
+        let vmid = i64::from(vmid);
+        let pve = self.pve.get(instance).and_then(|m| m.get(&vmid)).copied();
+        let pbs = self.pbs.get(&(container, vmid)).copied();
+        pve.max(pbs)
+    }
 }
 
 /// Only `pulse-*` tags steer alerts, so a guest without one costs no allocation.
@@ -76,15 +164,42 @@ pub fn observe<'a>(
             .ids
             .extend(p.datastores.iter().map(|d| format!("{}-{}", p.id, d.name)));
     }
-    let docker_hosts = state.extra(ExtraArea::DockerHosts);
-    scratch.docker_ids.clear();
-    scratch.docker_ids.extend(
-        docker_hosts
-            .iter()
-            .map(|h| format!("docker-host-{}", h["id"].as_str().unwrap_or_default())),
-    );
+    scratch.agent_ids.clear();
+    let hosts = state.extra_items(ExtraArea::Hosts);
+    let docker_hosts = state.extra_items(ExtraArea::DockerHosts);
+    for h in hosts {
+        scratch.agent_ids.push(format!("host:{}", text(h, "id")));
+    }
+    for d in docker_hosts {
+        let id = text(d, "id");
+        scratch.agent_ids.push(format!("docker:{id}"));
+        for c in containers(d, cfg) {
+            scratch
+                .agent_ids
+                .push(format!("docker:{id}/{}", text(c, "id")));
+        }
+    }
+    let backup_checks = cfg.backup_defaults.enabled;
+    if backup_checks {
+        scratch.backups.refresh(state);
+    }
+    let backups = &scratch.backups;
+    let backup_condition = |id: &str, instance: &str, vmid: u32, container: bool, name: &str| {
+        if !backup_checks {
+            return Vec::new();
+        }
+        let kind = if container { "Container" } else { "VM" };
+        let age = backups.newest(instance, vmid, container).and_then(|t| {
+            conditions::backup_age(id, (kind, name, vmid), t, &cfg.backup_defaults, now_ms)
+        });
+        let failed = backups
+            .failed_task(instance, vmid)
+            .map(|error| conditions::backup_failed(id, (kind, name, vmid), error));
+        age.into_iter().chain(failed).collect()
+    };
     let sets = &scratch.tags;
     let mut datastore_ids = scratch.ids.iter();
+    let mut agent_ids = scratch.agent_ids.iter().map(String::as_str);
     let stale = |instance: &str| state.connection_healthy(instance) == Some(false);
     let sample = state.last_update_ms();
     let mut out = Vec::new();
@@ -148,7 +263,11 @@ pub fn observe<'a>(
                 (Metric::NetworkIn, rate(g.network_in)),
                 (Metric::NetworkOut, rate(g.network_out)),
             ],
-            conditions: Vec::new(),
+            conditions: if g.template {
+                Vec::new()
+            } else {
+                backup_condition(&g.id, &g.instance, g.vmid, false, &g.name)
+            },
         });
     }
     for g in state.containers() {
@@ -177,7 +296,11 @@ pub fn observe<'a>(
                 (Metric::NetworkIn, rate(g.network_in)),
                 (Metric::NetworkOut, rate(g.network_out)),
             ],
-            conditions: Vec::new(),
+            conditions: if g.template {
+                Vec::new()
+            } else {
+                backup_condition(&g.id, &g.instance, g.vmid, true, &g.name)
+            },
         });
     }
     for s in state.storages().filter(|s| s.enabled) {
@@ -259,7 +382,7 @@ pub fn observe<'a>(
             stale: false,
             sample_ms: sample,
             metrics: Vec::new(),
-            conditions: Vec::new(),
+            conditions: conditions::pbs_jobs(p),
         });
         for d in &p.datastores {
             out.push(Observation {
@@ -302,29 +425,132 @@ pub fn observe<'a>(
             conditions: conditions::pmg(p, &cfg.pmg_defaults),
         });
     }
-    for (h, id) in docker_hosts.iter().zip(&scratch.docker_ids) {
-        let text = |k: &str| h[k].as_str().unwrap_or_default();
+    // Agents: their reports arrive on their own schedule, so each evaluation is a sample for
+    // the offline confirmations (the agents code already waited for missed reports before
+    // calling a host offline).
+    for h in hosts {
+        let id = agent_ids.next().unwrap_or("");
+        let name = first_text(h, &["displayName", "hostname"]);
+        let disk = h["disks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["usage"].as_f64())
+            .fold(-1.0, f64::max);
         out.push(Observation {
             id,
-            name: text("displayName"),
-            kind: ResourceKind::DockerHost,
-            node: text("hostname"),
-            instance: "docker",
+            name,
+            kind: ResourceKind::Host,
+            node: text(h, "hostname"),
+            instance: text(h, "id"),
             vmid: None,
             tags: &[],
-            presence: if text("status") == "offline" {
-                Presence::Offline
-            } else {
-                Presence::Up
-            },
+            presence: presence(h),
             template: false,
             stale: false,
-            sample_ms: h["lastSeen"].as_i64().unwrap_or(sample),
-            metrics: Vec::new(),
-            conditions: conditions::docker_issues(id, h, cfg),
+            sample_ms: now_ms,
+            metrics: vec![
+                (Metric::Cpu, number(h, "cpuUsage")),
+                (
+                    Metric::Memory,
+                    h["memory"]["usage"].as_f64().unwrap_or(-1.0),
+                ),
+                (Metric::Disk, disk),
+            ],
+            conditions: Vec::new(),
         });
     }
+    for d in docker_hosts {
+        let host_name = first_text(d, &["displayName", "hostname"]);
+        let online = presence(d) == Presence::Up;
+        out.push(Observation {
+            id: agent_ids.next().unwrap_or(""),
+            name: host_name,
+            kind: ResourceKind::DockerHost,
+            node: text(d, "hostname"),
+            instance: text(d, "id"),
+            vmid: None,
+            tags: &[],
+            presence: presence(d),
+            template: false,
+            stale: false,
+            sample_ms: now_ms,
+            metrics: Vec::new(),
+            // Restart loops, OOM kills, memory limits and Swarm services, as the host's
+            // report derived them (state and health are judged per container below).
+            conditions: if d["issues"].as_array().is_some_and(|i| !i.is_empty()) {
+                conditions::docker_issues(&format!("docker-host-{}", text(d, "id")), d, cfg)
+            } else {
+                Vec::new()
+            },
+        });
+        for c in containers(d, cfg) {
+            let id = agent_ids.next().unwrap_or("");
+            let name = text(c, "name");
+            out.push(Observation {
+                id,
+                name,
+                kind: ResourceKind::DockerContainer,
+                node: host_name,
+                instance: text(d, "id"),
+                vmid: None,
+                tags: &[],
+                presence: if text(c, "state").eq_ignore_ascii_case("running") {
+                    Presence::Up
+                } else {
+                    Presence::Stopped
+                },
+                template: false,
+                // An offline host's last report is not news: hold its containers' alerts.
+                stale: !online,
+                sample_ms: now_ms,
+                metrics: vec![
+                    (Metric::Cpu, number(c, "cpuPercent")),
+                    (Metric::Memory, number(c, "memoryPercent")),
+                ],
+                conditions: conditions::container_health(id, name, text(c, "health"))
+                    .into_iter()
+                    .collect(),
+            });
+        }
+    }
     out
+}
+
+fn text<'v>(v: &'v Value, key: &str) -> &'v str {
+    v[key].as_str().unwrap_or("")
+}
+
+fn first_text<'v>(v: &'v Value, keys: &[&str]) -> &'v str {
+    keys.iter()
+        .map(|k| text(v, k))
+        .find(|s| !s.is_empty())
+        .unwrap_or("")
+}
+
+/// A figure the agent reported, or unknown.
+fn number(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().filter(|x| x.is_finite()).unwrap_or(-1.0)
+}
+
+fn presence(agent: &Value) -> Presence {
+    if text(agent, "status") == "offline" {
+        Presence::Offline
+    } else {
+        Presence::Up
+    }
+}
+
+/// A Docker host's containers, less those `dockerIgnoredContainerPrefixes` names.
+fn containers<'v, 'c>(
+    host: &'v Value,
+    cfg: &'c AlertConfig,
+) -> impl Iterator<Item = &'v Value> + use<'v, 'c> {
+    host["containers"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter(|c| !cfg.docker_container_ignored(text(c, "name"), text(c, "id")))
 }
 
 impl Scratch {
@@ -332,7 +558,8 @@ impl Scratch {
         Scratch {
             tags: Vec::new(),
             ids: Vec::new(),
-            docker_ids: Vec::new(),
+            agent_ids: Vec::new(),
+            backups: NewestBackups::default(),
         }
     }
 }

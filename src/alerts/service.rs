@@ -10,13 +10,19 @@ use super::observe::{observe, Scratch};
 use super::tz::Zone;
 use crate::state::store::LiveState;
 use crate::util::time::UtcTime;
+use serde_json::value::RawValue;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const CONFIG_FILE: &str = "alerts.json";
 pub const ACTIVE_FILE: &str = "active-alerts.json";
 /// Notification events waiting for the notifier; beyond this the oldest are dropped (counted).
 pub const OUTBOX_CAP: usize = 1024;
+/// The active-alerts file is rewritten at most this often by evaluations: it only restores
+/// alerts across a restart, and with thousands active each rewrite is megabytes serialised on
+/// the loop and replaced on disk. User actions (acknowledge, clear) and shutdown write at once.
+pub const ACTIVE_SAVE_MS: i64 = 5_000;
 const ZONEINFO: &str = "/usr/share/zoneinfo";
 
 /// A durable change for the data-dir writer.
@@ -42,7 +48,22 @@ pub struct Alerts {
     published_revision: Option<u64>,
     /// How many recently resolved alerts that publication held (they expire silently).
     published_resolved: usize,
+    /// The active alerts changed since the file was last written.
+    active_dirty: bool,
+    /// When an evaluation last wrote the active-alerts file.
+    active_saved_ms: i64,
+    /// [`ACTIVE_SAVE_MS`]; tests lengthen it to see what shutdown saves.
+    active_save_every_ms: i64,
+    /// Bumped by every call that may change an alert (an evaluation moves `lastSeen` and
+    /// values even without an event).
+    generation: u64,
+    /// `activeAlerts` and `recentlyResolved` serialised at `generation`: the state and the
+    /// active-alerts file share these bytes.
+    serialised: Option<(u64, Published)>,
 }
+
+/// The active and the recently resolved alerts as JSON arrays.
+pub type Published = (Arc<Box<RawValue>>, Arc<Box<RawValue>>);
 
 /// Time-based re-evaluation period.
 pub const TICK_MS: i64 = 15_000;
@@ -81,6 +102,11 @@ impl Alerts {
             last_tick_ms: now_ms,
             published_revision: None,
             published_resolved: 0,
+            active_dirty: false,
+            active_saved_ms: i64::MIN / 2,
+            active_save_every_ms: ACTIVE_SAVE_MS,
+            generation: 0,
+            serialised: None,
         };
         (alerts, warnings)
     }
@@ -134,12 +160,13 @@ impl Alerts {
             return Changes::default();
         }
         self.evaluated_revision = Some(state.revision());
+        self.generation += 1;
         let observations = observe(state, &mut self.scratch, &self.config, now_ms);
         let events = self
             .engine
             .evaluate(&self.config, &self.zone, &observations, now_ms);
         drop(observations);
-        self.after(events, now_ms)
+        self.after(events, now_ms, false)
     }
 
     /// Re-runs the time-based rules (escalations, grace periods) at least every
@@ -170,7 +197,46 @@ impl Alerts {
         expired || (moved && self.engine.active().next().is_some())
     }
 
-    fn after(&mut self, events: Vec<Event>, now_ms: i64) -> Changes {
+    /// `activeAlerts` and `recentlyResolved` serialised once per change, for the state to
+    /// carry as they are and the active-alerts file to copy: building `serde_json::Value`s of
+    /// thousands of alerts on the loop, serialising them again for the file and again for
+    /// every `/api/state` answer cost several times these bytes.
+    pub fn publication(&mut self) -> Published {
+        if let Some((g, p)) = &self.serialised {
+            if *g == self.generation {
+                return p.clone();
+            }
+        }
+        let active: Vec<&Alert> = self.engine.active().collect();
+        let resolved: Vec<&Alert> = self.engine.recently_resolved().collect();
+        let p = (Arc::new(raw_json(&active)), Arc::new(raw_json(&resolved)));
+        self.serialised = Some((self.generation, p.clone()));
+        p
+    }
+
+    /// The active-alerts file if it changed and was last written [`ACTIVE_SAVE_MS`] ago or
+    /// more (the loop asks on every turn, so the last change of a burst is saved too).
+    pub fn active_file_due(&mut self, now_ms: i64) -> Option<Persist> {
+        if !self.active_dirty || now_ms - self.active_saved_ms < self.active_save_every_ms {
+            return None;
+        }
+        self.active_saved_ms = now_ms;
+        Some(self.active_write())
+    }
+
+    /// How often evaluations may rewrite the active-alerts file (default [`ACTIVE_SAVE_MS`]).
+    pub fn set_active_save_interval(&mut self, ms: i64) {
+        self.active_save_every_ms = ms.max(0);
+    }
+
+    /// The active-alerts file if it has changes not yet written (at shutdown).
+    pub fn active_file_unsaved(&mut self) -> Option<Persist> {
+        self.active_dirty.then(|| self.active_write())
+    }
+
+    /// `immediate`: a user's action, saved now; an evaluation's changes wait for
+    /// [`Alerts::active_file_due`].
+    fn after(&mut self, events: Vec<Event>, now_ms: i64, immediate: bool) -> Changes {
         let mut changes = Changes::default();
         if events.is_empty() {
             return changes;
@@ -197,17 +263,22 @@ impl Alerts {
                 .persist
                 .push(Persist::Append(self.dir.join(history::FILE), lines));
         }
-        changes.persist.push(self.active_write());
+        self.active_dirty = true;
+        let write = if immediate {
+            Some(self.active_write())
+        } else {
+            self.active_file_due(now_ms)
+        };
+        changes.persist.extend(write);
         changes.events = events;
         changes
     }
 
-    fn active_write(&self) -> Persist {
-        let active: Vec<&Alert> = self.engine.active().collect();
-        Persist::Replace(
-            self.dir.join(ACTIVE_FILE),
-            serde_json::to_vec(&active).unwrap_or_default(),
-        )
+    /// The whole file as it is now (it then holds every change so far).
+    fn active_write(&mut self) -> Persist {
+        self.active_dirty = false;
+        let (active, _) = self.publication();
+        Persist::Replace(self.dir.join(ACTIVE_FILE), active.get().as_bytes().to_vec())
     }
 
     pub fn active(&self) -> impl Iterator<Item = &Alert> {
@@ -242,12 +313,14 @@ impl Alerts {
     }
 
     pub fn acknowledge(&mut self, id: &str, user: &str, now_ms: i64) -> Option<Persist> {
+        self.generation += 1;
         self.engine
             .acknowledge(id, user, now_ms)
             .then(|| self.active_write())
     }
 
     pub fn unacknowledge(&mut self, id: &str) -> Option<Persist> {
+        self.generation += 1;
         self.engine.unacknowledge(id).then(|| self.active_write())
     }
 
@@ -259,6 +332,7 @@ impl Alerts {
     /// Manual clear of several alerts: which ids were active (in order), and the changes
     /// (`None` when none was).
     pub fn clear_many(&mut self, ids: &[&str], now_ms: i64) -> (Vec<bool>, Option<Changes>) {
+        self.generation += 1;
         let mut events = Vec::new();
         let found = ids
             .iter()
@@ -272,12 +346,12 @@ impl Alerts {
                 },
             )
             .collect();
-        let changes = (!events.is_empty()).then(|| self.after(events, now_ms));
+        let changes = (!events.is_empty()).then(|| self.after(events, now_ms, true));
         (found, changes)
     }
 
     /// The active alerts file as it is now (after acknowledgements).
-    pub fn active_file(&self) -> Persist {
+    pub fn active_file(&mut self) -> Persist {
         self.active_write()
     }
 
@@ -293,6 +367,13 @@ impl Alerts {
     pub fn dropped_notifications(&self) -> u64 {
         self.dropped
     }
+}
+
+/// Alerts serialise infallibly (strings, numbers, RFC 3339 times); `[]` is the fallback
+/// anyway.
+fn raw_json<T: serde::Serialize>(v: &T) -> Box<RawValue> {
+    serde_json::value::to_raw_value(v)
+        .unwrap_or_else(|_| RawValue::from_string("[]".to_string()).expect("[] is JSON"))
 }
 
 /// `alerts.json`, leniently; a corrupt file is set aside and the defaults used.
@@ -364,7 +445,7 @@ mod tests {
         let (mut a, _) = Alerts::open(&dir, 0);
         let mut events: Vec<Event> = (0..OUTBOX_CAP + 6).map(|i| event(i, None)).collect();
         events.push(event(9999, Some(Hold::QuietHours)));
-        let changes = a.after(events, 1000);
+        let changes = a.after(events, 1000, false);
         assert_eq!(changes.events.len(), OUTBOX_CAP + 7);
         assert_eq!(a.outbox_len(), OUTBOX_CAP);
         assert_eq!(a.dropped_notifications(), 6);
@@ -373,6 +454,59 @@ mod tests {
         assert_eq!(out[0].alert.id, "a6-cpu");
         assert!(out.iter().all(|e| e.alert.id != "a9999-cpu"));
         assert_eq!(a.outbox_len(), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn writes_active_file(c: &Changes) -> bool {
+        c.persist
+            .iter()
+            .any(|p| matches!(p, Persist::Replace(path, _) if path.ends_with(ACTIVE_FILE)))
+    }
+
+    /// A storm of events rewrites the active-alerts file at most every `ACTIVE_SAVE_MS`; the
+    /// last change is saved once the interval is up (or at shutdown), a user's action at once.
+    #[test]
+    fn the_active_file_is_written_at_most_every_few_seconds() {
+        let dir = std::env::temp_dir().join(format!("pulse-alerts-save-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (mut a, _) = Alerts::open(&dir, 0);
+        let t0 = 1_000_000;
+        let c = a.after(vec![event(1, None)], t0, false);
+        assert!(writes_active_file(&c), "the first change is saved at once");
+        assert!(c.persist.iter().any(|p| matches!(p, Persist::Append(..))));
+        for i in 2..10 {
+            let c = a.after(vec![event(i, None)], t0 + i as i64 * 100, false);
+            assert!(!writes_active_file(&c), "event {i} within the interval");
+            assert_eq!(c.persist.len(), 1, "the history line is still appended");
+        }
+        assert!(a.active_file_due(t0 + ACTIVE_SAVE_MS - 1).is_none());
+        assert!(a.active_file_due(t0 + ACTIVE_SAVE_MS).is_some());
+        assert!(
+            a.active_file_due(t0 + 10 * ACTIVE_SAVE_MS).is_none(),
+            "nothing changed since"
+        );
+        let t1 = t0 + 20 * ACTIVE_SAVE_MS;
+        assert!(writes_active_file(&a.after(
+            vec![event(20, None)],
+            t1,
+            false
+        )));
+        assert!(!writes_active_file(&a.after(
+            vec![event(21, None)],
+            t1 + 1,
+            false
+        )));
+        assert!(
+            writes_active_file(&a.after(vec![event(22, None)], t1 + 2, true)),
+            "a manual clear is saved at once"
+        );
+        assert!(
+            a.active_file_unsaved().is_none(),
+            "that write held everything"
+        );
+        a.after(vec![event(23, None)], t1 + 3, false);
+        assert!(a.active_file_unsaved().is_some(), "saved at shutdown");
+        assert!(a.active_file_unsaved().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

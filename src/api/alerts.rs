@@ -422,7 +422,8 @@ fn bulk(app: &mut App, ctx: &Ctx, kind: Bulk) -> Outcome {
                 .collect();
             let saved = if found.contains(&true) {
                 app.publish_active_alerts();
-                app.submit_alert_files(vec![app.alerts.active_file()])
+                let write = app.alerts.active_file();
+                app.submit_alert_files(vec![write])
             } else {
                 Ok(None)
             };

@@ -17,6 +17,10 @@ impl App {
         let changes = self.alerts.evaluate(self.polling.core.state(), now_ms);
         let had_events = !changes.events.is_empty();
         self.apply_alert_changes(changes);
+        // The last changes of a burst, once the file's interval is up.
+        if let Some(write) = self.alerts.active_file_due(now_ms) {
+            self.persist_alerts(vec![write]);
+        }
         if !had_events
             && self
                 .alerts
@@ -64,14 +68,13 @@ impl App {
         saved
     }
 
-    /// Writes the active and recently resolved alerts into the state (the UI reads them there).
+    /// Writes the active and recently resolved alerts into the state (the UI reads them there),
+    /// serialised once.
     pub fn publish_active_alerts(&mut self) {
-        let active: Vec<serde_json::Value> = self.alerts.active().map(|a| json!(a)).collect();
-        let resolved: Vec<serde_json::Value> =
-            self.alerts.recently_resolved().map(|a| json!(a)).collect();
+        let (active, resolved) = self.alerts.publication();
         let state = self.polling.core.state_mut();
-        state.set_extra(ExtraArea::ActiveAlerts, active);
-        state.set_extra(ExtraArea::RecentlyResolved, resolved);
+        state.set_extra_json(ExtraArea::ActiveAlerts, active);
+        state.set_extra_json(ExtraArea::RecentlyResolved, resolved);
         let revision = state.revision();
         self.alerts.mark_evaluated(revision);
     }

@@ -572,6 +572,10 @@ impl App {
             crate::log_warn!("saving API token usage failed", error = e);
         }
         self.save_history(true);
+        // Active alerts whose file waited for its interval (restored at the next start).
+        if let Some(write) = self.alerts.active_file_unsaved() {
+            self.persist_alerts(vec![write]);
+        }
         // Everything queued reaches the disk before the process may exit.
         self.writer.shutdown();
         crate::log_info!("event loop stopped");

@@ -15,6 +15,7 @@ use super::replication::ReplicationJobFrontend;
 use super::storage::StorageFrontend;
 use super::store::{ExtraArea, LiveState};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -36,10 +37,10 @@ pub struct StateFrontend<'a> {
     pub pmg_backups: Vec<&'a PMGBackup>,
     pub backups: BackupsView<'a>,
     pub replication_jobs: Vec<&'a ReplicationJobFrontend>,
-    pub active_alerts: &'a [Value],
+    pub active_alerts: Items<'a>,
     /// Alerts resolved in the last 5 minutes (Go keeps them out of this document; the UI reads
     /// the key when present).
-    pub recently_resolved: &'a [Value],
+    pub recently_resolved: Items<'a>,
     /// Trends of storages, PBS datastores and guest disks from the metric history
     /// (`history::forecast`), refreshed every few minutes.
     pub forecasts: &'a [Value],
@@ -51,6 +52,14 @@ pub struct StateFrontend<'a> {
     /// Unix milliseconds.
     pub last_update: i64,
     pub temperature_monitoring_enabled: bool,
+}
+
+/// A list area: values, or (the alerts) an array serialised beforehand and copied as is.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(untagged)]
+pub enum Items<'a> {
+    Values(&'a [Value]),
+    Json(&'a RawValue),
 }
 
 /// Serialises as `{}`.
@@ -140,6 +149,10 @@ impl LiveState {
                 .get(area.key())
                 .map_or(NO_VALUES, |v| v.as_slice())
         };
+        let items = |area: ExtraArea| match self.extra_json.get(area.key()) {
+            Some(json) => Items::Json(json),
+            None => Items::Values(extra(area)),
+        };
         StateFrontend {
             nodes,
             vms,
@@ -160,8 +173,8 @@ impl LiveState {
             pbs_backups,
             pmg_backups,
             replication_jobs,
-            active_alerts: extra(ExtraArea::ActiveAlerts),
-            recently_resolved: extra(ExtraArea::RecentlyResolved),
+            active_alerts: items(ExtraArea::ActiveAlerts),
+            recently_resolved: items(ExtraArea::RecentlyResolved),
             forecasts: extra(ExtraArea::Forecasts),
             metrics: EmptyObject {},
             pve_backups,

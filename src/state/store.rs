@@ -13,6 +13,7 @@ use super::pmg::PMGInstance;
 use super::replication::ReplicationJobFrontend;
 use super::snapshot::PveSnapshot;
 use super::storage::{merge_shared_storage, StorageFrontend};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -65,6 +66,9 @@ pub struct LiveState {
     pub(super) pbs_backups: BTreeMap<String, Arc<Vec<PBSBackup>>>,
     pub(super) pmg_backups: BTreeMap<String, Arc<Vec<PMGBackup>>>,
     pub(super) extra: BTreeMap<&'static str, Arc<Vec<Value>>>,
+    /// Areas their owner hands over already serialised (the alerts: see
+    /// `Alerts::publication`); an area is in this map or in `extra`, never both.
+    pub(super) extra_json: BTreeMap<&'static str, Arc<Box<RawValue>>>,
     pub(super) connection_health: BTreeMap<String, bool>,
     pub(super) last_update_ms: i64,
     pub(super) temperature_monitoring_enabled: bool,
@@ -122,7 +126,20 @@ impl LiveState {
 
     pub fn set_extra(&mut self, area: ExtraArea, items: Vec<Value>) {
         self.revision = self.revision.wrapping_add(1);
+        self.extra_json.remove(area.key());
         self.extra.insert(area.key(), Arc::new(items));
+    }
+
+    /// An area set with [`LiveState::set_extra`] (empty when unset or set as JSON).
+    pub fn extra_items(&self, area: ExtraArea) -> &[Value] {
+        self.extra.get(area.key()).map_or(&[], |v| v.as_slice())
+    }
+
+    /// As [`LiveState::set_extra`] with the area's JSON array already serialised.
+    pub fn set_extra_json(&mut self, area: ExtraArea, json: Arc<Box<RawValue>>) {
+        self.revision = self.revision.wrapping_add(1);
+        self.extra.remove(area.key());
+        self.extra_json.insert(area.key(), json);
     }
 
     /// An immutable copy for serialising off the loop: shares every instance's data with

@@ -2,7 +2,7 @@
 //! history and metrics export): iterators over what every instance last reported, so readers
 //! never depend on how the store keeps it.
 
-use super::backups::GuestSnapshot;
+use super::backups::{GuestSnapshot, PBSBackup, PVEBackups};
 use super::guest::{ContainerFrontend, VMFrontend};
 use super::node::NodeFrontend;
 use super::pbs::PBSInstance;
@@ -10,6 +10,7 @@ use super::physical_disk::PhysicalDisk;
 use super::pmg::PMGInstance;
 use super::storage::StorageFrontend;
 use super::store::LiveState;
+use std::sync::Arc;
 
 impl LiveState {
     pub fn nodes(&self) -> impl Iterator<Item = &NodeFrontend> {
@@ -32,6 +33,17 @@ impl LiveState {
     /// Physical disks (SMART health, wearout) of every PVE node.
     pub fn physical_disks(&self) -> impl Iterator<Item = &PhysicalDisk> {
         self.pve.values().flat_map(|i| i.physical_disks.iter())
+    }
+
+    /// Every PVE instance's backup listings (name, listing), shared: a listing is replaced,
+    /// never edited, so its address tells whether it changed.
+    pub fn pve_backup_listings(&self) -> impl Iterator<Item = (&str, &Arc<PVEBackups>)> {
+        self.pve.iter().map(|(name, i)| (name.as_str(), &i.backups))
+    }
+
+    /// Every PBS instance's backup list, shared as above.
+    pub fn pbs_backup_lists(&self) -> impl Iterator<Item = &Arc<Vec<PBSBackup>>> {
+        self.pbs_backups.values()
     }
 
     /// Guest snapshots of every PVE instance (for their age).

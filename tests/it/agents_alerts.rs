@@ -41,7 +41,7 @@ fn docker_issues_and_an_offline_docker_host_raise_alerts() {
     });
     let alert = now.iter().find(|x| x["id"] == exit_id).unwrap();
     assert_eq!(alert["type"], "docker-container-exit");
-    assert_eq!(alert["resourceId"], "docker-host-agent-1");
+    assert_eq!(alert["resourceId"], "docker:agent-1");
     assert_eq!(alert["metadata"]["resourceType"], "Docker Host");
     assert!(
         alert["message"].as_str().unwrap().contains("batch"),
@@ -58,11 +58,11 @@ fn docker_issues_and_an_offline_docker_host_raise_alerts() {
     let later = pulse::util::time::now_ms() + 200_000;
     a.srv.apply(move |app| app.sweep_agents(later));
     let now = wait_active(&a, "offline alert", |v| {
-        v.iter().any(|x| x["id"] == "docker-host-agent-1-offline")
+        v.iter().any(|x| x["id"] == "docker-host-offline-agent-1")
     });
     let off = now
         .iter()
-        .find(|x| x["id"] == "docker-host-agent-1-offline")
+        .find(|x| x["id"] == "docker-host-offline-agent-1")
         .unwrap();
     assert_eq!(off["level"], "critical", "{off}");
 }

@@ -192,6 +192,78 @@ fn a_vm_over_its_threshold_fires_resolves_and_stays_in_the_history() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Evaluations rewrite `active-alerts.json` at most every few seconds (here: once an hour);
+/// what changed since is saved at shutdown, so a restart neither loses an alert that fired
+/// nor brings back one that resolved.
+#[test]
+fn a_restart_restores_exactly_the_alerts_active_at_shutdown() {
+    let dir = support::temp_dir("alerts-restart");
+    let dir_s = dir.display().to_string();
+    let env = [("PULSE_DATA_DIR", dir_s.as_str())];
+    let s = TestServer::start(&env);
+    assert_eq!(put(&s, "/api/alerts/config", &no_grace()).status, 200);
+    s.apply(|app| app.alerts.set_active_save_interval(3_600_000));
+    let sim = polled_sim(&s);
+    let state = wait_json(&s, "/api/state", 30, |st| {
+        st["vms"]
+            .as_array()
+            .is_some_and(|v| v.iter().filter(|g| g["status"] == "running").count() >= 2)
+    });
+    let running: Vec<(u32, String)> = state["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["status"] == "running")
+        .map(|g| {
+            (
+                g["vmid"].as_u64().unwrap() as u32,
+                format!("{}-cpu", g["id"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    let ((vm_a, alert_a), (vm_b, alert_b)) = (running[0].clone(), running[1].clone());
+    let file = dir.join("active-alerts.json");
+    let on_disk = || std::fs::read_to_string(&file).unwrap_or_default();
+
+    // An acknowledgement is saved at once (the answer waits for the write).
+    assert!(sim.set_guest_cpu(vm_a, Some(0.95)));
+    wait_json(&s, "/api/alerts/active", 30, |a| ids(a).contains(&alert_a));
+    let r = post(
+        &s,
+        &format!("/api/alerts/{alert_a}/acknowledge"),
+        &json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(on_disk().contains(&alert_a), "acknowledged alert saved");
+    // A resolves and B fires within the interval: the file still says A only.
+    assert!(sim.set_guest_cpu(vm_a, Some(0.10)));
+    assert!(sim.set_guest_cpu(vm_b, Some(0.95)));
+    wait_json(&s, "/api/alerts/active", 30, |a| {
+        ids(a).contains(&alert_b) && !ids(a).contains(&alert_a)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let before = on_disk();
+    assert!(
+        before.contains(&alert_a) && !before.contains(&alert_b),
+        "{before}"
+    );
+    s.stop();
+    drop(sim);
+
+    // No simulator now: B is restored (held until its instance answers), A stays resolved.
+    let after = on_disk();
+    assert!(
+        after.contains(&alert_b) && !after.contains(&alert_a),
+        "{after}"
+    );
+    let again = TestServer::start(&env);
+    let active = ids(&again.get("/api/alerts/active").json());
+    assert!(active.contains(&alert_b), "{active:?}");
+    assert!(!active.contains(&alert_a), "{active:?}");
+    again.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// An alert as `active-alerts.json` holds it: restored at start-up; its instance (`agent`)
 /// never reports, so it is held as it is.
 fn stored_alert(id: &str, level: &str) -> Value {

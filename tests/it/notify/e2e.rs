@@ -248,3 +248,79 @@ fn an_acknowledged_alert_is_not_renotified() {
     assert_eq!(nb, 2, "the unacknowledged alert fired and was reminded");
     assert_eq!(na, 1, "the acknowledged alert notified once only");
 }
+
+/// The alert `id` in a generic payload (one alert, or several grouped).
+fn in_hook<'a>(hook: &'a Value, id: &str) -> &'a Value {
+    if hook["alert"].is_object() {
+        &hook["alert"]
+    } else {
+        hook["alerts"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["id"] == id))
+            .unwrap_or(&Value::Null)
+    }
+}
+
+fn active_alert(s: &TestServer, id: &str) -> Value {
+    s.get("/api/alerts/active")
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == id)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Acknowledging stops re-notification until the alert escalates: warning → acknowledged →
+/// silence → critical → one more webhook and one more email, and it is no longer acknowledged.
+#[test]
+fn an_acknowledged_alert_that_escalates_notifies_again() {
+    let rx = Receiver::start();
+    let sink = Sink::start(&[]);
+    let s = server(&[]);
+    alerts_on(&s, 60); // an hour's cooldown: no reminder can explain a second notification
+    setup_channels(&s, &rx, &sink);
+    let sim = polled_sim(&s);
+    let (vm, name) = vm_id(&s, 100);
+    let id = format!("{vm}-cpu");
+    let needle = format!("{name} CPU");
+
+    // 85 %: over the trigger (80), under the critical margin (90).
+    assert!(sim.set_guest_cpu(100, Some(0.85)));
+    wait_json(&s, "/api/alerts/active", 30, |a| {
+        a.as_array().unwrap().iter().any(|x| x["id"] == id.as_str())
+    });
+    let hooks = hooks_for(&rx, &id, 3000);
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(in_hook(&hooks[0], &id)["level"], "warning", "{}", hooks[0]);
+    assert_eq!(mails_for(&sink, &needle, 1000).len(), 1);
+
+    let enc = id.replace('/', "%2F").replace(':', "%3A");
+    let r = s.req(
+        "POST",
+        &format!("/api/alerts/{enc}/acknowledge"),
+        &[JSON],
+        Some(b"{}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(active_alert(&s, &id)["acknowledged"], true);
+    assert!(
+        hooks_for(&rx, &id, 2500).is_empty(),
+        "acknowledged: quiet while it stays at warning"
+    );
+
+    assert!(sim.set_guest_cpu(100, Some(0.95)));
+    let hooks = hooks_for(&rx, &id, 4000);
+    assert_eq!(hooks.len(), 1, "the escalation notifies once: {hooks:?}");
+    assert_eq!(hooks[0]["event"], "alert");
+    assert_eq!(in_hook(&hooks[0], &id)["level"], "critical", "{}", hooks[0]);
+    let mails = mails_for(&sink, &needle, 1500);
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let a = active_alert(&s, &id);
+    assert_eq!(a["level"], "critical");
+    assert_eq!(
+        a["acknowledged"], false,
+        "a worse level needs attention again"
+    );
+}

@@ -170,6 +170,50 @@ fn starttls_with_auth_and_a_private_ca() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Implicit TLS (SMTPS): `tls` on without `startTLS` on a port other than 25 / 587 speaks TLS
+/// from the first byte; a plain client is refused by such a server.
+#[test]
+fn implicit_tls_with_auth_and_a_private_ca() {
+    let (dir, ca) = tls_files();
+    let cert = dir.join("cert.pem").display().to_string();
+    let key = dir.join("key.pem").display().to_string();
+    let sink = Sink::start(&[
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--implicit",
+        "--auth",
+        "pulse:SMTP-PASS-123",
+    ]);
+    let s = server(&[("PULSE_SMTP_CA_FILE", ca.as_str())]);
+    let mut cfg = email_config(sink.port, false);
+    cfg["tls"] = json!(true);
+    assert_eq!(
+        send(&s, "PUT", "/api/notifications/email", &cfg).status,
+        200
+    );
+    fire(&s, vec![event(EventKind::Fired, "i1", Level::Critical)]);
+    let m = sink.next(15);
+    assert_eq!(m["tls"], true, "TLS from the first byte");
+    assert_eq!(m["user"], "pulse");
+    assert_eq!(subject(&m), "[Pulse Alert] Critical: CPU on vm-i1");
+
+    cfg["tls"] = json!(false);
+    assert_eq!(
+        send(&s, "PUT", "/api/notifications/email", &cfg).status,
+        200
+    );
+    let r = send(
+        &s,
+        "POST",
+        "/api/notifications/test",
+        &json!({"type": "email"}),
+    );
+    assert_eq!(r.status, 400, "plain SMTP to an SMTPS port: {}", r.text());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_refusing_server_is_recorded_and_a_hung_one_retried_without_blocking_the_loop() {
     let sink = Sink::start(&["--refuse"]);

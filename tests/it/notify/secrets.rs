@@ -110,3 +110,92 @@ fn secrets_never_appear_in_the_log_or_the_history_file() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The data dir's `email.enc`, `apprise.enc` and `webhooks.enc` and a configuration export
+/// hold no secret in clear; the export still carries them (sealed): after an import the SMTP
+/// password still authenticates and the Apprise key is still set.
+#[test]
+fn data_files_and_exports_hold_no_secret_in_clear() {
+    let sink = Sink::start(&["--auth", "pulse:SMTP-PASS-EXP-1"]);
+    let rx = Receiver::start();
+    let src = server(&[]);
+    let r = send(
+        &src,
+        "PUT",
+        "/api/notifications/email",
+        &json!({"enabled": true, "provider": "custom", "server": "127.0.0.1", "port": sink.port,
+                "username": "pulse", "password": "SMTP-PASS-EXP-1", "from": "pulse@example.com",
+                "to": ["ops@example.com"], "tls": false, "startTLS": false}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = send(
+        &src,
+        "PUT",
+        "/api/notifications/apprise",
+        &json!({"enabled": true, "mode": "http", "serverUrl": rx.url("/"),
+                "apiKey": "APPRISE-KEY-EXP-2"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = send(
+        &src,
+        "POST",
+        "/api/notifications/webhooks",
+        &json!({"name": "w", "service": "generic", "url": rx.url("/hook/URL-TOKEN-EXP-3"),
+                "headers": {"Authorization": "HEADER-SECRET-EXP-4"}}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let secrets = [
+        "SMTP-PASS-EXP-1",
+        "APPRISE-KEY-EXP-2",
+        "URL-TOKEN-EXP-3",
+        "HEADER-SECRET-EXP-4",
+    ];
+    for file in ["email.enc", "apprise.enc", "webhooks.enc"] {
+        let raw = std::fs::read(src.data_dir.join(file)).unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret} in {file}");
+        }
+    }
+    let pass = json!({"passphrase": "correct horse battery staple"});
+    let r = send(&src, "POST", "/api/config/export", &pass);
+    assert_eq!(r.status, 200, "{}", r.text());
+    for secret in secrets {
+        assert!(!r.text().contains(secret), "{secret} in the export");
+    }
+    let blob = r.json()["data"].as_str().unwrap().to_string();
+
+    let dst = server(&[]);
+    let r = send(
+        &dst,
+        "POST",
+        "/api/config/import",
+        &json!({"passphrase": "correct horse battery staple", "data": blob}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        dst.get("/api/notifications/apprise").json()["apiKey"],
+        "********",
+        "the key came along, masked"
+    );
+    let r = send(
+        &dst,
+        "POST",
+        "/api/notifications/test",
+        &json!({"method": "email"}),
+    );
+    assert_eq!(
+        r.status,
+        200,
+        "the imported password authenticates: {}",
+        r.text()
+    );
+    assert!(sink.next(15)["data"].as_str().unwrap().contains("Test VM"));
+    for file in ["email.enc", "apprise.enc"] {
+        let raw = std::fs::read(dst.data_dir.join(file)).unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret} in the imported {file}");
+        }
+    }
+}

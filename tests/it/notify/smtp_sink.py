@@ -1,4 +1,5 @@
-"""A real SMTP server for the notification tests (aiosmtpd): plain or STARTTLS, optional AUTH,
+"""A real SMTP server for the notification tests (aiosmtpd): plain, STARTTLS or implicit TLS
+(`--implicit`, SMTPS), optional AUTH,
 optionally refusing every message. Prints `PORT <n>` once listening, then one JSON line per
 message received: {"from", "to", "data", "tls", "user"}."""
 import argparse, json, ssl, sys, time
@@ -10,6 +11,7 @@ p.add_argument("--cert")
 p.add_argument("--key")
 p.add_argument("--auth")
 p.add_argument("--refuse", action="store_true")
+p.add_argument("--implicit", action="store_true")
 a = p.parse_args()
 
 
@@ -28,7 +30,9 @@ class Handler:
             "from": envelope.mail_from,
             "to": envelope.rcpt_tos,
             "data": envelope.content.decode("utf8", "replace"),
-            "tls": session.ssl is not None,
+            # STARTTLS sets session.ssl; implicit TLS only shows on the transport.
+            "tls": session.ssl is not None
+            or server.transport.get_extra_info("ssl_object") is not None,
             "user": user_of(session),
         }), flush=True)
         return "250 OK"
@@ -45,11 +49,15 @@ kw = {}
 if a.cert:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(a.cert, a.key)
-    kw["tls_context"] = ctx
-    kw["require_starttls"] = True
+    if a.implicit:
+        kw["ssl_context"] = ctx
+    else:
+        kw["tls_context"] = ctx
+        kw["require_starttls"] = True
 if a.auth:
     kw["authenticator"] = authenticator
-    kw["auth_require_tls"] = bool(a.cert)
+    # aiosmtpd only knows of STARTTLS here; with implicit TLS every byte is encrypted anyway.
+    kw["auth_require_tls"] = bool(a.cert) and not a.implicit
     kw["auth_required"] = True
 # aiosmtpd's Controller cannot bind port 0 (it connects to its own port to check it started):
 # take a free port from the kernel first.

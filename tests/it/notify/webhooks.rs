@@ -578,3 +578,55 @@ fn export_is_encrypted_and_import_takes_webhooks_up_at_once() {
     fire(&dst, vec![event(EventKind::Fired, "imp1", Level::Warning)]);
     assert_eq!(rx.next(10).path, "/moved/TOKEN-XYZ");
 }
+
+/// The grouping window: alerts fired within it go out as one grouped delivery when it ends;
+/// an alert resolved before its firing went out is never sent, nor is its resolution.
+#[test]
+fn alerts_within_the_grouping_window_go_out_together() {
+    let s = server(&[]);
+    let rx = Receiver::start();
+    assert_eq!(
+        create(
+            &s,
+            json!({"name": "grouped", "url": rx.url("/g"), "service": "generic"})
+        )
+        .status,
+        200
+    );
+    let window = Duration::from_secs(1);
+    let send_events = |events: Vec<pulse::alerts::engine::Event>| {
+        s.apply(move |app| {
+            assert!(app
+                .notify
+                .send(pulse::notify::delivery::Cmd::Events(events, window)));
+        });
+    };
+    let t0 = Instant::now();
+    send_events(vec![event(EventKind::Fired, "g1", Level::Warning)]);
+    std::thread::sleep(Duration::from_millis(300));
+    send_events(vec![
+        event(EventKind::Fired, "g2", Level::Critical),
+        event(EventKind::Fired, "g3", Level::Warning),
+    ]);
+    std::thread::sleep(Duration::from_millis(100));
+    send_events(vec![event(EventKind::Resolved, "g3", Level::Warning)]);
+    let got = rx.next(5);
+    assert!(
+        got.at - t0 >= Duration::from_millis(900),
+        "sent before the window ended: {:?}",
+        got.at - t0
+    );
+    let v = got.json();
+    assert_eq!(v["grouped"], true, "{v}");
+    let ids: Vec<&str> = v["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["g1", "g2"], "{v}");
+    assert!(
+        rx.none_within(1500).is_none(),
+        "nothing else: g3 resolved before anyone heard of it"
+    );
+}
