@@ -191,6 +191,9 @@ fn build(app: &App, probed: &[Probed]) -> Value {
     };
     let state = app.polling.core.state().frontend();
     let mut errors: Vec<String> = Vec::new();
+    if let Some(w) = &app.history.load_warning {
+        errors.push(format!("metric history: {w}"));
+    }
     // The live test decides `connected` and `error`; without one (not tested) the monitor's view.
     let mut live = |kind: &str, name: &str, polled: bool| -> (bool, Option<String>, Value) {
         let mut extra = json!({});

@@ -116,6 +116,8 @@ pub struct History {
     /// Saves handed to the writer and their bytes (self-metrics).
     pub saves_total: u64,
     pub saved_bytes: u64,
+    /// What loading the saved file found wrong (a damaged file), shown in `/api/diagnostics`.
+    pub load_warning: Option<String>,
 }
 
 /// Resources silent for longer than this are dropped (the longest tier's span): the default

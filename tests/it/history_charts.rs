@@ -165,6 +165,35 @@ fn points_of(s: &TestServer, id: &'static str) -> Vec<(i64, f64)> {
     rx.recv().unwrap()
 }
 
+fn resource_count(s: &TestServer) -> usize {
+    samples(s).1
+}
+
+fn diagnostics_errors(s: &TestServer) -> Vec<String> {
+    let d = s.get("/api/diagnostics").json();
+    d["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Waits for the running server to have saved a whole file, and returns it.
+fn wait_for_whole_file(file: &std::path::Path) -> pulse::history::History {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(h) = std::fs::read(file)
+            .ok()
+            .and_then(|b| pulse::history::store::decode(&b).ok())
+        {
+            return h;
+        }
+        assert!(Instant::now() < until, "no whole file saved");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn history_survives_a_restart_and_a_damaged_file_is_set_aside() {
     let dir = temp_dir("history");
@@ -172,14 +201,16 @@ fn history_survives_a_restart_and_a_damaged_file_is_set_aside() {
     let s = TestServer::start(&env);
     s.apply(|app| {
         let now = pulse::util::time::now_ms() / 1000;
-        for i in 0..30 {
-            let t = now - 1800 + i * 60;
-            app.history.record(
-                "g1",
-                pulse::history::Kind::Guest,
-                t,
-                &[i as f64, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
-            );
+        for g in 0..5 {
+            for i in 0..30 {
+                let t = now - 1800 + i * 60;
+                app.history.record(
+                    &format!("g{g}"),
+                    pulse::history::Kind::Guest,
+                    t,
+                    &[i as f64, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                );
+            }
         }
     });
     let before = points_of(&s, "g1");
@@ -189,12 +220,32 @@ fn history_survives_a_restart_and_a_damaged_file_is_set_aside() {
     assert!(file.exists(), "saved at shutdown");
     let s = TestServer::start(&env);
     assert_eq!(points_of(&s, "g1"), before, "reloaded as saved");
+    assert!(diagnostics_errors(&s).is_empty());
     s.stop();
-    // A torn file (lost tail): set aside, history empty, the server serves.
+
+    // A torn last record (the tail lost): the other four resources load, with a warning, and
+    // the next save writes a whole file again.
     let bytes = std::fs::read(&file).unwrap();
-    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() - 100]).unwrap();
     let s = TestServer::start(&env);
-    assert!(points_of(&s, "g1").is_empty());
+    assert_eq!(resource_count(&s), 4, "only the torn record is lost");
+    let errors = diagnostics_errors(&s);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("metric history") && e.contains("kept 4 of 5")),
+        "{errors:?}"
+    );
+    s.apply(|app| app.history.last_save_s = 0);
+    let rewritten = wait_for_whole_file(&file);
+    assert_eq!(rewritten.resources.len(), 4);
+    s.stop();
+
+    // A file that is not a history at all: set aside, history empty, the server serves, a
+    // warning says where the file went, and a fresh file replaces it.
+    std::fs::write(&file, b"garbage, not a Pulse history file").unwrap();
+    let s = TestServer::start(&env);
+    assert_eq!(resource_count(&s), 0);
     assert_eq!(s.get("/api/charts?range=1h").status, 200);
     let aside: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -203,6 +254,22 @@ fn history_survives_a_restart_and_a_damaged_file_is_set_aside() {
         .filter(|n| n.starts_with("metrics-history.bin.corrupt-"))
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
+    let errors = diagnostics_errors(&s);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("set aside") && e.contains(&aside[0])),
+        "{errors:?}"
+    );
+    s.apply(|app| {
+        let now = pulse::util::time::now_ms() / 1000;
+        let v = [1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        app.history
+            .record("fresh", pulse::history::Kind::Guest, now, &v);
+        app.history.last_save_s = 0;
+    });
+    let recreated = wait_for_whole_file(&file);
+    assert!(recreated.resources.contains_key("fresh"));
     s.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
