@@ -134,7 +134,11 @@ fn reply(body: &Value, built: UtcTime) -> Reply {
     Reply::json(200, body).header("X-Diagnostics-Cached-At", &built.to_rfc3339())
 }
 
-fn diagnostics(app: &mut App, _: &Ctx) -> Outcome {
+fn diagnostics(app: &mut App, ctx: &Ctx) -> Outcome {
+    if let Err(r) = super::known_params(ctx.req, &[]) {
+        return r.into();
+    }
+
     let rev = app.config.nodes_revision;
     let hit = CACHE.with(|c| {
         c.borrow()

@@ -5,8 +5,9 @@
 //!
 //! Label sets are fixed per family and bounded: node `{instance,node}`, guest
 //! `{instance,node,vmid,name,type}`, storage `{instance,node,storage,type}`, PBS datastore
-//! `{instance,datastore}`, forecasts `{id,instance,node,name,type}` (no tags: free text would
-//! make series unbounded). Values equal `/api/state`'s (ratios are its `cpu` fraction, bytes
+//! `{instance,datastore}`, forecasts `{id,instance,node,name,type}`; Ceph pools, PMG queues,
+//! Docker and host agents in `metrics_agents.rs` (no tags: free text would make series
+//! unbounded). Values equal `/api/state`'s (ratios are its `cpu` fraction, bytes
 //! its byte counts). Rows are copied on the loop, the text is built on the task pool.
 
 use crate::core::app::App;
@@ -52,6 +53,24 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     ("pulse_pmg_up", "gauge", "1 when the Proxmox Mail Gateway answers."),
     ("pulse_ceph_used_bytes", "gauge", "Ceph cluster raw space in use."),
     ("pulse_ceph_total_bytes", "gauge", "Ceph cluster raw size."),
+    ("pulse_ceph_pool_stored_bytes", "gauge", "Ceph pool data stored (state: cephClusters[].pools[].storedBytes)."),
+    ("pulse_ceph_pool_available_bytes", "gauge", "Ceph pool space still available."),
+    ("pulse_pmg_queue_messages", "gauge", "Messages in a PMG node's mail queue, by queue (active, deferred, hold, incoming)."),
+    ("pulse_pmg_queue_oldest_seconds", "gauge", "Age of the oldest message in a PMG node's queue."),
+    ("pulse_docker_host_up", "gauge", "1 when the Docker agent reports (state: dockerHosts[].status)."),
+    ("pulse_docker_host_cpu_usage_ratio", "gauge", "Docker host CPU use, 0-1 (state: dockerHosts[].cpuUsagePercent / 100)."),
+    ("pulse_docker_host_memory_used_bytes", "gauge", "Docker host memory in use."),
+    ("pulse_docker_host_memory_total_bytes", "gauge", "Docker host memory size."),
+    ("pulse_docker_container_up", "gauge", "1 when the container is running (state: dockerHosts[].containers[].state)."),
+    ("pulse_docker_container_cpu_usage_ratio", "gauge", "Container CPU use, 0-1 of one core per 1.0 (state: cpuPercent / 100)."),
+    ("pulse_docker_container_memory_used_bytes", "gauge", "Container memory in use."),
+    ("pulse_docker_container_memory_limit_bytes", "gauge", "Container memory limit (0: none)."),
+    ("pulse_host_up", "gauge", "1 when the host agent reports (state: hosts[].status)."),
+    ("pulse_host_cpu_usage_ratio", "gauge", "Host CPU use, 0-1 (state: hosts[].cpuUsage / 100)."),
+    ("pulse_host_memory_used_bytes", "gauge", "Host memory in use."),
+    ("pulse_host_memory_total_bytes", "gauge", "Host memory size."),
+    ("pulse_host_disk_used_bytes", "gauge", "Host filesystem space in use, by mount point."),
+    ("pulse_host_disk_total_bytes", "gauge", "Host filesystem size, by mount point."),
     (
         "pulse_forecast_full_in_seconds",
         "gauge",
@@ -298,6 +317,8 @@ fn resource_rows(app: &App, rows: &mut Vec<Row>) {
         rows.push(("pulse_ceph_used_bytes", "", l.clone(), c.used_bytes as f64));
         rows.push(("pulse_ceph_total_bytes", "", l, c.total_bytes as f64));
     }
+    super::metrics_agents::ceph_pmg_rows(&view.ceph_clusters, st, rows);
+    super::metrics_agents::agent_rows(&app.agents, rows);
     forecast_rows(view.forecasts, rows);
 }
 

@@ -29,6 +29,7 @@ fn cycle(h: &mut History, ids: &[(String, Kind)], t: i64) {
             ),
             Kind::Node => h.record(id, *kind, t, &[x, 60.0, 20.0]),
             Kind::Storage => h.record(id, *kind, t, &[x / 2.0, 1e11 + x * 1e9, 4e12, 3e12]),
+            Kind::Mail => h.record(id, *kind, t, &[x, x / 4.0, x * 50.0, x * 40.0, x]),
         }
     }
 }

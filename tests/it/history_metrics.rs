@@ -24,7 +24,7 @@ pub fn promtool() -> String {
 }
 
 /// `promtool check metrics` on `text`: exit 0 and no complaint.
-fn promtool_check(text: &str) {
+pub fn promtool_check(text: &str) {
     let mut child = Command::new(promtool())
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -47,7 +47,7 @@ fn promtool_check(text: &str) {
     );
 }
 
-fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
         .find(|s| {
@@ -59,7 +59,7 @@ fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f
         .map(|s| s.2)
 }
 
-type Sample = (String, BTreeMap<String, String>, f64);
+pub type Sample = (String, BTreeMap<String, String>, f64);
 
 fn is_name(s: &str) -> bool {
     let mut c = s.chars();
@@ -71,7 +71,7 @@ fn is_name(s: &str) -> bool {
 /// A strict reader of the text format (0.0.4): HELP then TYPE before a family's samples,
 /// each family once, valid names, quoted and escaped label values, no duplicate label names
 /// or series, float values. Panics with the offending line.
-fn parse(text: &str) -> Vec<Sample> {
+pub fn parse(text: &str) -> Vec<Sample> {
     let mut typed: BTreeMap<String, String> = BTreeMap::new();
     let mut helped = BTreeSet::new();
     let mut seen = BTreeSet::new();
