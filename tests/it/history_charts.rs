@@ -96,9 +96,14 @@ fn each_range_has_its_resolution_and_span() {
             app.history.record(&rec, pulse::history::Kind::Guest, t, &v);
         }
     });
+    // Every range the dashboard offers: (range, resolution s, span s, most points).
     for (range, step, span, max_points) in [
         ("5m", 10, 300, 31),
+        ("15m", 60, 900, 16),
+        ("30m", 60, 1800, 31),
         ("1h", 60, 3600, 61),
+        ("4h", 900, 14_400, 17),
+        ("12h", 900, 43_200, 49),
         ("24h", 900, 86_400, 97),
         ("7d", 7200, 604_800, 85),
     ] {
@@ -122,6 +127,18 @@ fn each_range_has_its_resolution_and_span() {
         assert!(
             ts[0] >= now - span * 1000 - step * 1000,
             "{range} starts too early"
+        );
+        // ... and the whole span is there (two days of data cover every range but 7d, whose
+        // points go back the two days), up to the newest bucket.
+        let reach = if range == "7d" { 2 * 86_400 } else { span };
+        assert!(
+            ts[0] <= now - (reach - 2 * step) * 1000,
+            "{range} starts too late: {} s after the span's start",
+            (ts[0] - (now - span * 1000)) / 1000
+        );
+        assert!(
+            *ts.last().unwrap() >= now - 2 * step * 1000,
+            "{range} ends too early"
         );
         if range == "1h" {
             // A minute's mean of a value constant within the minute is that value.
