@@ -13,12 +13,14 @@ use crate::http::tls::Sock;
 use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Instant;
 
 /// The listening socket's token (0 is the loop's waker; the hub's tokens start at 16).
 pub const LISTENER: Token = Token(1);
+/// The optional `/metrics`-only listener (`PULSE_METRICS_PORT`).
+pub const METRICS_LISTENER: Token = Token(2);
 /// Connection tokens are never reused, so a late answer or a stale deadline for a closed
 /// connection finds nothing instead of a stranger.
 const FIRST_CONN: usize = 1 << 40;
@@ -45,6 +47,11 @@ pub struct Upgraded {
 pub struct HttpServer {
     listener: Option<TcpListener>,
     pub addr: SocketAddr,
+    /// The plain-HTTP listener that serves only `/metrics` (`PULSE_METRICS_PORT`), and the
+    /// connections it accepted.
+    metrics_listener: Option<TcpListener>,
+    pub metrics_addr: Option<SocketAddr>,
+    metrics_conns: HashSet<Token>,
     conns: HashMap<Token, Conn<Sock>>,
     /// HTTPS: new connections get this configuration (swapped on reload; open ones keep theirs).
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
@@ -79,6 +86,9 @@ impl HttpServer {
         Ok(HttpServer {
             listener: Some(listener),
             addr,
+            metrics_listener: None,
+            metrics_addr: None,
+            metrics_conns: HashSet::new(),
             conns: HashMap::new(),
             tls: None,
             tls_reload: None,
@@ -93,8 +103,27 @@ impl HttpServer {
         })
     }
 
+    /// Adds the `/metrics`-only listener. Its connections are plain HTTP even when the main
+    /// port is HTTPS (as the original's separate metrics server).
+    pub fn add_metrics_listener(
+        &mut self,
+        mut listener: TcpListener,
+        registry: &Registry,
+    ) -> std::io::Result<SocketAddr> {
+        let addr = listener.local_addr()?;
+        registry.register(&mut listener, METRICS_LISTENER, Interest::READABLE)?;
+        self.metrics_listener = Some(listener);
+        self.metrics_addr = Some(addr);
+        Ok(addr)
+    }
+
+    /// Whether `token`'s connection came in on the `/metrics`-only listener.
+    pub fn is_metrics_conn(&self, token: Token) -> bool {
+        self.metrics_conns.contains(&token)
+    }
+
     pub fn owns(&self, token: Token) -> bool {
-        token == LISTENER || self.conns.contains_key(&token)
+        token == LISTENER || token == METRICS_LISTENER || self.conns.contains_key(&token)
     }
 
     /// Open HTTP connections (WebSocket clients are the hub's).
@@ -120,7 +149,9 @@ impl HttpServer {
     pub fn on_event(&mut self, registry: &Registry, token: Token, now: Instant) -> Vec<HttpEvent> {
         let mut events = Vec::new();
         if token == LISTENER {
-            self.accept(registry, now);
+            self.accept(registry, now, false);
+        } else if token == METRICS_LISTENER {
+            self.accept(registry, now, true);
         } else if let Some(c) = self.conns.get_mut(&token) {
             let step = c.drive(now);
             self.after(registry, token, step, now, &mut events);
@@ -200,6 +231,9 @@ impl HttpServer {
         if let Some(mut l) = self.listener.take() {
             let _ = registry.deregister(&mut l);
         }
+        if let Some(mut l) = self.metrics_listener.take() {
+            let _ = registry.deregister(&mut l);
+        }
         let idle: Vec<Token> = self
             .conns
             .iter_mut()
@@ -262,15 +296,21 @@ impl HttpServer {
     }
 
     fn close(&mut self, registry: &Registry, token: Token) {
+        self.metrics_conns.remove(&token);
         if let Some(mut c) = self.conns.remove(&token) {
             self.caps.remove(c.peer.ip());
             let _ = registry.deregister(&mut c.stream);
         }
     }
 
-    fn accept(&mut self, registry: &Registry, now: Instant) {
+    fn accept(&mut self, registry: &Registry, now: Instant, metrics: bool) {
         loop {
-            let Some(listener) = self.listener.as_ref() else {
+            let listener = if metrics {
+                self.metrics_listener.as_ref()
+            } else {
+                self.listener.as_ref()
+            };
+            let Some(listener) = listener else {
                 return;
             };
             let (stream, peer) = match listener.accept() {
@@ -308,7 +348,8 @@ impl HttpServer {
                 }
             }
             let _ = stream.set_nodelay(true);
-            let mut stream = match Sock::new(stream, self.tls.as_ref()) {
+            let tls = if metrics { None } else { self.tls.as_ref() };
+            let mut stream = match Sock::new(stream, tls) {
                 Ok(s) => s,
                 Err(e) => {
                     crate::log_warn!("cannot start TLS", error = e);
@@ -327,6 +368,9 @@ impl HttpServer {
             conn.draining = self.draining;
             self.caps.add(peer.ip());
             self.conns.insert(token, conn);
+            if metrics {
+                self.metrics_conns.insert(token);
+            }
             self.high_water = self.high_water.max(self.conns.len());
             self.after(registry, token, Step::Idle, now, &mut Vec::new());
         }

@@ -320,3 +320,58 @@ fn metrics_are_valid_exposition_equal_to_the_state_and_need_a_token() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn the_metrics_port_serves_only_metrics_without_a_token() {
+    let s = start_with_admin(&[
+        ("PULSE_MOCK_MODE", "true"),
+        ("PULSE_MOCK_NODES", "2"),
+        ("PULSE_MOCK_VMS_PER_NODE", "1"),
+        ("PULSE_MOCK_LXCS_PER_NODE", "1"),
+        ("PULSE_METRICS_PORT", "0"),
+    ]);
+    let port = s.metrics_addr().expect("the metrics listener");
+    assert_ne!(port, s.addr);
+    // The main port still wants a token.
+    assert_eq!(s.get("/metrics").status, 401);
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = crate::support::request(port, "GET", "/metrics", &[], None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"));
+        let samples = parse(&r.text());
+        if samples.iter().any(|x| x.0 == "pulse_node_up" && x.2 == 1.0) {
+            promtool_check(&r.text());
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "no node figures on the metrics port"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Nothing else is served there: not the API, not the UI.
+    for path in ["/api/state", "/api/health", "/", "/metrics/"] {
+        let r = crate::support::request(port, "GET", path, &[], None);
+        assert_eq!(r.status, 404, "{path}");
+    }
+    let r = crate::support::request(port, "POST", "/metrics", &[], Some(b"{}"));
+    assert_eq!(r.status, 405);
+    s.stop();
+    // A value that is not a port stops start-up with an error naming the variable.
+    let dir = crate::support::temp_dir("metrics-port");
+    let vars = [
+        ("PULSE_DATA_DIR", dir.to_str().unwrap()),
+        ("FRONTEND_PORT", "0"),
+        ("PULSE_BIND_ADDRESS", "127.0.0.1"),
+        ("PULSE_METRICS_PORT", "nine"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let cfg = pulse::env::RuntimeConfig::load(pulse::env::EnvVars::from_pairs(vars)).unwrap();
+    let err = pulse::start_with(cfg, Vec::new()).err().expect("refused");
+    assert!(err.to_string().contains("PULSE_METRICS_PORT"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
