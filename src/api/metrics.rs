@@ -6,8 +6,8 @@
 //! Label sets are fixed per family and bounded: node `{instance,node}`, guest
 //! `{instance,node,vmid,name,type}`, storage `{instance,node,storage,type}`, PBS datastore
 //! `{instance,datastore}`, forecasts `{id,instance,node,name,type}`; Ceph pools, PMG queues,
-//! Docker and host agents in `metrics_agents.rs` (no tags: free text would make series
-//! unbounded). Values equal `/api/state`'s (ratios are its `cpu` fraction, bytes
+//! Docker and host agents in `metrics_agents.rs`. Tags only on `pulse_guest_info` (one series
+//! per guest): on every family a tag change would multiply the series. Values equal `/api/state`'s (ratios are its `cpu` fraction, bytes
 //! its byte counts). Rows are copied on the loop, the text is built on the task pool.
 
 use crate::core::app::App;
@@ -35,6 +35,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     ("pulse_node_disk_total_bytes", "gauge", "Node root disk size."),
     ("pulse_node_uptime_seconds", "gauge", "Node uptime."),
     ("pulse_guest_up", "gauge", "1 when the guest is running."),
+    (
+        "pulse_guest_info",
+        "gauge",
+        "Always 1; the guest's Proxmox tags as a label (sorted, ';'-separated), to join on.",
+    ),
     ("pulse_guest_cpu_usage_ratio", "gauge", "Guest CPU use, 0-1 (state: vms/containers[].cpu)."),
     ("pulse_guest_memory_used_bytes", "gauge", "Guest memory in use."),
     ("pulse_guest_memory_total_bytes", "gauge", "Guest memory size."),
@@ -203,6 +208,7 @@ fn resource_rows(app: &App, rows: &mut Vec<Row>) {
                 &g.disk,
                 g.uptime,
                 [g.network_in, g.network_out, g.disk_read, g.disk_write],
+                &g.tags,
             )
         })
         .chain(st.containers().map(|g| {
@@ -218,6 +224,7 @@ fn resource_rows(app: &App, rows: &mut Vec<Row>) {
                 &g.disk,
                 g.uptime,
                 [g.network_in, g.network_out, g.disk_read, g.disk_write],
+                &g.tags,
             )
         }));
     const RATES: [&str; 4] = [
@@ -226,7 +233,7 @@ fn resource_rows(app: &App, rows: &mut Vec<Row>) {
         "pulse_guest_disk_read_bytes_per_second",
         "pulse_guest_disk_write_bytes_per_second",
     ];
-    for (instance, node, vmid, name, kind, status, cpu, mem, disk, uptime, rates) in guests {
+    for (instance, node, vmid, name, kind, status, cpu, mem, disk, uptime, rates, tags) in guests {
         let l: Labels = vec![
             ("instance", instance.clone()),
             ("node", node.clone()),
@@ -235,6 +242,11 @@ fn resource_rows(app: &App, rows: &mut Vec<Row>) {
             ("type", kind.clone()),
         ];
         rows.push(("pulse_guest_up", "", l.clone(), up(status, "running")));
+        // Tags only here, on one series per guest: on every family they would multiply the
+        // series whenever a tag changes.
+        let mut info = l.clone();
+        info.push(("tags", normalise_tags(tags)));
+        rows.push(("pulse_guest_info", "", info, 1.0));
         rows.push(("pulse_guest_cpu_usage_ratio", "", l.clone(), cpu));
         rows.push((
             "pulse_guest_memory_used_bytes",
@@ -320,6 +332,17 @@ fn resource_rows(app: &App, rows: &mut Vec<Row>) {
     super::metrics_agents::ceph_pmg_rows(&view.ceph_clusters, st, rows);
     super::metrics_agents::agent_rows(&app.agents, rows);
     forecast_rows(view.forecasts, rows);
+}
+
+/// Proxmox tags (`;`, `,` or space separated) sorted and `;`-joined, so the label is stable.
+fn normalise_tags(tags: &str) -> String {
+    let mut list: Vec<&str> = tags
+        .split([';', ',', ' '])
+        .filter(|t| !t.is_empty())
+        .collect();
+    list.sort_unstable();
+    list.dedup();
+    list.join(";")
 }
 
 /// The state's `forecasts` list as samples (same ids, same figures).

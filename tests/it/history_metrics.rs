@@ -215,6 +215,25 @@ fn metrics_are_valid_exposition_equal_to_the_state_and_need_a_token() {
                     want
                 );
                 assert_eq!(m.1["name"], g["name"].as_str().unwrap());
+                // Tags ride on one info series per guest, sorted and `;`-joined.
+                let info = samples
+                    .iter()
+                    .find(|s| {
+                        s.0 == "pulse_guest_info"
+                            && s.1["vmid"].parse::<u64>().ok() == g["vmid"].as_u64()
+                            && s.1["node"] == g["node"].as_str().unwrap()
+                    })
+                    .expect("guest info");
+                let mut tags: Vec<&str> = g["tags"]
+                    .as_str()
+                    .unwrap_or("")
+                    .split([';', ',', ' '])
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                tags.sort_unstable();
+                tags.dedup();
+                assert_eq!(info.1["tags"], tags.join(";"), "{g}");
+                assert_eq!(info.2, 1.0);
                 equal &= m.2 == g["cpu"].as_f64().unwrap();
             }
             let nodes = samples
@@ -307,6 +326,10 @@ fn metrics_are_valid_exposition_equal_to_the_state_and_need_a_token() {
                         &["instance", "instance_type", "result"],
                     ),
                     ("pulse_http_responses_total", &["code"]),
+                    (
+                        "pulse_guest_info",
+                        &["instance", "name", "node", "tags", "type", "vmid"],
+                    ),
                 ] {
                     for smp in samples.iter().filter(|x| x.0 == fam) {
                         let got: Vec<&str> = smp.1.keys().map(String::as_str).collect();
