@@ -271,6 +271,13 @@ fn metrics_are_valid_exposition_equal_to_the_state_and_need_a_token() {
                 equal &= value_of(&samples, "pulse_node_memory_used_bytes", &labels)
                     == n["memory"]["used"].as_f64();
             }
+            // Active alerts by level add up to the state's list (the demo activates alerts).
+            let active = state["activeAlerts"].as_array().map_or(0, Vec::len) as f64;
+            let counted: f64 = ["warning", "critical"]
+                .iter()
+                .filter_map(|l| value_of(&samples, "pulse_alerts_active", &[("level", l)]))
+                .sum();
+            equal &= counted == active;
             if equal && recorded {
                 let text = r.text();
                 promtool_check(&text);
@@ -306,6 +313,11 @@ fn metrics_are_valid_exposition_equal_to_the_state_and_need_a_token() {
                     value_of(&samples, "pulse_process_resident_memory_bytes", &[]).unwrap() > 1e6
                 );
                 assert!(value_of(&samples, "pulse_process_threads", &[]).unwrap() >= 2.0);
+                assert_eq!(
+                    value_of(&samples, "pulse_websocket_clients", &[]),
+                    Some(0.0),
+                    "no WebSocket client in this test"
+                );
                 assert_eq!(
                     value_of(&samples, "pulse_guest_up", &[]).map(|_| ()),
                     Some(())
