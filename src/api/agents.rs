@@ -87,6 +87,7 @@ fn docker_report(app: &mut App, ctx: &Ctx) -> Outcome {
     let now = crate::util::time::now_ms();
     match app.agents.apply_docker(report, token, now) {
         Ok(answer) => {
+            app.record_docker_history(&answer.host_id, now);
             let key = crate::agents::docker::health_key(&answer.host_id);
             app.agents_changed(vec![crate::agents::HealthChange::Set(key, true)]);
             Reply::json(200, &answer).into()
@@ -107,6 +108,7 @@ fn host_report(app: &mut App, ctx: &Ctx) -> Outcome {
     let now = crate::util::time::now_ms();
     match app.agents.apply_host(report, token, now) {
         Ok(answer) => {
+            app.record_host_history(&answer.host_id, now);
             let key = crate::agents::host::health_key(&answer.host_id);
             app.agents_changed(vec![crate::agents::HealthChange::Set(key, true)]);
             let h = &app.agents.hosts[&answer.host_id].report.host;

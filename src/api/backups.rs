@@ -56,6 +56,15 @@ fn parse_time(s: &str) -> Option<i64> {
 
 impl Filter {
     pub fn from_request(req: &ApiRequest) -> Result<Filter, Reply> {
+        const KNOWN: [&str; 9] = [
+            "instance", "node", "vmid", "guest", "type", "since", "until", "limit", "offset",
+        ];
+        if let Some(k) = req.unknown_query_param(&KNOWN) {
+            return Err(bad(
+                &k,
+                "unknown parameter; known: instance, node, vmid (or guest), type, since, until, limit, offset",
+            ));
+        }
         let q = |name: &str| req.query_param(name).filter(|v| !v.is_empty());
         let mut f = Filter {
             instance: q("instance"),

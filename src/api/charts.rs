@@ -53,6 +53,16 @@ struct ChartResponse {
     data: BTreeMap<String, Metrics>,
     node_data: BTreeMap<String, Metrics>,
     storage_data: BTreeMap<String, Metrics>,
+    /// Ours (the original kept no history for these), keyed by history id: Docker hosts
+    /// (`docker:<host id>`: cpu, memory, disk) and their running containers
+    /// (`docker:<host id>/<container id>`: cpu, memory).
+    docker_data: BTreeMap<String, Metrics>,
+    /// Host-agent hosts (`host:<host id>`: cpu, memory, disk).
+    host_data: BTreeMap<String, Metrics>,
+    /// Ceph pools (`ceph:<cluster id>/<pool>`: usage, used, total, avail).
+    ceph_pool_data: BTreeMap<String, Metrics>,
+    /// PMG instances (`pmg:<instance id>`: queue, deferred, mailin, mailout, spamin).
+    pmg_data: BTreeMap<String, Metrics>,
     /// Trends ("full in N days") of the storages and guest disks in this answer that have
     /// enough history (`history::forecast`), by id.
     forecasts: BTreeMap<String, crate::history::forecast::Forecast>,
@@ -102,14 +112,54 @@ fn series_of(
         .collect()
 }
 
-fn bad(msg: &str) -> Outcome {
-    Reply::error(400, msg).into()
+/// The resources of the history whose id starts with `prefix`, each with the metrics that
+/// hold points in the range.
+fn prefixed(
+    h: &History,
+    prefix: &str,
+    want: &dyn Fn(&str) -> bool,
+    span: (usize, i64, i64),
+) -> BTreeMap<String, Metrics> {
+    let (tier, from, to) = span;
+    h.resources
+        .iter()
+        .filter(|(id, _)| id.starts_with(prefix) && want(id))
+        .map(|(id, r)| {
+            let metrics: Metrics = r
+                .kind
+                .metrics()
+                .iter()
+                .enumerate()
+                .map(|(m, name)| (*name, to_points(h.points_with_max(id, m, tier, from, to))))
+                .filter(|(_, pts)| !pts.is_empty())
+                .collect();
+            (id.to_string(), metrics)
+        })
+        .filter(|(_, m)| !m.is_empty())
+        .collect()
+}
+
+fn bad(param: &str, msg: &str) -> Outcome {
+    Reply::json(
+        400,
+        &serde_json::json!({ "error": msg, "parameter": param }),
+    )
+    .into()
 }
 
 fn charts(app: &mut App, ctx: &Ctx) -> Outcome {
+    if let Some(k) = ctx.req.unknown_query_param(&["range", "id"]) {
+        return bad(
+            &k,
+            &format!("Invalid query parameter {k:?}: unknown; known: range, id"),
+        );
+    }
     let range = ctx.req.query_param("range").unwrap_or_else(|| "1h".into());
     let Some(&(_, range_s)) = RANGES.iter().find(|(r, _)| *r == range) else {
-        return bad("range must be one of 5m, 15m, 30m, 1h, 4h, 12h, 24h, 7d");
+        return bad(
+            "range",
+            "Invalid query parameter \"range\": expected one of 5m, 15m, 30m, 1h, 4h, 12h, 24h, 7d",
+        );
     };
     // Optional narrowing to one resource id (a guest, node or storage): the detail drawer.
     let only = ctx.req.query_param("id");
@@ -177,6 +227,10 @@ fn charts(app: &mut App, ctx: &Ctx) -> Outcome {
             series_of(h, &s.id, Kind::Storage, &[("disk", 0)], span, &live),
         );
     }
+    let docker_data = prefixed(h, "docker:", &want, span);
+    let host_data = prefixed(h, "host:", &want, span);
+    let ceph_pool_data = prefixed(h, "ceph:", &want, span);
+    let pmg_data = prefixed(h, "pmg:", &want, span);
     let oldest = [&data, &node_data, &storage_data]
         .iter()
         .flat_map(|m| m.values())
@@ -197,6 +251,10 @@ fn charts(app: &mut App, ctx: &Ctx) -> Outcome {
         data,
         node_data,
         storage_data,
+        docker_data,
+        host_data,
+        ceph_pool_data,
+        pmg_data,
         forecasts,
         timestamp: now_ms,
         stats: ChartStats {
@@ -228,11 +286,22 @@ struct StorageCharts {
 }
 
 fn storage_charts(app: &mut App, ctx: &Ctx) -> Outcome {
+    if let Some(k) = ctx.req.unknown_query_param(&["range"]) {
+        return bad(
+            &k,
+            &format!("Invalid query parameter {k:?}: unknown; known: range"),
+        );
+    }
     let minutes = match ctx.req.query_param("range") {
         None => 60,
         Some(r) => match r.parse::<i64>() {
             Ok(m) if (1..=7 * 24 * 60).contains(&m) => m,
-            _ => return bad("range must be a whole number of minutes between 1 and 10080"),
+            _ => {
+                return bad(
+                    "range",
+                    "Invalid query parameter \"range\": expected whole minutes from 1 to 10080",
+                )
+            }
         },
     };
     let to = crate::util::time::now_ms().div_euclid(1000);

@@ -134,7 +134,11 @@ fn reply(body: &Value, built: UtcTime) -> Reply {
     Reply::json(200, body).header("X-Diagnostics-Cached-At", &built.to_rfc3339())
 }
 
-fn diagnostics(app: &mut App, _: &Ctx) -> Outcome {
+fn diagnostics(app: &mut App, ctx: &Ctx) -> Outcome {
+    if let Err(r) = super::known_params(ctx.req, &[]) {
+        return r.into();
+    }
+
     let rev = app.config.nodes_revision;
     let hit = CACHE.with(|c| {
         c.borrow()
@@ -191,6 +195,9 @@ fn build(app: &App, probed: &[Probed]) -> Value {
     };
     let state = app.polling.core.state().frontend();
     let mut errors: Vec<String> = Vec::new();
+    if let Some(w) = &app.history.load_warning {
+        errors.push(format!("metric history: {w}"));
+    }
     // The live test decides `connected` and `error`; without one (not tested) the monitor's view.
     let mut live = |kind: &str, name: &str, polled: bool| -> (bool, Option<String>, Value) {
         let mut extra = json!({});

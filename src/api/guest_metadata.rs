@@ -146,10 +146,18 @@ fn delete(app: &mut App, ctx: &Ctx, kind: Kind) -> Outcome {
     }
 }
 
-fn guest_list(app: &mut App, _: &Ctx) -> Outcome {
+fn guest_list(app: &mut App, ctx: &Ctx) -> Outcome {
+    if let Err(r) = super::known_params(ctx.req, &[]) {
+        return r.into();
+    }
+
     list(app, Kind::Guest)
 }
 fn guest_get(app: &mut App, ctx: &Ctx) -> Outcome {
+    if let Err(r) = super::known_params(ctx.req, &[]) {
+        return r.into();
+    }
+
     get(app, ctx, Kind::Guest)
 }
 fn guest_set(app: &mut App, ctx: &Ctx) -> Outcome {

@@ -5,8 +5,9 @@
 //!
 //! Label sets are fixed per family and bounded: node `{instance,node}`, guest
 //! `{instance,node,vmid,name,type}`, storage `{instance,node,storage,type}`, PBS datastore
-//! `{instance,datastore}`, forecasts `{id,instance,node,name,type}` (no tags: free text would
-//! make series unbounded). Values equal `/api/state`'s (ratios are its `cpu` fraction, bytes
+//! `{instance,datastore}`, forecasts `{id,instance,node,name,type}`; Ceph pools, PMG queues,
+//! Docker and host agents in `metrics_agents.rs`. Tags only on `pulse_guest_info` (one series
+//! per guest): on every family a tag change would multiply the series. Values equal `/api/state`'s (ratios are its `cpu` fraction, bytes
 //! its byte counts). Rows are copied on the loop, the text is built on the task pool.
 
 use crate::core::app::App;
@@ -34,6 +35,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     ("pulse_node_disk_total_bytes", "gauge", "Node root disk size."),
     ("pulse_node_uptime_seconds", "gauge", "Node uptime."),
     ("pulse_guest_up", "gauge", "1 when the guest is running."),
+    (
+        "pulse_guest_info",
+        "gauge",
+        "Always 1; the guest's Proxmox tags as a label (sorted, ';'-separated), to join on.",
+    ),
     ("pulse_guest_cpu_usage_ratio", "gauge", "Guest CPU use, 0-1 (state: vms/containers[].cpu)."),
     ("pulse_guest_memory_used_bytes", "gauge", "Guest memory in use."),
     ("pulse_guest_memory_total_bytes", "gauge", "Guest memory size."),
@@ -52,6 +58,24 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     ("pulse_pmg_up", "gauge", "1 when the Proxmox Mail Gateway answers."),
     ("pulse_ceph_used_bytes", "gauge", "Ceph cluster raw space in use."),
     ("pulse_ceph_total_bytes", "gauge", "Ceph cluster raw size."),
+    ("pulse_ceph_pool_stored_bytes", "gauge", "Ceph pool data stored (state: cephClusters[].pools[].storedBytes)."),
+    ("pulse_ceph_pool_available_bytes", "gauge", "Ceph pool space still available."),
+    ("pulse_pmg_queue_messages", "gauge", "Messages in a PMG node's mail queue, by queue (active, deferred, hold, incoming)."),
+    ("pulse_pmg_queue_oldest_seconds", "gauge", "Age of the oldest message in a PMG node's queue."),
+    ("pulse_docker_host_up", "gauge", "1 when the Docker agent reports (state: dockerHosts[].status)."),
+    ("pulse_docker_host_cpu_usage_ratio", "gauge", "Docker host CPU use, 0-1 (state: dockerHosts[].cpuUsagePercent / 100)."),
+    ("pulse_docker_host_memory_used_bytes", "gauge", "Docker host memory in use."),
+    ("pulse_docker_host_memory_total_bytes", "gauge", "Docker host memory size."),
+    ("pulse_docker_container_up", "gauge", "1 when the container is running (state: dockerHosts[].containers[].state)."),
+    ("pulse_docker_container_cpu_usage_ratio", "gauge", "Container CPU use, 0-1 of one core per 1.0 (state: cpuPercent / 100)."),
+    ("pulse_docker_container_memory_used_bytes", "gauge", "Container memory in use."),
+    ("pulse_docker_container_memory_limit_bytes", "gauge", "Container memory limit (0: none)."),
+    ("pulse_host_up", "gauge", "1 when the host agent reports (state: hosts[].status)."),
+    ("pulse_host_cpu_usage_ratio", "gauge", "Host CPU use, 0-1 (state: hosts[].cpuUsage / 100)."),
+    ("pulse_host_memory_used_bytes", "gauge", "Host memory in use."),
+    ("pulse_host_memory_total_bytes", "gauge", "Host memory size."),
+    ("pulse_host_disk_used_bytes", "gauge", "Host filesystem space in use, by mount point."),
+    ("pulse_host_disk_total_bytes", "gauge", "Host filesystem size, by mount point."),
     (
         "pulse_forecast_full_in_seconds",
         "gauge",
@@ -184,6 +208,7 @@ fn resource_rows(app: &App, rows: &mut Vec<Row>) {
                 &g.disk,
                 g.uptime,
                 [g.network_in, g.network_out, g.disk_read, g.disk_write],
+                &g.tags,
             )
         })
         .chain(st.containers().map(|g| {
@@ -199,6 +224,7 @@ fn resource_rows(app: &App, rows: &mut Vec<Row>) {
                 &g.disk,
                 g.uptime,
                 [g.network_in, g.network_out, g.disk_read, g.disk_write],
+                &g.tags,
             )
         }));
     const RATES: [&str; 4] = [
@@ -207,7 +233,7 @@ fn resource_rows(app: &App, rows: &mut Vec<Row>) {
         "pulse_guest_disk_read_bytes_per_second",
         "pulse_guest_disk_write_bytes_per_second",
     ];
-    for (instance, node, vmid, name, kind, status, cpu, mem, disk, uptime, rates) in guests {
+    for (instance, node, vmid, name, kind, status, cpu, mem, disk, uptime, rates, tags) in guests {
         let l: Labels = vec![
             ("instance", instance.clone()),
             ("node", node.clone()),
@@ -216,6 +242,11 @@ fn resource_rows(app: &App, rows: &mut Vec<Row>) {
             ("type", kind.clone()),
         ];
         rows.push(("pulse_guest_up", "", l.clone(), up(status, "running")));
+        // Tags only here, on one series per guest: on every family they would multiply the
+        // series whenever a tag changes.
+        let mut info = l.clone();
+        info.push(("tags", normalise_tags(tags)));
+        rows.push(("pulse_guest_info", "", info, 1.0));
         rows.push(("pulse_guest_cpu_usage_ratio", "", l.clone(), cpu));
         rows.push((
             "pulse_guest_memory_used_bytes",
@@ -298,7 +329,20 @@ fn resource_rows(app: &App, rows: &mut Vec<Row>) {
         rows.push(("pulse_ceph_used_bytes", "", l.clone(), c.used_bytes as f64));
         rows.push(("pulse_ceph_total_bytes", "", l, c.total_bytes as f64));
     }
+    super::metrics_agents::ceph_pmg_rows(&view.ceph_clusters, st, rows);
+    super::metrics_agents::agent_rows(&app.agents, rows);
     forecast_rows(view.forecasts, rows);
+}
+
+/// Proxmox tags (`;`, `,` or space separated) sorted and `;`-joined, so the label is stable.
+fn normalise_tags(tags: &str) -> String {
+    let mut list: Vec<&str> = tags
+        .split([';', ',', ' '])
+        .filter(|t| !t.is_empty())
+        .collect();
+    list.sort_unstable();
+    list.dedup();
+    list.join(";")
 }
 
 /// The state's `forecasts` list as samples (same ids, same figures).

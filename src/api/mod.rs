@@ -16,6 +16,7 @@ pub mod diagnostics;
 pub mod guest_metadata;
 pub mod health;
 pub mod metrics;
+pub mod metrics_agents;
 pub mod metrics_self;
 pub mod monitoring;
 pub mod notifications;
@@ -27,7 +28,32 @@ pub mod system_settings;
 pub mod version;
 pub mod ws;
 
+use crate::http::reply::Reply;
+use crate::http::request::ApiRequest;
 use crate::http::router::Route;
+
+/// Refuses a query parameter the endpoint does not take (400 `{error, parameter}`): a filter
+/// the handler would silently ignore would make the client read an unfiltered answer as a
+/// filtered one. `known` lists what the endpoint takes (empty: none).
+pub fn known_params(req: &ApiRequest, known: &[&str]) -> Result<(), Reply> {
+    match req.unknown_query_param(known) {
+        None => Ok(()),
+        Some(k) => {
+            let list = if known.is_empty() {
+                "this endpoint takes none".to_string()
+            } else {
+                format!("known: {}", known.join(", "))
+            };
+            Err(Reply::json(
+                400,
+                &serde_json::json!({
+                    "error": format!("Invalid query parameter {k:?}: unknown; {list}"),
+                    "parameter": k,
+                }),
+            ))
+        }
+    }
+}
 
 /// Every route Pulse serves.
 pub fn all_routes() -> Vec<Route> {

@@ -10,7 +10,11 @@ use crate::http::router::{Access, Csrf, Ctx, Route};
 
 const PAGE: &[u8] = include_bytes!("assets/simple_stats.html");
 
-fn page(_: &mut App, _: &Ctx) -> Outcome {
+fn page(_: &mut App, ctx: &Ctx) -> Outcome {
+    if let Err(r) = super::known_params(ctx.req, &[]) {
+        return r.into();
+    }
+
     Reply::new(200)
         .header("Content-Type", "text/html; charset=utf-8")
         .header("Cache-Control", "no-cache")

@@ -20,7 +20,11 @@ fn state(app: &mut App, _: &Ctx) -> Outcome {
     })
 }
 
-fn storage_list(app: &mut App, _: &Ctx) -> Outcome {
+fn storage_list(app: &mut App, ctx: &Ctx) -> Outcome {
+    if let Err(r) = super::known_params(ctx.req, &[]) {
+        return r.into();
+    }
+
     let list = app.polling.core.state().storage_list();
     Reply::json(
         200,
@@ -34,6 +38,10 @@ fn storage_list(app: &mut App, _: &Ctx) -> Outcome {
 /// or, when unambiguous, by name. Otherwise the parameter is a storage id (Pulse's form), answered
 /// with that one entry.
 fn storage_one(app: &mut App, ctx: &Ctx) -> Outcome {
+    if let Err(r) = super::known_params(ctx.req, &[]) {
+        return r.into();
+    }
+
     let id = ctx.param("id");
     let state = app.polling.core.state();
     let by_id = state.node(id);

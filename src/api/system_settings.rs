@@ -27,6 +27,10 @@ fn effective(app: &App) -> SystemSettings {
 /// `monitoring:read`; the settings parts need `settings:read` too, so a read-only monitoring
 /// token sees the header values only (as in Pulse).
 fn config_summary(app: &mut App, ctx: &Ctx) -> Outcome {
+    if let Err(r) = super::known_params(ctx.req, &[]) {
+        return r.into();
+    }
+
     let s = effective(app);
     let channel = if s.update_channel.is_empty() {
         "stable".to_string()
@@ -57,12 +61,20 @@ fn runtime_view(app: &App) -> SystemSettings {
 }
 
 /// `GET /api/config/system`: effective settings without `envOverrides`.
-fn config_system(app: &mut App, _: &Ctx) -> Outcome {
+fn config_system(app: &mut App, ctx: &Ctx) -> Outcome {
+    if let Err(r) = super::known_params(ctx.req, &[]) {
+        return r.into();
+    }
+
     Reply::json(200, &runtime_view(app)).into()
 }
 
 /// `GET /api/system/settings` (and `/api/settings`): effective settings plus `envOverrides`.
-fn get_settings(app: &mut App, _: &Ctx) -> Outcome {
+fn get_settings(app: &mut App, ctx: &Ctx) -> Outcome {
+    if let Err(r) = super::known_params(ctx.req, &[]) {
+        return r.into();
+    }
+
     Reply::json(200, &app.config.system.response(&env_lookup(app))).into()
 }
 

@@ -64,6 +64,7 @@ impl App {
         for r in demo::docker_reports(tick, now_ms) {
             if validate::docker(&r).is_ok() {
                 if let Ok(a) = self.agents.apply_docker(r, None, now_ms) {
+                    self.record_docker_history(&a.host_id, now_ms);
                     health.push(HealthChange::Set(
                         crate::agents::docker::health_key(&a.host_id),
                         true,
@@ -74,6 +75,7 @@ impl App {
         for r in demo::host_reports(tick, now_ms) {
             if validate::host(&r).is_ok() {
                 if let Ok(a) = self.agents.apply_host(r, None, now_ms) {
+                    self.record_host_history(&a.host_id, now_ms);
                     health.push(HealthChange::Set(
                         crate::agents::host::health_key(&a.host_id),
                         true,

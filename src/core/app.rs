@@ -206,7 +206,11 @@ impl App {
                         queue.extend(self.send(conn, reply));
                         continue;
                     }
-                    let outcome = crate::core::dispatch::handle_http(self, &req);
+                    let outcome = if self.http.is_metrics_conn(conn) {
+                        crate::core::dispatch::handle_metrics_port(self, &req)
+                    } else {
+                        crate::core::dispatch::handle_http(self, &req)
+                    };
                     if let Some(reply) = self.answer(outcome, conn) {
                         queue.extend(self.send(conn, reply));
                     }

@@ -44,6 +44,38 @@ pub fn handle_http(app: &mut App, req: &ApiRequest) -> Outcome {
     gate::with_headers(outcome, rate_headers)
 }
 
+/// A request on the `/metrics`-only listener: `GET /metrics` without credentials (the
+/// operator opened this port for a scraper), everything else 404. Rate limited like the rest.
+pub fn handle_metrics_port(app: &mut App, req: &ApiRequest) -> Outcome {
+    if req.path != "/metrics" {
+        return Reply::error(404, "Not found: this port serves only /metrics").into();
+    }
+    if !matches!(req.method, Method::Get | Method::Head) {
+        return Reply::error(405, &format!("Method {} not allowed", req.method.as_str()))
+            .header("Allow", "GET, HEAD")
+            .into();
+    }
+    let (rate_headers, limited) = gate::rate_limit(app, req);
+    let outcome = match limited {
+        Some(reply) => reply.into(),
+        // The route the main port serves, minus its access rule (the core never names the
+        // API layer: the table is the caller's).
+        None => match std::sync::Arc::clone(&app.router).lookup(Method::Get, "/metrics") {
+            Match::Found(route, params) => {
+                let ctx = Ctx {
+                    req,
+                    params,
+                    principal: crate::auth::policy::Principal::Anonymous,
+                    client_ip: req.peer,
+                };
+                (route.handler)(app, &ctx)
+            }
+            _ => Reply::error(404, "Not found").into(),
+        },
+    };
+    gate::with_headers(outcome, rate_headers)
+}
+
 fn route(app: &mut App, req: &ApiRequest) -> Outcome {
     let router = std::sync::Arc::clone(&app.router);
     match router.lookup(req.method, &req.path) {

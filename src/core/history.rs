@@ -32,7 +32,28 @@ impl App {
                     now,
                 );
             }
-            InstanceKind::Pmg => {}
+            InstanceKind::Pmg => {
+                crate::history::record::record_pmg_instance(
+                    &mut self.history,
+                    state,
+                    &key.name,
+                    now,
+                );
+            }
+        }
+    }
+
+    /// An agent report was applied: one sample of that Docker host and its containers.
+    pub fn record_docker_history(&mut self, host_id: &str, now_ms: i64) {
+        if let Some(host) = self.agents.docker.get(host_id) {
+            crate::history::record::record_docker_host(&mut self.history, host, now_ms);
+        }
+    }
+
+    /// An agent report was applied: one sample of that host.
+    pub fn record_host_history(&mut self, host_id: &str, now_ms: i64) {
+        if let Some(host) = self.agents.hosts.get(host_id) {
+            crate::history::record::record_host_agent(&mut self.history, host, now_ms);
         }
     }
 

@@ -42,6 +42,8 @@ use std::thread::JoinHandle;
 /// A running Pulse: the loop thread (which also serves HTTP) and the address it listens on.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The `/metrics`-only listener's address (`PULSE_METRICS_PORT`), when configured.
+    pub metrics_addr: Option<SocketAddr>,
     handle: LoopHandle,
     loop_thread: Option<JoinHandle<()>>,
 }
@@ -65,6 +67,24 @@ pub fn start(
     )
     .unwrap_or_default();
     let mut http = HttpServer::new(listener, poll.registry(), cfg.http, proxies)?;
+    // `PULSE_METRICS_PORT`: a second, plain-HTTP listener on the same address that serves
+    // only `GET /metrics`, without a token (as the original's port 9091), for a scraper that
+    // cannot send one; the main port's `/metrics` still needs `monitoring:read`.
+    if let Some(v) = cfg
+        .vars
+        .get("PULSE_METRICS_PORT")
+        .filter(|v| !v.trim().is_empty())
+    {
+        let port = v.trim().parse::<u16>().map_err(|_| {
+            std::io::Error::other(format!(
+                "PULSE_METRICS_PORT={v:?} is not a TCP port number 0-65535"
+            ))
+        })?;
+        let metrics = crate::http::listener::bind(cfg.bind, port)?;
+        let at = http.add_metrics_listener(metrics, poll.registry())?;
+        crate::log_info!("metrics listener", addr = at);
+    }
+    let metrics_addr = http.metrics_addr;
     // HTTPS: a bad certificate or key stops start-up with an error naming the variable.
     let tls_files = crate::http::tls::from_env(&|k| cfg.vars.get(k).map(str::to_string))
         .map_err(std::io::Error::other)?;
@@ -145,6 +165,7 @@ pub fn start(
     crate::log_info!("listening", addr = addr, version = crate::VERSION);
     Ok(Running {
         addr,
+        metrics_addr,
         handle,
         loop_thread: Some(loop_thread),
     })

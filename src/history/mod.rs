@@ -15,9 +15,14 @@ use std::collections::HashMap;
 /// What a resource is; fixes its metric list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// PVE guests, and Docker containers (their disk and rate metrics stay empty).
     Guest,
+    /// PVE nodes, Docker hosts and host-agent hosts.
     Node,
+    /// PVE storage, PBS datastores and Ceph pools.
     Storage,
+    /// PMG instances: mail queue and traffic.
+    Mail,
 }
 
 pub const GUEST_METRICS: [&str; 7] = [
@@ -31,6 +36,9 @@ pub const GUEST_METRICS: [&str; 7] = [
 ];
 pub const NODE_METRICS: [&str; 3] = ["cpu", "memory", "disk"];
 pub const STORAGE_METRICS: [&str; 4] = ["usage", "used", "total", "avail"];
+/// Messages queued (all queues), of which deferred; mails in and out and spam in over the
+/// instance's statistics timeframe.
+pub const MAIL_METRICS: [&str; 5] = ["queue", "deferred", "mailin", "mailout", "spamin"];
 
 impl Kind {
     pub fn metrics(self) -> &'static [&'static str] {
@@ -38,6 +46,7 @@ impl Kind {
             Kind::Guest => &GUEST_METRICS,
             Kind::Node => &NODE_METRICS,
             Kind::Storage => &STORAGE_METRICS,
+            Kind::Mail => &MAIL_METRICS,
         }
     }
 
@@ -53,6 +62,7 @@ impl Kind {
             Kind::Guest => 0,
             Kind::Node => 1,
             Kind::Storage => 2,
+            Kind::Mail => 3,
         }
     }
 
@@ -61,6 +71,7 @@ impl Kind {
             0 => Some(Kind::Guest),
             1 => Some(Kind::Node),
             2 => Some(Kind::Storage),
+            3 => Some(Kind::Mail),
             _ => None,
         }
     }
@@ -116,6 +127,8 @@ pub struct History {
     /// Saves handed to the writer and their bytes (self-metrics).
     pub saves_total: u64,
     pub saved_bytes: u64,
+    /// What loading the saved file found wrong (a damaged file), shown in `/api/diagnostics`.
+    pub load_warning: Option<String>,
 }
 
 /// Resources silent for longer than this are dropped (the longest tier's span): the default

@@ -112,6 +112,9 @@ impl Series {
         if !v.is_finite() || unix_s < 0 {
             return;
         }
+        // The sample's own code, once: it is every tier's candidate maximum and the mean of a
+        // slot that holds only this sample (the log codec's `ln` is most of a record's cost).
+        let own = self.codec.encode(v);
         for (t, &(step, cap)) in TIERS.iter().enumerate() {
             let slot = unix_s / i64::from(step);
             let base = offset(t);
@@ -134,14 +137,17 @@ impl Series {
             }
             self.sums[t] += v as f32;
             self.counts[t] = self.counts[t].saturating_add(1);
-            let mean = f64::from(self.sums[t]) / f64::from(self.counts[t]);
-            self.codes[base + (slot as usize % cap)] = self.codec.encode(mean);
+            self.codes[base + (slot as usize % cap)] = if self.counts[t] == 1 {
+                own
+            } else {
+                let mean = f64::from(self.sums[t]) / f64::from(self.counts[t]);
+                self.codec.encode(mean)
+            };
             if t > 0 {
                 // Codes order like values, so the larger code is the larger value.
                 let m = &mut self.codes[max_offset(t) + (slot as usize % cap)];
-                let c = self.codec.encode(v);
-                if *m == MISSING || c > *m {
-                    *m = c;
+                if *m == MISSING || own > *m {
+                    *m = own;
                 }
             }
         }

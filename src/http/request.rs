@@ -113,6 +113,20 @@ impl ApiRequest {
             .next()
     }
 
+    /// The first query parameter whose name is not in `known` (the name as sent, decoded when
+    /// it decodes): a filter a handler would silently ignore, so the client would read an
+    /// unfiltered answer as a filtered one. `_` (the usual cache-buster) is always allowed.
+    pub fn unknown_query_param(&self, known: &[&str]) -> Option<String> {
+        self.query
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let k = kv.split_once('=').map_or(kv, |(k, _)| k);
+                query_decode(k).unwrap_or_else(|| k.to_string())
+            })
+            .find(|k| k != "_" && !known.contains(&k.as_str()))
+    }
+
     /// Decodes the body as JSON, or an error reply (400) that says what is wrong.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Reply> {
         if self.body.is_empty() {

@@ -13,7 +13,7 @@ use crate::http::tls::Sock;
 use mio::net::TcpListener;
 use mio::{Interest, Registry, Token};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -21,6 +21,18 @@ use std::time::Instant;
 pub const LISTENER: Token = Token(1);
 /// The plain-HTTP listener that only redirects to HTTPS (`PULSE_HTTP_REDIRECT_PORT`).
 pub const REDIRECT_LISTENER: Token = Token(2);
+/// The optional `/metrics`-only listener (`PULSE_METRICS_PORT`).
+pub const METRICS_LISTENER: Token = Token(3);
+/// Which listener a connection came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Main,
+    /// Plain HTTP, every request answered with a redirect to HTTPS.
+    Redirect,
+    /// Plain HTTP, `/metrics` only.
+    Metrics,
+}
+
 /// Connection tokens are never reused, so a late answer or a stale deadline for a closed
 /// connection finds nothing instead of a stranger.
 const FIRST_CONN: usize = 1 << 40;
@@ -49,6 +61,11 @@ pub struct HttpServer {
     pub addr: SocketAddr,
     /// The redirect-only listener and its address.
     redirect: Option<(TcpListener, SocketAddr)>,
+    /// The plain-HTTP listener that serves only `/metrics` (`PULSE_METRICS_PORT`), and the
+    /// connections it accepted.
+    metrics_listener: Option<TcpListener>,
+    pub metrics_addr: Option<SocketAddr>,
+    metrics_conns: HashSet<Token>,
     conns: HashMap<Token, Conn<Sock>>,
     /// HTTPS: new connections get this configuration (swapped on reload; open ones keep theirs).
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
@@ -86,6 +103,9 @@ impl HttpServer {
             listener: Some(listener),
             addr,
             redirect: None,
+            metrics_listener: None,
+            metrics_addr: None,
+            metrics_conns: HashSet::new(),
             conns: HashMap::new(),
             tls: None,
             tls_reload: None,
@@ -101,8 +121,30 @@ impl HttpServer {
         })
     }
 
+    /// Adds the `/metrics`-only listener. Its connections are plain HTTP even when the main
+    /// port is HTTPS (as the original's separate metrics server).
+    pub fn add_metrics_listener(
+        &mut self,
+        mut listener: TcpListener,
+        registry: &Registry,
+    ) -> std::io::Result<SocketAddr> {
+        let addr = listener.local_addr()?;
+        registry.register(&mut listener, METRICS_LISTENER, Interest::READABLE)?;
+        self.metrics_listener = Some(listener);
+        self.metrics_addr = Some(addr);
+        Ok(addr)
+    }
+
+    /// Whether `token`'s connection came in on the `/metrics`-only listener.
+    pub fn is_metrics_conn(&self, token: Token) -> bool {
+        self.metrics_conns.contains(&token)
+    }
+
     pub fn owns(&self, token: Token) -> bool {
-        token == LISTENER || token == REDIRECT_LISTENER || self.conns.contains_key(&token)
+        token == LISTENER
+            || token == REDIRECT_LISTENER
+            || token == METRICS_LISTENER
+            || self.conns.contains_key(&token)
     }
 
     /// Starts the redirect-only plain-HTTP listener (HTTPS on): its connections get the same
@@ -145,9 +187,11 @@ impl HttpServer {
     pub fn on_event(&mut self, registry: &Registry, token: Token, now: Instant) -> Vec<HttpEvent> {
         let mut events = Vec::new();
         if token == LISTENER {
-            self.accept(registry, now, false);
+            self.accept(registry, now, Via::Main);
         } else if token == REDIRECT_LISTENER {
-            self.accept(registry, now, true);
+            self.accept(registry, now, Via::Redirect);
+        } else if token == METRICS_LISTENER {
+            self.accept(registry, now, Via::Metrics);
         } else if let Some(c) = self.conns.get_mut(&token) {
             let step = c.drive(now);
             self.after(registry, token, step, now, &mut events);
@@ -231,6 +275,9 @@ impl HttpServer {
         if let Some((mut l, _)) = self.redirect.take() {
             let _ = registry.deregister(&mut l);
         }
+        if let Some(mut l) = self.metrics_listener.take() {
+            let _ = registry.deregister(&mut l);
+        }
         let idle: Vec<Token> = self
             .conns
             .iter_mut()
@@ -302,18 +349,19 @@ impl HttpServer {
     }
 
     fn close(&mut self, registry: &Registry, token: Token) {
+        self.metrics_conns.remove(&token);
         if let Some(mut c) = self.conns.remove(&token) {
             self.caps.remove(c.peer.ip());
             let _ = registry.deregister(&mut c.stream);
         }
     }
 
-    fn accept(&mut self, registry: &Registry, now: Instant, redirect: bool) {
+    fn accept(&mut self, registry: &Registry, now: Instant, via: Via) {
         loop {
-            let listener = if redirect {
-                self.redirect.as_ref().map(|(l, _)| l)
-            } else {
-                self.listener.as_ref()
+            let listener = match via {
+                Via::Redirect => self.redirect.as_ref().map(|(l, _)| l),
+                Via::Metrics => self.metrics_listener.as_ref(),
+                Via::Main => self.listener.as_ref(),
             };
             let Some(listener) = listener else {
                 return;
@@ -353,7 +401,11 @@ impl HttpServer {
                 }
             }
             let _ = stream.set_nodelay(true);
-            let tls = if redirect { None } else { self.tls.as_ref() };
+            let tls = if via == Via::Main {
+                self.tls.as_ref()
+            } else {
+                None
+            };
             let mut stream = match Sock::new(stream, tls) {
                 Ok(s) => s,
                 Err(e) => {
@@ -371,9 +423,12 @@ impl HttpServer {
             }
             let mut conn = Conn::new(stream, peer, self.limits, now);
             conn.draining = self.draining;
-            conn.redirect_only = redirect;
+            conn.redirect_only = via == Via::Redirect;
             self.caps.add(peer.ip());
             self.conns.insert(token, conn);
+            if via == Via::Metrics {
+                self.metrics_conns.insert(token);
+            }
             self.high_water = self.high_water.max(self.conns.len());
             self.after(registry, token, Step::Idle, now, &mut Vec::new());
         }

@@ -38,13 +38,45 @@ pub trait PbsApi {
     }
 }
 
-/// Every backup snapshot of every namespace of the given datastores. `None` when no datastore
+/// Snapshots kept per datastore, the newest (~640 bytes each in the state: ~12 MiB): a
+/// datastore with 100,000 snapshots costs what one with 20,000 does. The rest are counted in
+/// a warning, not listed.
+pub const MAX_SNAPSHOTS_PER_DATASTORE: usize = 20_000;
+
+/// Keeps the `cap` newest of `list` (by backup time, then id, so the choice is stable).
+fn keep_newest(list: &mut Vec<PBSBackup>, cap: usize) {
+    if list.len() > cap {
+        list.sort_unstable_by(|a, b| {
+            b.backup_time
+                .unix_ms()
+                .cmp(&a.backup_time.unix_ms())
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        list.truncate(cap);
+    }
+}
+
+/// Every backup snapshot of every namespace of the given datastores, at most
+/// [`MAX_SNAPSHOTS_PER_DATASTORE`] (the newest) per datastore. `None` when no datastore
 /// could be listed at all (the store then keeps the previous list); a datastore or group that
 /// fails is skipped.
 pub fn poll_pbs_backups(
     api: &mut dyn PbsApi,
     name: &str,
     stores: &[String],
+) -> Option<Vec<PBSBackup>> {
+    poll_pbs_backups_capped(api, name, stores, MAX_SNAPSHOTS_PER_DATASTORE)
+}
+
+/// [`poll_pbs_backups`] with the per-datastore cap given. One request per backup group (a
+/// bounded page: PBS lists a group's snapshots, never the datastore's at once); the kept list
+/// is trimmed to the newest `cap` whenever it reaches twice that, so the poll holds at most
+/// `2 × cap` snapshots of a datastore at any time, whatever its size.
+pub fn poll_pbs_backups_capped(
+    api: &mut dyn PbsApi,
+    name: &str,
+    stores: &[String],
+    cap: usize,
 ) -> Option<Vec<PBSBackup>> {
     let mut out = Vec::new();
     let mut any_ok = false;
@@ -53,6 +85,8 @@ pub fn poll_pbs_backups(
             continue;
         };
         any_ok = true;
+        let mut kept: Vec<PBSBackup> = Vec::new();
+        let mut seen = 0usize;
         for ns in namespaces.iter().map(|n| n.ns.clone()) {
             let Ok(groups) = api.groups(store, &ns) else {
                 continue;
@@ -61,7 +95,8 @@ pub fn poll_pbs_backups(
                 let Ok(snaps) = api.snapshots(store, &ns, &g.backup_type, &g.backup_id) else {
                     continue;
                 };
-                out.extend(snaps.iter().map(|s| {
+                seen += snaps.len();
+                kept.extend(snaps.iter().map(|s| {
                     PBSBackup {
                         id: format!(
                             "pbs-{name}-{store}-{ns}-{}-{}-{}",
@@ -87,8 +122,22 @@ pub fn poll_pbs_backups(
                         owner: s.owner.clone().unwrap_or_default(),
                     }
                 }));
+                if kept.len() >= 2 * cap {
+                    keep_newest(&mut kept, cap);
+                }
             }
         }
+        keep_newest(&mut kept, cap);
+        if seen > kept.len() {
+            crate::log_warn!(
+                "PBS datastore has more snapshots than Pulse lists; the newest are kept",
+                instance = name,
+                datastore = store,
+                snapshots = seen,
+                kept = kept.len()
+            );
+        }
+        out.append(&mut kept);
     }
     any_ok.then_some(out)
 }

@@ -74,6 +74,7 @@ pub struct InstanceView<'a> {
     pub vms: &'a [VMFrontend],
     pub containers: &'a [ContainerFrontend],
     pub storage: &'a [StorageFrontend],
+    pub ceph: &'a [super::ceph::CephClusterFrontend],
 }
 
 impl LiveState {
@@ -83,6 +84,7 @@ impl LiveState {
             vms: &i.vms,
             containers: &i.containers,
             storage: &i.storage,
+            ceph: &i.ceph,
         })
     }
 }

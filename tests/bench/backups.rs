@@ -248,3 +248,91 @@ fn backups_100k_snapshot_datastore_memory_and_paging() {
     println!("| `/api/backups?instance=…&limit=1000` page (PBS), p50 / p99 | {pbs_page_p50:.1} / {pbs_page_p99:.1} ms ({:.0} KiB) |", pbs_size as f64 / 1024.0);
     s.stop();
 }
+
+/// A PBS answering one datastore of 100,000 snapshots (100 groups × 1,000), a group per
+/// request, as `poll_pbs_backups` asks.
+struct HugeStore;
+
+impl pulse::monitor::poll_pbs::PbsApi for HugeStore {
+    fn version(
+        &mut self,
+    ) -> Result<pulse::proxmox::pve_types::Version, pulse::proxmox::ProxmoxError> {
+        Ok(serde_json::from_value(serde_json::json!({"version": "3.4"})).unwrap())
+    }
+    fn node_status(
+        &mut self,
+    ) -> Result<pulse::proxmox::pbs_types::PbsNodeStatus, pulse::proxmox::ProxmoxError> {
+        Ok(serde_json::from_value(serde_json::json!({})).unwrap())
+    }
+    fn datastores(
+        &mut self,
+    ) -> Result<Vec<pulse::proxmox::pbs_types::DatastoreListEntry>, pulse::proxmox::ProxmoxError>
+    {
+        Ok(serde_json::from_value(serde_json::json!([{"store": "big"}])).unwrap())
+    }
+    fn datastore_status(
+        &mut self,
+        _: &str,
+    ) -> Result<pulse::proxmox::pbs_types::DatastoreStatus, pulse::proxmox::ProxmoxError> {
+        Ok(serde_json::from_value(serde_json::json!({"used": 1, "avail": 1})).unwrap())
+    }
+    fn datastore_gc(
+        &mut self,
+        _: &str,
+    ) -> Result<pulse::proxmox::pbs_types::GcStatus, pulse::proxmox::ProxmoxError> {
+        Ok(serde_json::from_value(serde_json::json!({})).unwrap())
+    }
+    fn namespaces(
+        &mut self,
+        _: &str,
+    ) -> Result<Vec<pulse::proxmox::pbs_types::Namespace>, pulse::proxmox::ProxmoxError> {
+        Ok(serde_json::from_value(serde_json::json!([{"ns": ""}])).unwrap())
+    }
+    fn groups(
+        &mut self,
+        _: &str,
+        _: &str,
+    ) -> Result<Vec<pulse::proxmox::pbs_types::BackupGroup>, pulse::proxmox::ProxmoxError> {
+        let list: Vec<serde_json::Value> = (0..100)
+            .map(|g| serde_json::json!({"backup-type": "vm", "backup-id": (100 + g).to_string(), "backup-count": 1000, "last-backup": 1}))
+            .collect();
+        Ok(serde_json::from_value(serde_json::json!(list)).unwrap())
+    }
+    fn snapshots(
+        &mut self,
+        _: &str,
+        _: &str,
+        t: &str,
+        id: &str,
+    ) -> Result<Vec<pulse::proxmox::pbs_types::BackupSnapshot>, pulse::proxmox::ProxmoxError> {
+        let list: Vec<serde_json::Value> = (0..1000i64)
+            .map(|i| serde_json::json!({"backup-type": t, "backup-id": id, "backup-time": NOW - i * 3600, "size": 1_500_000_000, "owner": "root@pam", "files": [{"filename": "index.json.blob"}, {"filename": "drive-scsi0.img.fidx"}], "verification": {"state": "ok"}}))
+            .collect();
+        Ok(serde_json::from_value(serde_json::json!(list)).unwrap())
+    }
+}
+
+/// The same 100,000-snapshot datastore through the poll (a group per request, the newest
+/// `MAX_SNAPSHOTS_PER_DATASTORE` kept) into the live state: the memory it costs now.
+#[test]
+#[ignore]
+fn backups_100k_snapshot_datastore_through_the_poll_is_bounded() {
+    use pulse::monitor::poll_pbs::{poll_pbs_backups, MAX_SNAPSHOTS_PER_DATASTORE};
+    let rss0 = rss_kb();
+    let t = Instant::now();
+    let list = poll_pbs_backups(&mut HugeStore, "pbs-bench", &["big".to_string()]).unwrap();
+    let poll_ms = ms(t.elapsed());
+    let kept = list.len();
+    let mut state = pulse::state::LiveState::new();
+    state.replace_pbs_instance(pbs_instance(), Some(list), NOW * 1000);
+    let rss1 = rss_kb();
+    println!("\n| 100,000-snapshot datastore through the poll | value |\n|---|---:|");
+    println!("| snapshots kept (cap {MAX_SNAPSHOTS_PER_DATASTORE}) | {kept} |");
+    println!("| poll of the 100 groups (decode + keep newest) | {poll_ms:.0} ms |");
+    println!(
+        "| RSS after, minus before | +{:.1} MiB |",
+        (rss1 as f64 - rss0 as f64) / 1024.0
+    );
+    assert_eq!(kept, MAX_SNAPSHOTS_PER_DATASTORE);
+    drop(state);
+}

@@ -13,6 +13,15 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time this thread has run (`/proc/thread-self/schedstat`, ns): on the shared 2-core
+/// machine wall time also counts other processes' turns; the goal (< 5 ms) is CPU.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
 const NODES: usize = 50;
 const GUESTS: usize = 3000;
 const STORAGES: usize = 100;
@@ -29,6 +38,7 @@ fn cycle(h: &mut History, ids: &[(String, Kind)], t: i64) {
             ),
             Kind::Node => h.record(id, *kind, t, &[x, 60.0, 20.0]),
             Kind::Storage => h.record(id, *kind, t, &[x / 2.0, 1e11 + x * 1e9, 4e12, 3e12]),
+            Kind::Mail => h.record(id, *kind, t, &[x, x / 4.0, x * 50.0, x * 40.0, x]),
         }
     }
 }
@@ -139,10 +149,13 @@ fn history_seven_days_cycle_cost_rss_and_forecasts() {
     let end = start + 7 * 86_400;
     let mut t = start;
     let mut cycle_ns = Vec::new();
+    let mut cpu_ns = Vec::new();
     let mut rss_1h = 0;
     while t < end {
         let c = Instant::now();
+        let cpu0 = thread_cpu_ns();
         cycle(&mut h, &ids, t);
+        cpu_ns.push(thread_cpu_ns().saturating_sub(cpu0));
         cycle_ns.push(c.elapsed().as_nanos() as u64);
         let fine = t < start + 3600 || t >= end - 3600;
         if rss_1h == 0 && t >= start + 3600 {
@@ -152,7 +165,10 @@ fn history_seven_days_cycle_cost_rss_and_forecasts() {
     }
     let rss_7d = rss_kib();
     cycle_ns.sort_unstable();
+    cpu_ns.sort_unstable();
     let p = |q: f64| cycle_ns[((cycle_ns.len() - 1) as f64 * q) as usize] as f64 / 1e6;
+    let pc = |q: f64| cpu_ns[((cpu_ns.len() - 1) as f64 * q) as usize] as f64 / 1e6;
+    let cpu_mean = cpu_ns.iter().sum::<u64>() as f64 / cpu_ns.len() as f64 / 1e6;
     let series: usize = ids.iter().map(|(_, k)| k.metrics().len()).sum();
     let bytes = store::encode(&h);
     // Forecasts: copy on the loop, fit on the pool.
@@ -177,6 +193,12 @@ fn history_seven_days_cycle_cost_rss_and_forecasts() {
         p(0.5),
         p(0.99),
         p(1.0)
+    );
+    println!(
+        "| CPU (thread time) per full cycle, mean / p50 / p99 / max | {cpu_mean:.2} / {:.2} / {:.2} / {:.2} ms |",
+        pc(0.5),
+        pc(0.99),
+        pc(1.0)
     );
     println!(
         "| history RSS after 1 h / after 7 d | {:.1} / {:.1} MiB |",
@@ -230,18 +252,22 @@ fn charts_and_metrics_latency_at_3000_guests() {
         .collect();
     let one = ids[0].clone();
     let count = ids.len();
-    // Seven days at 15 min for every guest (the 2 h tier full), written on the loop.
-    s.apply(move |app| {
-        let now = pulse::util::time::now_ms() / 1000;
-        for id in &ids {
-            app.history.resources.remove(id.as_str());
-            for (i, t) in (now - 7 * 86_400..now - 30).step_by(900).enumerate() {
-                let x = (i % 100) as f64;
-                let v = [x, 40.0, 30.0 + x / 10.0, x * 1e4, x * 2e4, x * 3e5, x * 1e5];
-                app.history.record(id, Kind::Guest, t, &v);
+    // Seven days at 15 min for every guest (the 2 h tier full), written on the loop in slices
+    // (one closure for all 3,000 outlasts `apply`'s 10 s wait on the shared machine).
+    for chunk in ids.chunks(200) {
+        let chunk = chunk.to_vec();
+        s.apply(move |app| {
+            let now = pulse::util::time::now_ms() / 1000;
+            for id in &chunk {
+                app.history.resources.remove(id.as_str());
+                for (i, t) in (now - 7 * 86_400..now - 30).step_by(900).enumerate() {
+                    let x = (i % 100) as f64;
+                    let v = [x, 40.0, 30.0 + x / 10.0, x * 1e4, x * 2e4, x * 3e5, x * 1e5];
+                    app.history.record(id, Kind::Guest, t, &v);
+                }
             }
-        }
-    });
+        });
+    }
     let time = |path: &str, n: usize| {
         let mut v = Vec::new();
         let mut size = 0;

@@ -96,9 +96,14 @@ fn each_range_has_its_resolution_and_span() {
             app.history.record(&rec, pulse::history::Kind::Guest, t, &v);
         }
     });
+    // Every range the dashboard offers: (range, resolution s, span s, most points).
     for (range, step, span, max_points) in [
         ("5m", 10, 300, 31),
+        ("15m", 60, 900, 16),
+        ("30m", 60, 1800, 31),
         ("1h", 60, 3600, 61),
+        ("4h", 900, 14_400, 17),
+        ("12h", 900, 43_200, 49),
         ("24h", 900, 86_400, 97),
         ("7d", 7200, 604_800, 85),
     ] {
@@ -122,6 +127,18 @@ fn each_range_has_its_resolution_and_span() {
         assert!(
             ts[0] >= now - span * 1000 - step * 1000,
             "{range} starts too early"
+        );
+        // ... and the whole span is there (two days of data cover every range but 7d, whose
+        // points go back the two days), up to the newest bucket.
+        let reach = if range == "7d" { 2 * 86_400 } else { span };
+        assert!(
+            ts[0] <= now - (reach - 2 * step) * 1000,
+            "{range} starts too late: {} s after the span's start",
+            (ts[0] - (now - span * 1000)) / 1000
+        );
+        assert!(
+            *ts.last().unwrap() >= now - 2 * step * 1000,
+            "{range} ends too early"
         );
         if range == "1h" {
             // A minute's mean of a value constant within the minute is that value.
@@ -165,6 +182,35 @@ fn points_of(s: &TestServer, id: &'static str) -> Vec<(i64, f64)> {
     rx.recv().unwrap()
 }
 
+fn resource_count(s: &TestServer) -> usize {
+    samples(s).1
+}
+
+fn diagnostics_errors(s: &TestServer) -> Vec<String> {
+    let d = s.get("/api/diagnostics").json();
+    d["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Waits for the running server to have saved a whole file, and returns it.
+fn wait_for_whole_file(file: &std::path::Path) -> pulse::history::History {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(h) = std::fs::read(file)
+            .ok()
+            .and_then(|b| pulse::history::store::decode(&b).ok())
+        {
+            return h;
+        }
+        assert!(Instant::now() < until, "no whole file saved");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn history_survives_a_restart_and_a_damaged_file_is_set_aside() {
     let dir = temp_dir("history");
@@ -172,14 +218,16 @@ fn history_survives_a_restart_and_a_damaged_file_is_set_aside() {
     let s = TestServer::start(&env);
     s.apply(|app| {
         let now = pulse::util::time::now_ms() / 1000;
-        for i in 0..30 {
-            let t = now - 1800 + i * 60;
-            app.history.record(
-                "g1",
-                pulse::history::Kind::Guest,
-                t,
-                &[i as f64, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
-            );
+        for g in 0..5 {
+            for i in 0..30 {
+                let t = now - 1800 + i * 60;
+                app.history.record(
+                    &format!("g{g}"),
+                    pulse::history::Kind::Guest,
+                    t,
+                    &[i as f64, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                );
+            }
         }
     });
     let before = points_of(&s, "g1");
@@ -189,12 +237,32 @@ fn history_survives_a_restart_and_a_damaged_file_is_set_aside() {
     assert!(file.exists(), "saved at shutdown");
     let s = TestServer::start(&env);
     assert_eq!(points_of(&s, "g1"), before, "reloaded as saved");
+    assert!(diagnostics_errors(&s).is_empty());
     s.stop();
-    // A torn file (lost tail): set aside, history empty, the server serves.
+
+    // A torn last record (the tail lost): the other four resources load, with a warning, and
+    // the next save writes a whole file again.
     let bytes = std::fs::read(&file).unwrap();
-    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() - 100]).unwrap();
     let s = TestServer::start(&env);
-    assert!(points_of(&s, "g1").is_empty());
+    assert_eq!(resource_count(&s), 4, "only the torn record is lost");
+    let errors = diagnostics_errors(&s);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("metric history") && e.contains("kept 4 of 5")),
+        "{errors:?}"
+    );
+    s.apply(|app| app.history.last_save_s = 0);
+    let rewritten = wait_for_whole_file(&file);
+    assert_eq!(rewritten.resources.len(), 4);
+    s.stop();
+
+    // A file that is not a history at all: set aside, history empty, the server serves, a
+    // warning says where the file went, and a fresh file replaces it.
+    std::fs::write(&file, b"garbage, not a Pulse history file").unwrap();
+    let s = TestServer::start(&env);
+    assert_eq!(resource_count(&s), 0);
     assert_eq!(s.get("/api/charts?range=1h").status, 200);
     let aside: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -203,6 +271,22 @@ fn history_survives_a_restart_and_a_damaged_file_is_set_aside() {
         .filter(|n| n.starts_with("metrics-history.bin.corrupt-"))
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
+    let errors = diagnostics_errors(&s);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("set aside") && e.contains(&aside[0])),
+        "{errors:?}"
+    );
+    s.apply(|app| {
+        let now = pulse::util::time::now_ms() / 1000;
+        let v = [1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        app.history
+            .record("fresh", pulse::history::Kind::Guest, now, &v);
+        app.history.last_save_s = 0;
+    });
+    let recreated = wait_for_whole_file(&file);
+    assert!(recreated.resources.contains_key("fresh"));
     s.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

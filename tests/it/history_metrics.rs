@@ -24,7 +24,7 @@ pub fn promtool() -> String {
 }
 
 /// `promtool check metrics` on `text`: exit 0 and no complaint.
-fn promtool_check(text: &str) {
+pub fn promtool_check(text: &str) {
     let mut child = Command::new(promtool())
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -47,7 +47,7 @@ fn promtool_check(text: &str) {
     );
 }
 
-fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
         .find(|s| {
@@ -59,7 +59,7 @@ fn value_of(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f
         .map(|s| s.2)
 }
 
-type Sample = (String, BTreeMap<String, String>, f64);
+pub type Sample = (String, BTreeMap<String, String>, f64);
 
 fn is_name(s: &str) -> bool {
     let mut c = s.chars();
@@ -71,7 +71,7 @@ fn is_name(s: &str) -> bool {
 /// A strict reader of the text format (0.0.4): HELP then TYPE before a family's samples,
 /// each family once, valid names, quoted and escaped label values, no duplicate label names
 /// or series, float values. Panics with the offending line.
-fn parse(text: &str) -> Vec<Sample> {
+pub fn parse(text: &str) -> Vec<Sample> {
     let mut typed: BTreeMap<String, String> = BTreeMap::new();
     let mut helped = BTreeSet::new();
     let mut seen = BTreeSet::new();
@@ -215,6 +215,25 @@ fn metrics_are_valid_exposition_equal_to_the_state_and_need_a_token() {
                     want
                 );
                 assert_eq!(m.1["name"], g["name"].as_str().unwrap());
+                // Tags ride on one info series per guest, sorted and `;`-joined.
+                let info = samples
+                    .iter()
+                    .find(|s| {
+                        s.0 == "pulse_guest_info"
+                            && s.1["vmid"].parse::<u64>().ok() == g["vmid"].as_u64()
+                            && s.1["node"] == g["node"].as_str().unwrap()
+                    })
+                    .expect("guest info");
+                let mut tags: Vec<&str> = g["tags"]
+                    .as_str()
+                    .unwrap_or("")
+                    .split([';', ',', ' '])
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                tags.sort_unstable();
+                tags.dedup();
+                assert_eq!(info.1["tags"], tags.join(";"), "{g}");
+                assert_eq!(info.2, 1.0);
                 equal &= m.2 == g["cpu"].as_f64().unwrap();
             }
             let nodes = samples
@@ -252,6 +271,13 @@ fn metrics_are_valid_exposition_equal_to_the_state_and_need_a_token() {
                 equal &= value_of(&samples, "pulse_node_memory_used_bytes", &labels)
                     == n["memory"]["used"].as_f64();
             }
+            // Active alerts by level add up to the state's list (the demo activates alerts).
+            let active = state["activeAlerts"].as_array().map_or(0, Vec::len) as f64;
+            let counted: f64 = ["warning", "critical"]
+                .iter()
+                .filter_map(|l| value_of(&samples, "pulse_alerts_active", &[("level", l)]))
+                .sum();
+            equal &= counted == active;
             if equal && recorded {
                 let text = r.text();
                 promtool_check(&text);
@@ -288,6 +314,11 @@ fn metrics_are_valid_exposition_equal_to_the_state_and_need_a_token() {
                 );
                 assert!(value_of(&samples, "pulse_process_threads", &[]).unwrap() >= 2.0);
                 assert_eq!(
+                    value_of(&samples, "pulse_websocket_clients", &[]),
+                    Some(0.0),
+                    "no WebSocket client in this test"
+                );
+                assert_eq!(
                     value_of(&samples, "pulse_guest_up", &[]).map(|_| ()),
                     Some(())
                 );
@@ -307,6 +338,10 @@ fn metrics_are_valid_exposition_equal_to_the_state_and_need_a_token() {
                         &["instance", "instance_type", "result"],
                     ),
                     ("pulse_http_responses_total", &["code"]),
+                    (
+                        "pulse_guest_info",
+                        &["instance", "name", "node", "tags", "type", "vmid"],
+                    ),
                 ] {
                     for smp in samples.iter().filter(|x| x.0 == fam) {
                         let got: Vec<&str> = smp.1.keys().map(String::as_str).collect();
@@ -319,4 +354,59 @@ fn metrics_are_valid_exposition_equal_to_the_state_and_need_a_token() {
         assert!(Instant::now() < until, "metrics never matched the state");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+#[test]
+fn the_metrics_port_serves_only_metrics_without_a_token() {
+    let s = start_with_admin(&[
+        ("PULSE_MOCK_MODE", "true"),
+        ("PULSE_MOCK_NODES", "2"),
+        ("PULSE_MOCK_VMS_PER_NODE", "1"),
+        ("PULSE_MOCK_LXCS_PER_NODE", "1"),
+        ("PULSE_METRICS_PORT", "0"),
+    ]);
+    let port = s.metrics_addr().expect("the metrics listener");
+    assert_ne!(port, s.addr);
+    // The main port still wants a token.
+    assert_eq!(s.get("/metrics").status, 401);
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = crate::support::request(port, "GET", "/metrics", &[], None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"));
+        let samples = parse(&r.text());
+        if samples.iter().any(|x| x.0 == "pulse_node_up" && x.2 == 1.0) {
+            promtool_check(&r.text());
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "no node figures on the metrics port"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Nothing else is served there: not the API, not the UI.
+    for path in ["/api/state", "/api/health", "/", "/metrics/"] {
+        let r = crate::support::request(port, "GET", path, &[], None);
+        assert_eq!(r.status, 404, "{path}");
+    }
+    let r = crate::support::request(port, "POST", "/metrics", &[], Some(b"{}"));
+    assert_eq!(r.status, 405);
+    s.stop();
+    // A value that is not a port stops start-up with an error naming the variable.
+    let dir = crate::support::temp_dir("metrics-port");
+    let vars = [
+        ("PULSE_DATA_DIR", dir.to_str().unwrap()),
+        ("FRONTEND_PORT", "0"),
+        ("PULSE_BIND_ADDRESS", "127.0.0.1"),
+        ("PULSE_METRICS_PORT", "nine"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let cfg = pulse::env::RuntimeConfig::load(pulse::env::EnvVars::from_pairs(vars)).unwrap();
+    let err = pulse::start_with(cfg, Vec::new()).err().expect("refused");
+    assert!(err.to_string().contains("PULSE_METRICS_PORT"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,7 +1,7 @@
 //! PBS and PMG poll executors answering from real captured PBS responses (and constructed PMG
 //! ones: no PMG capture exists): units, ids, fallbacks, and failure classification.
 
-use pulse::monitor::poll_pbs::{poll_pbs, poll_pbs_backups, PbsApi};
+use pulse::monitor::poll_pbs::{poll_pbs, poll_pbs_backups, poll_pbs_backups_capped, PbsApi};
 use pulse::monitor::poll_pmg::{poll_pmg, PmgApi};
 use pulse::monitor::ErrorClass;
 use pulse::proxmox::pbs_types::{
@@ -283,4 +283,88 @@ fn pbs_backups_per_namespace_and_group() {
     assert_eq!(v["pbsBackups"].as_array().map(Vec::len), Some(3));
     assert_eq!(v["backups"]["pbs"], v["pbsBackups"]);
     assert_eq!(v["pbsBackups"][0]["backupTime"], "2026-10-04T04:22:43Z");
+}
+
+/// A datastore of `groups` groups with `per_group` snapshots each, one a minute apart, group g
+/// offset by g seconds, and the largest snapshot list any one request returned.
+struct BigStore {
+    groups: usize,
+    per_group: usize,
+    largest_answer: usize,
+}
+
+impl PbsApi for BigStore {
+    fn version(&mut self) -> Result<Version, ProxmoxError> {
+        decode(pbs_fixture("version.json"))
+    }
+    fn node_status(&mut self) -> Result<PbsNodeStatus, ProxmoxError> {
+        decode(pbs_fixture("nodes_localhost_status.json"))
+    }
+    fn datastores(&mut self) -> Result<Vec<DatastoreListEntry>, ProxmoxError> {
+        decode(json!([{"store": "big"}]))
+    }
+    fn datastore_status(&mut self, _store: &str) -> Result<DatastoreStatus, ProxmoxError> {
+        decode(json!({"used": 1, "avail": 1, "total": 2}))
+    }
+    fn datastore_gc(&mut self, _store: &str) -> Result<GcStatus, ProxmoxError> {
+        decode(json!({}))
+    }
+    fn namespaces(&mut self, _store: &str) -> Result<Vec<Namespace>, ProxmoxError> {
+        decode(json!([{"ns": ""}]))
+    }
+    fn groups(&mut self, _store: &str, _ns: &str) -> Result<Vec<BackupGroup>, ProxmoxError> {
+        let list: Vec<Value> = (0..self.groups)
+            .map(|g| json!({"backup-type": "vm", "backup-id": (100 + g).to_string(), "backup-count": self.per_group, "last-backup": 1}))
+            .collect();
+        decode(json!(list))
+    }
+    fn snapshots(
+        &mut self,
+        _store: &str,
+        _ns: &str,
+        t: &str,
+        id: &str,
+    ) -> Result<Vec<BackupSnapshot>, ProxmoxError> {
+        let g: i64 = id.parse::<i64>().unwrap() - 100;
+        let list: Vec<Value> = (0..self.per_group as i64)
+            .map(|i| json!({"backup-type": t, "backup-id": id, "backup-time": 1_700_000_000 + i * 60 + g, "files": []}))
+            .collect();
+        self.largest_answer = self.largest_answer.max(list.len());
+        decode(json!(list))
+    }
+}
+
+#[test]
+fn a_huge_datastore_keeps_only_its_newest_snapshots_fetched_a_group_at_a_time() {
+    // 100,000 snapshots in 100 groups of 1,000.
+    let mut api = BigStore {
+        groups: 100,
+        per_group: 1_000,
+        largest_answer: 0,
+    };
+    let stores = vec!["big".to_string()];
+    let cap = 5_000;
+    let kept = poll_pbs_backups_capped(&mut api, "pbs", &stores, cap).expect("listed");
+    assert_eq!(kept.len(), cap, "bounded whatever the datastore holds");
+    assert_eq!(api.largest_answer, 1_000, "one group per request");
+    // The newest: the last 50 minutes of each of the 100 groups.
+    let oldest_kept = kept.iter().map(|b| b.backup_time.unix_ms()).min().unwrap();
+    let newest_dropped_min = (1_700_000_000 + 949 * 60) * 1000;
+    assert!(oldest_kept >= newest_dropped_min, "{oldest_kept}");
+    let newest = kept.iter().map(|b| b.backup_time.unix_ms()).max().unwrap();
+    assert_eq!(newest, (1_700_000_000 + 999 * 60 + 99) * 1000);
+    // Under the cap nothing is dropped, and the default cap is the documented one.
+    let mut small = BigStore {
+        groups: 3,
+        per_group: 10,
+        largest_answer: 0,
+    };
+    assert_eq!(
+        poll_pbs_backups(&mut small, "pbs", &stores).unwrap().len(),
+        30
+    );
+    assert_eq!(
+        pulse::monitor::poll_pbs::MAX_SNAPSHOTS_PER_DATASTORE,
+        20_000
+    );
 }

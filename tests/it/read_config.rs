@@ -370,3 +370,37 @@ fn import_restores_api_tokens_in_the_running_server_and_after_restart() {
     let _ = std::fs::remove_dir_all(&dir_a);
     let _ = std::fs::remove_dir_all(&dir_b);
 }
+
+#[test]
+fn import_takes_up_the_alert_configuration_in_the_running_server() {
+    let a = TestServer::start(&[]);
+    let mut cfg = a.get("/api/alerts/config").json();
+    cfg["guestDefaults"]["memory"] = json!({"trigger": 91.5, "clear": 87});
+    assert_eq!(send(&a, "PUT", "/api/alerts/config", cfg).status, 200);
+    let pass = "twelve chars ok";
+    let exp = send(
+        &a,
+        "POST",
+        "/api/config/export",
+        json!({ "passphrase": pass }),
+    );
+    assert_eq!(exp.status, 200, "{}", exp.text());
+    let blob = exp.json()["data"].as_str().unwrap().to_string();
+    a.stop();
+
+    let b = TestServer::start(&[]);
+    let before = b.get("/api/alerts/config").json();
+    assert_ne!(before["guestDefaults"]["memory"]["trigger"], 91.5);
+    let r = send(
+        &b,
+        "POST",
+        "/api/config/import",
+        json!({ "data": blob, "passphrase": pass }),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // At once, without a restart: the engine took the imported file up.
+    let after = b.get("/api/alerts/config").json();
+    assert_eq!(after["guestDefaults"]["memory"]["trigger"], 91.5, "{after}");
+    assert_eq!(after["guestDefaults"]["memory"]["clear"], 87.0);
+    b.stop();
+}

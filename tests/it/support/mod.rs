@@ -56,6 +56,11 @@ impl TestServer {
         }
     }
 
+    /// The `/metrics`-only listener (`PULSE_METRICS_PORT`), when configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.running.as_ref().and_then(|r| r.metrics_addr)
+    }
+
     pub fn get(&self, path: &str) -> Response {
         request(self.addr, "GET", path, &[], None)
     }
