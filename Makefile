@@ -45,7 +45,9 @@ static:
 	$(CARGO) build --release --target $(MUSL_TARGET) -p pulse --bin pulse
 	@# The agents in a build of their own: built together with pulse, cargo unifies features
 	@# (ureq's gzip, rustls' logging...) and each agent grows by ~57 KB, past 2 MB.
-	$(CARGO) build --release --target $(MUSL_TARGET) -p pulse-docker-agent -p pulse-host-agent
+	$(CARGO) build --profile agent --target $(MUSL_TARGET) -p pulse-docker-agent -p pulse-host-agent
+	cp target/$(MUSL_TARGET)/agent/pulse-docker-agent target/$(MUSL_TARGET)/agent/pulse-host-agent \
+		target/$(MUSL_TARGET)/release/
 	@file $(STATIC_BIN) $(AGENT_BINS)
 	@ls -l $(STATIC_BIN) $(AGENT_BINS)
 
