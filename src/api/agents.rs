@@ -10,7 +10,7 @@ use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
+use crate::http::router::{Access, Ctx, Route, Scope};
 use pulse_wire::agents::docker::DockerReport;
 use pulse_wire::agents::host::HostReport;
 use pulse_wire::agents::CommandAck;
@@ -235,13 +235,7 @@ fn agent_version(_: &mut App, _: &Ctx) -> Outcome {
 }
 
 pub fn routes() -> Vec<Route> {
-    let route = |methods, pattern, access, handler| Route {
-        methods,
-        pattern,
-        access,
-        csrf: Csrf::Required,
-        handler,
-    };
+    let route = Route::new;
     const REPORT: Access = Access::Scope(Scope::DockerReport);
     const MANAGE: Access = Access::Scope(Scope::DockerManage);
     vec![

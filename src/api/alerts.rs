@@ -16,7 +16,7 @@ use crate::core::outcome::Outcome;
 use crate::core::writer::Ticket;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
+use crate::http::router::{Access, Ctx, Route, Scope};
 use crate::util::time::{now_ms, UtcTime};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -462,13 +462,7 @@ fn bulk_clear(app: &mut App, ctx: &Ctx) -> Outcome {
 pub fn routes() -> Vec<Route> {
     let read = Access::Scope(Scope::MonitoringRead);
     let write = Access::Scope(Scope::MonitoringWrite);
-    let route = |methods: &'static [Method], pattern, access, handler| Route {
-        methods,
-        pattern,
-        access,
-        csrf: Csrf::Required,
-        handler,
-    };
+    let route = Route::new;
     // Order matters: the fixed paths come before the `{*rest}` tail that takes any id.
     vec![
         route(&[Method::Get], "/api/alerts", read, overview),

@@ -10,7 +10,7 @@ use crate::core::app::App;
 use crate::core::outcome::Outcome;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Csrf, Ctx, Route, Scope};
+use crate::http::router::{Access, Ctx, Route, Scope};
 use crate::notify::config::{AppriseConfig, EmailConfig, WebhookConfig, MASK};
 use crate::notify::delivery;
 use crate::notify::history::Entry;
@@ -603,13 +603,7 @@ fn update(app: &mut App, ctx: &Ctx) -> Outcome {
 pub fn routes() -> Vec<Route> {
     let read = Access::Scope(Scope::SettingsRead);
     let write = Access::Scope(Scope::SettingsWrite);
-    let route = |methods: &'static [Method], pattern, access, handler| Route {
-        methods,
-        pattern,
-        access,
-        csrf: Csrf::Required,
-        handler,
-    };
+    let route = Route::new;
     vec![
         route(&[Method::Get], "/api/notifications/", read, overview),
         route(&[Method::Post], "/api/notifications/", write, update),

@@ -26,6 +26,22 @@ pub struct Route {
 }
 
 impl Route {
+    /// A route that needs the CSRF token on unsafe methods (the usual case).
+    pub fn new(
+        methods: &'static [Method],
+        pattern: &'static str,
+        access: Access,
+        handler: Handler,
+    ) -> Route {
+        Route {
+            methods,
+            pattern,
+            access,
+            csrf: Csrf::Required,
+            handler,
+        }
+    }
+
     /// The route's whole access rule, as the gate hands it to `auth`.
     pub fn rule(&self) -> RouteRule {
         RouteRule {
