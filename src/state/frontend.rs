@@ -194,9 +194,18 @@ impl LiveState {
 
     /// `GET /api/state` body.
     pub fn to_frontend_json(&self) -> Vec<u8> {
+        self.to_frontend_json_sized(0)
+    }
+
+    /// `GET /api/state` body, written into a buffer of `capacity` bytes to start with.
+    pub fn to_frontend_json_sized(&self, capacity: usize) -> Vec<u8> {
         // Plain structs of numbers and strings: serialising cannot fail, and every f64 the
         // derivations produce is finite (checked in `values::percent` and the derivations).
-        serde_json::to_vec(&self.frontend()).unwrap_or_else(|_| b"{}".to_vec())
+        let mut out = Vec::with_capacity(capacity);
+        match serde_json::to_writer(&mut out, &self.frontend()) {
+            Ok(()) => out,
+            Err(_) => b"{}".to_vec(),
+        }
     }
 
     /// `GET /api/storage/`: all storage entries, sorted as in `/api/state`.
