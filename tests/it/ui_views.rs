@@ -109,7 +109,10 @@ const VIEWS: &[(&str, &str, &str)] = &[
       if (!fc.length) bad.push('the test gave a storage a forecast');
       for (const f of fc) {
         const r = rows('Storage').find(r => r.dataset.id === f.id);
-        if (r && !r.textContent.includes(`full in ${Math.round(f.daysUntilFull)}d`)) bad.push(`forecast of ${f.id}`);
+        // As the view writes it: days below two years, then years.
+        const d = f.daysUntilFull;
+        const want = d < 1 ? 'full in <1d' : d < 730 ? `full in ${Math.round(d)}d` : `full in ${Math.round(d / 365)}y`;
+        if (r && !r.textContent.includes(want)) bad.push(`forecast of ${f.id}: ${want} not in ${r.textContent}`);
       }
       const ch = await (await fetch('/api/storage-charts?range=1440')).json();
       // Every storage with two points in 24 h has a line (the test gave one six hours).

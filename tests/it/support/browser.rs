@@ -130,6 +130,14 @@ impl Browser {
     }
 
     fn send(&mut self, method: &str, params: Value, session: bool) -> Value {
+        match self.try_send(method, params, session) {
+            Ok(v) => v,
+            Err(e) => panic!("CDP {method} failed: {e}"),
+        }
+    }
+
+    /// As `send`, with the protocol's error as a value.
+    fn try_send(&mut self, method: &str, params: Value, session: bool) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -143,9 +151,9 @@ impl Browser {
             let m = self.read();
             if m["id"].as_u64() == Some(id) {
                 if let Some(e) = m.get("error") {
-                    panic!("CDP {method} failed: {e}");
+                    return Err(e.clone());
                 }
-                return m["result"].clone();
+                return Ok(m["result"].clone());
             }
             self.event(&m);
         }
@@ -266,7 +274,22 @@ impl Browser {
         let probe =
             format!("(() => {{ try {{ return ({expr}); }} catch (e) {{ return null; }} }})()");
         loop {
-            let v = self.eval(&probe);
+            // A probe that runs while the page navigates (a sign-in reloads it) loses its
+            // document: that is "not yet", not a failure. Only probes are retried: they have
+            // no side effects.
+            let r = self.try_send(
+                "Runtime.evaluate",
+                json!({"expression": probe, "returnByValue": true, "awaitPromise": true}),
+                true,
+            );
+            let v = match r {
+                Ok(r) => r["result"]["value"].clone(),
+                Err(e) if navigated(&e) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+                Err(e) => panic!("CDP Runtime.evaluate failed: {e}"),
+            };
             let truthy = match &v {
                 Value::Null => false,
                 Value::Bool(b) => *b,
@@ -370,4 +393,12 @@ pub fn artefact(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("target/ui-screenshots")
         .join(name)
+}
+
+/// The protocol's answer when the page navigated away under an evaluation.
+fn navigated(e: &Value) -> bool {
+    let m = e["message"].as_str().unwrap_or("");
+    m.contains("navigated or closed")
+        || m.contains("Execution context was destroyed")
+        || m.contains("Cannot find context")
 }
