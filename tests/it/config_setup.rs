@@ -12,8 +12,12 @@ use std::process::{Command, Stdio};
 use std::{fs, thread};
 
 fn temp_dir(tag: &str) -> PathBuf {
+    // A counter, not only the time: two tests of one node type starting in the same
+    // millisecond shared a directory, and the first to finish deleted the other's script.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!(
-        "pulse-setup-{tag}-{}-{}",
+        "pulse-setup-{tag}-{}-{}-{n}",
         std::process::id(),
         pulse::util::time::now_ms()
     ));
@@ -74,7 +78,23 @@ fn one_request(
     status: &'static str,
 ) -> thread::JoinHandle<(String, String)> {
     thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
+        // Bounded: a script that never calls (it failed first) must fail the test, not hang it.
+        listener.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let stream = loop {
+            match listener.accept() {
+                Ok((s, _)) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "the setup script never called Pulse"
+                    );
+                    thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
+        stream.set_nonblocking(false).unwrap();
         let mut reader = BufReader::new(stream);
         let mut request_line = String::new();
         reader.read_line(&mut request_line).unwrap();
