@@ -108,8 +108,17 @@ fn stalled_reader_is_dropped_while_readers_get_every_message() {
         support::ws_connect_on(support::tiny_window_stream(s.addr), s.addr, "/ws", &[]).unwrap();
     const READERS: usize = 50;
     const EVENTS: usize = 80;
+    // What each reader has seen: the broadcasts below keep within 16 frames of the slowest
+    // reader (the queue holds 32), so a reader thread that a loaded machine schedules late is
+    // not mistaken for a stalled client. The stalled one never reads and still overflows.
+    let progress: std::sync::Arc<Vec<std::sync::atomic::AtomicUsize>> = std::sync::Arc::new(
+        (0..READERS)
+            .map(|_| std::sync::atomic::AtomicUsize::new(0))
+            .collect(),
+    );
     let readers: Vec<_> = (0..READERS)
         .map(|i| {
+            let progress = std::sync::Arc::clone(&progress);
             let ip = format!("10.9.1.{i}");
             let mut ws = ws_connect(s.addr, "/ws", &[("X-Forwarded-For", &ip)]).unwrap();
             // Attached to the hub once the greeting arrives; only then do broadcasts reach it.
@@ -127,6 +136,7 @@ fn stalled_reader_is_dropped_while_readers_get_every_message() {
                                 let digits: String =
                                     t[at..].chars().take_while(|c| c.is_ascii_digit()).collect();
                                 seen.push(digits.parse().unwrap());
+                                progress[i].store(seen.len(), std::sync::atomic::Ordering::SeqCst);
                             }
                         }
                         Ok(_) => {}
@@ -139,6 +149,17 @@ fn stalled_reader_is_dropped_while_readers_get_every_message() {
         .collect();
     let pad = "x".repeat(32 * 1024);
     for seq in 0..EVENTS {
+        let slowest = || {
+            progress
+                .iter()
+                .map(|p| p.load(std::sync::atomic::Ordering::SeqCst))
+                .min()
+                .unwrap_or(0)
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while slowest() + 16 <= seq && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let text = format!(r#"{{"seq":{seq},"pad":"{pad}"}}"#);
         s.apply(move |app| {
             let data: serde_json::Value = serde_json::from_str(&text).unwrap();
