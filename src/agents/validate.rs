@@ -195,11 +195,16 @@ fn container(c: Check, k: &Container) -> Result<(), Invalid> {
     Ok(())
 }
 
-pub fn docker(r: &DockerReport) -> Result<(), Invalid> {
+/// The `agent` block both report kinds open with.
+fn agent(id: &str, version: &str, interval_seconds: i64) -> Result<(), Invalid> {
     let a = root("agent");
-    a.at("id").text(&r.agent.id, MAX_SHORT)?;
-    a.at("version").text(&r.agent.version, MAX_SHORT)?;
-    interval(a.at("intervalSeconds"), r.agent.interval_seconds)?;
+    a.at("id").text(id, MAX_SHORT)?;
+    a.at("version").text(version, MAX_SHORT)?;
+    interval(a.at("intervalSeconds"), interval_seconds)
+}
+
+pub fn docker(r: &DockerReport) -> Result<(), Invalid> {
+    agent(&r.agent.id, &r.agent.version, r.agent.interval_seconds)?;
     let h = root("host");
     hostname(h.at("hostname"), &r.host.hostname)?;
     for (f, s) in [
@@ -274,10 +279,7 @@ fn sensors(c: Check, s: &Sensors) -> Result<(), Invalid> {
 }
 
 pub fn host(r: &HostReport) -> Result<(), Invalid> {
-    let a = root("agent");
-    a.at("id").text(&r.agent.id, MAX_SHORT)?;
-    a.at("version").text(&r.agent.version, MAX_SHORT)?;
-    interval(a.at("intervalSeconds"), r.agent.interval_seconds)?;
+    agent(&r.agent.id, &r.agent.version, r.agent.interval_seconds)?;
     let h = root("host");
     hostname(h.at("hostname"), &r.host.hostname)?;
     for (f, s) in [
