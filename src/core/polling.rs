@@ -133,6 +133,7 @@ fn pve_client(p: &PveInstance, timeout: Duration) -> (ClientConfig, PveSettings)
     s.monitor_vms = p.monitor_vms;
     s.monitor_containers = p.monitor_containers;
     s.monitor_storage = p.monitor_storage;
+    s.monitor_backups = p.monitor_backups;
     s.node_hosts = p
         .cluster_endpoints
         .iter()
@@ -242,6 +243,12 @@ impl App {
             sys.pbs_polling_interval.max(10),
             sys.pmg_polling_interval.max(10),
         );
+        self.polling
+            .core
+            .set_pve_backup_policy(crate::monitor::poll_pve::BackupPolicy {
+                enabled: sys.backup_polling_enabled.unwrap_or(true),
+                interval_ms: sys.backup_polling_interval.max(0) * 1000,
+            });
         let scheduler = self.polling.core.scheduler_mut();
         scheduler.set_interval_ms(InstanceKind::Pbs, pbs * 1000);
         scheduler.set_interval_ms(InstanceKind::Pmg, pmg * 1000);

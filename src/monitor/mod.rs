@@ -28,6 +28,7 @@ pub mod health;
 pub mod jobs;
 pub mod lanes;
 pub mod lxc_network;
+pub mod node_status;
 pub mod pbs_jobs;
 pub mod poll_pbs;
 pub mod poll_pmg;

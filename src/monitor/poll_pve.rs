@@ -29,7 +29,7 @@ use crate::proxmox::pve_types::{
 };
 use crate::proxmox::ProxmoxError;
 use crate::state::backups::PveBackupsUpdate;
-use crate::state::PveSnapshot;
+use crate::state::{Memory, PveSnapshot};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The PVE calls a poll makes. Implemented by the real client (`proxmox::pve::PveClient`,
@@ -99,6 +99,26 @@ pub struct PveSettings {
     pub node_hosts: BTreeMap<String, String>,
     /// Requests in flight per instance while details are fetched (default 4).
     pub concurrency: usize,
+    /// The node's `monitorBackups`: vzdump tasks, backup files and snapshots.
+    pub monitor_backups: bool,
+}
+
+/// When PVE backups are listed (the system settings `backupPollingEnabled` and
+/// `backupPollingInterval`, the same for every instance; set by the monitor before each poll).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupPolicy {
+    pub enabled: bool,
+    /// 0: every [`BACKUP_EVERY_POLLS`]th poll (≈100 s); else at most this often.
+    pub interval_ms: i64,
+}
+
+impl Default for BackupPolicy {
+    fn default() -> BackupPolicy {
+        BackupPolicy {
+            enabled: true,
+            interval_ms: 0,
+        }
+    }
 }
 
 impl PveSettings {
@@ -113,6 +133,7 @@ impl PveSettings {
             monitor_storage: true,
             node_hosts: BTreeMap::new(),
             concurrency: super::lanes::DEFAULT_CONCURRENCY,
+            monitor_backups: true,
         }
     }
 }
@@ -136,11 +157,21 @@ pub struct PvePollContext {
     rates: RateTracker,
     node_rrd: HashMap<String, (i64, Option<NodeRrdPoint>)>,
     node_used: HashMap<String, i64>,
+    node_status: super::node_status::NodeStatusCache,
     disks_polled_ms: Option<i64>,
     storage_config: Option<Vec<StorageConfig>>,
     polls: u64,
     /// Set by the configuration (`monitorBackups`).
     pub monitor_backups: bool,
+    /// The system-wide backup cadence, refreshed by the monitor before each poll.
+    pub backup_policy: BackupPolicy,
+    /// When backups were last listed.
+    backups_listed_ms: Option<i64>,
+    /// Requests the slow lanes (replication state, physical disks, backups) made and the
+    /// detail budget has not paid back yet: they share the instance's budget, so a cycle
+    /// that lists backups is followed by cycles with fewer detail reads, and the average
+    /// stays at the live part plus the budget.
+    slow_lane_debt: u32,
     /// When each per-guest detail was read, and the request budget for them.
     pub details: DetailPlanner,
     held: HeldDetails,
@@ -157,14 +188,18 @@ impl PvePollContext {
     pub fn new(settings: PveSettings, seed: u64) -> PvePollContext {
         let _ = seed;
         PvePollContext {
+            monitor_backups: settings.monitor_backups,
             settings,
             rates: RateTracker::default(),
             node_rrd: HashMap::new(),
             node_used: HashMap::new(),
+            node_status: Default::default(),
             disks_polled_ms: None,
             storage_config: None,
             polls: 0,
-            monitor_backups: true,
+            backup_policy: BackupPolicy::default(),
+            backups_listed_ms: None,
+            slow_lane_debt: 0,
             details: DetailPlanner::new(DetailConfig::default()),
             held: HeldDetails::default(),
             detail_ages: DetailAges::default(),
@@ -175,6 +210,12 @@ impl PvePollContext {
 }
 
 impl PvePollContext {
+    /// Backups and snapshots are read for this instance (its `monitorBackups` and the
+    /// system's `backupPollingEnabled`).
+    pub fn backups_wanted(&self) -> bool {
+        self.monitor_backups && self.backup_policy.enabled
+    }
+
     /// True before the instance's first poll completed.
     pub fn is_first_poll(&self) -> bool {
         self.polls == 0
@@ -238,7 +279,8 @@ pub fn poll_pve_with(
     early: &mut dyn FnMut(&PveSnapshot),
 ) -> Result<PveSnapshot, PollError> {
     // One slow member must not hold the whole instance for minutes (see `slow_nodes`).
-    let mut guard = super::slow_nodes::SlowNodeGuard::new(api);
+    let node_calls = std::cell::Cell::new(0u32);
+    let mut guard = super::slow_nodes::SlowNodeGuard::counting(api, &node_calls);
     let api: &mut dyn PveApi = &mut guard;
     let listed = api.nodes().map_err(|e| classify(&e))?;
     let settings = ctx.settings.clone();
@@ -267,21 +309,53 @@ pub fn poll_pve_with(
         connection_health: connection_health.to_string(),
     };
     let mut online: Vec<String> = Vec::new();
+    let online_now: Vec<&str> = listed
+        .iter()
+        .filter(|r| r.status.as_deref() == Some("online"))
+        .map(|r| r.node.as_str())
+        .collect();
+    let status_due = ctx.node_status.due(&online_now, now_ms);
     for row in &listed {
         let is_online = row.status.as_deref() == Some("online");
-        let status = if is_online {
+        let fresh = if is_online && status_due.contains(&row.node) {
             api.node_status(&row.node).ok()
         } else {
             None
         };
-        let mem_status = status.as_ref().and_then(|s| s.memory.as_ref());
-        let rrd = if status.is_some() && node_needs_rrd(mem_status) {
-            node_rrd_cached(api, ctx, &row.node, now_ms)
-        } else {
-            None
+        // Between reads (or when this read failed) the last one stands in.
+        let held = match (&fresh, is_online) {
+            (None, true) => ctx.node_status.held(&row.node, row),
+            _ => None,
         };
         let previous = ctx.node_used.get(&row.node).copied();
-        let (memory, _) = node_memory(row, mem_status, rrd.as_ref(), previous);
+        let (status, memory) = match (fresh, held) {
+            (Some(status), _) => {
+                let mem_status = status.memory.as_ref();
+                let rrd = if node_needs_rrd(mem_status) {
+                    node_rrd_cached(api, ctx, &row.node, now_ms)
+                } else {
+                    None
+                };
+                let (memory, _) = node_memory(row, mem_status, rrd.as_ref(), previous);
+                ctx.node_status.store(&row.node, &status, row, memory.used);
+                (Some(status), memory)
+            }
+            (None, Some((status, used))) => {
+                let total = status
+                    .memory
+                    .as_ref()
+                    .and_then(|m| m.total)
+                    .or(row.maxmem)
+                    .and_then(|t| i64::try_from(t).ok())
+                    .unwrap_or(0);
+                let memory = match used {
+                    Some(used) if total > 0 => Memory::from_used(total, used.min(total)),
+                    _ => node_memory(row, None, None, previous).0,
+                };
+                (Some(status), memory)
+            }
+            (None, None) => (None, node_memory(row, None, None, previous).0),
+        };
         if is_online {
             if memory.total > 0 {
                 ctx.node_used.insert(row.node.clone(), memory.used);
@@ -296,6 +370,7 @@ pub fn poll_pve_with(
             now_ms,
         ));
     }
+    ctx.node_status.retain_online(&online);
 
     let wants_guests = settings.monitor_vms || settings.monitor_containers;
     let resources = if wants_guests || settings.monitor_storage {
@@ -336,8 +411,14 @@ pub fn poll_pve_with(
     // left on details the first one revealed (a VM status saying its agent is on).
     let mut wanted = wanted_details(ctx, &guests, &online, instance);
     let mut spent = 0u32;
+    // At most half of a cycle's budget pays back the slow lanes, so no cycle goes without
+    // detail reads.
+    let budget = ctx.details.config.budget_per_cycle;
+    let repay = ctx.slow_lane_debt.min(budget / 2);
+    ctx.slow_lane_debt -= repay;
+    let budget = budget - repay;
     for _round in 0..2 {
-        let left = ctx.details.config.budget_per_cycle.saturating_sub(spent);
+        let left = budget.saturating_sub(spent);
         let plan = ctx.details.plan_within(&wanted, now_ms, left);
         if plan.is_empty() {
             break;
@@ -364,6 +445,7 @@ pub fn poll_pve_with(
     ctx.held.retain(&wanted, &mut ctx.details);
     ctx.detail_ages = ctx.details.oldest(&wanted, now_ms);
 
+    let slow_lanes_from = node_calls.get();
     if wants_guests {
         snap.vms.clear();
         snap.containers.clear();
@@ -397,28 +479,47 @@ pub fn poll_pve_with(
         snap.physical_disks = Some(disks);
     }
 
-    let snapshots = if ctx.monitor_backups && ctx.held.snapshots_changed {
+    let snapshots = if ctx.backups_wanted() && ctx.held.snapshots_changed {
         ctx.held.snapshots_changed = false;
         Some(ctx.held.all_snapshots())
     } else {
         None
     };
-    if ctx.monitor_backups && !first && (ctx.polls - 1).is_multiple_of(BACKUP_EVERY_POLLS) {
+    if ctx.backups_wanted() && !first && backups_due(ctx, now_ms) {
         let mut update = poll_pve_backups(api, instance, &online, &snap.storage, &[]);
         update.guest_snapshots = snapshots;
         snap.backups = Some(update);
+        ctx.backups_listed_ms = Some(now_ms);
     } else if snapshots.is_some() {
         snap.backups = Some(PveBackupsUpdate {
             guest_snapshots: snapshots,
             ..PveBackupsUpdate::default()
         });
     }
+    ctx.slow_lane_debt = ctx
+        .slow_lane_debt
+        .saturating_add(node_calls.get() - slow_lanes_from);
     ctx.polls = ctx.polls.wrapping_add(1);
     ctx.node_rrd
         .retain(|n, _| listed.iter().any(|r| &r.node == n));
     ctx.node_used
         .retain(|n, _| listed.iter().any(|r| &r.node == n));
     Ok(snap)
+}
+
+/// Whether this (not first) poll lists backups: on the system's interval when one is set,
+/// else every [`BACKUP_EVERY_POLLS`]th poll; never when backup polling is off system-wide.
+fn backups_due(ctx: &PvePollContext, now_ms: i64) -> bool {
+    let policy = ctx.backup_policy;
+    if !policy.enabled {
+        return false;
+    }
+    if policy.interval_ms > 0 {
+        return ctx
+            .backups_listed_ms
+            .is_none_or(|at| now_ms - at >= policy.interval_ms);
+    }
+    (ctx.polls - 1).is_multiple_of(BACKUP_EVERY_POLLS)
 }
 
 /// Storage from the `/cluster/resources` storage rows (one request for the whole cluster);
@@ -557,7 +658,7 @@ fn wanted_details(
             "lxc" if running => want(DetailKind::CtNetwork),
             _ => {}
         }
-        if ctx.monitor_backups {
+        if ctx.backups_wanted() {
             want(DetailKind::Snapshots);
         }
     }

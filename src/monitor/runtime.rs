@@ -9,7 +9,7 @@
 //! ```
 
 use super::jobs::{PollData, PollJob, PollOutcome, PollTarget};
-use super::poll_pve::{PvePollContext, PveSettings};
+use super::poll_pve::{BackupPolicy, PvePollContext, PveSettings};
 use super::scheduler::{PollTicket, Scheduler, SchedulerConfig};
 use super::task_key::{InstanceKind, TaskKey};
 use crate::proxmox::{ClientConfig, PbsClient, PmgClient, ProxmoxError, PveClient};
@@ -46,6 +46,8 @@ pub struct MonitorCore {
     seed: u64,
     /// Instances whose last poll succeeded (what `/api/config/nodes` calls connected).
     reachable: BTreeSet<TaskKey>,
+    /// The system's backup cadence, handed to every PVE poll as it starts.
+    pve_backups: BackupPolicy,
 }
 
 impl MonitorCore {
@@ -57,7 +59,13 @@ impl MonitorCore {
             slots: BTreeMap::new(),
             seed,
             reachable: BTreeSet::new(),
+            pve_backups: BackupPolicy::default(),
         }
+    }
+
+    /// Follows `backupPollingEnabled` / `backupPollingInterval` from the next poll on.
+    pub fn set_pve_backup_policy(&mut self, policy: BackupPolicy) {
+        self.pve_backups = policy;
     }
 
     /// Adds (or replaces) a PVE instance; it is polled at once. No network I/O here.
@@ -205,9 +213,12 @@ impl MonitorCore {
             };
             let cancel = Arc::new(AtomicBool::new(false));
             let busy = Slot::Busy(ticket.clone(), cancel.clone());
-            let Slot::Idle(target) = std::mem::replace(slot, busy) else {
+            let Slot::Idle(mut target) = std::mem::replace(slot, busy) else {
                 continue;
             };
+            if let PollTarget::Pve { ctx, .. } = &mut target {
+                ctx.backup_policy = self.pve_backups;
+            }
             jobs.push(PollJob {
                 ticket,
                 target,

@@ -14,6 +14,7 @@ use crate::proxmox::pve_types::{
     Task,
 };
 use crate::proxmox::ProxmoxError;
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,9 @@ pub const SLOW_CALL: Duration = Duration::from_secs(5);
 pub struct SlowNodeGuard<'a> {
     inner: &'a mut dyn PveApi,
     slow: BTreeSet<String>,
+    /// Node-scoped calls made through this guard (skipped ones not counted), for callers that
+    /// charge a lane's requests to a budget while the guard is lent out as `&mut dyn PveApi`.
+    node_calls: Option<&'a Cell<u32>>,
 }
 
 impl<'a> SlowNodeGuard<'a> {
@@ -30,6 +34,15 @@ impl<'a> SlowNodeGuard<'a> {
         SlowNodeGuard {
             inner,
             slow: BTreeSet::new(),
+            node_calls: None,
+        }
+    }
+
+    /// Like [`SlowNodeGuard::new`], counting node-scoped calls into `counter`.
+    pub fn counting(inner: &'a mut dyn PveApi, counter: &'a Cell<u32>) -> SlowNodeGuard<'a> {
+        SlowNodeGuard {
+            node_calls: Some(counter),
+            ..SlowNodeGuard::new(inner)
         }
     }
 
@@ -66,6 +79,9 @@ impl<'a> SlowNodeGuard<'a> {
             return Err(ProxmoxError::Timeout(format!(
                 "node {node} skipped: too slow earlier in this poll"
             )));
+        }
+        if let Some(c) = self.node_calls {
+            c.set(c.get().saturating_add(1));
         }
         let started = Instant::now();
         let result = call(&mut *self.inner);

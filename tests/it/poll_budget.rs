@@ -2,7 +2,7 @@
 //! family: the live part of a cycle costs the same for 100 and for 1,000 guests, per-guest
 //! detail requests never exceed the budget, and detail ages stay bounded.
 
-use pulse::monitor::poll_pve::{poll_pve, PvePollContext, PveSettings};
+use pulse::monitor::poll_pve::{poll_pve, BackupPolicy, PvePollContext, PveSettings};
 use pulse::proxmox::{Product, PveClient};
 use pulse::sim::{SimClientConfig, SimClock, SimConfig, SimHandle, Simulator};
 use std::collections::BTreeMap;
@@ -126,4 +126,96 @@ fn a_smaller_budget_is_respected_and_detail_ages_stay_bounded() {
     assert!(ctx.detail_ages.memory.wanted > 50, "{:?}", ctx.detail_ages);
     assert!(worst.0 <= 60_000, "memory details up to {} ms old", worst.0);
     assert!(worst.1 <= 300_000, "other details up to {} ms old", worst.1);
+}
+
+/// Requests of one path family in one cycle's counts.
+fn family(counts: &BTreeMap<String, u64>, name: &str) -> u64 {
+    counts.get(&format!("pve {name}")).copied().unwrap_or(0)
+}
+
+#[test]
+fn slow_lanes_are_paid_from_the_budget_so_the_average_stays_at_live_plus_budget() {
+    // 1,000 guests on 5 nodes with a budget the details never run out of work for: without
+    // the slow lanes (backups every 10th poll, disks every 5 min, replication state) sharing
+    // the budget, every cycle would spend the whole budget on top of them.
+    let s = sim(5, 1_000);
+    let mut ctx = PvePollContext::new(settings(&s), 4);
+    ctx.details.config.budget_per_cycle = 50;
+    let budget = u64::from(ctx.details.config.budget_per_cycle);
+    // 30 cycles: the detail backlog lasts longer than that at this budget.
+    let (counts, families) = run(&s, &mut ctx, 30);
+    let slow_lane = |f: &BTreeMap<String, u64>| -> u64 {
+        [
+            "/nodes/{node}/tasks",
+            "/nodes/{node}/storage/{storage}/content",
+            "/nodes/{node}/disks/list",
+            "/nodes/{node}/replication",
+        ]
+        .iter()
+        .map(|name| family(f, name))
+        .sum()
+    };
+    let slow: u64 = families.iter().map(slow_lane).sum();
+    let details: u64 = counts.iter().map(|(_, guest)| *guest).sum();
+    assert!(slow >= 30, "backups and disks were listed: {slow} requests");
+    // What the last cycle's slow lanes cost is paid by the cycles after it.
+    let unpaid = slow_lane(&families[families.len() - 1]);
+    assert!(
+        details + slow <= budget * counts.len() as u64 + unpaid,
+        "{details} detail + {slow} slow-lane requests in {} cycles (budget {budget} each)",
+        counts.len()
+    );
+    // And the details still got most of it.
+    assert!(details >= budget * 25, "{details} detail requests");
+}
+
+#[test]
+fn backup_listing_follows_the_system_backup_settings() {
+    let s = sim(3, 60);
+    let tasks_per_cycle = |policy: BackupPolicy, cycles: i64| -> Vec<u64> {
+        let mut ctx = PvePollContext::new(settings(&s), 5);
+        ctx.backup_policy = policy;
+        let (_, families) = run(&s, &mut ctx, cycles);
+        families
+            .iter()
+            .map(|f| family(f, "/nodes/{node}/tasks"))
+            .collect()
+    };
+    // Default: the second poll, then every 10th.
+    let listed: Vec<usize> = tasks_per_cycle(BackupPolicy::default(), 25)
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, _)| c)
+        .collect();
+    assert_eq!(listed, vec![1, 11, 21]);
+    // An interval of 60 s: every 6th cycle of 10 s.
+    let every_minute = BackupPolicy {
+        enabled: true,
+        interval_ms: 60_000,
+    };
+    let listed: Vec<usize> = tasks_per_cycle(every_minute, 14)
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(c, _)| c)
+        .collect();
+    assert_eq!(listed, vec![1, 7, 13]);
+    // Off: never, and no snapshot lists either.
+    let off = BackupPolicy {
+        enabled: false,
+        interval_ms: 0,
+    };
+    let mut ctx = PvePollContext::new(settings(&s), 6);
+    ctx.backup_policy = off;
+    let (_, families) = run(&s, &mut ctx, 15);
+    for (c, f) in families.iter().enumerate() {
+        assert_eq!(family(f, "/nodes/{node}/tasks"), 0, "cycle {c}");
+        assert_eq!(
+            family(f, "/nodes/{node}/storage/{storage}/content"),
+            0,
+            "cycle {c}"
+        );
+    }
+    assert!(!ctx.backups_wanted());
 }
