@@ -48,15 +48,23 @@ impl Codec {
 }
 
 /// A series: every tier's ring in one allocation, plus each tier's newest slot number and the
-/// running mean of that slot (so a late sample in the same step refines it).
+/// running mean and maximum of that slot (so a late sample in the same step refines it).
+///
+/// The newest slot of each tier lives only in `sums`/`counts`/`maxes` until the next slot
+/// starts: a sample costs one `encode` and touches this struct, not the four rings (at
+/// 3,000 guests the rings are ~20 MiB, and writing four slots of each per sample was most
+/// of the history's cost in cache misses, issue #13). Reads and saves see the head slots
+/// through [`Series::current_codes`] and `visit`.
 #[derive(Debug, Clone)]
 pub struct Series {
     pub codec: Codec,
     /// Slot number (`unix_s / step`) of each tier's newest slot; -1 when empty.
     pub heads: [i64; 4],
-    sums: [f32; 4],
+    sums: [f64; 4],
     counts: [u16; 4],
-    pub codes: Box<[u16]>,
+    /// The newest slot's largest code per tier (`MISSING` while it has no sample).
+    maxes: [u16; 4],
+    codes: Box<[u16]>,
 }
 
 fn offset(tier: usize) -> usize {
@@ -75,6 +83,7 @@ impl Series {
             heads: [-1; 4],
             sums: [0.0; 4],
             counts: [0; 4],
+            maxes: [MISSING; 4],
             codes: vec![MISSING; ALL_SLOTS].into_boxed_slice(),
         }
     }
@@ -93,14 +102,19 @@ impl Series {
             heads,
             sums: [0.0; 4],
             counts: [0; 4],
+            maxes: [MISSING; 4],
             codes,
         };
         for t in 0..4 {
             if heads[t] >= 0 {
-                let c = s.codes[offset(t) + (heads[t] as usize % TIERS[t].1)];
+                let i = heads[t] as usize % TIERS[t].1;
+                let c = s.codes[offset(t) + i];
                 if c != MISSING {
-                    s.sums[t] = codec.decode(c) as f32;
+                    s.sums[t] = codec.decode(c);
                     s.counts[t] = 1;
+                    let m = if t > 0 { s.codes[max_offset(t) + i] } else { c };
+                    // An older file has no maxima: the slot has none until its next sample.
+                    s.maxes[t] = m;
                 }
             }
         }
@@ -112,20 +126,22 @@ impl Series {
         if !v.is_finite() || unix_s < 0 {
             return;
         }
-        // The sample's own code, once: it is every tier's candidate maximum and the mean of a
-        // slot that holds only this sample (the log codec's `ln` is most of a record's cost).
+        // The sample's own code, once: every tier's candidate maximum (the log codec's `ln`
+        // is most of a record's CPU).
         let own = self.codec.encode(v);
         for (t, &(step, cap)) in TIERS.iter().enumerate() {
             let slot = unix_s / i64::from(step);
-            let base = offset(t);
             let head = self.heads[t];
             if slot < head {
                 continue;
             }
             if slot > head {
-                // Slots skipped since the last sample are gaps.
+                self.close_head(t);
+                // Slots skipped since the last sample are gaps (the new head is written
+                // when it closes).
+                let base = offset(t);
                 let gap = if head < 0 { cap as i64 } else { slot - head };
-                for s in (slot - gap.min(cap as i64) + 1)..=slot {
+                for s in (slot - gap.min(cap as i64) + 1)..slot {
                     self.codes[base + (s as usize % cap)] = MISSING;
                     if t > 0 {
                         self.codes[max_offset(t) + (s as usize % cap)] = MISSING;
@@ -134,23 +150,77 @@ impl Series {
                 self.heads[t] = slot;
                 self.sums[t] = 0.0;
                 self.counts[t] = 0;
+                self.maxes[t] = MISSING;
             }
-            self.sums[t] += v as f32;
+            self.sums[t] += v;
             self.counts[t] = self.counts[t].saturating_add(1);
-            self.codes[base + (slot as usize % cap)] = if self.counts[t] == 1 {
-                own
-            } else {
-                let mean = f64::from(self.sums[t]) / f64::from(self.counts[t]);
-                self.codec.encode(mean)
-            };
-            if t > 0 {
-                // Codes order like values, so the larger code is the larger value.
-                let m = &mut self.codes[max_offset(t) + (slot as usize % cap)];
-                if *m == MISSING || own > *m {
-                    *m = own;
-                }
+            // Codes order like values, so the larger code is the larger value.
+            if self.maxes[t] == MISSING || own > self.maxes[t] {
+                self.maxes[t] = own;
             }
         }
+    }
+
+    /// The newest slot of tier `t` as (average code, maximum code).
+    fn head_codes(&self, t: usize) -> (u16, u16) {
+        match self.counts[t] {
+            0 => (MISSING, MISSING),
+            1 => (self.codec.encode(self.sums[t]), self.maxes[t]),
+            n => (
+                self.codec.encode(self.sums[t] / f64::from(n)),
+                self.maxes[t],
+            ),
+        }
+    }
+
+    /// Writes tier `t`'s newest slot into its ring (it is about to stop being the newest).
+    fn close_head(&mut self, t: usize) {
+        let head = self.heads[t];
+        if head < 0 {
+            return;
+        }
+        let i = head as usize % TIERS[t].1;
+        let (avg, max) = self.head_codes(t);
+        self.codes[offset(t) + i] = avg;
+        if t > 0 {
+            self.codes[max_offset(t) + i] = max;
+        }
+    }
+
+    /// Tier `t`'s codes of slot number `s` (average, maximum; the maximum is `MISSING` at the
+    /// finest tier).
+    fn slot_codes(&self, t: usize, s: i64) -> (u16, u16) {
+        if s == self.heads[t] {
+            let (avg, max) = self.head_codes(t);
+            return (avg, if t > 0 { max } else { MISSING });
+        }
+        let i = s as usize % TIERS[t].1;
+        let max = if t > 0 {
+            self.codes[max_offset(t) + i]
+        } else {
+            MISSING
+        };
+        (self.codes[offset(t) + i], max)
+    }
+
+    /// Every code as it would be if the newest slots were closed now (what a save writes):
+    /// the averages of every tier, then the maxima.
+    pub fn current_codes(&self) -> [u16; ALL_SLOTS] {
+        let mut out = [MISSING; ALL_SLOTS];
+        out.copy_from_slice(&self.codes);
+        for t in 0..4 {
+            let head = self.heads[t];
+            if head < 0 {
+                continue;
+            }
+            let i = head as usize % TIERS[t].1;
+            let (avg, max) = self.head_codes(t);
+            out[offset(t) + i] = avg;
+            if t > 0 {
+                out[max_offset(t) + i] = max;
+            }
+        }
+        out
     }
 
     /// Points `(unix_ms of the slot start, value)` of `tier` within `[from_s, to_s]`, oldest first.
@@ -179,14 +249,10 @@ impl Series {
         }
         let first = (head - cap as i64 + 1).max(from_s.div_euclid(step)).max(0);
         let last = head.min(to_s.div_euclid(step));
-        let base = offset(tier);
         for s in first..=last {
-            let c = self.codes[base + (s as usize % cap)];
+            let (c, m) = self.slot_codes(tier, s);
             if c != MISSING {
-                let max = (tier > 0)
-                    .then(|| self.codes[max_offset(tier) + (s as usize % cap)])
-                    .filter(|m| *m != MISSING)
-                    .map(|m| self.codec.decode(m));
+                let max = (m != MISSING).then(|| self.codec.decode(m));
                 f(s * step * 1000, self.codec.decode(c), max);
             }
         }
@@ -209,6 +275,11 @@ impl Series {
                 if t > 0 {
                     self.codes[max_offset(t) + (s as usize % cap)] = MISSING;
                 }
+            }
+            if last_old >= head {
+                self.sums[t] = 0.0;
+                self.counts[t] = 0;
+                self.maxes[t] = MISSING;
             }
         }
     }
@@ -286,6 +357,36 @@ mod tests {
         out.clear();
         s.points_with_max(0, 0, i64::MAX / 2, &mut out);
         assert!(out.iter().all(|p| p.2.is_none()));
+    }
+
+    #[test]
+    fn the_newest_slot_is_read_saved_and_restored_as_if_closed() {
+        let mut s = Series::new(Codec::Log);
+        let q = |v: f64| Codec::Log.decode(Codec::Log.encode(v));
+        let t0 = 7_200 * 700; // on every tier's boundary
+        for i in 0..3 {
+            s.record(t0 + i * 10, 1_000.0 * (i + 1) as f64); // 1000, 2000, 3000
+        }
+        let mut live = Vec::new();
+        s.points_with_max(1, 0, i64::MAX / 2, &mut live);
+        assert_eq!(live, vec![(t0 * 1000, q(2_000.0), Some(q(3_000.0)))]);
+        // A save mid-slot holds the running mean and max; restored, the slot goes on.
+        let saved = s.current_codes();
+        let mut back = Series::restore(Codec::Log, s.heads, saved.to_vec().into_boxed_slice());
+        let mut again = Vec::new();
+        back.points_with_max(1, 0, i64::MAX / 2, &mut again);
+        assert_eq!(again, live);
+        back.record(t0 + 30, 4_000.0);
+        again.clear();
+        back.points_with_max(1, 0, i64::MAX / 2, &mut again);
+        // The restored mean counts as one sample: (2000 + 4000) / 2.
+        assert_eq!(again, vec![(t0 * 1000, q(3_000.0), Some(q(4_000.0)))]);
+        // Once the next slot starts, the closed one reads the same from the ring.
+        s.record(t0 + 60, 10.0);
+        let mut closed = Vec::new();
+        s.points_with_max(1, 0, i64::MAX / 2, &mut closed);
+        assert_eq!(closed[0], live[0]);
+        assert_eq!(closed[1], ((t0 + 60) * 1000, q(10.0), Some(q(10.0))));
     }
 
     #[test]

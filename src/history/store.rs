@@ -102,7 +102,7 @@ fn encode_resource(out: &mut Vec<u8>, id: &str, r: &Resource) {
         for head in s.heads {
             out.extend_from_slice(&head.to_le_bytes());
         }
-        out.extend(s.codes.iter().flat_map(|c| c.to_le_bytes()));
+        out.extend(s.current_codes().iter().flat_map(|c| c.to_le_bytes()));
     }
 }
 
@@ -461,7 +461,11 @@ mod tests {
             for head in s.heads {
                 v1.extend_from_slice(&head.to_le_bytes());
             }
-            v1.extend(s.codes[..SLOTS].iter().flat_map(|c| c.to_le_bytes()));
+            v1.extend(
+                s.current_codes()[..SLOTS]
+                    .iter()
+                    .flat_map(|c| c.to_le_bytes()),
+            );
         }
         let sum = fnv(&v1);
         v1.extend_from_slice(&sum.to_le_bytes());
