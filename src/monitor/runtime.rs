@@ -9,7 +9,7 @@
 //! ```
 
 use super::jobs::{PollData, PollJob, PollOutcome, PollTarget};
-use super::poll_pve::{PvePollContext, PveSettings};
+use super::poll_pve::{PvePollContext, PveSettings, SlowReads};
 use super::scheduler::{PollTicket, Scheduler, SchedulerConfig};
 use super::task_key::{InstanceKind, TaskKey};
 use crate::proxmox::{ClientConfig, PbsClient, PmgClient, ProxmoxError, PveClient};
@@ -46,6 +46,8 @@ pub struct MonitorCore {
     seed: u64,
     /// Instances whose last poll succeeded (what `/api/config/nodes` calls connected).
     reachable: BTreeSet<TaskKey>,
+    /// Given to every PVE instance added from now on.
+    slow_reads: SlowReads,
 }
 
 impl MonitorCore {
@@ -57,7 +59,13 @@ impl MonitorCore {
             slots: BTreeMap::new(),
             seed,
             reachable: BTreeSet::new(),
+            slow_reads: SlowReads::default(),
         }
+    }
+
+    /// The slow reads (disks, ZFS) of PVE instances added from now on.
+    pub fn set_slow_reads(&mut self, slow: SlowReads) {
+        self.slow_reads = slow;
     }
 
     /// Adds (or replaces) a PVE instance; it is polled at once. No network I/O here.
@@ -73,7 +81,8 @@ impl MonitorCore {
             .collect::<Result<Vec<_>, _>>()?;
         self.seed = self.seed.wrapping_add(1);
         let name = settings.instance.clone();
-        let ctx = PvePollContext::new(settings, self.seed);
+        let mut ctx = PvePollContext::new(settings, self.seed);
+        ctx.slow = self.slow_reads;
         let target = PollTarget::Pve {
             client: Box::new(client),
             ctx: Box::new(ctx),
