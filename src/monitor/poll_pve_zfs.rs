@@ -86,8 +86,8 @@ impl ZfsCache {
 
 /// The ZFS part of a PVE poll: the due nodes' pools read (on the slow cadence), then every
 /// `zfspool` storage entry given its pool from what is held. Unlike the disks, also on an
-/// instance's first poll (after its live part is on screen): a restart must find a pool's
-/// alerts still true, not resolve them until the next slow read.
+/// instance's first poll (after its live part is on screen, so it costs the first display
+/// nothing): a pool's health is known from the first complete poll on.
 pub(super) fn poll(
     api: &mut dyn PveApi,
     cache: &mut ZfsCache,
