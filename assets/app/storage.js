@@ -1,5 +1,6 @@
 // Storage: pools per node with shared storage listed once (usage over 24 h, the fill forecast),
-// Ceph clusters, ZFS pool health and physical disks (SMART health, wearout, temperature).
+// Ceph clusters, ZFS pools (a badge on a storage whose pool needs a look, every pool with the
+// devices it lists) and physical disks (SMART health, wearout, temperature).
 
 import { VTable, group, groupLabel } from './vtable.js';
 import { api } from './api.js';
@@ -18,6 +19,36 @@ function forecastCell(f) {
   return `<span class="${d < 7 ? 'bad' : d < 30 ? 'warn' : ''}" title="${esc(title)}">${text}</span>`;
 }
 
+/** A pool that needs a look: not ONLINE, or counting errors. */
+const zfsTrouble = (p) => p && (p.state !== 'ONLINE' || p.readErrors > 0 || p.writeErrors > 0 || p.checksumErrors > 0);
+const zfsClass = (p) => (p.state === 'ONLINE' || p.state === 'DEGRADED' ? 'warnb' : 'critb');
+const zfsErrors = (x) => `${x.readErrors} read, ${x.writeErrors} write, ${x.checksumErrors} checksum errors`;
+const zfsDevice = (d) => `${d.name} (${d.type}) ${d.state}${d.readErrors || d.writeErrors || d.checksumErrors ? `, ${zfsErrors(d)}` : ''}${d.message ? `: ${d.message}` : ''}`;
+
+/** The storage row's ZFS badge: only for a pool that needs a look; the tooltip has the rest. */
+function zfsBadge(s) {
+  const p = s.zfsPool;
+  if (!zfsTrouble(p)) return '';
+  const title = [`Pool ${p.name}: ${p.state}`, zfsErrors(p), ...(p.devices || []).map(zfsDevice)].join('\n');
+  return ` <span class="badge zfs ${zfsClass(p)}" title="${esc(title)}">ZFS ${esc(p.state)}</span>`;
+}
+
+/** Every pool once per node (several storages may live on one pool), troubled ones first. */
+function zfsPools(storage) {
+  const seen = new Map();
+  for (const s of storage) if (s.zfsPool) seen.set(`${s.instance}|${s.node}|${s.zfsPool.name}`, { node: s.node, pool: s.zfsPool });
+  const all = [...seen.values()];
+  all.sort((a, b) => (zfsTrouble(b.pool) - zfsTrouble(a.pool)) || a.node.localeCompare(b.node, undefined, { numeric: true }) || a.pool.name.localeCompare(b.pool.name));
+  if (!all.length) return '<p class="muted">No ZFS pools reported.</p>';
+  return all.map(({ node, pool: p }) => {
+    const bad = zfsTrouble(p);
+    const state = `<span class="badge ${bad ? zfsClass(p) : 'okb'}">${esc(p.state)}</span>`;
+    const devs = (p.devices || []).length ? `<ul class="zfs-devs">${p.devices.map((d) => `<li class="mono">${esc(zfsDevice(d))}</li>`).join('')}</ul>` : '';
+    const status = bad && p.status ? `<p class="muted">${esc(p.status)}</p>` : '';
+    return `<div class="zfs-pool" data-pool="${esc(`${node}/${p.name}`)}"><span><strong>${esc(node)} · ${esc(p.name)}</strong> ${state}</span><span class="${bad ? '' : 'muted'}">${esc(zfsErrors(p))}</span>${p.scan ? ` <span class="muted">${esc(p.scan)}</span>` : ''}${status}${devs}</div>`;
+  }).join('');
+}
+
 /** Usage history per storage (`/api/storage-charts`, 24 h), refreshed once a minute. */
 const trends = { at: 0, data: {}, loading: false };
 function refreshTrends(onDone) {
@@ -34,7 +65,7 @@ function refreshTrends(onDone) {
 
 export function storageView(root) {
   const cols = [
-    { id: 'name', label: 'Storage', w: 170, grow: true, html: (s) => `<span class="name">${esc(s.name)}</span>${s.zfsPool ? ` <span class="badge ${s.zfsPool.state === 'ONLINE' ? 'okb' : 'warnb'}">ZFS ${esc(s.zfsPool.state)}</span>` : ''}` },
+    { id: 'name', label: 'Storage', w: 170, grow: true, html: (s) => `<span class="name">${esc(s.name)}</span>${zfsBadge(s)}` },
     { id: 'type', label: 'Type', w: 80, html: (s) => `<span class="badge">${esc(s.type)}</span>` },
     { id: 'content', label: 'Content', w: 150, cls: 'c-lo', html: (s) => esc(s.content) },
     { id: 'status', label: 'Status', w: 90, html: (s) => (s.status === 'available' ? '<span class="good">available</span>' : `<span class="bad">${esc(s.status || 'unknown')}</span>`) },
@@ -48,6 +79,7 @@ export function storageView(root) {
   const table = new VTable(cols, { label: 'Storage', rowClass: (s) => (s.status === 'available' ? '' : 'dim') });
   table.setEmpty('No storage reported yet.');
   const ceph = h('div');
+  const zfs = h('div', { 'aria-label': 'ZFS pools' });
   const disks = new VTable([
     { id: 'node', label: 'Node', w: 90, html: (d) => esc(d.node) },
     { id: 'dev', label: 'Device', w: 110, html: (d) => `<span class="mono">${esc(d.devPath)}</span>` },
@@ -62,9 +94,11 @@ export function storageView(root) {
   root.append(
     h('section', { class: 'card' }, h('h2', {}, 'Storage pools'), table.el),
     h('section', { class: 'card' }, h('h2', {}, 'Ceph'), ceph),
+    h('section', { class: 'card' }, h('h2', {}, 'ZFS pools'), zfs),
     h('section', { class: 'card' }, h('h2', {}, 'Physical disks'), disks.el));
   let forecasts = new Map();
   let last = null;
+  let zfsHtml = '';
   return {
     update(st) {
       last = st;
@@ -95,6 +129,8 @@ export function storageView(root) {
       table.setRows(rows);
       const cl = st.cephClusters || [];
       ceph.innerHTML = cl.length ? cl.map((c) => `<div class="kv"><span><strong>${esc(c.name)}</strong> <span class="badge ${c.health === 'HEALTH_OK' ? 'okb' : 'warnb'}">${esc(c.health)}</span></span>${bar(c.totalBytes > 0 ? (c.usedBytes / c.totalBytes) * 100 : 0, `${bytes(c.usedBytes)}/${bytes(c.totalBytes)}`)} <span class="muted">OSDs ${c.numOsdsUp}/${c.numOsds} up · ${c.numPGs} PGs</span>${c.healthMessage ? `<p class="muted">${esc(c.healthMessage)}</p>` : ''}</div>`).join('') : '<p class="muted">No Ceph cluster.</p>';
+      const zhtml = zfsPools(st.storage);
+      if (zhtml !== zfsHtml) zfs.innerHTML = zfsHtml = zhtml;
       disks.setRows([...(st.physicalDisks || [])].sort((a, b) => (a.node + a.devPath).localeCompare(b.node + b.devPath)));
     },
     destroy() { last = null; },

@@ -8,9 +8,11 @@
 //!   events; `schedule.rs`: whether an event notifies now; `tz.rs`: time zones for quiet hours.
 //! - `alert.rs`: the alert JSON and the observation the engine reads; `observe.rs` builds the
 //!   observations from the live state, `conditions.rs` judges the checks that are not
-//!   trigger/clear pairs (disk health and wearout, PMG queues and quarantine).
+//!   trigger/clear pairs (disk health and wearout, PMG queues and quarantine); `checks_zfs.rs`
+//!   the ZFS pool behind a storage (state, errors, devices).
 
 pub mod alert;
+pub mod checks_zfs;
 pub mod conditions;
 pub mod config;
 pub mod effective;

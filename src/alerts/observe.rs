@@ -5,6 +5,7 @@
 //! vector per resource and no string copies.
 
 use super::alert::{Observation, Presence, ResourceKind};
+use super::checks_zfs;
 use super::conditions;
 use super::config::AlertConfig;
 use super::threshold::Metric;
@@ -321,7 +322,10 @@ pub fn observe<'a>(
             stale: stale(&s.instance),
             sample_ms: sample,
             metrics: vec![(Metric::Usage, if s.total > 0 { s.usage } else { -1.0 })],
-            conditions: Vec::new(),
+            conditions: s
+                .zfs_pool
+                .as_ref()
+                .map_or_else(Vec::new, |p| checks_zfs::zfs_pool(&s.id, p)),
         });
     }
     for d in state.physical_disks() {

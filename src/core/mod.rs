@@ -126,7 +126,17 @@ pub fn start(
         workers::WorkerPool::new("task", limits.task_threads, limits.task_queue, 512 * 1024)?;
     let demo_sizes =
         crate::monitor::demo::DemoSizes::from_lookup(|k| cfg.vars.get(k).map(str::to_string));
-    let polling = polling::Polling::new(cfg.connection_timeout, demo_sizes)?;
+    let mut polling = polling::Polling::new(cfg.connection_timeout, demo_sizes)?;
+    let zfs_off = cfg
+        .vars
+        .bool("PULSE_DISABLE_ZFS_MONITORING")
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    polling
+        .core
+        .set_slow_reads(crate::monitor::poll_pve::SlowReads {
+            zfs: zfs_off != Some(true),
+            ..Default::default()
+        });
     let pools = workers::HandlerPools {
         cpu: tasks,
         net: workers::WorkerPool::new("net", limits.net_threads, limits.net_queue, 1024 * 1024)?,

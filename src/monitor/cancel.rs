@@ -7,7 +7,7 @@ use crate::proxmox::pve_types::{
     AgentFsInfoList, AgentInfo, AgentInterfaces, AgentOsInfo, CephDf, CephStatus, ClusterResource,
     GuestListEntry, GuestRrdPoint, LxcConfig, LxcInterface, LxcStatus, NodeListEntry, NodeRrdPoint,
     NodeStatus, NodeStorage, PhysicalDisk, QemuStatus, Snapshot, StorageConfig, StorageContent,
-    Task,
+    Task, ZfsPoolDetail, ZfsPoolListEntry,
 };
 use crate::proxmox::ProxmoxError;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -118,6 +118,14 @@ impl PveApi for Cancellable<'_> {
     fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError> {
         self.check()?;
         self.inner.disks(node)
+    }
+    fn zfs_pools(&mut self, node: &str) -> Result<Vec<ZfsPoolListEntry>, ProxmoxError> {
+        self.check()?;
+        self.inner.zfs_pools(node)
+    }
+    fn zfs_pool(&mut self, node: &str, pool: &str) -> Result<ZfsPoolDetail, ProxmoxError> {
+        self.check()?;
+        self.inner.zfs_pool(node, pool)
     }
     fn cluster_replication(&mut self) -> Result<Vec<serde_json::Value>, ProxmoxError> {
         self.check()?;

@@ -36,6 +36,7 @@ pub mod poll_pve;
 pub mod poll_pve_backups;
 pub mod poll_pve_details;
 pub mod poll_pve_replication;
+pub mod poll_pve_zfs;
 pub mod pve_api_client;
 pub mod rates;
 pub mod runtime;

@@ -25,7 +25,7 @@ use crate::proxmox::pve_types::{
     AgentFsInfoList, AgentInfo, AgentInterfaces, AgentOsInfo, CephDf, CephStatus, ClusterResource,
     GuestListEntry, GuestRrdPoint, LxcConfig, LxcInterface, LxcStatus, NodeListEntry, NodeRrdPoint,
     NodeStatus, NodeStorage, PhysicalDisk, QemuStatus, Snapshot, StorageConfig, StorageContent,
-    Task,
+    Task, ZfsPoolDetail, ZfsPoolListEntry,
 };
 use crate::proxmox::ProxmoxError;
 use crate::state::backups::PveBackupsUpdate;
@@ -63,6 +63,17 @@ pub trait PveApi {
     fn storage_config(&mut self) -> Result<Vec<StorageConfig>, ProxmoxError>;
     fn node_storage(&mut self, node: &str) -> Result<Vec<NodeStorage>, ProxmoxError>;
     fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError>;
+    /// `GET /nodes/{node}/disks/zfs`. Implementations without ZFS may keep this default.
+    fn zfs_pools(&mut self, _node: &str) -> Result<Vec<ZfsPoolListEntry>, ProxmoxError> {
+        Ok(Vec::new())
+    }
+    /// `GET /nodes/{node}/disks/zfs/{pool}`: the pool's state and vdev tree.
+    fn zfs_pool(&mut self, _node: &str, pool: &str) -> Result<ZfsPoolDetail, ProxmoxError> {
+        Err(ProxmoxError::Http {
+            status: 501,
+            excerpt: format!("no ZFS detail for {pool}"),
+        })
+    }
     /// `GET /cluster/replication`, rows as raw JSON (their shape varies between releases).
     fn cluster_replication(&mut self) -> Result<Vec<serde_json::Value>, ProxmoxError>;
     /// `GET /nodes/{node}/replication`: the jobs this node runs with their state (last/next
@@ -146,9 +157,29 @@ const BACKUP_EVERY_POLLS: u64 = 10;
 /// The cluster-wide storage configuration changes rarely: re-read every this many polls.
 const STORAGE_CONFIG_EVERY_POLLS: u64 = 30;
 /// SMART data changes slowly and `disks/list` is expensive: every 5 minutes (Pulse's default).
-const PHYSICAL_DISK_INTERVAL_MS: i64 = 300_000;
+/// ZFS pools are read on the same cadence.
+pub const PHYSICAL_DISK_INTERVAL_MS: i64 = 300_000;
 /// Storage types backed by Ceph: their presence makes the poll read the Ceph status.
 const CEPH_STORAGE_TYPES: &[&str] = &["rbd", "cephfs", "ceph"];
+
+/// The slow per-node reads (physical disks, ZFS pools): the same for every instance, set from
+/// the environment (`PULSE_DISABLE_ZFS_MONITORING`); tests shorten the interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlowReads {
+    /// ZFS pools are read (and shown, and alerted on).
+    pub zfs: bool,
+    /// How often the disks and each node's pools are read again.
+    pub interval_ms: i64,
+}
+
+impl Default for SlowReads {
+    fn default() -> Self {
+        SlowReads {
+            zfs: true,
+            interval_ms: PHYSICAL_DISK_INTERVAL_MS,
+        }
+    }
+}
 
 /// State a PVE poll carries over to the next one. Owned by the event loop, lent to a worker.
 #[derive(Debug, Clone)]
@@ -172,6 +203,10 @@ pub struct PvePollContext {
     /// that lists backups is followed by cycles with fewer detail reads, and the average
     /// stays at the live part plus the budget.
     slow_lane_debt: u32,
+    /// The slow reads' switches and cadence.
+    pub slow: SlowReads,
+    /// ZFS pools per node, held between slow reads.
+    zfs: super::poll_pve_zfs::ZfsCache,
     /// When each per-guest detail was read, and the request budget for them.
     pub details: DetailPlanner,
     held: HeldDetails,
@@ -200,6 +235,8 @@ impl PvePollContext {
             backup_policy: BackupPolicy::default(),
             backups_listed_ms: None,
             slow_lane_debt: 0,
+            slow: SlowReads::default(),
+            zfs: super::poll_pve_zfs::ZfsCache::default(),
             details: DetailPlanner::new(DetailConfig::default()),
             held: HeldDetails::default(),
             detail_ages: DetailAges::default(),
@@ -463,7 +500,7 @@ pub fn poll_pve_with(
     if !first
         && ctx
             .disks_polled_ms
-            .is_none_or(|at| now_ms - at >= PHYSICAL_DISK_INTERVAL_MS)
+            .is_none_or(|at| now_ms - at >= ctx.slow.interval_ms)
         && !online.is_empty()
     {
         let mut disks = Vec::new();
@@ -478,6 +515,10 @@ pub fn poll_pve_with(
         ctx.disks_polled_ms = Some(now_ms);
         snap.physical_disks = Some(disks);
     }
+    let config = ctx.storage_config.as_deref().unwrap_or_default();
+    let slow = ctx.slow;
+    super::poll_pve_zfs::poll(api, &mut ctx.zfs, slow, config, &mut snap, &online, now_ms);
+    ctx.zfs.retain(|n| listed.iter().any(|r| r.node == n));
 
     let snapshots = if ctx.backups_wanted() && ctx.held.snapshots_changed {
         ctx.held.snapshots_changed = false;

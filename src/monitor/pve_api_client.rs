@@ -5,7 +5,7 @@ use crate::proxmox::pve_types::{
     AgentFsInfoList, AgentInfo, AgentInterfaces, AgentOsInfo, CephDf, CephStatus, ClusterResource,
     GuestListEntry, GuestRrdPoint, LxcConfig, LxcInterface, LxcStatus, NodeListEntry, NodeRrdPoint,
     NodeStatus, NodeStorage, PhysicalDisk, QemuStatus, Snapshot, StorageConfig, StorageContent,
-    Task,
+    Task, ZfsPoolDetail, ZfsPoolListEntry,
 };
 use crate::proxmox::ProxmoxError;
 
@@ -65,6 +65,12 @@ impl PveApi for crate::proxmox::PveClient {
     }
     fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError> {
         crate::proxmox::PveClient::disks(self, node)
+    }
+    fn zfs_pools(&mut self, node: &str) -> Result<Vec<ZfsPoolListEntry>, ProxmoxError> {
+        crate::proxmox::PveClient::zfs_pools(self, node)
+    }
+    fn zfs_pool(&mut self, node: &str, pool: &str) -> Result<ZfsPoolDetail, ProxmoxError> {
+        crate::proxmox::PveClient::zfs_pool(self, node, pool)
     }
     fn cluster_replication(&mut self) -> Result<Vec<serde_json::Value>, ProxmoxError> {
         crate::proxmox::PveClient::get_json(self, "/cluster/replication")

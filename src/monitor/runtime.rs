@@ -9,7 +9,7 @@
 //! ```
 
 use super::jobs::{PollData, PollJob, PollOutcome, PollTarget};
-use super::poll_pve::{BackupPolicy, PvePollContext, PveSettings};
+use super::poll_pve::{BackupPolicy, PvePollContext, PveSettings, SlowReads};
 use super::scheduler::{PollTicket, Scheduler, SchedulerConfig};
 use super::task_key::{InstanceKind, TaskKey};
 use crate::proxmox::{ClientConfig, PbsClient, PmgClient, ProxmoxError, PveClient};
@@ -48,6 +48,8 @@ pub struct MonitorCore {
     reachable: BTreeSet<TaskKey>,
     /// The system's backup cadence, handed to every PVE poll as it starts.
     pve_backups: BackupPolicy,
+    /// Given to every PVE instance added from now on.
+    slow_reads: SlowReads,
 }
 
 impl MonitorCore {
@@ -60,12 +62,18 @@ impl MonitorCore {
             seed,
             reachable: BTreeSet::new(),
             pve_backups: BackupPolicy::default(),
+            slow_reads: SlowReads::default(),
         }
     }
 
     /// Follows `backupPollingEnabled` / `backupPollingInterval` from the next poll on.
     pub fn set_pve_backup_policy(&mut self, policy: BackupPolicy) {
         self.pve_backups = policy;
+    }
+
+    /// The slow reads (disks, ZFS) of PVE instances added from now on.
+    pub fn set_slow_reads(&mut self, slow: SlowReads) {
+        self.slow_reads = slow;
     }
 
     /// Adds (or replaces) a PVE instance; it is polled at once. No network I/O here.
@@ -81,7 +89,8 @@ impl MonitorCore {
             .collect::<Result<Vec<_>, _>>()?;
         self.seed = self.seed.wrapping_add(1);
         let name = settings.instance.clone();
-        let ctx = PvePollContext::new(settings, self.seed);
+        let mut ctx = PvePollContext::new(settings, self.seed);
+        ctx.slow = self.slow_reads;
         let target = PollTarget::Pve {
             client: Box::new(client),
             ctx: Box::new(ctx),

@@ -11,7 +11,7 @@ use crate::proxmox::pve_types::{
     AgentFsInfoList, AgentInfo, AgentInterfaces, AgentOsInfo, CephDf, CephStatus, ClusterResource,
     GuestListEntry, GuestRrdPoint, LxcConfig, LxcInterface, LxcStatus, NodeListEntry, NodeRrdPoint,
     NodeStatus, NodeStorage, PhysicalDisk, QemuStatus, Snapshot, StorageConfig, StorageContent,
-    Task,
+    Task, ZfsPoolDetail, ZfsPoolListEntry,
 };
 use crate::proxmox::ProxmoxError;
 use std::cell::Cell;
@@ -163,6 +163,12 @@ impl PveApi for SlowNodeGuard<'_> {
     }
     fn disks(&mut self, node: &str) -> Result<Vec<PhysicalDisk>, ProxmoxError> {
         self.on_node(node, |a| a.disks(node))
+    }
+    fn zfs_pools(&mut self, node: &str) -> Result<Vec<ZfsPoolListEntry>, ProxmoxError> {
+        self.on_node(node, |a| a.zfs_pools(node))
+    }
+    fn zfs_pool(&mut self, node: &str, pool: &str) -> Result<ZfsPoolDetail, ProxmoxError> {
+        self.on_node(node, |a| a.zfs_pool(node, pool))
     }
     fn cluster_replication(&mut self) -> Result<Vec<serde_json::Value>, ProxmoxError> {
         self.inner.cluster_replication()

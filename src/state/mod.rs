@@ -20,6 +20,7 @@ pub mod storage;
 pub mod store;
 pub mod values;
 pub mod views;
+pub mod zfs;
 
 pub use frontend::StateFrontend;
 pub use guest::{guest_id, ContainerFrontend, VMFrontend};

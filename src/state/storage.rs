@@ -36,6 +36,9 @@ pub struct StorageFrontend {
     pub shared: bool,
     pub enabled: bool,
     pub active: bool,
+    /// The pool behind a `zfspool` storage, from the node's slow ZFS refresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zfs_pool: Option<super::zfs::ZfsPool>,
 }
 
 fn is_zero(n: &usize) -> bool {

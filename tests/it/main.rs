@@ -13,6 +13,7 @@ mod alerts_backups;
 mod alerts_checks;
 mod alerts_engine;
 mod alerts_routes;
+mod alerts_zfs;
 mod api_examples;
 mod auth_lockout;
 mod auth_login;

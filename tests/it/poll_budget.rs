@@ -150,6 +150,8 @@ fn slow_lanes_are_paid_from_the_budget_so_the_average_stays_at_live_plus_budget(
             "/nodes/{node}/storage/{storage}/content",
             "/nodes/{node}/disks/list",
             "/nodes/{node}/replication",
+            "/nodes/{node}/disks/zfs",
+            "/nodes/{node}/disks/zfs/{name}",
         ]
         .iter()
         .map(|name| family(f, name))
@@ -218,4 +220,55 @@ fn backup_listing_follows_the_system_backup_settings() {
         );
     }
     assert!(!ctx.backups_wanted());
+}
+
+/// ZFS requests (pool lists, pool details) of each cycle.
+fn zfs_per_cycle(families: &[BTreeMap<String, u64>]) -> Vec<(u64, u64)> {
+    let get = |f: &BTreeMap<String, u64>, k: &str| f.get(k).copied().unwrap_or(0);
+    families
+        .iter()
+        .map(|f| {
+            (
+                get(f, "pve /nodes/{node}/disks/zfs"),
+                get(f, "pve /nodes/{node}/disks/zfs/{name}"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn zfs_pools_are_read_on_the_slow_cadence_only() {
+    // Five nodes, each with `local-zfs` on one pool: one list and one detail per node, on the
+    // first cycle and again 5 minutes (30 cycles) later, never in between.
+    let s = sim(5, 50);
+    let mut ctx = PvePollContext::new(settings(&s), 4);
+    let (_, families) = run(&s, &mut ctx, 32);
+    let zfs = zfs_per_cycle(&families);
+    for (c, counts) in zfs.iter().enumerate() {
+        let want = if c == 0 || c == 30 { (5, 5) } else { (0, 0) };
+        assert_eq!(*counts, want, "cycle {c}: ZFS (lists, details)");
+    }
+    // The disks keep their own cadence beside it (second cycle, then 5 minutes later).
+    let disks: Vec<u64> = families
+        .iter()
+        .map(|f| f.get("pve /nodes/{node}/disks/list").copied().unwrap_or(0))
+        .collect();
+    assert_eq!((disks[1], disks[2], disks[31]), (5, 0, 5), "{disks:?}");
+
+    // A large cluster's reads spread over cycles: at most 8 nodes per cycle, every node read
+    // once per interval.
+    let big = sim(20, 40);
+    let mut ctx = PvePollContext::new(settings(&big), 5);
+    let (_, families) = run(&big, &mut ctx, 30);
+    let zfs = zfs_per_cycle(&families);
+    assert!(zfs.iter().all(|(l, d)| *l <= 8 && *d <= 8), "{zfs:?}");
+    let lists: u64 = zfs.iter().map(|(l, _)| l).sum();
+    assert_eq!(lists, 20, "each node once in 5 minutes: {zfs:?}");
+    assert_eq!(zfs[0], (8, 8));
+
+    // Switched off (`PULSE_DISABLE_ZFS_MONITORING`): no request at all.
+    let mut ctx = PvePollContext::new(settings(&s), 6);
+    ctx.slow.zfs = false;
+    let (_, families) = run(&s, &mut ctx, 3);
+    assert!(zfs_per_cycle(&families).iter().all(|c| *c == (0, 0)));
 }

@@ -76,6 +76,38 @@ fn admin_endpoints_move_the_estate() {
     assert_eq!(cpu_of(&mut c), Some(0.5));
     assert!(!s.set_guest_cpu(99_999, Some(0.5)));
 
+    // A node's ZFS pool degraded and healed (pve1 is healthy by the index rule).
+    let zfs_state = |c: &mut PveClient| {
+        let listed = c.zfs_pools("pve1").expect("zfs list");
+        let detail = c.zfs_pool("pve1", "rpool").expect("zfs detail");
+        (listed[0].health.clone(), detail.state)
+    };
+    let degraded = (Some("DEGRADED".to_string()), Some("DEGRADED".to_string()));
+    assert_eq!(
+        post(
+            &agent,
+            &format!("{base}/__sim/nodes/pve1/zfs?state=degraded")
+        ),
+        200
+    );
+    assert_eq!(zfs_state(&mut c), degraded);
+    assert_eq!(
+        post(&agent, &format!("{base}/__sim/nodes/pve1/zfs?state=broken")),
+        400
+    );
+    let healed = agent
+        .delete(&format!("{base}/__sim/nodes/pve1/zfs"))
+        .call()
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    assert_eq!(healed, 200);
+    assert_eq!(zfs_state(&mut c).1.as_deref(), Some("ONLINE"));
+    assert!(s.set_zfs_degraded("pve1", Some(true)));
+    assert_eq!(zfs_state(&mut c), degraded);
+    assert!(s.set_zfs_degraded("pve1", Some(false)));
+    assert_eq!(zfs_state(&mut c).0.as_deref(), Some("ONLINE"));
+    assert!(!s.set_zfs_degraded("nope", None));
+
     let before = s.now();
     assert_eq!(post(&agent, &format!("{base}/__sim/advance?secs=300")), 200);
     assert_eq!(s.now(), before + 300);

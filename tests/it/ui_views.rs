@@ -123,6 +123,28 @@ const VIEWS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The storage view's ZFS parts: a badge on a storage whose pool is not ONLINE (its devices in
+/// the tooltip), none on a healthy one, and every pool listed once with its devices.
+const ZFS_CHECK: &str = r#"
+      const zs = st.storage.filter(x => x.zfsPool && x.total > 0);
+      if (!zs.some(x => x.zfsPool.state === 'DEGRADED') || !zs.some(x => x.zfsPool.state === 'ONLINE')) bad.push('a degraded and a healthy pool in the demo');
+      if (!zs.some(x => x.zfsPool.devices.some(d => d.state === 'FAULTED'))) bad.push('the faulted device in the state');
+      for (const x of zs) {
+        const r = rows('Storage').find(r => r.dataset.id === x.id);
+        const b = r?.querySelector('.badge.zfs');
+        if (!r) bad.push(`no row for ${x.id}`);
+        else if (x.zfsPool.state === 'ONLINE') { if (b) bad.push(`healthy pool of ${x.id} has a badge: ${b.textContent}`); }
+        else if (b?.textContent !== `ZFS ${x.zfsPool.state}`) bad.push(`ZFS badge of ${x.id}: ${b?.textContent}`);
+        else for (const d of x.zfsPool.devices) if (!b.title.includes(`${d.name} (${d.type}) ${d.state}`)) bad.push(`device ${d.name} not in the badge's tooltip: ${b.title}`);
+      }
+      const cards = [...document.querySelectorAll('[aria-label="ZFS pools"] .zfs-pool')];
+      if (cards.length !== new Set(zs.map(x => `${x.node}/${x.zfsPool.name}`)).size) bad.push(`ZFS pools listed: ${cards.length}`);
+      for (const x of zs.filter(x => x.zfsPool.state !== 'ONLINE')) {
+        const c = cards.find(c => c.dataset.pool === `${x.node}/${x.zfsPool.name}`);
+        for (const d of x.zfsPool.devices) if (!c?.textContent.includes(d.name)) bad.push(`device ${d.name} of ${x.node} not listed`);
+      }
+"#;
+
 /// Runs a view check until the screen agrees with the server (values move with the
 /// simulator's clock, and a view may fetch its own data after it mounts).
 fn check_view(b: &mut Browser, path: &str, check: &str) {
@@ -233,6 +255,21 @@ fn every_view_renders_theme_toggles_and_phones_fit() {
         "document.querySelectorAll('[aria-label=Storage] .vt-row[data-id]').length > 0",
         30,
     );
+
+    // A degraded ZFS pool (the demo's two nodes are healthy by the simulator's rule): pve2's
+    // mirror loses a leg, and the demo instance is rebuilt so its first poll reads the pools
+    // at once instead of after the 5-minute slow interval.
+    s.apply(|app| {
+        use pulse::monitor::task_key::{InstanceKind, TaskKey};
+        let now = app.polling.clock.now_ms();
+        let polling = &mut app.polling;
+        let demo = polling.demo.as_ref().expect("demo mode");
+        assert!(demo.simulator().set_zfs_degraded("pve2", Some(true)));
+        let key = TaskKey::new(InstanceKind::Pve, pulse::monitor::demo::DEMO_PVE);
+        assert!(demo.rebuild(&key, &mut polling.core, now));
+    });
+    check_view(&mut b, "/proxmox/storage", ZFS_CHECK);
+    b.screenshot(&artefact("storage-zfs.png"), true);
 
     // With no choice saved, the theme follows the system's.
     b.eval("localStorage.removeItem('darkMode'); true");

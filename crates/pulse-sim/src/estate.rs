@@ -54,6 +54,9 @@ pub struct Node {
     pub ip: String,
     /// Unix time the node booted.
     pub boot: i64,
+    /// Set at run time: the ZFS pool degraded (`true`) or healthy (`false`); `None` follows
+    /// the index rule (every fifth node degraded).
+    pub zfs_degraded: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +137,7 @@ impl Estate {
                     maxdisk: (100 + (h >> 16) % 900) * GIB,
                     ip: format!("127.{}.{}.{}", 10 + i / 200, i % 200, 10),
                     boot: epoch - 86_400 * (3 + ((h >> 24) % 60) as i64),
+                    zfs_degraded: None,
                 }
             })
             .collect();

@@ -8,6 +8,7 @@
 //! POST /__sim/faults   {"product":"pve","prefix":"/nodes","fault":{"kind":"latency","ms":200}}
 //! DELETE /__sim/faults
 //! POST /__sim/nodes/pve2/offline   (or /online)
+//! POST /__sim/nodes/pve2/zfs?state=degraded   (or online; DELETE: back to the index rule)
 //! POST /__sim/guests/100/cpu?value=0.95   (DELETE: the value moves again)
 //! POST /__sim/advance?secs=60
 //! POST /__sim/ticket-lifetime?ms=1000
@@ -32,7 +33,7 @@
 //! | `i` even | two vzdump backups on `nfs-backup`; `i % 13 == 5`: the last task failed |
 //! | VM and `i % 9 == 0` (clusters) | replication job to the next node; `i % 18 == 9`: failing |
 //! | node index `% 4 == 2` | worn SSD, `wearout: "\"8\""` |
-//! | node index `% 5 == 4` | ZFS pool DEGRADED (one FAULTED mirror leg) |
+//! | node index `% 5 == 4` | ZFS pool DEGRADED (one FAULTED mirror leg; `set_zfs_degraded` changes it) |
 //! | PBS store `main` (and `offsite`: every third guest, GC never ran) | groups in `""`, `prod`, `prod/db` |
 
 mod auth;
@@ -209,6 +210,20 @@ impl SimHandle {
         match e.nodes.iter_mut().find(|n| n.name == node) {
             Some(n) => {
                 n.online = online;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes a node's ZFS pool degraded (`Some(true)`: a mirror leg FAULTED with read
+    /// errors), healthy (`Some(false)`) or follow the index rule again (`None`). False if no
+    /// such node.
+    pub fn set_zfs_degraded(&self, node: &str, degraded: Option<bool>) -> bool {
+        let mut e = self.shared.estate_mut();
+        match e.nodes.iter_mut().find(|n| n.name == node) {
+            Some(n) => {
+                n.zfs_degraded = degraded;
                 true
             }
             None => false,

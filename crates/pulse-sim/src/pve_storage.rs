@@ -297,9 +297,10 @@ fn zfs_space(e: &Estate, n: &Node, t: i64) -> (u64, u64) {
     )
 }
 
-/// Every fifth node has a degraded mirror (one device faulted with read errors).
+/// Every fifth node has a degraded mirror (one device faulted with read errors), unless a
+/// test said otherwise for the node.
 fn zfs_degraded(n: &Node) -> bool {
-    n.index % 5 == 4
+    n.zfs_degraded.unwrap_or(n.index % 5 == 4)
 }
 
 pub fn zfs_pools(e: &Estate, n: &Node, t: i64) -> Value {

@@ -154,6 +154,27 @@ fn admin_route(shared: &Shared, req: &Request, path: &str) -> Response {
                 None => Response::raw_json(404, serde_json::json!({ "error": "no such node" })),
             }
         }
+        (method @ ("POST" | "DELETE"), ["nodes", name, "zfs"]) => {
+            let degraded = match (method, req.query_param("state").as_deref()) {
+                ("DELETE", _) => None,
+                (_, Some("degraded")) => Some(true),
+                (_, Some("online")) => Some(false),
+                _ => {
+                    return Response::raw_json(
+                        400,
+                        serde_json::json!({ "error": "state must be degraded or online" }),
+                    )
+                }
+            };
+            let mut estate = shared.estate_mut();
+            match estate.nodes.iter_mut().find(|n| n.name == *name) {
+                Some(n) => {
+                    n.zfs_degraded = degraded;
+                    ok()
+                }
+                None => Response::raw_json(404, serde_json::json!({ "error": "no such node" })),
+            }
+        }
         (method @ ("POST" | "DELETE"), ["guests", vmid, "cpu"]) => {
             let pin = match (method, req.query_param("value").map(|v| v.parse::<f64>())) {
                 ("DELETE", _) => None,
