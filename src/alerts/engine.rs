@@ -25,6 +25,11 @@ pub const RECENTLY_RESOLVED_MS: i64 = 5 * 60_000;
 /// resolve after this).
 pub const RESTORE_HOLD_MS: i64 = 10 * 60_000;
 
+/// Alert kinds whose data is read on the slow cadence (every 5 minutes), not every poll.
+fn read_slowly(kind: &str) -> bool {
+    kind.starts_with("zfs-") || kind == "disk-health" || kind == "disk-wearout"
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
     Fired,
@@ -80,7 +85,8 @@ impl Engine {
         self.recently_resolved.iter().map(|(_, a)| a)
     }
 
-    /// Alerts from before a restart: kept if they are from the last 24 hours.
+    /// Alerts from before a restart: kept if they are from the last 24 hours. Those whose
+    /// data is not back yet are held for [`RESTORE_HOLD_MS`] (see `evaluate`).
     pub fn restore(&mut self, alerts: Vec<Alert>, now_ms: i64) {
         self.restored_ms = Some(now_ms);
         for a in alerts {
@@ -175,7 +181,9 @@ impl Engine {
             }
         }
         // Alerts whose resource or metric no longer qualifies resolve now, except restored
-        // ones whose instance has not reported since the restart.
+        // ones whose instance has not reported since the restart, and restored ones of the
+        // checks read on the slow cadence (ZFS pools, SMART): their data comes minutes after
+        // the instance's first report, and resolving before it is read would fire them anew.
         let holding = self
             .restored_ms
             .is_some_and(|t| now_ms - t < RESTORE_HOLD_MS);
@@ -188,7 +196,9 @@ impl Engine {
             .active
             .values()
             .filter(|a| !live.contains(&a.id))
-            .filter(|a| !holding || reported.contains(a.instance.as_str()))
+            .filter(|a| {
+                !holding || (reported.contains(a.instance.as_str()) && !read_slowly(&a.kind))
+            })
             .map(|a| a.id.clone())
             .collect();
         for id in gone {

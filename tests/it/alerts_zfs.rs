@@ -363,3 +363,50 @@ fn pool_checks_follow_grace_and_are_switched_off_like_other_storage_alerts() {
         }
     }
 }
+
+#[test]
+fn a_restored_pool_alert_waits_for_the_pool_to_be_read_again() {
+    const T0: i64 = 1_767_000_000_000;
+    let zone = Zone::utc();
+    let cfg = AlertConfig {
+        activation_state: "active".into(),
+        ..AlertConfig::default()
+    };
+    let pool = degraded_pool();
+    let mut before = Engine::new();
+    for now in [T0, T0 + 60_000] {
+        before.evaluate(&cfg, &zone, &[storage_obs(Some(&pool), now)], now);
+    }
+    let active: Vec<_> = before.active().cloned().collect();
+    assert_eq!(active.len(), 3);
+
+    // After a restart the storage reports every poll, but its pool is read minutes later:
+    // until then the restored alerts hold (no resolve now and no second "fired" later).
+    let restart = T0 + 3_600_000;
+    let mut e = Engine::new();
+    e.restore(active, restart);
+    for i in 0..20 {
+        let now = restart + i * 10_000;
+        let ev = e.evaluate(&cfg, &zone, &[storage_obs(None, now)], now);
+        assert!(ev.is_empty(), "cycle {i}: {ev:?}");
+    }
+    let read = restart + 200_000;
+    let ev = e.evaluate(&cfg, &zone, &[storage_obs(Some(&pool), read)], read);
+    // (A reminder may be due: the alerts are an hour old.)
+    assert!(
+        ev.iter()
+            .all(|e| e.kind != EventKind::Fired && e.kind != EventKind::Resolved),
+        "read again, still degraded: not fired anew {ev:?}"
+    );
+    assert_eq!(e.active().count(), 3);
+
+    // A pool that is never read again (monitoring switched off) resolves after the hold.
+    let mut e = Engine::new();
+    e.restore(before.active().cloned().collect(), restart);
+    let late = restart + pulse::alerts::engine::RESTORE_HOLD_MS + 10_000;
+    let ev = e.evaluate(&cfg, &zone, &[storage_obs(None, late)], late);
+    assert_eq!(
+        ev.iter().filter(|e| e.kind == EventKind::Resolved).count(),
+        3
+    );
+}
