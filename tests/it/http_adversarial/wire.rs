@@ -48,6 +48,21 @@ impl Wire {
         }
     }
 
+    /// Closes the client's sending side and keeps reading: a TCP FIN, preceded over TLS by a
+    /// close_notify (a clean end of what the client sends, not a truncation).
+    pub fn shutdown_write(&mut self) {
+        match self {
+            Wire::Plain(s) => {
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            }
+            Wire::Tls(s) => {
+                s.conn.send_close_notify();
+                let _ = s.flush_until(Some(Instant::now() + Duration::from_secs(5)));
+                let _ = s.sock.shutdown(std::net::Shutdown::Write);
+            }
+        }
+    }
+
     /// TLS only: the server's close (or a failure) has been seen while writing.
     pub fn peer_closed(&self) -> bool {
         match self {
