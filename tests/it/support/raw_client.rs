@@ -134,8 +134,15 @@ impl Pulse {
         );
     }
 
-    /// Waits (bounded) until RSS and threads are back within the margins of `baseline`.
+    /// Waits (bounded) until RSS and threads are back within the margins of `baseline`, then
+    /// checks health.
     pub fn assert_back_to(&mut self, baseline: (u64, u64), rss_margin_kb: u64, threads: u64) {
+        self.assert_settled(baseline, rss_margin_kb, threads);
+        self.assert_health();
+    }
+
+    /// Waits (bounded) until RSS and threads are back within the margins of `baseline`.
+    pub fn assert_settled(&self, baseline: (u64, u64), rss_margin_kb: u64, threads: u64) {
         let deadline = Instant::now() + Duration::from_secs(15);
         let mut now = self.usage();
         while Instant::now() < deadline {
@@ -157,7 +164,6 @@ impl Pulse {
             now.1,
             baseline.1
         );
-        self.assert_health();
     }
 }
 
@@ -287,6 +293,19 @@ pub fn read_status(s: &mut TcpStream, limit: Duration) -> Option<u16> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// A client stream whose reads can be bounded in time: a plain `TcpStream`, or a TLS stream
+/// over one (the hostile-client suite runs over both).
+pub trait Timed: Read + Write {
+    /// Reads give up (`WouldBlock` or `TimedOut`) after `limit`; `None` waits forever.
+    fn set_read_limit(&mut self, limit: Option<Duration>) -> std::io::Result<()>;
+}
+
+impl Timed for TcpStream {
+    fn set_read_limit(&mut self, limit: Option<Duration>) -> std::io::Result<()> {
+        self.set_read_timeout(limit)
+    }
+}
+
 /// One complete response read off a connection that may stay open.
 #[derive(Debug)]
 pub struct Resp {
@@ -316,16 +335,16 @@ impl Resp {
 
 /// Reads one response (head, then a Content-Length or chunked body; `head_only` for HEAD and
 /// 1xx) within `limit`. `buf` carries bytes read past this response to the next call.
-pub fn read_response(
-    s: &mut TcpStream,
+pub fn read_response<S: Timed>(
+    s: &mut S,
     buf: &mut Vec<u8>,
     head_only: bool,
     limit: Duration,
 ) -> Option<Resp> {
     let deadline = Instant::now() + limit;
-    let fill = |s: &mut TcpStream, buf: &mut Vec<u8>| -> bool {
+    let fill = |s: &mut S, buf: &mut Vec<u8>| -> bool {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+        if left.is_zero() || s.set_read_limit(Some(left)).is_err() {
             return false;
         }
         let mut chunk = [0u8; 16 * 1024];
@@ -410,12 +429,12 @@ pub fn exchange(to: SocketAddr, from: Ipv4Addr, raw: &[u8], limit: Duration) -> 
 
 /// Whether the peer closed the connection (EOF or reset) within `limit`; whatever it still
 /// sends before closing is read and dropped.
-pub fn closed_within(s: &mut TcpStream, limit: Duration) -> bool {
+pub fn closed_within<S: Timed>(s: &mut S, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     let mut chunk = [0u8; 4096];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+        if left.is_zero() || s.set_read_limit(Some(left)).is_err() {
             return false;
         }
         match s.read(&mut chunk) {
@@ -445,13 +464,13 @@ pub fn during<T: Send + 'static>(
 
 /// Reads until the peer closes; the bytes it sent on the way, or `None` if it did not close
 /// within `limit`.
-pub fn rest_until_close(s: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+pub fn rest_until_close<S: Timed>(s: &mut S, limit: Duration) -> Option<Vec<u8>> {
     let deadline = Instant::now() + limit;
     let mut out = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+        if left.is_zero() || s.set_read_limit(Some(left)).is_err() {
             return None;
         }
         match s.read(&mut chunk) {
