@@ -7,9 +7,16 @@ use crate::http::write;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-/// Binds the listening socket (non-blocking, backlog 1024, `SO_REUSEADDR`).
+/// Connections the kernel queues for us between two accepts. mio listens with 128: a burst
+/// of connects overflowed that queue, and each dropped SYN cost its client a 1 s retry.
+pub const BACKLOG: i32 = 1024;
+
+/// Binds the listening socket (non-blocking, backlog [`BACKLOG`], `SO_REUSEADDR`).
 pub fn bind(ip: IpAddr, port: u16) -> std::io::Result<mio::net::TcpListener> {
-    mio::net::TcpListener::bind(SocketAddr::new(ip, port))
+    let listener = mio::net::TcpListener::bind(SocketAddr::new(ip, port))?;
+    // `listen` again on a listening socket only changes its backlog (Linux, BSDs).
+    rustix::net::listen(&listener, BACKLOG)?;
+    Ok(listener)
 }
 
 /// Open connections per peer address, against the limits.

@@ -376,11 +376,15 @@ impl HttpServer {
                     return;
                 }
             };
+            // A TLS client would read a plain-text 503 as a corrupt record: it is only closed.
+            let plain = !(via == Via::Main && self.tls.is_some());
             match self.caps.admit(peer.ip()) {
                 Admit::Yes => {}
                 Admit::OverPerAddress => {
                     self.refused_total += 1;
-                    listener::refuse(stream, "Too many connections from this address");
+                    if plain {
+                        listener::refuse(stream, "Too many connections from this address");
+                    }
                     continue;
                 }
                 Admit::OverTotal => {
@@ -394,7 +398,9 @@ impl HttpServer {
                         Some(t) => self.close(registry, t),
                         None => {
                             self.refused_total += 1;
-                            listener::refuse(stream, "Too many connections");
+                            if plain {
+                                listener::refuse(stream, "Too many connections");
+                            }
                             continue;
                         }
                     }

@@ -110,20 +110,10 @@ pub const MAX_CONTROL_BYTES: usize = 16 * 1024;
 /// Kernel send buffer per WebSocket client. Linux would otherwise auto-tune it up to 4 MiB,
 /// so a stalled client could pin megabytes of kernel memory; with a fixed size, a client that
 /// stops reading blocks early and our own queue limits take over.
-pub const SEND_BUFFER: libc::c_int = 256 * 1024;
+pub const SEND_BUFFER: usize = 256 * 1024;
 
 fn bound_send_buffer(stream: &Sock) {
-    use std::os::unix::io::AsRawFd;
-    // SAFETY: setsockopt with a correctly sized int on a descriptor the stream owns.
-    unsafe {
-        libc::setsockopt(
-            stream.tcp().as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
-            &SEND_BUFFER as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
+    let _ = rustix::net::sockopt::set_socket_send_buffer_size(stream.tcp(), SEND_BUFFER);
 }
 
 /// A frame ready to send, shared between all clients of a broadcast.

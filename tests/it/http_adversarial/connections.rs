@@ -208,8 +208,8 @@ fn three_thousand_silent_connections_are_capped_with_flat_threads(tr: Transport)
     let mut stuck = 0;
     for i in 0..want {
         // The kernel completes a plain connect before the server accepts it, so a client that
-        // only connects outruns the loop's accept-and-refuse: once the accept queue (128, mio's
-        // backlog) is full, SYNs are dropped and each retry costs a second (15 s in all).
+        // only connects outruns the loop's accept-and-refuse: once the accept queue
+        // (`listener::BACKLOG`) is full, SYNs are dropped and each retry costs a second.
         // Every 32 connections past the cap the plain client waits (500 ms at most) until the
         // server has refused the last one, which keeps the queue short. A TLS connect waits
         // for the handshake anyway.
