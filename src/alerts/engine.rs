@@ -13,8 +13,9 @@ use super::effective::{connectivity_disabled, has_tag, thresholds_for};
 use super::schedule::{hold_for_new, hold_for_reminder, FlapLog, Hold, NotifyLog, Subject};
 use super::threshold::{Metric, Threshold, ThresholdConfig};
 use super::tz::Zone;
+use crate::util::fast_hash::{hash_str, FastMap, FastSet};
 use crate::util::time::UtcTime;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 
 /// Points above the trigger at which a warning is critical (Pulse's fixed margin).
 pub const CRITICAL_MARGIN: f64 = 10.0;
@@ -54,15 +55,15 @@ pub struct Event {
 pub struct Engine {
     active: BTreeMap<String, Alert>,
     /// Alert id → (resource id, when the current breach began in ms), inside the grace period.
-    pending: HashMap<String, (String, i64)>,
+    pending: FastMap<String, (String, i64)>,
     /// Alert id → (resource id, consecutive down samples, the sample time last counted).
-    down: HashMap<String, (String, u32, i64)>,
+    down: FastMap<String, (String, u32, i64)>,
     /// Guests seen running: only those raise a powered-off alert when they stop.
-    seen_running: HashSet<String>,
-    logs: HashMap<String, NotifyLog>,
-    flaps: HashMap<String, FlapLog>,
+    seen_running: FastSet<String>,
+    logs: FastMap<String, NotifyLog>,
+    flaps: FastMap<String, FlapLog>,
     /// Acknowledgements survive a re-fire until the alert resolves.
-    acks: HashMap<String, (UtcTime, String)>,
+    acks: FastMap<String, (UtcTime, String)>,
     recently_resolved: VecDeque<(i64, Alert)>,
     /// When alerts were restored from disk (see [`RESTORE_HOLD_MS`]).
     restored_ms: Option<i64>,
@@ -118,21 +119,24 @@ impl Engine {
             self.pending.clear();
             return events;
         }
-        let mut live: HashSet<String> = HashSet::with_capacity(self.active.len());
-        let mut seen_resources: HashSet<&str> = HashSet::with_capacity(observations.len());
+        let mut live: FastSet<String> =
+            FastSet::with_capacity_and_hasher(self.active.len(), Default::default());
+        let mut seen_resources: FastSet<&str> =
+            FastSet::with_capacity_and_hasher(observations.len(), Default::default());
         // Resources with an alert, a grace period or a down count running: for the others a
         // value under its trigger needs no work at all (no alert id is even formatted), which
         // is nearly every resource on every cycle.
-        let busy: HashSet<String> = self
+        // By hash, so building it copies no string (a collision only costs a skipped shortcut).
+        let busy: FastSet<u64> = self
             .active
             .values()
-            .map(|a| a.resource_id.clone())
-            .chain(self.pending.values().map(|(r, _)| r.clone()))
-            .chain(self.down.values().map(|(r, _, _)| r.clone()))
+            .map(|a| hash_str(&a.resource_id))
+            .chain(self.pending.values().map(|(r, _)| hash_str(r)))
+            .chain(self.down.values().map(|(r, _, _)| hash_str(r)))
             .collect();
         for o in observations {
             seen_resources.insert(o.id);
-            let quiet = !busy.contains(o.id);
+            let quiet = !busy.contains(&hash_str(o.id));
             if o.stale {
                 if quiet {
                     continue;
@@ -323,7 +327,7 @@ impl Engine {
         o: &Observation,
         c: &Condition,
         now_ms: i64,
-        live: &mut HashSet<String>,
+        live: &mut FastSet<String>,
         events: &mut Vec<Event>,
     ) {
         let t = Threshold::new(c.threshold, c.clear_threshold);
@@ -399,7 +403,7 @@ impl Engine {
         th: &ThresholdConfig,
         quiet: bool,
         now_ms: i64,
-        live: &mut HashSet<String>,
+        live: &mut FastSet<String>,
         events: &mut Vec<Event>,
     ) {
         let down = match o.presence {

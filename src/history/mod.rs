@@ -9,8 +9,8 @@ pub mod record;
 pub mod ring;
 pub mod store;
 
+use crate::util::fast_hash::FastMap;
 use ring::{Codec, Series};
-use std::collections::HashMap;
 
 /// What a resource is; fixes its metric list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +109,7 @@ impl Resource {
 /// Every resource's history.
 #[derive(Debug, Default)]
 pub struct History {
-    pub resources: HashMap<Box<str>, Resource>,
+    pub resources: FastMap<Box<str>, Resource>,
     /// Changed since the last save.
     pub dirty: bool,
     /// Unix s of the last save handed to the writer.
@@ -121,7 +121,7 @@ pub struct History {
     /// `metricsRetentionDays` in seconds (0: the default, [`RETENTION_S`]).
     pub retention_s: i64,
     /// The latest trends by resource id (`forecast.rs`, refreshed by `core::history`).
-    pub forecasts: HashMap<Box<str>, forecast::Forecast>,
+    pub forecasts: FastMap<Box<str>, forecast::Forecast>,
     /// Unix s of the last forecast refresh.
     pub last_forecast_s: i64,
     /// Saves handed to the writer and their bytes (self-metrics).

@@ -272,3 +272,34 @@ fn zfs_pools_are_read_on_the_slow_cadence_only() {
     let (_, families) = run(&s, &mut ctx, 3);
     assert!(zfs_per_cycle(&families).iter().all(|c| *c == (0, 0)));
 }
+
+/// The monitor hands the system's backup settings to every PVE poll it starts.
+#[test]
+fn the_monitor_applies_the_backup_settings_to_running_instances() {
+    use pulse::monitor::{MonitorCore, SchedulerConfig};
+    let s = sim(3, 30);
+    let tasks_over = |policy: Option<BackupPolicy>| -> u64 {
+        let mut core = MonitorCore::new(SchedulerConfig::default(), 9);
+        core.add_pve(&s.token_config(Product::Pve), settings(&s), T0)
+            .expect("instance added");
+        if let Some(p) = policy {
+            // Set after the instance exists: it applies from its next poll on.
+            core.set_pve_backup_policy(p);
+        }
+        s.reset_request_counts();
+        for c in 0..4 {
+            let now = T0 + c * 10_000;
+            for job in core.start_due(now, 4) {
+                let outcome = job.run(now);
+                core.finish(outcome, now + 100);
+            }
+        }
+        family(&s.request_counts(), "/nodes/{node}/tasks")
+    };
+    assert!(tasks_over(None) > 0, "backups listed by default");
+    let off = BackupPolicy {
+        enabled: false,
+        interval_ms: 0,
+    };
+    assert_eq!(tasks_over(Some(off)), 0);
+}
