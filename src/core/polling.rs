@@ -275,6 +275,7 @@ impl App {
                     let apply: Box<dyn FnOnce(&mut App) + Send> = Box::new(move |app: &mut App| {
                         let now = app.polling.clock.now_ms();
                         app.polling.core.apply_early(&ticket, data, now);
+                        app.retire_replaced_state();
                     });
                     early_handle.post(Msg::Apply(apply));
                 };
@@ -321,6 +322,7 @@ impl App {
         let ok = outcome.result.is_ok();
         let now = self.polling.clock.now_ms();
         self.polling.core.finish(outcome, now);
+        self.retire_replaced_state();
         if let Some(at) = started {
             let seconds = (now - at).max(0) as f64 / 1000.0;
             self.self_metrics.poll_done(&key, seconds, ok);
@@ -328,6 +330,16 @@ impl App {
         self.record_history(&key);
         self.sync_connected();
         self.start_due_polls();
+    }
+
+    /// The instance states a poll replaced are freed on the task pool (thousands of guests'
+    /// strings: milliseconds the loop need not spend), or here if the pool is full.
+    pub fn retire_replaced_state(&mut self) {
+        let retired = self.polling.core.state_mut().take_retired();
+        if retired.is_empty() {
+            return;
+        }
+        let _ = self.tasks.try_submit(Box::new(move || drop(retired)));
     }
 
     /// `ConfigState.connected` follows the poll results: an instance is connected while its

@@ -77,8 +77,20 @@ pub struct LiveState {
     pub(super) performance_stats: Option<(Value, Value)>,
     /// The PVE backup listing's JSON, made once per listing (`backups_json`).
     pub(super) pve_backups_json: super::backups_json::BackupsJsonCache,
+    /// Instance states replaced since the caller last took them: freeing 3,000 guests'
+    /// strings is a few ms the event loop hands to a worker (`take_retired`).
+    retired: Vec<Arc<PveInstanceState>>,
     /// Bumped by every change, so callers can cache the serialised document.
     revision: u64,
+}
+
+/// Instance states a change replaced: only to be dropped.
+pub struct Retired(#[allow(dead_code)] Vec<Arc<PveInstanceState>>);
+
+impl Retired {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// `connectionHealth` key of an instance: bare name for PVE, prefixed for PBS and PMG.
@@ -145,7 +157,10 @@ impl LiveState {
     /// An immutable copy for serialising off the loop: shares every instance's data with
     /// this state (reference counts), so it costs microseconds however big the estate is.
     pub fn snapshot(&self) -> LiveState {
-        self.clone()
+        LiveState {
+            retired: Vec::new(),
+            ..self.clone()
+        }
     }
 
     /// Sets (`Some`) or removes (`None`) one `connectionHealth` entry (agents: `docker-<id>`,
@@ -170,6 +185,11 @@ impl LiveState {
     }
 
     /// Applies a successful PVE poll of `instance` at `now_ms`.
+    /// The replaced instance states, to be dropped wherever the caller likes (off the loop).
+    pub fn take_retired(&mut self) -> Retired {
+        Retired(std::mem::take(&mut self.retired))
+    }
+
     pub fn replace_pve_instance(&mut self, instance: &str, snap: PveSnapshot, now_ms: i64) {
         self.revision = self.revision.wrapping_add(1);
         // `prev` may also be held by a snapshot being serialised: it is only read here, and
@@ -260,6 +280,7 @@ impl LiveState {
         self.connection_health
             .insert(instance.to_string(), snap.connection_healthy);
         self.last_update_ms = now_ms;
+        self.retired.push(prev);
     }
 
     /// Applies PVE backup listings of `instance` obtained outside a regular poll.
@@ -527,6 +548,21 @@ mod tests {
             connection_healthy: true,
             ..PveSnapshot::default()
         }
+    }
+
+    #[test]
+    fn replaced_instance_states_are_handed_out_to_be_dropped_elsewhere() {
+        let mut state = LiveState::new();
+        state.replace_pve_instance("a", poll("a", &[100]), 1_000);
+        let first = Arc::downgrade(&state.pve["a"]);
+        assert!(state.snapshot().retired.is_empty());
+        state.replace_pve_instance("a", poll("a", &[100, 101]), 2_000);
+        // Still alive: the state kept it for the caller rather than freeing it here.
+        assert!(first.upgrade().is_some());
+        let retired = state.take_retired();
+        assert!(!retired.is_empty() && state.take_retired().is_empty());
+        drop(retired);
+        assert!(first.upgrade().is_none());
     }
 
     #[test]
