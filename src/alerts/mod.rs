@@ -8,7 +8,8 @@
 //!   events; `schedule.rs`: whether an event notifies now; `tz.rs`: time zones for quiet hours.
 //! - `alert.rs`: the alert JSON and the observation the engine reads; `observe.rs` builds the
 //!   observations from the live state, `conditions.rs` judges the checks that are not
-//!   trigger/clear pairs (disk health and wearout, PMG queues and quarantine).
+//!   trigger/clear pairs (disk health and wearout, PMG queues and quarantine);
+//!   `host_disks.rs` makes each filesystem a host agent reports its own resource.
 
 pub mod alert;
 pub mod conditions;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod effective;
 pub mod engine;
 pub mod history;
+pub mod host_disks;
 pub mod observe;
 pub mod schedule;
 pub mod service;

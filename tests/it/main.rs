@@ -12,6 +12,7 @@ mod alerts_api;
 mod alerts_backups;
 mod alerts_checks;
 mod alerts_engine;
+mod alerts_host_disks;
 mod alerts_routes;
 mod api_examples;
 mod auth_lockout;
