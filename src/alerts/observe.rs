@@ -217,11 +217,8 @@ pub fn observe<'a>(
             (Metric::Memory, n.memory.usage),
             (Metric::Disk, n.disk.usage),
         ];
-        if let Some(t) = n
-            .temperature
-            .as_ref()
-            .and_then(|t| t.cpu_package.or(t.cpu_max))
-        {
+        // Its own, or a host agent's on the same machine; none while monitoring is off.
+        if let Some(t) = state.node_temperature(n).and_then(hottest) {
             metrics.push((Metric::Temperature, t));
         }
         out.push(Observation {
@@ -528,6 +525,17 @@ pub fn observe<'a>(
         }
     }
     out
+}
+
+/// The CPU temperature a node is judged by: the hottest of package, max and core readings
+/// (the figure the UI shows).
+fn hottest(t: &crate::state::values::Temperature) -> Option<f64> {
+    t.cpu_package
+        .into_iter()
+        .chain(t.cpu_max)
+        .chain(t.cores.iter().map(|c| c.temp))
+        .filter(|v| v.is_finite())
+        .reduce(f64::max)
 }
 
 fn text<'v>(v: &'v Value, key: &str) -> &'v str {

@@ -7,6 +7,7 @@ mod agents_alerts;
 mod agents_ingest;
 mod agents_install;
 mod agents_run;
+mod agents_temperature;
 mod alerts_agents;
 mod alerts_api;
 mod alerts_backups;
