@@ -29,8 +29,20 @@ function refreshTrends(nodes, onDone) {
     .then(() => { trends.at = Date.now(); trends.loading = false; onDone(); });
 }
 
+/** The node temperature cell: °C, amber within 10 °C of the alert trigger, and a "hot" badge
+ *  at or past it (the trigger the alert engine uses, so the badge and the alert agree). */
+export function tempCell(t, trigger) {
+  if (t == null) return '<span class="muted">–</span>';
+  const hot = trigger > 0 && t >= trigger;
+  const cls = hot ? 'bad' : trigger > 0 && t >= trigger - 10 ? 'warn' : '';
+  return `<span class="temp ${cls}">${Math.round(t)}°C</span>${hot ? ' <span class="badge critb hot" title="At or past the temperature alert threshold">hot</span>' : ''}`;
+}
+
 export function nodeTable({ onPick, extra = [] } = {}) {
   let counts = {};
+  // Node temperature alert trigger (°C), read once per view from the alert configuration;
+  // Pulse's default until then, none when the metric is switched off there.
+  let trigger = 80, asked = false;
   const cols = [
     { id: 'name', label: 'Node', w: 220, grow: true, html: (n) => {
       const ver = (n.pveVersion || '').split('/')[1];
@@ -42,7 +54,7 @@ export function nodeTable({ onPick, extra = [] } = {}) {
     { id: 'trend', label: 'CPU 1h', w: 96, cls: 'c-lo', html: (n) => sparkline(trends.data[n.id]?.cpu, { label: `${nodeLabel(n)} CPU, last hour` }) },
     { id: 'mem', label: 'Memory', w: 190, html: (n) => (nodeOnline(n) ? bar(n.memory?.usage, `${bytes(n.memory?.used)}/${bytes(n.memory?.total)}`) : '–') },
     { id: 'disk', label: 'Disk', w: 190, cls: 'c-mid', html: (n) => (nodeOnline(n) && n.disk?.total ? bar(Number.isFinite(n.disk.usage) ? n.disk.usage : (n.disk.used / n.disk.total) * 100, `${bytes(n.disk.used)}/${bytes(n.disk.total)}`) : '–') },
-    { id: 'temp', label: 'Temp', w: 64, cls: 'c-lo', html: (n) => { const t = nodeTemp(n); return t == null ? '<span class="muted">–</span>' : `<span class="${t >= 85 ? 'bad' : t >= 70 ? 'warn' : ''}">${Math.round(t)}°C</span>`; } },
+    { id: 'temp', label: 'Temp', w: 96, cls: 'c-lo', html: (n) => tempCell(nodeTemp(n), trigger) },
     { id: 'vms', label: 'VMs', w: 52, cls: 'c-mid num', html: (n) => String(counts[n.id]?.vm || 0) },
     { id: 'cts', label: 'CTs', w: 52, cls: 'c-mid num', html: (n) => String(counts[n.id]?.ct || 0) },
     ...extra,
@@ -58,6 +70,14 @@ export function nodeTable({ onPick, extra = [] } = {}) {
       const nodes = [...state.nodes].sort((a, b) => nodeLabel(a).localeCompare(nodeLabel(b), undefined, { numeric: true }));
       table.setRows(nodes);
       refreshTrends(nodes, () => table.setRows(nodes));
+      if (!asked && nodes.some((n) => nodeTemp(n) != null)) {
+        asked = true;
+        api('/api/alerts/config').then((c) => {
+          const t = c?.nodeDefaults?.temperature?.trigger;
+          trigger = Number.isFinite(t) ? t : 80;
+          table.setRows(nodes);
+        }).catch(() => {});
+      }
     },
   };
 }

@@ -262,9 +262,31 @@ fn host(
     }
 }
 
+/// The agent on the demo cluster's first node: its short hostname is the node's name, so
+/// its sensors fill that node's temperature (package, four cores, an NVMe drive).
+fn pve_node_host(tick: i64, now_ms: i64) -> HostReport {
+    let mut r = host(
+        "pve1.demo.lan",
+        ("Debian GNU/Linux", "12"),
+        8,
+        64,
+        tick,
+        now_ms,
+    );
+    let package = wave(tick, 3, 48.0, 74.0);
+    let mut t: std::collections::BTreeMap<String, f64> = (0..4)
+        .map(|i| (format!("coretemp Core {i}"), package - 4.0 + i as f64 * 1.5))
+        .collect();
+    t.insert("coretemp Package id 0".into(), package);
+    t.insert("nvme Composite".into(), wave(tick, 11, 36.0, 47.0));
+    r.sensors.temperature_celsius = t;
+    r
+}
+
 /// The demo hosts at feed number `tick`.
 pub fn host_reports(tick: i64, now_ms: i64) -> Vec<HostReport> {
     vec![
+        pve_node_host(tick, now_ms),
         host(
             "backup-nas",
             ("Debian GNU/Linux", "12"),

@@ -12,6 +12,7 @@
 pub mod demo;
 pub mod docker;
 pub mod host;
+pub mod host_temperature;
 pub mod issues;
 pub mod validate;
 

@@ -77,6 +77,8 @@ pub enum ResourceKind {
     Snapshot,
     /// A server reporting through the host agent (`host:<id>`).
     Host,
+    /// One filesystem a host agent reports (`host:<id>/disk:<label>`).
+    HostDisk,
     /// A Docker / Podman host reporting through the Docker agent (`docker:<id>`).
     DockerHost,
     /// A container of a Docker host (`docker:<host>/<container>`).
@@ -96,6 +98,7 @@ impl ResourceKind {
             ResourceKind::PhysicalDisk => "Disk",
             ResourceKind::Snapshot => "Snapshot",
             ResourceKind::Host => "Host",
+            ResourceKind::HostDisk => "Host Disk",
             ResourceKind::DockerHost => "Docker Host",
             ResourceKind::DockerContainer => "Docker Container",
         }
@@ -111,7 +114,7 @@ impl ResourceKind {
             ResourceKind::PmgInstance => &["pmg", "node"],
             ResourceKind::PhysicalDisk => &["disk", "storage"],
             ResourceKind::Snapshot => &["snapshot"],
-            ResourceKind::Host => &["host"],
+            ResourceKind::Host | ResourceKind::HostDisk => &["host"],
             ResourceKind::DockerHost => &["dockerhost", "docker", "node"],
             ResourceKind::DockerContainer => &["docker", "guest"],
         }
@@ -217,6 +220,8 @@ pub fn down_alert_id(kind: ResourceKind, resource_id: &str) -> String {
         ResourceKind::PhysicalDisk => format!("disk-offline-{resource_id}"),
         ResourceKind::Snapshot => format!("snapshot-missing-{resource_id}"),
         // Pulse's ids name the agent's host id, without our resource prefix.
+        // Never raised: a disk is judged by its usage, its host's offline alert says the rest.
+        ResourceKind::HostDisk => format!("host-disk-offline-{resource_id}"),
         ResourceKind::Host => format!(
             "host-offline-{}",
             resource_id.strip_prefix("host:").unwrap_or(resource_id)

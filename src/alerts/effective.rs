@@ -32,6 +32,7 @@ pub fn thresholds_for<'c>(
         ResourceKind::PhysicalDisk if !cfg.disable_all_storage => none(),
         ResourceKind::Snapshot if cfg.snapshot_defaults.enabled => none(),
         ResourceKind::Host if !cfg.disable_all_hosts => Cow::Borrowed(&cfg.host_defaults),
+        ResourceKind::HostDisk => return super::host_disks::thresholds(cfg, o),
         ResourceKind::DockerHost if !cfg.disable_all_docker_hosts => none(),
         ResourceKind::DockerContainer if !cfg.disable_all_docker_containers => {
             let d = &cfg.docker_defaults;
@@ -104,7 +105,7 @@ pub fn connectivity_disabled(cfg: &AlertConfig, o: &Observation) -> bool {
         ResourceKind::Node => cfg.disable_all_nodes_offline,
         ResourceKind::PbsDatastore | ResourceKind::PbsInstance => cfg.disable_all_pbs_offline,
         ResourceKind::PmgInstance => cfg.disable_all_pmg_offline,
-        ResourceKind::Host => cfg.disable_all_hosts,
+        ResourceKind::Host | ResourceKind::HostDisk => cfg.disable_all_hosts,
         ResourceKind::DockerHost => cfg.disable_all_docker_hosts,
         ResourceKind::DockerContainer => cfg
             .docker_defaults

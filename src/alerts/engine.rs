@@ -172,7 +172,14 @@ impl Engine {
                     continue;
                 };
                 if value.is_nan() || value < 0.0 {
-                    continue; // unknown (NaN or -1): neither raise nor resolve
+                    // Unknown (NaN or -1): neither raise nor resolve; an active alert holds.
+                    if !quiet {
+                        let id = metric_alert_id(o.id, metric);
+                        if self.active.contains_key(&id) {
+                            live.insert(id);
+                        }
+                    }
+                    continue;
                 }
                 if quiet && value < t.trigger {
                     continue; // nothing to raise, resolve or drop

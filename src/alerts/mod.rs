@@ -9,7 +9,8 @@
 //! - `alert.rs`: the alert JSON and the observation the engine reads; `observe.rs` builds the
 //!   observations from the live state, `conditions.rs` judges the checks that are not
 //!   trigger/clear pairs (disk health and wearout, PMG queues and quarantine); `checks_zfs.rs`
-//!   the ZFS pool behind a storage (state, errors, devices).
+//!   the ZFS pool behind a storage (state, errors, devices); `host_disks.rs` makes each
+//!   filesystem a host agent reports its own resource.
 
 pub mod alert;
 pub mod checks_zfs;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod effective;
 pub mod engine;
 pub mod history;
+pub mod host_disks;
 pub mod observe;
 pub mod schedule;
 pub mod service;

@@ -8,6 +8,7 @@ use super::alert::{Observation, Presence, ResourceKind};
 use super::checks_zfs;
 use super::conditions;
 use super::config::AlertConfig;
+use super::host_disks;
 use super::threshold::Metric;
 use crate::state::instance::InstanceKind;
 use crate::state::store::{connection_key, ExtraArea, LiveState};
@@ -25,6 +26,8 @@ pub struct Scratch {
     ids: Vec<String>,
     /// `host:<id>`, `docker:<id>`, `docker:<id>/<container>` in the order they are observed.
     agent_ids: Vec<String>,
+    /// Each host's disks (`host:<id>/disk:<label>`), in the order of the hosts.
+    host_disks: Vec<Vec<host_disks::HostDisk>>,
     /// Newest backup per guest, rebuilt only when a backup listing changed.
     backups: NewestBackups,
 }
@@ -168,8 +171,12 @@ pub fn observe<'a>(
     scratch.agent_ids.clear();
     let hosts = state.extra_items(ExtraArea::Hosts);
     let docker_hosts = state.extra_items(ExtraArea::DockerHosts);
+    scratch.host_disks.clear();
     for h in hosts {
-        scratch.agent_ids.push(format!("host:{}", text(h, "id")));
+        let id = format!("host:{}", text(h, "id"));
+        let name = first_text(h, &["displayName", "hostname"]);
+        scratch.host_disks.push(host_disks::collect(&id, name, h));
+        scratch.agent_ids.push(id);
     }
     for d in docker_hosts {
         let id = text(d, "id");
@@ -201,6 +208,7 @@ pub fn observe<'a>(
     let sets = &scratch.tags;
     let mut datastore_ids = scratch.ids.iter();
     let mut agent_ids = scratch.agent_ids.iter().map(String::as_str);
+    let mut disks_of_hosts = scratch.host_disks.iter();
     let stale = |instance: &str| state.connection_healthy(instance) == Some(false);
     let sample = state.last_update_ms();
     let mut out = Vec::new();
@@ -210,11 +218,8 @@ pub fn observe<'a>(
             (Metric::Memory, n.memory.usage),
             (Metric::Disk, n.disk.usage),
         ];
-        if let Some(t) = n
-            .temperature
-            .as_ref()
-            .and_then(|t| t.cpu_package.or(t.cpu_max))
-        {
+        // Its own, or a host agent's on the same machine; none while monitoring is off.
+        if let Some(t) = state.node_temperature(n).and_then(hottest) {
             metrics.push((Metric::Temperature, t));
         }
         out.push(Observation {
@@ -435,12 +440,6 @@ pub fn observe<'a>(
     for h in hosts {
         let id = agent_ids.next().unwrap_or("");
         let name = first_text(h, &["displayName", "hostname"]);
-        let disk = h["disks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d["usage"].as_f64())
-            .fold(-1.0, f64::max);
         out.push(Observation {
             id,
             name,
@@ -459,10 +458,21 @@ pub fn observe<'a>(
                     Metric::Memory,
                     h["memory"]["usage"].as_f64().unwrap_or(-1.0),
                 ),
-                (Metric::Disk, disk),
             ],
             conditions: Vec::new(),
         });
+        // Disks are resources of their own (`host:<id>/disk:<label>`).
+        if let Some(disks) = disks_of_hosts.next() {
+            let online = presence(h) == Presence::Up;
+            host_disks::observe(
+                disks,
+                text(h, "id"),
+                text(h, "hostname"),
+                online,
+                now_ms,
+                &mut out,
+            );
+        }
     }
     for d in docker_hosts {
         let host_name = first_text(d, &["displayName", "hostname"]);
@@ -521,6 +531,17 @@ pub fn observe<'a>(
     out
 }
 
+/// The CPU temperature a node is judged by: the hottest of package, max and core readings
+/// (the figure the UI shows).
+fn hottest(t: &crate::state::values::Temperature) -> Option<f64> {
+    t.cpu_package
+        .into_iter()
+        .chain(t.cpu_max)
+        .chain(t.cores.iter().map(|c| c.temp))
+        .filter(|v| v.is_finite())
+        .reduce(f64::max)
+}
+
 fn text<'v>(v: &'v Value, key: &str) -> &'v str {
     v[key].as_str().unwrap_or("")
 }
@@ -563,6 +584,7 @@ impl Scratch {
             tags: Vec::new(),
             ids: Vec::new(),
             agent_ids: Vec::new(),
+            host_disks: Vec::new(),
             backups: NewestBackups::default(),
         }
     }

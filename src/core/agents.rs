@@ -22,6 +22,7 @@ impl App {
         state.set_extra(ExtraArea::DockerHosts, docker);
         state.set_extra(ExtraArea::RemovedDockerHosts, removed);
         state.set_extra(ExtraArea::Hosts, hosts);
+        self.publish_host_temperatures();
     }
 
     /// Applies `connectionHealth` changes and republishes.

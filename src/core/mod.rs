@@ -26,6 +26,7 @@ pub mod outcome;
 pub mod polling;
 pub mod self_metrics;
 pub mod state_feed;
+pub mod temperatures;
 pub mod timers;
 pub mod workers;
 pub mod writer;

@@ -166,6 +166,7 @@ impl App {
             return;
         }
         self.polling.synced_nodes_revision = Some(revision);
+        self.sync_temperature_settings();
         let nodes: NodesConfig = self.config.nodes.clone();
         let now = self.polling.clock.now_ms();
         let timeout = self.polling.timeout;
@@ -252,6 +253,7 @@ impl App {
         let scheduler = self.polling.core.scheduler_mut();
         scheduler.set_interval_ms(InstanceKind::Pbs, pbs * 1000);
         scheduler.set_interval_ms(InstanceKind::Pmg, pmg * 1000);
+        self.sync_temperature_settings();
     }
 
     /// Hands every due poll to a worker (never more than the pool can take at once).

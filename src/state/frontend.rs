@@ -22,7 +22,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StateFrontend<'a> {
-    pub nodes: Vec<&'a NodeFrontend>,
+    /// Borrowed from the poll result, or a copy with a host agent's temperature.
+    pub nodes: Vec<std::borrow::Cow<'a, NodeFrontend>>,
     pub vms: Vec<&'a VMFrontend>,
     pub containers: Vec<&'a ContainerFrontend>,
     pub docker_hosts: &'a [Value],
@@ -90,6 +91,7 @@ impl LiveState {
 
         let mut nodes: Vec<&NodeFrontend> = pve().flat_map(|p| &p.nodes).collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        let nodes = nodes.into_iter().map(|n| self.node_view(n)).collect();
         let mut vms: Vec<&VMFrontend> = pve().flat_map(|p| &p.vms).collect();
         vms.sort_by(|a, b| a.vmid.cmp(&b.vmid).then_with(|| a.id.cmp(&b.id)));
         let mut containers: Vec<&ContainerFrontend> = pve().flat_map(|p| &p.containers).collect();

@@ -11,6 +11,7 @@ pub mod frontend;
 pub mod guest;
 pub mod instance;
 pub mod node;
+pub mod node_temperature;
 pub mod pbs;
 pub mod physical_disk;
 pub mod pmg;

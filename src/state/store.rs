@@ -72,6 +72,10 @@ pub struct LiveState {
     pub(super) connection_health: BTreeMap<String, bool>,
     pub(super) last_update_ms: i64,
     pub(super) temperature_monitoring_enabled: bool,
+    /// PVE instance name → its `temperatureMonitoringEnabled` (`node_temperature.rs`).
+    pub(super) temperature_per_instance: BTreeMap<String, bool>,
+    /// Host agents' temperatures by short lower-case hostname (`node_temperature.rs`).
+    pub(super) host_temperatures: BTreeMap<String, super::values::Temperature>,
     /// The `performance` and `stats` blocks (Pulse's own figures, set by the loop just before
     /// each serialisation; `{}` until then).
     pub(super) performance_stats: Option<(Value, Value)>,
@@ -118,6 +122,10 @@ impl ExtraArea {
 impl LiveState {
     pub fn new() -> LiveState {
         LiveState::default()
+    }
+
+    pub(super) fn bump_revision(&mut self) {
+        self.revision = self.revision.wrapping_add(1);
     }
 
     pub fn set_temperature_monitoring_enabled(&mut self, enabled: bool) {

@@ -440,7 +440,7 @@ fn demo_estate_reports_docker_hosts_and_hosts_through_ingestion() {
     let s = srv.get("/api/state").json();
     let docker = s["dockerHosts"].as_array().unwrap();
     assert_eq!(docker.len(), 3);
-    assert_eq!(s["hosts"].as_array().unwrap().len(), 2);
+    assert_eq!(s["hosts"].as_array().unwrap().len(), 3);
     let kinds: Vec<&str> = docker
         .iter()
         .flat_map(|h| h["issues"].as_array().unwrap())

@@ -28,7 +28,10 @@ fn host(status: &str, cpu: f64, mem: f64, disks: &[f64]) -> Value {
     json!({
         "id": "h1", "hostname": "db1", "displayName": "db1", "status": status,
         "cpuUsage": cpu, "memory": {"total": 100, "used": mem as i64, "free": 0, "usage": mem},
-        "disks": disks.iter().map(|u| json!({"usage": u, "mountpoint": "/"})).collect::<Vec<_>>(),
+        "disks": disks.iter().enumerate().map(|(i, u)| {
+            let mountpoint = if i == 0 { "/".to_string() } else { format!("/data{i}") };
+            json!({"usage": u, "mountpoint": mountpoint})
+        }).collect::<Vec<_>>(),
     })
 }
 
@@ -84,8 +87,12 @@ fn host_agent_metrics_and_offline() {
         summary(&ev),
         vec![
             (EventKind::Fired, "host:h1-cpu".into(), Level::Critical),
-            (EventKind::Fired, "host:h1-disk".into(), Level::Warning),
             (EventKind::Fired, "host:h1-memory".into(), Level::Warning),
+            (
+                EventKind::Fired,
+                "host:h1/disk:data1-disk".into(),
+                Level::Warning
+            ),
         ]
     );
     let cpu = r.engine.get("host:h1-cpu").unwrap();

@@ -139,7 +139,9 @@ fn first_run_setup_then_sign_in_shows_remaining_attempts() {
 /// with the simulator's clock, so it retries until one snapshot matches the screen.
 const COMPARE_JS: &str = r#"(async () => {
   const st = await (await fetch('/api/state', {headers: {Accept: 'application/json'}})).json();
+  const trigger = (await (await fetch('/api/alerts/config', {headers: {Accept: 'application/json'}})).json()).nodeDefaults?.temperature?.trigger;
   const bad = [];
+  let temps = 0, hot = 0;
   const rows = (label) => new Map([...document.querySelectorAll(`[aria-label="${label}"] .vt-row[data-id]`)].filter(r => !r.hidden).map(r => [r.dataset.id, r]));
   const meter = (row, col) => row.querySelector(`[role=cell]:nth-child(${col}) [role=meter]`)?.getAttribute('aria-valuenow');
   const colIndex = (label, id) => [...document.querySelectorAll(`[aria-label="${label}"] .vt-head [role=columnheader]`)].findIndex(c => c.dataset.col === id) + 2;
@@ -169,18 +171,35 @@ const COMPARE_JS: &str = r#"(async () => {
       const disk = meter(r, colIndex('Nodes', 'disk')), want = Number.isFinite(x.disk.usage) ? x.disk.usage : x.disk.used / x.disk.total * 100;
       if (disk !== Math.min(100, want).toFixed(1)) bad.push(`node disk of ${x.id}: ${disk} vs ${want}`);
     }
+    // Temperature: the hottest of package, max and cores, with the hot badge at the trigger.
+    const t = x.temperature?.available ? [x.temperature.cpuPackage, x.temperature.cpuMax, ...(x.temperature.cores || []).map(c => c.temp)].filter(v => Number.isFinite(v) && v > 0) : [];
+    const tc = r.querySelector(`[role=cell]:nth-child(${colIndex('Nodes', 'temp')})`);
+    const shownT = tc.querySelector('.temp')?.textContent ?? null, wantT = t.length ? `${Math.round(Math.max(...t))}°C` : null;
+    if (shownT !== wantT) bad.push(`temperature of ${x.id}: ${shownT} vs ${wantT}`);
+    if (t.length) {
+      temps++;
+      const isHot = trigger > 0 && Math.max(...t) >= trigger;
+      if (isHot !== !!tc.querySelector('.badge.hot')) bad.push(`hot badge of ${x.id} (${Math.max(...t)} vs ${trigger})`);
+      if (isHot) hot++;
+    }
     const mine = guests.filter(g => g.instance === x.instance && g.node === x.node);
     const count = (col) => r.querySelector(`[role=cell]:nth-child(${colIndex('Nodes', col)})`).textContent;
     if (count('vms') !== String(mine.filter(g => g.type === 'qemu').length) || count('cts') !== String(mine.filter(g => g.type !== 'qemu').length)) bad.push(`guest counts of ${x.id}`);
   }
   // Rows on screen (a stale duplicate would count twice here but once in the map).
   const visible = [...document.querySelectorAll('[aria-label="Guests"] .vt-row[data-id]')].filter(r => r.offsetParent !== null).length;
-  return {guests: guests.length, nodes: st.nodes.length, shown: g.size, visible, bad};
+  return {guests: guests.length, nodes: st.nodes.length, shown: g.size, visible, temps, hot, bad};
 })()"#;
 
 #[test]
 fn overview_matches_the_state_and_updates_live() {
     let s = demo_with_admin();
+    // A node temperature trigger under the demo's readings (48–75 °C on pve1, from the demo
+    // host agent running there), so the hot badge must show.
+    let admin = auth_common::login(&s);
+    let cfg = serde_json::json!({"nodeDefaults": {"temperature": {"trigger": 45, "clear": 40}}});
+    let r = admin.send(&s, "PUT", "/api/alerts/config", Some(&cfg.to_string()));
+    assert_eq!(r.status, 200, "{}", r.text());
     // Keeps the page's WebSockets reachable so the test can drop the feed.
     let mut b = signed_in_overview_with(
         &s,
@@ -203,6 +222,11 @@ fn overview_matches_the_state_and_updates_live() {
         "screen differs from /api/state: {last}"
     );
     assert_eq!(last["nodes"], 2);
+    assert_eq!(
+        last["temps"], 1,
+        "pve1 has the demo host agent's temperature: {last}"
+    );
+    assert_eq!(last["hot"], 1, "past the trigger: {last}");
     assert_eq!(last["guests"], last["shown"], "every guest listed");
     assert_eq!(last["guests"], last["visible"], "each guest once");
     assert!(last["guests"].as_u64().unwrap() >= 8);
