@@ -5,9 +5,7 @@
 //! `temperatureMonitoringEnabled` off (system-wide, then for the node's instance) hides it.
 
 use crate::support::{self, TestServer};
-use pulse::monitor::task_key::{InstanceKind, TaskKey};
-use pulse::proxmox::Product;
-use pulse::sim::{SimConfig, SimHandle, Simulator};
+use pulse::sim::SimHandle;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -36,28 +34,7 @@ fn node(state: &Value) -> Option<&Value> {
 
 /// A one-node simulator polled every second as instance `lab`; its node is `pve1`.
 fn polled_sim(s: &TestServer) -> SimHandle {
-    let sim = Simulator::start(SimConfig {
-        nodes: 1,
-        guests: 2,
-        ..SimConfig::default()
-    })
-    .expect("simulator");
-    let body = json!({
-        "type": "pve", "name": "lab", "host": sim.https_url(Product::Pve),
-        "tokenName": pulse::sim::TOKEN_ID, "tokenValue": sim.token_secret(),
-        "fingerprint": sim.fingerprint(),
-    });
-    let r = send(s, "POST", "/api/config/nodes", &body);
-    assert!(r.status == 200 || r.status == 201, "{r:?}");
-    s.apply(|app| {
-        let sched = app.polling.core.scheduler_mut();
-        sched.set_interval_ms(InstanceKind::Pve, 1000);
-        sched.retry_now(
-            &TaskKey::new(InstanceKind::Pve, "lab"),
-            pulse::util::time::now_ms(),
-        );
-    });
-    sim
+    support::sim::polled_sim(s, 2)
 }
 
 /// A host agent report from `hostname` at second `sec` with these sensor readings.

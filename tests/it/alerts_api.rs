@@ -5,9 +5,8 @@
 
 use crate::support;
 
-use pulse::monitor::task_key::{InstanceKind, TaskKey};
-use pulse::proxmox::Product;
-use pulse::sim::{SimConfig, SimHandle, Simulator};
+use pulse::monitor::task_key::InstanceKind;
+use pulse::sim::SimHandle;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use support::{ws_connect, ws_next, TestServer, WsClient};
@@ -57,31 +56,7 @@ fn ids(list: &Value) -> Vec<String> {
 
 /// A one-node simulator, polled every second by `s` as instance `lab`.
 fn polled_sim(s: &TestServer) -> SimHandle {
-    let sim = Simulator::start(SimConfig {
-        nodes: 1,
-        guests: 6,
-        ..SimConfig::default()
-    })
-    .expect("simulator");
-    let body = json!({
-        "type": "pve",
-        "name": "lab",
-        "host": sim.https_url(Product::Pve),
-        "tokenName": pulse::sim::TOKEN_ID,
-        "tokenValue": sim.token_secret(),
-        "fingerprint": sim.fingerprint(),
-    });
-    let r = post(s, "/api/config/nodes", &body);
-    assert!(r.status == 200 || r.status == 201, "{r:?}");
-    s.apply(|app| {
-        let sched = app.polling.core.scheduler_mut();
-        sched.set_interval_ms(InstanceKind::Pve, 1000);
-        sched.retry_now(
-            &TaskKey::new(InstanceKind::Pve, "lab"),
-            pulse::util::time::now_ms(),
-        );
-    });
-    sim
+    crate::support::sim::polled_sim(s, 6)
 }
 
 /// No grace period: an alert fires on the first poll over its trigger.

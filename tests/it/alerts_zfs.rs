@@ -13,7 +13,7 @@ use pulse::alerts::engine::{Engine, EventKind};
 use pulse::alerts::threshold::ThresholdConfig;
 use pulse::alerts::tz::Zone;
 use pulse::monitor::poll_pve::SlowReads;
-use pulse::monitor::task_key::{InstanceKind, TaskKey};
+use pulse::monitor::task_key::InstanceKind;
 use pulse::proxmox::Product;
 use pulse::sim::{SimConfig, SimHandle, Simulator};
 use pulse::state::zfs::{ZfsDevice, ZfsPool};
@@ -54,37 +54,9 @@ fn zfs_storage(state: &Value) -> Option<&Value> {
 
 /// A one-node simulator polled every second as `lab`, its slow reads every second too.
 fn polled_sim(s: &TestServer, slow: SlowReads) -> SimHandle {
-    let sim = Simulator::start(SimConfig {
-        nodes: 1,
-        guests: 4,
-        ..SimConfig::default()
-    })
-    .expect("simulator");
+    // Before the instance is added: it takes the slow reads in force then.
     s.apply(move |app| app.polling.core.set_slow_reads(slow));
-    let body = json!({
-        "type": "pve",
-        "name": "lab",
-        "host": sim.https_url(Product::Pve),
-        "tokenName": pulse::sim::TOKEN_ID,
-        "tokenValue": sim.token_secret(),
-        "fingerprint": sim.fingerprint(),
-    });
-    let r = s.req(
-        "POST",
-        "/api/config/nodes",
-        &[JSON],
-        Some(body.to_string().as_bytes()),
-    );
-    assert!(r.status == 200 || r.status == 201, "{r:?}");
-    s.apply(|app| {
-        let sched = app.polling.core.scheduler_mut();
-        sched.set_interval_ms(InstanceKind::Pve, 1000);
-        sched.retry_now(
-            &TaskKey::new(InstanceKind::Pve, "lab"),
-            pulse::util::time::now_ms(),
-        );
-    });
-    sim
+    crate::support::sim::polled_sim(s, 4)
 }
 
 #[test]

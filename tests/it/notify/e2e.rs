@@ -3,34 +3,11 @@
 //! acknowledged alert is not re-notified while an unacknowledged one gets its reminder.
 
 use super::*;
-use pulse::monitor::task_key::{InstanceKind, TaskKey};
-use pulse::proxmox::Product;
-use pulse::sim::{SimConfig, SimHandle, Simulator};
+use pulse::sim::SimHandle;
 use serde_json::json;
 
 fn polled_sim(s: &TestServer) -> SimHandle {
-    let sim = Simulator::start(SimConfig {
-        nodes: 1,
-        guests: 6,
-        ..SimConfig::default()
-    })
-    .expect("simulator");
-    let body = json!({
-        "type": "pve", "name": "lab", "host": sim.https_url(Product::Pve),
-        "tokenName": pulse::sim::TOKEN_ID, "tokenValue": sim.token_secret(),
-        "fingerprint": sim.fingerprint(),
-    });
-    let r = send(s, "POST", "/api/config/nodes", &body);
-    assert!(r.status == 200 || r.status == 201, "{r:?}");
-    s.apply(|app| {
-        let sched = app.polling.core.scheduler_mut();
-        sched.set_interval_ms(InstanceKind::Pve, 1000);
-        sched.retry_now(
-            &TaskKey::new(InstanceKind::Pve, "lab"),
-            pulse::util::time::now_ms(),
-        );
-    });
-    sim
+    crate::support::sim::polled_sim(s, 6)
 }
 
 /// Alerts on at once, no grace period, no grouping delay.

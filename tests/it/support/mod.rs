@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod browser;
 pub mod raw_client;
+pub mod sim;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
