@@ -179,22 +179,7 @@ fn configured_nodes_are_polled_and_dropped_with_the_config() {
     })
     .unwrap();
     let s = TestServer::start(&[]);
-    let body = serde_json::json!({
-        "type": "pve",
-        "name": "lab",
-        "host": sim.https_url(Product::Pve),
-        "tokenName": pulse::sim::TOKEN_ID,
-        "tokenValue": sim.token_secret(),
-        "fingerprint": sim.fingerprint(),
-        "verifySSL": true,
-    });
-    let r = s.req(
-        "POST",
-        "/api/config/nodes",
-        &[("Content-Type", "application/json")],
-        Some(body.to_string().as_bytes()),
-    );
-    assert!(r.status == 200 || r.status == 201, "{r:?}");
+    crate::support::sim::add_pve(&s, &sim);
     let state = wait_state(&s, 30, |st| {
         st["nodes"].as_array().is_some_and(|n| n.len() == 2)
     });

@@ -14,6 +14,20 @@ pub fn polled_sim(s: &TestServer, guests: usize) -> SimHandle {
         ..SimConfig::default()
     })
     .expect("simulator");
+    add_pve(s, &sim);
+    s.apply(|app| {
+        let sched = app.polling.core.scheduler_mut();
+        sched.set_interval_ms(InstanceKind::Pve, 1000);
+        sched.retry_now(
+            &TaskKey::new(InstanceKind::Pve, "lab"),
+            pulse::util::time::now_ms(),
+        );
+    });
+    sim
+}
+
+/// Adds `sim`'s PVE as instance `lab` through the API (token auth, pinned fingerprint).
+pub fn add_pve(s: &TestServer, sim: &SimHandle) {
     let body = serde_json::json!({
         "type": "pve",
         "name": "lab",
@@ -29,13 +43,4 @@ pub fn polled_sim(s: &TestServer, guests: usize) -> SimHandle {
         Some(body.to_string().as_bytes()),
     );
     assert!(r.status == 200 || r.status == 201, "{r:?}");
-    s.apply(|app| {
-        let sched = app.polling.core.scheduler_mut();
-        sched.set_interval_ms(InstanceKind::Pve, 1000);
-        sched.retry_now(
-            &TaskKey::new(InstanceKind::Pve, "lab"),
-            pulse::util::time::now_ms(),
-        );
-    });
-    sim
 }
