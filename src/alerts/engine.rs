@@ -315,13 +315,12 @@ impl Engine {
             a.ack_user = None;
             self.acks.remove(id);
         }
-        let alert = self.active[id].clone();
         let kind = if worse {
             EventKind::Escalated
         } else {
             EventKind::Reminder
         };
-        self.emit(cfg, zone, kind, alert, now_ms, events);
+        self.emit(cfg, zone, kind, id, now_ms, events);
     }
 
     /// A check the observer judged (disk health, PMG queues): fires after the grace period,
@@ -441,8 +440,7 @@ impl Engine {
         if let Some(a) = self.active.get_mut(&id) {
             a.last_seen = UtcTime::from_unix_ms(now_ms);
             a.metadata.stale = false;
-            let alert = a.clone();
-            self.emit(cfg, zone, EventKind::Reminder, alert, now_ms, events);
+            self.emit(cfg, zone, EventKind::Reminder, &id, now_ms, events);
             return;
         }
         let entry = self
@@ -554,26 +552,37 @@ impl Engine {
             .or_default()
             .record(now_ms, cfg);
         alert.metadata.flapping = flapping;
-        self.active.insert(alert.id.clone(), alert.clone());
-        self.emit(cfg, zone, EventKind::Fired, alert, now_ms, events);
+        let id = alert.id.clone();
+        self.active.insert(alert.id.clone(), alert);
+        self.emit(cfg, zone, EventKind::Fired, &id, now_ms, events);
     }
 
-    /// Decides whether the event notifies, records the notification, and queues the event.
+    /// Decides whether an event about active alert `id` notifies, records the notification,
+    /// and queues the event with a copy of the alert. A reminder the schedule holds back (on
+    /// every evaluation, nearly every active alert) costs no copy and no allocation.
     fn emit(
         &mut self,
         cfg: &AlertConfig,
         zone: &Zone,
         kind: EventKind,
-        mut alert: Alert,
+        id: &str,
         now_ms: i64,
         events: &mut Vec<Event>,
     ) {
-        let log = self.logs.entry(alert.id.clone()).or_default();
         let flapping = self
             .flaps
-            .get_mut(&alert.id)
+            .get_mut(id)
             .is_some_and(|f| f.is_flapping(now_ms, cfg));
-        let subject = subject(&alert, alert.level, flapping);
+        let Some(alert) = self.active.get_mut(id) else {
+            return;
+        };
+        if !self.logs.contains_key(id) {
+            self.logs.insert(id.to_string(), NotifyLog::default());
+        }
+        let Some(log) = self.logs.get_mut(id) else {
+            return;
+        };
+        let subject = subject(alert, alert.level, flapping);
         let hold = match kind {
             EventKind::Reminder => {
                 hold_for_reminder(cfg, zone, subject, alert.acknowledged, log, now_ms)
@@ -586,17 +595,11 @@ impl Engine {
         if hold.is_none() {
             log.record(now_ms);
             alert.last_notified = Some(UtcTime::from_unix_ms(now_ms));
-            if let Some(a) = self.active.get_mut(&alert.id) {
-                a.last_notified = alert.last_notified;
-            }
-        }
-        if let Some(a) = self.active.get_mut(&alert.id) {
-            a.metadata.flapping = flapping;
         }
         alert.metadata.flapping = flapping;
         events.push(Event {
             kind,
-            alert,
+            alert: alert.clone(),
             hold,
             notify: None,
         });

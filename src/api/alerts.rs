@@ -16,7 +16,7 @@ use crate::core::outcome::Outcome;
 use crate::core::writer::Ticket;
 use crate::http::reply::Reply;
 use crate::http::request::Method;
-use crate::http::router::{Access, Ctx, Route, Scope};
+use crate::http::router::{Access, Ctx, Handler, Route, Scope};
 use crate::util::time::{now_ms, UtcTime};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -26,6 +26,17 @@ pub const HISTORY_MAX_LIMIT: usize = 10_000;
 const HISTORY_DEFAULT_LIMIT: usize = 100;
 /// Ids in one bulk request.
 const BULK_MAX: usize = 10_000;
+
+/// Runs `handler` now, or, while an evaluation on the task pool holds the alert engine (a
+/// few milliseconds per poll), as soon as it is back: the answer never reflects an engine
+/// half way through an evaluation, and the loop never waits for one.
+pub(crate) fn with_engine(app: &mut App, ctx: &Ctx, handler: Handler) -> Outcome {
+    if !app.alerts.is_away() {
+        return handler(app, ctx);
+    }
+    let owned = ctx.to_owned_ctx();
+    Outcome::when_alerts_home(move |app| owned.with(|ctx| handler(app, ctx)))
+}
 
 fn busy() -> Outcome {
     Reply::error(503, "too many pending disk writes, retry shortly").into()
@@ -114,7 +125,11 @@ fn store_config(app: &mut App, raw: &[u8]) -> Outcome {
 
 /// `GET /api/alerts/` (documented: "alert configuration and status"): the configuration as
 /// `GET /api/alerts/config` gives it, and counts a status line or a health check can show.
-fn overview(app: &mut App, _: &Ctx) -> Outcome {
+fn overview(app: &mut App, ctx: &Ctx) -> Outcome {
+    with_engine(app, ctx, overview_now)
+}
+
+fn overview_now(app: &mut App, _: &Ctx) -> Outcome {
     let a = &app.alerts;
     let (mut critical, mut warning, mut acknowledged) = (0usize, 0usize, 0usize);
     for alert in a.active() {
@@ -205,7 +220,11 @@ fn activate(app: &mut App, _: &Ctx) -> Outcome {
     })
 }
 
-fn active(app: &mut App, _: &Ctx) -> Outcome {
+fn active(app: &mut App, ctx: &Ctx) -> Outcome {
+    with_engine(app, ctx, active_now)
+}
+
+fn active_now(app: &mut App, _: &Ctx) -> Outcome {
     let list: Vec<_> = app.alerts.active().collect();
     Reply::json(200, &list).into()
 }
@@ -320,6 +339,10 @@ struct AckBody {
 
 /// `POST /api/alerts/<id>/<action>`: the tail is split at its last `/`.
 fn action(app: &mut App, ctx: &Ctx) -> Outcome {
+    with_engine(app, ctx, action_now)
+}
+
+fn action_now(app: &mut App, ctx: &Ctx) -> Outcome {
     let rest = ctx.param("rest");
     let Some((id, verb)) = rest.rsplit_once('/') else {
         return Reply::error(404, "Not found").into();
@@ -450,13 +473,13 @@ fn bulk(app: &mut App, ctx: &Ctx, kind: Bulk) -> Outcome {
 }
 
 fn bulk_ack(app: &mut App, ctx: &Ctx) -> Outcome {
-    bulk(app, ctx, Bulk::Acknowledge)
+    with_engine(app, ctx, |app, ctx| bulk(app, ctx, Bulk::Acknowledge))
 }
 fn bulk_unack(app: &mut App, ctx: &Ctx) -> Outcome {
-    bulk(app, ctx, Bulk::Unacknowledge)
+    with_engine(app, ctx, |app, ctx| bulk(app, ctx, Bulk::Unacknowledge))
 }
 fn bulk_clear(app: &mut App, ctx: &Ctx) -> Outcome {
-    bulk(app, ctx, Bulk::Clear)
+    with_engine(app, ctx, |app, ctx| bulk(app, ctx, Bulk::Clear))
 }
 
 pub fn routes() -> Vec<Route> {

@@ -379,7 +379,12 @@ fn forecast_rows(entries: &[serde_json::Value], rows: &mut Vec<Row>) {
     }
 }
 
-fn metrics(app: &mut App, _: &Ctx) -> Outcome {
+fn metrics(app: &mut App, ctx: &Ctx) -> Outcome {
+    // Alert counts come from the engine.
+    super::alerts::with_engine(app, ctx, metrics_now)
+}
+
+fn metrics_now(app: &mut App, _: &Ctx) -> Outcome {
     let mut rows: Vec<Row> = Vec::new();
     resource_rows(app, &mut rows);
     super::metrics_self::self_rows(app, &mut rows);

@@ -6,28 +6,81 @@ use crate::alerts::engine::EventKind;
 use crate::alerts::history;
 use crate::alerts::service::{Changes, Persist};
 use crate::core::app::App;
+use crate::core::event_loop::Msg;
 use crate::core::writer::{Refused, Ticket, Write};
 use crate::state::store::ExtraArea;
 use serde_json::json;
+use std::sync::{Arc, Mutex};
 
 impl App {
-    /// Runs the engine if the state moved (or the periodic tick asks for it).
+    /// After each batch: if the state moved (or the periodic tick asks for it), hands an
+    /// evaluation to the task pool. The engine travels with it and comes back through
+    /// [`App::alerts_evaluated`]; meanwhile requests that need it wait
+    /// ([`App::when_alerts_home`]) and the state build waits too, so one document carries a
+    /// poll's figures and the alerts they raise.
     pub fn evaluate_alerts(&mut self, now_ms: i64) {
         self.alerts.tick(now_ms);
-        let changes = self.alerts.evaluate(self.polling.core.state(), now_ms);
-        let had_events = !changes.events.is_empty();
-        self.apply_alert_changes(changes);
-        // The last changes of a burst, once the file's interval is up.
         if let Some(write) = self.alerts.active_file_due(now_ms) {
+            // The last changes of a burst, once the file's interval is up.
             self.persist_alerts(vec![write]);
         }
-        if !had_events
-            && self
+        let Some(evaluation) = self
+            .alerts
+            .start_evaluation(self.polling.core.state(), now_ms)
+        else {
+            return;
+        };
+        // The hand-over slot: if the pool refuses the job, the evaluation is still here.
+        let slot = Arc::new(Mutex::new(Some(evaluation)));
+        let theirs = Arc::clone(&slot);
+        let handle = self.handle.clone();
+        let job = Box::new(move || {
+            let Some(mut evaluation) = theirs.lock().ok().and_then(|mut e| e.take()) else {
+                return;
+            };
+            run_contained(&mut evaluation);
+            handle.post(Msg::Apply(Box::new(move |app: &mut App| {
+                app.alerts_evaluated(evaluation)
+            })));
+        });
+        if self.tasks.try_submit(job).is_err() {
+            // A full pool: evaluate here rather than lose the engine or wait.
+            if let Some(mut evaluation) = slot.lock().ok().and_then(|mut e| e.take()) {
+                run_contained(&mut evaluation);
+                self.alerts_evaluated(evaluation);
+            }
+        }
+    }
+
+    /// An evaluation came back: the engine is home again. Its events are broadcast and
+    /// recorded, the alerts go into the state, waiting requests run, and the state build that
+    /// waited for it starts.
+    fn alerts_evaluated(&mut self, evaluation: crate::alerts::service::Evaluation) {
+        let evaluated = evaluation.revision();
+        let changes = self.alerts.finish_evaluation(evaluation);
+        // Newer figures arrived while it ran: they are evaluated next.
+        let moved = self.polling.core.state().revision() != evaluated;
+        if changes.events.is_empty() {
+            if self
                 .alerts
                 .needs_publish(self.polling.core.state().revision())
-        {
-            self.publish_active_alerts();
+            {
+                self.publish_active_alerts();
+            }
+            // The active-alerts file of an earlier burst may be due.
+            if let Some(write) = self.alerts.active_file_due(crate::util::time::now_ms()) {
+                self.persist_alerts(vec![write]);
+            }
+        } else {
+            self.apply_alert_changes(changes);
         }
+        if moved {
+            self.alerts.evaluate_again();
+        }
+        for id in std::mem::take(&mut self.alert_waiters) {
+            self.finish_pending(id, Box::new(()));
+        }
+        self.publish_state_if_changed();
     }
 
     /// Publishes what an evaluation or an API action changed (files saved in the background;
@@ -117,5 +170,14 @@ impl App {
         let (_, write) = self.alerts.activate(crate::util::time::now_ms());
         crate::log_info!("demo mode: alerts activated so the demo estate's alerts show");
         self.persist_alerts(vec![write]);
+    }
+}
+
+/// Runs an evaluation; a panic (a bug) costs its results, not the engine.
+fn run_contained(evaluation: &mut crate::alerts::service::Evaluation) {
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluation.run()));
+    if run.is_err() {
+        crate::log_error!("alert evaluation panicked; its results are dropped");
+        evaluation.discard_results();
     }
 }

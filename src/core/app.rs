@@ -72,6 +72,8 @@ pub struct App {
     pub security: crate::auth::guard::Security,
     timers: TimerHeap<Timer>,
     pending: HashMap<u64, Pending>,
+    /// Pending answers waiting for the alert engine to come back (`Pool::AlertEngine`).
+    pub(crate) alert_waiters: Vec<u64>,
     next_id: u64,
     shutting_down: bool,
     /// Shutdown waits for in-flight answers until then at most.
@@ -170,6 +172,7 @@ impl App {
             security,
             timers,
             pending: HashMap::new(),
+            alert_waiters: Vec::new(),
             next_id: 0,
             shutting_down: false,
             drain_until: None,
@@ -310,6 +313,10 @@ impl App {
                         self.wait_for_state_build(revision, id);
                         true
                     }
+                    crate::core::outcome::Pool::AlertEngine => {
+                        self.alert_waiters.push(id);
+                        true
+                    }
                 };
                 if submitted {
                     let deadline = Instant::now() + self.deferred_timeout;
@@ -393,8 +400,10 @@ impl App {
 
     pub(crate) fn finish_pending(&mut self, id: u64, result: AnyResult) {
         if let Some(p) = self.pending.remove(&id) {
-            let reply = (p.finish)(self, result);
-            self.deliver(p.conn, reply);
+            let outcome = (p.finish)(self, result);
+            if let Some(reply) = self.answer(outcome, p.conn) {
+                self.deliver(p.conn, reply);
+            }
         }
     }
 

@@ -87,7 +87,7 @@ pub fn with_headers(outcome: Outcome, headers: Vec<(String, String)>) -> Outcome
             Outcome::Defer(Deferred {
                 pool: d.pool,
                 work: d.work,
-                finish: Box::new(move |app, result| add(finish(app, result), headers)),
+                finish: Box::new(move |app, result| with_headers(finish(app, result), headers)),
                 not_before: d.not_before,
             })
         }

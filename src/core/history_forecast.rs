@@ -13,7 +13,9 @@ use serde::Serialize;
 
 /// How often trends are refreshed (they speak in days; minutes are plenty).
 pub const FORECAST_EVERY_S: i64 = 300;
-/// Until the first forecasts exist, try this often (history loaded at start-up, first polls).
+/// Until a refresh has had resources to fit, try this often (history loaded at start-up, first
+/// polls). Not until forecasts exist: a new install has too few points for days, and copying
+/// every guest's trend every 20 s meanwhile was a fifth of the loop's CPU.
 const FIRST_FORECAST_EVERY_S: i64 = 20;
 
 /// One entry of the state's `forecasts` list.
@@ -43,7 +45,7 @@ struct Input {
 
 impl App {
     pub(crate) fn refresh_forecasts_if_due(&mut self, now_s: i64) {
-        let every = if self.history.forecasts.is_empty() {
+        let every = if !self.history.forecasts_primed {
             FIRST_FORECAST_EVERY_S
         } else {
             FORECAST_EVERY_S
@@ -53,6 +55,7 @@ impl App {
         }
         self.history.last_forecast_s = now_s;
         let inputs = self.forecast_inputs(now_s);
+        self.history.forecasts_primed = !inputs.is_empty();
         let handle = self.handle.clone();
         let job = Box::new(move || {
             let entries: Vec<ForecastEntry> = inputs

@@ -7,8 +7,9 @@ use std::any::Any;
 use std::time::Instant;
 
 pub type AnyResult = Box<dyn Any + Send>;
-/// Builds the answer on the loop from deferred work's result.
-pub type Finish = Box<dyn FnOnce(&mut App, AnyResult) -> Reply>;
+/// Builds the answer on the loop from deferred work's result (itself possibly deferred
+/// again: a request that waited for the alert engine may then wait for a save).
+pub type Finish = Box<dyn FnOnce(&mut App, AnyResult) -> Outcome>;
 
 pub enum Outcome {
     Reply(Reply),
@@ -27,6 +28,9 @@ pub enum Pool {
     /// Not a pool: the answer waits until the state document of this revision (or a newer
     /// one) is served (see [`Outcome::after_state_build`]); `work` is not run.
     StateBuild(u64),
+    /// Not a pool: the answer waits until the alert engine is back from an evaluation on
+    /// the task pool (see [`Outcome::when_alerts_home`]); `work` is not run.
+    AlertEngine,
 }
 
 pub struct Deferred {
@@ -96,6 +100,21 @@ impl Outcome {
         )
     }
 
+    /// Runs `then` once the alert engine is back on the loop (an evaluation holds it for a
+    /// few milliseconds per poll): a request that reads or changes alerts never sees them
+    /// half evaluated, and the loop never waits for the evaluation.
+    pub fn when_alerts_home<F>(then: F) -> Outcome
+    where
+        F: FnOnce(&mut App) -> Outcome + 'static,
+    {
+        Outcome::Defer(Deferred {
+            pool: Pool::AlertEngine,
+            work: Box::new(|| Box::new(()) as AnyResult),
+            finish: Box::new(move |app, _| then(app)),
+            not_before: None,
+        })
+    }
+
     fn defer_on<T, W, F>(pool: Pool, work: W, finish: F) -> Outcome
     where
         T: Send + 'static,
@@ -106,8 +125,10 @@ impl Outcome {
             pool,
             work: Box::new(move || Box::new(work()) as AnyResult),
             finish: Box::new(move |app, result| match result.downcast::<T>() {
-                Ok(value) => finish(app, *value),
-                Err(_) => Reply::error(500, "internal error: deferred result of unexpected type"),
+                Ok(value) => finish(app, *value).into(),
+                Err(_) => {
+                    Reply::error(500, "internal error: deferred result of unexpected type").into()
+                }
             }),
             not_before: None,
         })

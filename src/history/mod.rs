@@ -124,6 +124,8 @@ pub struct History {
     pub forecasts: FastMap<Box<str>, forecast::Forecast>,
     /// Unix s of the last forecast refresh.
     pub last_forecast_s: i64,
+    /// A refresh had resources to fit (from then on every `FORECAST_EVERY_S`).
+    pub forecasts_primed: bool,
     /// Saves handed to the writer and their bytes (self-metrics).
     pub saves_total: u64,
     pub saved_bytes: u64,

@@ -165,6 +165,9 @@ impl Series {
     fn head_codes(&self, t: usize) -> (u16, u16) {
         match self.counts[t] {
             0 => (MISSING, MISSING),
+            // The finest tier's slot holds one sample, its maximum is its own code (also when
+            // restored): no second `encode` (the log codec's `ln`) per sample.
+            1 if t == 0 => (self.maxes[0], self.maxes[0]),
             1 => (self.codec.encode(self.sums[t]), self.maxes[t]),
             n => (
                 self.codec.encode(self.sums[t] / f64::from(n)),

@@ -15,14 +15,19 @@ pub enum Body {
 /// An immutable body shared between requests, with its gzip form computed at most once.
 #[derive(Clone)]
 pub struct SharedBody {
-    pub raw: Arc<[u8]>,
+    /// May be a view into a larger shared buffer (the state body inside its `rawData` frame).
+    pub raw: bytes::Bytes,
     gz: Arc<OnceLock<Arc<[u8]>>>,
 }
 
 impl SharedBody {
     pub fn new(raw: Vec<u8>) -> SharedBody {
+        SharedBody::from_bytes(raw.into())
+    }
+
+    pub fn from_bytes(raw: bytes::Bytes) -> SharedBody {
         SharedBody {
-            raw: raw.into(),
+            raw,
             gz: Arc::new(OnceLock::new()),
         }
     }
@@ -47,7 +52,7 @@ impl Body {
             Body::Empty => &[],
             Body::Bytes(b) => b,
             Body::Static(b) => b,
-            Body::Shared(s) => &s.raw,
+            Body::Shared(s) => &s.raw[..],
         }
     }
 }

@@ -62,7 +62,37 @@ pub struct Ctx<'a> {
     pub client_ip: std::net::IpAddr,
 }
 
+/// A [`Ctx`] that outlives its request's turn: for a handler that must run later.
+pub struct OwnedCtx {
+    req: ApiRequest,
+    params: Vec<(&'static str, String)>,
+    principal: crate::auth::policy::Principal,
+    client_ip: std::net::IpAddr,
+}
+
+impl OwnedCtx {
+    /// Lends the context back in its borrowed form.
+    pub fn with<T>(&self, f: impl FnOnce(&Ctx) -> T) -> T {
+        f(&Ctx {
+            req: &self.req,
+            params: self.params.clone(),
+            principal: self.principal.clone(),
+            client_ip: self.client_ip,
+        })
+    }
+}
+
 impl Ctx<'_> {
+    /// A copy that can wait (the request, its parameters, the caller).
+    pub fn to_owned_ctx(&self) -> OwnedCtx {
+        OwnedCtx {
+            req: self.req.clone(),
+            params: self.params.clone(),
+            principal: self.principal.clone(),
+            client_ip: self.client_ip,
+        }
+    }
+
     pub fn param(&self, name: &str) -> &str {
         self.params
             .iter()

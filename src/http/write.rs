@@ -13,6 +13,8 @@ pub enum OutBody {
     Owned(Vec<u8>),
     Static(&'static [u8]),
     Shared(Arc<[u8]>),
+    /// The shared body itself (a view into a buffer other readers hold too).
+    SharedBytes(bytes::Bytes),
 }
 
 impl OutBody {
@@ -22,6 +24,7 @@ impl OutBody {
             OutBody::Owned(v) => v,
             OutBody::Static(s) => s,
             OutBody::Shared(a) => a,
+            OutBody::SharedBytes(b) => b,
         }
     }
 }
@@ -244,7 +247,7 @@ pub fn serialize(reply: Reply, meta: &ReplyMeta) -> Outgoing {
     let body = match (reply.body, compress) {
         (Body::Shared(_), true) => OutBody::Shared(shared_gz.unwrap_or_else(|| Arc::from(&[][..]))),
         (body, true) => OutBody::Owned(crate::http::gzip::compress(body.as_slice())),
-        (Body::Shared(s), false) => OutBody::Shared(Arc::clone(&s.raw)),
+        (Body::Shared(s), false) => OutBody::SharedBytes(s.raw.clone()),
         (Body::Bytes(b), false) => OutBody::Owned(b),
         (Body::Static(s), false) => OutBody::Static(s),
         (Body::Empty, false) => OutBody::Empty,

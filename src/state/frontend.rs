@@ -201,12 +201,19 @@ impl LiveState {
 
     /// `GET /api/state` body, written into a buffer of `capacity` bytes to start with.
     pub fn to_frontend_json_sized(&self, capacity: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(capacity);
+        self.write_frontend_json(&mut out);
+        out
+    }
+
+    /// The `GET /api/state` body appended to `out`.
+    pub fn write_frontend_json(&self, out: &mut Vec<u8>) {
         // Plain structs of numbers and strings: serialising cannot fail, and every f64 the
         // derivations produce is finite (checked in `values::percent` and the derivations).
-        let mut out = Vec::with_capacity(capacity);
-        match serde_json::to_writer(&mut out, &self.frontend()) {
-            Ok(()) => out,
-            Err(_) => b"{}".to_vec(),
+        let start = out.len();
+        if serde_json::to_writer(&mut *out, &self.frontend()).is_err() {
+            out.truncate(start);
+            out.extend_from_slice(b"{}");
         }
     }
 

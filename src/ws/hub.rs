@@ -287,6 +287,37 @@ pub fn frame(kind: FrameKind, msg_type: &str, data: &serde_json::Value) -> Frame
 }
 
 /// `{"type": msg_type, "data": <pre-serialised JSON>}` without re-parsing the payload.
+/// A `{"type": <msg_type>, "data": ...}` frame whose data `write` appends (JSON), and that
+/// data as a view into the frame's own bytes: one buffer serves both the WebSocket frame and
+/// the HTTP body. `capacity`: the data's expected size.
+pub fn frame_around(
+    kind: FrameKind,
+    msg_type: &str,
+    capacity: usize,
+    write: impl FnOnce(&mut Vec<u8>),
+) -> (Frame, bytes::Bytes) {
+    let mut buf = Vec::with_capacity(capacity + msg_type.len() + 24);
+    buf.extend_from_slice(b"{\"type\":\"");
+    buf.extend_from_slice(msg_type.as_bytes());
+    buf.extend_from_slice(b"\",\"data\":");
+    let start = buf.len();
+    write(&mut buf);
+    let end = buf.len();
+    buf.push(b'}');
+    // serde_json writes UTF-8; should that ever fail, the frame says `null` rather than
+    // carry invalid text.
+    let (text, range) = match String::from_utf8(buf) {
+        Ok(text) => (text, start..end),
+        Err(_) => (
+            format!("{{\"type\":\"{msg_type}\",\"data\":null}}"),
+            start..start + 4,
+        ),
+    };
+    let text: tungstenite::Utf8Bytes = text.into();
+    let data = AsRef::<bytes::Bytes>::as_ref(&text).slice(range);
+    (Frame { kind, text }, data)
+}
+
 pub fn frame_raw(kind: FrameKind, msg_type: &str, data_json: &[u8]) -> Frame {
     let mut s = String::with_capacity(data_json.len() + 32);
     s.push_str("{\"type\":\"");
@@ -297,5 +328,37 @@ pub fn frame_raw(kind: FrameKind, msg_type: &str, data_json: &[u8]) -> Frame {
     Frame {
         kind,
         text: s.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The state body is the frame's `data`, byte for byte, and lives inside the frame's own
+    /// buffer (no second copy of a 5 MB document).
+    #[test]
+    fn frame_around_shares_one_buffer_with_its_data() {
+        let (frame, data) = frame_around(FrameKind::State, "rawData", 4, |out| {
+            out.extend_from_slice(br#"{"nodes":[1,2]}"#)
+        });
+        assert_eq!(
+            frame.text.as_str(),
+            r#"{"type":"rawData","data":{"nodes":[1,2]}}"#
+        );
+        assert_eq!(&data[..], br#"{"nodes":[1,2]}"#);
+        let whole = frame.text.as_str().as_bytes().as_ptr_range();
+        let part = data.as_ptr_range();
+        assert!(
+            whole.start < part.start && part.end < whole.end,
+            "a view, not a copy"
+        );
+        let parsed: serde_json::Value = serde_json::from_str(frame.text.as_str()).unwrap();
+        assert_eq!(parsed["data"]["nodes"][1], 2);
+        // Equal to the frame built from a copy, as before.
+        assert_eq!(
+            frame_raw(FrameKind::State, "rawData", &data).text.as_str(),
+            frame.text.as_str()
+        );
     }
 }

@@ -91,8 +91,54 @@ impl Default for UtcTime {
 
 impl Serialize for UtcTime {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        // On the stack: the state and every alert carry several of these, and a `String`
+        // through `format!` per timestamp was a visible share of serialising them.
+        let mut buf = [0u8; RFC3339_MAX];
+        s.serialize_str(write_rfc3339(self.secs, self.nanos, &mut buf))
     }
+}
+
+/// The longest [`write_rfc3339`] output: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+const RFC3339_MAX: usize = 30;
+
+/// [`format_rfc3339`] into `buf`, without allocating. Years outside 0..=9999 (never seen in
+/// practice) take the allocating path's digits clipped to four, so the output stays the
+/// same shape; `format_rfc3339` is the reference for them.
+fn write_rfc3339(secs: i64, nanos: u32, buf: &mut [u8; RFC3339_MAX]) -> &str {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, mo, d) = civil_from_days(days);
+    let y = y.clamp(0, 9999) as u32;
+    let mut put = |at: usize, v: u32, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, y, 4);
+    put(5, mo, 2);
+    put(8, d, 2);
+    put(11, (rem / 3600) as u32, 2);
+    put(14, ((rem % 3600) / 60) as u32, 2);
+    put(17, (rem % 60) as u32, 2);
+    let mut len = 19;
+    if nanos > 0 {
+        put(20, nanos.min(999_999_999), 9);
+        len = 29;
+        while buf[len - 1] == b'0' {
+            len -= 1;
+        }
+        buf[19] = b'.';
+    }
+    buf[4] = b'-';
+    buf[7] = b'-';
+    buf[10] = b'T';
+    buf[13] = b':';
+    buf[16] = b':';
+    buf[len] = b'Z';
+    // Only ASCII digits and separators were written.
+    std::str::from_utf8(&buf[..len + 1]).unwrap_or("0001-01-01T00:00:00Z")
 }
 
 impl<'de> Deserialize<'de> for UtcTime {
@@ -201,6 +247,35 @@ pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stack_formatter_matches_the_reference() {
+        let mut buf = [0u8; RFC3339_MAX];
+        for secs in [
+            0,
+            1,
+            59,
+            86_399,
+            951_782_400, // 2000-02-29
+            1_764_000_000,
+            4_102_444_799, // 2099-12-31T23:59:59
+            ZERO_SECS,
+            -1,
+        ] {
+            for nanos in [0, 1, 500_000_000, 123_456_000, 999_999_999, 10] {
+                assert_eq!(
+                    write_rfc3339(secs, nanos, &mut buf),
+                    format_rfc3339(secs, nanos),
+                    "{secs} {nanos}"
+                );
+            }
+        }
+        let t = UtcTime::from_unix_ms(1_764_000_000_123);
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            format!("\"{}\"", t.to_rfc3339())
+        );
+    }
 
     #[test]
     fn formats_epoch_and_zero_time() {
