@@ -452,6 +452,11 @@ impl Evaluation {
         self.published = Some(serialise(&self.engine));
     }
 
+    /// What the run found (empty before it ran).
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
     /// The state revision evaluated.
     pub fn revision(&self) -> u64 {
         self.revision

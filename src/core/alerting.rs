@@ -9,6 +9,8 @@ use crate::core::app::App;
 use crate::core::event_loop::Msg;
 use crate::core::writer::{Refused, Ticket, Write};
 use crate::state::store::ExtraArea;
+use crate::ws::client::{Frame, FrameKind};
+use crate::ws::hub;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -39,15 +41,19 @@ impl App {
                 return;
             };
             run_contained(&mut evaluation);
+            // The events' WebSocket frames too: serialising hundreds of alerts is work the
+            // loop need not do.
+            let frames = event_frames(evaluation.events());
             handle.post(Msg::Apply(Box::new(move |app: &mut App| {
-                app.alerts_evaluated(evaluation)
+                app.alerts_evaluated(evaluation, frames)
             })));
         });
         if self.tasks.try_submit(job).is_err() {
             // A full pool: evaluate here rather than lose the engine or wait.
             if let Some(mut evaluation) = slot.lock().ok().and_then(|mut e| e.take()) {
                 run_contained(&mut evaluation);
-                self.alerts_evaluated(evaluation);
+                let frames = event_frames(evaluation.events());
+                self.alerts_evaluated(evaluation, frames);
             }
         }
     }
@@ -55,7 +61,11 @@ impl App {
     /// An evaluation came back: the engine is home again. Its events are broadcast and
     /// recorded, the alerts go into the state, waiting requests run, and the state build that
     /// waited for it starts.
-    fn alerts_evaluated(&mut self, evaluation: crate::alerts::service::Evaluation) {
+    fn alerts_evaluated(
+        &mut self,
+        evaluation: crate::alerts::service::Evaluation,
+        frames: Vec<Frame>,
+    ) {
         let evaluated = evaluation.revision();
         let changes = self.alerts.finish_evaluation(evaluation);
         // Newer figures arrived while it ran: they are evaluated next.
@@ -71,8 +81,8 @@ impl App {
             if let Some(write) = self.alerts.active_file_due(crate::util::time::now_ms()) {
                 self.persist_alerts(vec![write]);
             }
-        } else {
-            self.apply_alert_changes(changes);
+        } else if let Err(e) = self.apply_alert_changes_framed(changes, frames) {
+            crate::log_warn!("alert files not saved", error = e.to_string());
         }
         if moved {
             self.alerts.evaluate_again();
@@ -97,17 +107,25 @@ impl App {
         &mut self,
         changes: Changes,
     ) -> Result<Option<Ticket>, Refused> {
+        let frames = event_frames(&changes.events);
+        self.apply_alert_changes_framed(changes, frames)
+    }
+
+    /// As [`App::apply_alert_changes_saved`], with the events' frames already built.
+    fn apply_alert_changes_framed(
+        &mut self,
+        changes: Changes,
+        frames: Vec<Frame>,
+    ) -> Result<Option<Ticket>, Refused> {
         if changes.events.is_empty() && changes.persist.is_empty() {
             return Ok(None);
         }
         let saved = self.submit_alert_files(changes.persist);
+        let now = std::time::Instant::now();
+        for f in &frames {
+            self.hub.broadcast(&self.registry, f, now);
+        }
         for e in &changes.events {
-            match e.kind {
-                EventKind::Resolved => {
-                    self.broadcast_event("alertResolved", &json!({ "alertId": e.alert.id }))
-                }
-                _ => self.broadcast_event("alert", &json!(e.alert)),
-            }
             crate::log_info!(
                 "alert",
                 event = format!("{:?}", e.kind).to_lowercase(),
@@ -180,4 +198,22 @@ fn run_contained(evaluation: &mut crate::alerts::service::Evaluation) {
         crate::log_error!("alert evaluation panicked; its results are dropped");
         evaluation.discard_results();
     }
+}
+
+/// The WebSocket frames of alert events: `alert` with the alert, `alertResolved` with its id.
+fn event_frames(events: &[crate::alerts::engine::Event]) -> Vec<Frame> {
+    events
+        .iter()
+        .map(|e| match e.kind {
+            EventKind::Resolved => hub::frame(
+                FrameKind::Other,
+                "alertResolved",
+                &json!({ "alertId": e.alert.id }),
+            ),
+            _ => match serde_json::to_vec(&e.alert) {
+                Ok(bytes) => hub::frame_raw(FrameKind::Other, "alert", &bytes),
+                Err(_) => hub::frame(FrameKind::Other, "alert", &json!(e.alert)),
+            },
+        })
+        .collect()
 }

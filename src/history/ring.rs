@@ -64,7 +64,63 @@ pub struct Series {
     counts: [u16; 4],
     /// The newest slot's largest code per tier (`MISSING` while it has no sample).
     maxes: [u16; 4],
-    codes: Box<[u16]>,
+    codes: Codes,
+}
+
+/// Slots of the finest tier (its averages come first in the codes; it has no maxima).
+const FINE: usize = TIERS[0].1;
+
+/// A series' codes, indexed as one array: the finest tier's slots inline, the rest in one
+/// allocation. The finest slot closes on every sample; inline, that write lands in the
+/// series' own cache lines rather than a random one elsewhere (at 3,000 guests, 22,000 cache
+/// misses per cycle on the loop).
+#[derive(Debug, Clone)]
+struct Codes {
+    fine: [u16; FINE],
+    rest: Box<[u16]>,
+}
+
+impl Codes {
+    fn missing() -> Codes {
+        Codes {
+            fine: [MISSING; FINE],
+            rest: vec![MISSING; ALL_SLOTS - FINE].into_boxed_slice(),
+        }
+    }
+
+    /// From `ALL_SLOTS` codes.
+    fn from_all(all: &[u16]) -> Codes {
+        let mut c = Codes::missing();
+        c.fine.copy_from_slice(&all[..FINE]);
+        c.rest.copy_from_slice(&all[FINE..ALL_SLOTS]);
+        c
+    }
+
+    fn copy_to(&self, out: &mut [u16; ALL_SLOTS]) {
+        out[..FINE].copy_from_slice(&self.fine);
+        out[FINE..].copy_from_slice(&self.rest);
+    }
+}
+
+impl std::ops::Index<usize> for Codes {
+    type Output = u16;
+    fn index(&self, i: usize) -> &u16 {
+        if i < FINE {
+            &self.fine[i]
+        } else {
+            &self.rest[i - FINE]
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Codes {
+    fn index_mut(&mut self, i: usize) -> &mut u16 {
+        if i < FINE {
+            &mut self.fine[i]
+        } else {
+            &mut self.rest[i - FINE]
+        }
+    }
 }
 
 fn offset(tier: usize) -> usize {
@@ -84,19 +140,21 @@ impl Series {
             sums: [0.0; 4],
             counts: [0; 4],
             maxes: [MISSING; 4],
-            codes: vec![MISSING; ALL_SLOTS].into_boxed_slice(),
+            codes: Codes::missing(),
         }
     }
 
     /// Rebuilt from disk: the running means restart from the stored slot value. `codes` holds
     /// the averages and, from a current file, the maxima (an older file's are missing).
-    pub fn restore(codec: Codec, heads: [i64; 4], mut codes: Box<[u16]>) -> Series {
-        if codes.len() != ALL_SLOTS {
+    pub fn restore(codec: Codec, heads: [i64; 4], codes: Box<[u16]>) -> Series {
+        let codes = if codes.len() == ALL_SLOTS {
+            Codes::from_all(&codes)
+        } else {
             let mut all = vec![MISSING; ALL_SLOTS];
             let n = codes.len().min(ALL_SLOTS);
             all[..n].copy_from_slice(&codes[..n]);
-            codes = all.into_boxed_slice();
-        }
+            Codes::from_all(&all)
+        };
         let mut s = Series {
             codec,
             heads,
@@ -210,7 +268,7 @@ impl Series {
     /// the averages of every tier, then the maxima.
     pub fn current_codes(&self) -> [u16; ALL_SLOTS] {
         let mut out = [MISSING; ALL_SLOTS];
-        out.copy_from_slice(&self.codes);
+        self.codes.copy_to(&mut out);
         for t in 0..4 {
             let head = self.heads[t];
             if head < 0 {

@@ -38,6 +38,7 @@ pub mod poll_pve_details;
 pub mod poll_pve_replication;
 pub mod poll_pve_zfs;
 pub mod pve_api_client;
+pub mod pve_context;
 pub mod rates;
 pub mod runtime;
 pub mod scheduler;

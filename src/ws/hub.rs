@@ -286,7 +286,6 @@ pub fn frame(kind: FrameKind, msg_type: &str, data: &serde_json::Value) -> Frame
     }
 }
 
-/// `{"type": msg_type, "data": <pre-serialised JSON>}` without re-parsing the payload.
 /// A `{"type": <msg_type>, "data": ...}` frame whose data `write` appends (JSON), and that
 /// data as a view into the frame's own bytes: one buffer serves both the WebSocket frame and
 /// the HTTP body. `capacity`: the data's expected size.
@@ -318,6 +317,7 @@ pub fn frame_around(
     (Frame { kind, text }, data)
 }
 
+/// `{"type": msg_type, "data": <pre-serialised JSON>}` without re-parsing the payload.
 pub fn frame_raw(kind: FrameKind, msg_type: &str, data_json: &[u8]) -> Frame {
     let mut s = String::with_capacity(data_json.len() + 32);
     s.push_str("{\"type\":\"");

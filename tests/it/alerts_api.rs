@@ -22,7 +22,12 @@ fn post(s: &TestServer, path: &str, body: &Value) -> support::Response {
 }
 
 /// Polls `path` until `pred` holds (or fails after `secs`).
-fn wait_json(s: &TestServer, path: &str, secs: u64, pred: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn wait_json(
+    s: &TestServer,
+    path: &str,
+    secs: u64,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let v = s.get(path).json();
@@ -46,7 +51,7 @@ fn ws_wait(ws: &mut WsClient, kind: &str, secs: u64, pred: impl Fn(&Value) -> bo
     }
 }
 
-fn ids(list: &Value) -> Vec<String> {
+pub(crate) fn ids(list: &Value) -> Vec<String> {
     list.as_array()
         .expect("an array")
         .iter()
@@ -241,7 +246,7 @@ fn a_restart_restores_exactly_the_alerts_active_at_shutdown() {
 
 /// An alert as `active-alerts.json` holds it: restored at start-up; its instance (`agent`)
 /// never reports, so it is held as it is.
-fn stored_alert(id: &str, level: &str) -> Value {
+pub(crate) fn stored_alert(id: &str, level: &str) -> Value {
     let now = pulse::util::time::UtcTime::now().to_rfc3339();
     json!({
         "id": id, "type": "cpu", "level": level, "resourceId": id, "resourceName": id,
@@ -265,7 +270,7 @@ fn start_with_active(alerts: &[Value]) -> (TestServer, std::path::PathBuf) {
     )
 }
 
-fn find<'a>(list: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn find<'a>(list: &'a Value, id: &str) -> &'a Value {
     list.as_array()
         .unwrap()
         .iter()
@@ -646,171 +651,4 @@ fn demo_mode_shows_real_alerts() {
     wait_json(&s, "/api/state", 10, |st| {
         ids(&st["activeAlerts"]).len() >= 3
     });
-}
-
-/// Occupies the only task thread until the returned sender is used (or dropped).
-fn hold_task_pool(s: &TestServer) -> std::sync::mpsc::Sender<()> {
-    let (release, wait) = std::sync::mpsc::channel::<()>();
-    let (started_tx, started) = std::sync::mpsc::channel::<()>();
-    s.apply(move |app| {
-        app.task_pool()
-            .try_submit(Box::new(move || {
-                let _ = started_tx.send(());
-                let _ = wait.recv_timeout(Duration::from_secs(30));
-            }))
-            .unwrap_or_else(|_| panic!("task pool full"));
-    });
-    started.recv_timeout(Duration::from_secs(10)).unwrap();
-    release
-}
-
-fn engine_away(s: &TestServer) -> bool {
-    let (tx, rx) = std::sync::mpsc::channel();
-    s.apply(move |app| tx.send(app.alerts.is_away()).unwrap());
-    rx.recv().unwrap()
-}
-
-/// Sends a request from another thread; the answer arrives on the returned channel.
-fn request_in_background(
-    s: &TestServer,
-    method: &'static str,
-    path: String,
-    body: Option<Value>,
-) -> std::sync::mpsc::Receiver<support::Response> {
-    let addr = s.addr;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let body = body.map(|b| b.to_string());
-        let r = support::request(
-            addr,
-            method,
-            &path,
-            &[JSON],
-            body.as_deref().map(str::as_bytes),
-        );
-        let _ = tx.send(r);
-    });
-    rx
-}
-
-#[test]
-fn requests_wait_while_an_evaluation_off_the_loop_holds_the_engine() {
-    let dir = support::temp_dir("alerts-away");
-    std::fs::write(
-        dir.join("active-alerts.json"),
-        serde_json::to_vec(&[
-            stored_alert("a-cpu", "critical"),
-            stored_alert("b-cpu", "warning"),
-        ])
-        .unwrap(),
-    )
-    .unwrap();
-    let dir_s = dir.display().to_string();
-    let s = TestServer::start(&[
-        ("PULSE_DATA_DIR", dir_s.as_str()),
-        ("PULSE_LIMIT_TASK_THREADS", "1"),
-    ]);
-    wait_json(&s, "/api/state", 10, |st| {
-        ids(&st["activeAlerts"]).len() == 2
-    });
-    let idle = Instant::now() + Duration::from_secs(10);
-    while engine_away(&s) && Instant::now() < idle {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-
-    // The task thread is held, and the state changes: its evaluation waits in the queue with
-    // the engine.
-    let release = hold_task_pool(&s);
-    s.apply(|app| {
-        app.polling.core.state_mut().set_extra(
-            pulse::state::ExtraArea::Hosts,
-            vec![json!({"id": "changed"})],
-        );
-    });
-    let asked = Instant::now();
-    while !engine_away(&s) && asked.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(engine_away(&s), "the evaluation took the engine along");
-
-    // Reads and actions wait for it rather than see an engine without alerts.
-    let active = request_in_background(&s, "GET", "/api/alerts/active".into(), None);
-    let ack = request_in_background(
-        &s,
-        "POST",
-        "/api/alerts/a-cpu/acknowledge".into(),
-        Some(json!({"user": "ops"})),
-    );
-    let overview = request_in_background(&s, "GET", "/api/alerts".into(), None);
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(active.try_recv().is_err(), "answered from an absent engine");
-    assert!(ack.try_recv().is_err(), "acted on an absent engine");
-    assert_eq!(s.get("/api/health").status, 200, "the loop still serves");
-
-    release.send(()).unwrap();
-    let active = active.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert_eq!(active.status, 200);
-    assert_eq!(ids(&active.json()).len(), 2, "{}", active.text());
-    let ack = ack.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert_eq!(ack.status, 200, "{}", ack.text());
-    let overview = overview.recv_timeout(Duration::from_secs(10)).unwrap();
-    assert_eq!(overview.json()["status"]["active"], 2);
-    let a = find(&s.get("/api/alerts/active").json(), "a-cpu").clone();
-    assert_eq!(a["acknowledged"], true);
-    // The state published after the evaluation carries the alerts (and the change).
-    let st = wait_json(&s, "/api/state", 10, |st| st["hosts"][0]["id"] == "changed");
-    assert_eq!(ids(&st["activeAlerts"]).len(), 2);
-}
-
-#[test]
-fn a_full_task_pool_evaluates_on_the_loop_rather_than_lose_the_engine() {
-    let dir = support::temp_dir("alerts-full-pool");
-    std::fs::write(
-        dir.join("active-alerts.json"),
-        serde_json::to_vec(&[stored_alert("a-cpu", "critical")]).unwrap(),
-    )
-    .unwrap();
-    let dir_s = dir.display().to_string();
-    let s = TestServer::start(&[
-        ("PULSE_DATA_DIR", dir_s.as_str()),
-        ("PULSE_LIMIT_TASK_THREADS", "1"),
-        ("PULSE_LIMIT_TASK_QUEUE", "1"),
-    ]);
-    wait_json(&s, "/api/state", 10, |st| {
-        ids(&st["activeAlerts"]).len() == 1
-    });
-    let idle = Instant::now() + Duration::from_secs(10);
-    while engine_away(&s) && Instant::now() < idle {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // The thread runs one held job and the queue's one place holds another.
-    let release = hold_task_pool(&s);
-    let (queued_tx, queued) = std::sync::mpsc::channel::<bool>();
-    let (release2, wait2) = std::sync::mpsc::channel::<()>();
-    s.apply(move |app| {
-        let ok = app
-            .task_pool()
-            .try_submit(Box::new(move || {
-                let _ = wait2.recv_timeout(Duration::from_secs(30));
-            }))
-            .is_ok();
-        queued_tx.send(ok).unwrap();
-    });
-    assert!(queued.recv().unwrap(), "the queue had its one place");
-    let (home_tx, home) = std::sync::mpsc::channel::<bool>();
-    s.apply(move |app| {
-        app.polling.core.state_mut().set_extra(
-            pulse::state::ExtraArea::Hosts,
-            vec![json!({"id": "changed"})],
-        );
-        // The batch's evaluation finds the pool full and runs here.
-        app.after_batch();
-        home_tx.send(!app.alerts.is_away()).unwrap();
-    });
-    assert!(home.recv().unwrap(), "the engine stayed home");
-    let r = s.get("/api/alerts/active");
-    assert_eq!(r.status, 200);
-    assert_eq!(ids(&r.json()), vec!["a-cpu".to_string()]);
-    release.send(()).unwrap();
-    release2.send(()).unwrap();
 }

@@ -14,6 +14,7 @@ mod alerts_backups;
 mod alerts_checks;
 mod alerts_engine;
 mod alerts_host_disks;
+mod alerts_off_loop;
 mod alerts_routes;
 mod alerts_zfs;
 mod api_examples;
