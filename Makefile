@@ -6,6 +6,10 @@ STATIC_BIN  := target/$(MUSL_TARGET)/release/pulse
 AGENT_BINS  := target/$(MUSL_TARGET)/release/pulse-docker-agent target/$(MUSL_TARGET)/release/pulse-host-agent
 DATA_DIR    ?= ./data
 PORT        ?= 7655
+# Test threads per test binary. The integration tests mostly wait (on poll cycles, timers,
+# sockets, Chromium): at the default of one thread per core the suite ran at 22 % CPU for
+# 237 s on 2 cores; with 8 it takes 81 s (BENCHMARKS.md, "make test wall time").
+TEST_THREADS ?= 8
 
 .PHONY: run build test lint fmt static bench clean-data
 
@@ -24,7 +28,7 @@ build:
 
 ## test: every unit and integration test
 test:
-	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --all-targets -- --test-threads=$(TEST_THREADS)
 
 ## lint: formatting and clippy, warnings are errors
 lint:
