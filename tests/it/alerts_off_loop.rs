@@ -7,25 +7,10 @@ use crate::support;
 
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use support::pools::{hold, hold_task_pool};
 use support::TestServer;
 
 const JSON: (&str, &str) = ("Content-Type", "application/json");
-
-/// Occupies the only task thread until the returned sender is used (or dropped).
-fn hold_task_pool(s: &TestServer) -> std::sync::mpsc::Sender<()> {
-    let (release, wait) = std::sync::mpsc::channel::<()>();
-    let (started_tx, started) = std::sync::mpsc::channel::<()>();
-    s.apply(move |app| {
-        app.task_pool()
-            .try_submit(Box::new(move || {
-                let _ = started_tx.send(());
-                let _ = wait.recv_timeout(Duration::from_secs(30));
-            }))
-            .unwrap_or_else(|_| panic!("task pool full"));
-    });
-    started.recv_timeout(Duration::from_secs(10)).unwrap();
-    release
-}
 
 fn engine_away(s: &TestServer) -> bool {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -56,30 +41,42 @@ fn request_in_background(
     rx
 }
 
-#[test]
-fn requests_wait_while_an_evaluation_off_the_loop_holds_the_engine() {
-    let dir = support::temp_dir("alerts-away");
+/// A server with one task thread and `alerts` restored as active, once they are published
+/// and no evaluation is running.
+fn start_settled(tag: &str, alerts: &[Value], env: &[(&str, &str)]) -> TestServer {
+    let dir = support::temp_dir(tag);
     std::fs::write(
         dir.join("active-alerts.json"),
-        serde_json::to_vec(&[
-            stored_alert("a-cpu", "critical"),
-            stored_alert("b-cpu", "warning"),
-        ])
-        .unwrap(),
+        serde_json::to_vec(alerts).unwrap(),
     )
     .unwrap();
     let dir_s = dir.display().to_string();
-    let s = TestServer::start(&[
+    let mut all = vec![
         ("PULSE_DATA_DIR", dir_s.as_str()),
         ("PULSE_LIMIT_TASK_THREADS", "1"),
-    ]);
+    ];
+    all.extend_from_slice(env);
+    let s = TestServer::start(&all);
     wait_json(&s, "/api/state", 10, |st| {
-        ids(&st["activeAlerts"]).len() == 2
+        ids(&st["activeAlerts"]).len() == alerts.len()
     });
     let idle = Instant::now() + Duration::from_secs(10);
     while engine_away(&s) && Instant::now() < idle {
         std::thread::sleep(Duration::from_millis(20));
     }
+    s
+}
+
+#[test]
+fn requests_wait_while_an_evaluation_off_the_loop_holds_the_engine() {
+    let s = start_settled(
+        "alerts-away",
+        &[
+            stored_alert("a-cpu", "critical"),
+            stored_alert("b-cpu", "warning"),
+        ],
+        &[],
+    );
 
     // The task thread is held, and the state changes: its evaluation waits in the queue with
     // the engine.
@@ -127,39 +124,14 @@ fn requests_wait_while_an_evaluation_off_the_loop_holds_the_engine() {
 
 #[test]
 fn a_full_task_pool_evaluates_on_the_loop_rather_than_lose_the_engine() {
-    let dir = support::temp_dir("alerts-full-pool");
-    std::fs::write(
-        dir.join("active-alerts.json"),
-        serde_json::to_vec(&[stored_alert("a-cpu", "critical")]).unwrap(),
-    )
-    .unwrap();
-    let dir_s = dir.display().to_string();
-    let s = TestServer::start(&[
-        ("PULSE_DATA_DIR", dir_s.as_str()),
-        ("PULSE_LIMIT_TASK_THREADS", "1"),
-        ("PULSE_LIMIT_TASK_QUEUE", "1"),
-    ]);
-    wait_json(&s, "/api/state", 10, |st| {
-        ids(&st["activeAlerts"]).len() == 1
-    });
-    let idle = Instant::now() + Duration::from_secs(10);
-    while engine_away(&s) && Instant::now() < idle {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let s = start_settled(
+        "alerts-full-pool",
+        &[stored_alert("a-cpu", "critical")],
+        &[("PULSE_LIMIT_TASK_QUEUE", "1")],
+    );
     // The thread runs one held job and the queue's one place holds another.
     let release = hold_task_pool(&s);
-    let (queued_tx, queued) = std::sync::mpsc::channel::<bool>();
-    let (release2, wait2) = std::sync::mpsc::channel::<()>();
-    s.apply(move |app| {
-        let ok = app
-            .task_pool()
-            .try_submit(Box::new(move || {
-                let _ = wait2.recv_timeout(Duration::from_secs(30));
-            }))
-            .is_ok();
-        queued_tx.send(ok).unwrap();
-    });
-    assert!(queued.recv().unwrap(), "the queue had its one place");
+    let release2 = hold(&s, pulse::core::app::App::task_pool, false);
     let (home_tx, home) = std::sync::mpsc::channel::<bool>();
     s.apply(move |app| {
         app.polling.core.state_mut().set_extra(

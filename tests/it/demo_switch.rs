@@ -7,26 +7,11 @@ use crate::support;
 use serde_json::Value;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::pools::hold_net_pool;
 use support::TestServer;
 
 fn post(s: &TestServer, body: &str) -> support::Response {
     s.req("POST", "/api/system/mock-mode", &[], Some(body.as_bytes()))
-}
-
-/// Occupies the only network-pool thread until the returned sender is used (or dropped).
-fn hold_net_pool(s: &TestServer) -> mpsc::Sender<()> {
-    let (release, wait) = mpsc::channel::<()>();
-    let (started_tx, started) = mpsc::channel::<()>();
-    s.apply(move |app| {
-        app.net_pool()
-            .try_submit(Box::new(move || {
-                let _ = started_tx.send(());
-                let _ = wait.recv_timeout(Duration::from_secs(30));
-            }))
-            .unwrap_or_else(|_| panic!("net pool full"));
-    });
-    started.recv_timeout(Duration::from_secs(10)).unwrap();
-    release
 }
 
 fn nodes(s: &TestServer) -> usize {

@@ -7,6 +7,7 @@ use crate::support;
 use serde_json::{json, Value};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::pools::hold_task_pool;
 use support::{ws_connect, ws_next, TestServer};
 
 /// One state change on the loop: the `hosts` area becomes `[{"id": <id>, ...}]` (padded so
@@ -41,22 +42,6 @@ fn wait_state(s: &TestServer, secs: u64, pred: impl Fn(&Value) -> bool) -> Value
         assert!(Instant::now() < until, "state never matched: {doc}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Occupies the only task thread until the returned sender is used (or dropped).
-fn hold_task_pool(s: &TestServer) -> mpsc::Sender<()> {
-    let (release, wait) = mpsc::channel::<()>();
-    let (started_tx, started) = mpsc::channel::<()>();
-    s.apply(move |app| {
-        app.task_pool()
-            .try_submit(Box::new(move || {
-                let _ = started_tx.send(());
-                let _ = wait.recv_timeout(Duration::from_secs(30));
-            }))
-            .unwrap_or_else(|_| panic!("task pool full"));
-    });
-    started.recv_timeout(Duration::from_secs(10)).unwrap();
-    release
 }
 
 #[test]

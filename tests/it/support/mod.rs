@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod browser;
+pub mod pools;
 pub mod raw_client;
 pub mod sim;
 
