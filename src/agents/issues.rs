@@ -79,7 +79,7 @@ fn name_of(c: &Container) -> String {
 }
 
 impl Tracker {
-    /// Takes in one accepted report (before [`derive`] reads it).
+    /// Takes in one accepted report (before [`derive()`] reads it).
     pub fn observe(&mut self, r: &DockerReport, now_ms: i64) {
         for c in &r.containers {
             let samples = self.restarts.entry(c.id.clone()).or_default();

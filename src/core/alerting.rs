@@ -1,5 +1,6 @@
-//! The alerts subsystem on the loop: evaluated after each batch in which the state changed,
-//! its events broadcast (`alert`, `alertResolved`) and written into the state
+//! The alerts subsystem and the loop: after each batch in which the state changed, an
+//! evaluation runs on the task pool (holding the engine); when it comes back its events are
+//! broadcast (`alert`, `alertResolved`) and the alerts written into the state
 //! (`activeAlerts`, `recentlyResolved`), its files handed to the writer thread.
 
 use crate::alerts::engine::EventKind;
@@ -17,8 +18,8 @@ use std::sync::{Arc, Mutex};
 impl App {
     /// After each batch: if the state moved (or the periodic tick asks for it), hands an
     /// evaluation to the task pool. The engine travels with it and comes back through
-    /// [`App::alerts_evaluated`]; meanwhile requests that need it wait
-    /// ([`App::when_alerts_home`]) and the state build waits too, so one document carries a
+    /// `App::alerts_evaluated`; meanwhile requests that need it wait
+    /// (`Outcome::when_alerts_home`) and the state build waits too, so one document carries a
     /// poll's figures and the alerts they raise.
     pub fn evaluate_alerts(&mut self, now_ms: i64) {
         self.alerts.tick(now_ms);

@@ -1,7 +1,7 @@
 //! One poll of a Proxmox VE instance: the live part (nodes → node status, + RRD memory when
 //! needed → `/cluster/resources` for every guest and storage figure) costs requests per node,
 //! never per guest; per-guest details (VM status, guest agent, container network,
-//! snapshots) come on a budget chosen by [`DetailPlanner`] and are held between refreshes
+//! snapshots) come on a budget chosen by `details::DetailPlanner` and are held between refreshes
 //! (`poll_pve_details`). Then replication, physical disks and backups on their cadences.
 //!
 //! Runs on a poll worker thread and blocks on the network. Everything it needs between polls

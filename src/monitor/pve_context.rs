@@ -33,7 +33,7 @@ pub struct PveSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackupPolicy {
     pub enabled: bool,
-    /// 0: every [`BACKUP_EVERY_POLLS`]th poll (≈100 s); else at most this often.
+    /// 0: every `poll_pve::BACKUP_EVERY_POLLS`th poll (≈100 s); else at most this often.
     pub interval_ms: i64,
 }
 

@@ -2,7 +2,7 @@
 //! Defined here, below both the state and the monitor, so the state model never depends on
 //! the monitor (the monitor re-exports these under its own paths).
 
-/// Variants in alphabetical order so that [`TaskKey`]'s derived order is its string order.
+/// Variants in alphabetical order so that `TaskKey`'s derived order is its string order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum InstanceKind {
     Pbs,
