@@ -67,6 +67,20 @@ impl EnvVars {
         }
     }
 
+    /// Parses an optional whole number in `0..=max`.
+    pub fn count(&self, key: &str, max: u64) -> Result<Option<u64>, EnvError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n <= max)
+                .map(Some)
+                .ok_or_else(|| EnvError::invalid(key, v, &format!("a whole number 0–{max}"))),
+        }
+    }
+
     /// Parses an optional duration given in seconds (`30`) or Go style (`30s`, `2m`, `1h`, `500ms`).
     pub fn duration(&self, key: &str) -> Result<Option<Duration>, EnvError> {
         match self.get(key) {
@@ -273,6 +287,21 @@ mod tests {
                 ("D".into(), "plain".into()),
             ]
         );
+    }
+
+    #[test]
+    fn counts_are_whole_numbers_within_their_bound() {
+        let vars = |v: &str| EnvVars::from_pairs([("N".to_string(), v.to_string())]);
+        assert_eq!(vars("150").count("N", 10_000), Ok(Some(150)));
+        assert_eq!(vars(" 0 ").count("N", 10_000), Ok(Some(0)));
+        assert_eq!(EnvVars::from_pairs([]).count("N", 10), Ok(None));
+        for bad in ["-1", "1.5", "ten", "10001"] {
+            let e = vars(bad).count("N", 10_000).unwrap_err();
+            assert!(
+                e.message.contains("N=") && e.message.contains("0–10000"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -132,6 +132,14 @@ pub fn start(
         .vars
         .bool("PULSE_DISABLE_ZFS_MONITORING")
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    // Detail requests per 10 s cycle and PVE instance (BENCHMARKS.md "Polling budget").
+    let detail_budget = cfg
+        .vars
+        .count("PULSE_PVE_DETAIL_BUDGET", 10_000)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    polling
+        .core
+        .set_detail_budget(detail_budget.map(|n| n as u32));
     polling
         .core
         .set_slow_reads(crate::monitor::poll_pve::SlowReads {

@@ -50,6 +50,8 @@ pub struct MonitorCore {
     pve_backups: BackupPolicy,
     /// Given to every PVE instance added from now on.
     slow_reads: SlowReads,
+    /// Detail requests per cycle for PVE instances added from now on (`None`: the default).
+    detail_budget: Option<u32>,
 }
 
 impl MonitorCore {
@@ -63,6 +65,7 @@ impl MonitorCore {
             reachable: BTreeSet::new(),
             pve_backups: BackupPolicy::default(),
             slow_reads: SlowReads::default(),
+            detail_budget: None,
         }
     }
 
@@ -74,6 +77,12 @@ impl MonitorCore {
     /// The slow reads (disks, ZFS) of PVE instances added from now on.
     pub fn set_slow_reads(&mut self, slow: SlowReads) {
         self.slow_reads = slow;
+    }
+
+    /// The per-cycle detail budget of PVE instances added from now on
+    /// (`PULSE_PVE_DETAIL_BUDGET`; `None`: `DetailConfig`'s default).
+    pub fn set_detail_budget(&mut self, budget: Option<u32>) {
+        self.detail_budget = budget;
     }
 
     /// Adds (or replaces) a PVE instance; it is polled at once. No network I/O here.
@@ -91,6 +100,9 @@ impl MonitorCore {
         let name = settings.instance.clone();
         let mut ctx = PvePollContext::new(settings, self.seed);
         ctx.slow = self.slow_reads;
+        if let Some(budget) = self.detail_budget {
+            ctx.details.config.budget_per_cycle = budget;
+        }
         let target = PollTarget::Pve {
             client: Box::new(client),
             ctx: Box::new(ctx),

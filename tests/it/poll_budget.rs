@@ -303,3 +303,34 @@ fn the_monitor_applies_the_backup_settings_to_running_instances() {
     };
     assert_eq!(tasks_over(Some(off)), 0);
 }
+
+#[test]
+fn the_detail_budget_is_configurable_per_monitor() {
+    use pulse::monitor::{MonitorCore, SchedulerConfig};
+    let s = sim(3, 300);
+    let details_per_cycle = |budget: Option<u32>| -> Vec<u64> {
+        let mut core = MonitorCore::new(SchedulerConfig::default(), 9);
+        core.set_detail_budget(budget);
+        core.add_pve(&s.token_config(Product::Pve), settings(&s), T0)
+            .expect("instance added");
+        (0..3)
+            .map(|c| {
+                s.reset_request_counts();
+                let now = T0 + c * 10_000;
+                for job in core.start_due(now, 4) {
+                    let outcome = job.run(now);
+                    core.finish(outcome, now + 100);
+                }
+                split(&s.request_counts()).1
+            })
+            .collect()
+    };
+    let small = details_per_cycle(Some(12));
+    assert!(small.iter().all(|n| *n <= 12), "{small:?}");
+    assert!(
+        small.iter().any(|n| *n > 0),
+        "it still reads details: {small:?}"
+    );
+    let default = details_per_cycle(None);
+    assert!(default.iter().any(|n| *n > 12), "{default:?}");
+}
