@@ -69,15 +69,25 @@ impl EnvVars {
 
     /// Parses an optional whole number in `0..=max`.
     pub fn count(&self, key: &str, max: u64) -> Result<Option<u64>, EnvError> {
+        self.whole(key, 0..=max, &format!("a whole number 0–{max}"))
+    }
+
+    /// Parses an optional whole number within `range`; `accepted` describes it in the error.
+    pub fn whole(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+        accepted: &str,
+    ) -> Result<Option<u64>, EnvError> {
         match self.get(key) {
             None => Ok(None),
             Some(v) => v
                 .trim()
                 .parse::<u64>()
                 .ok()
-                .filter(|n| *n <= max)
+                .filter(|n| range.contains(n))
                 .map(Some)
-                .ok_or_else(|| EnvError::invalid(key, v, &format!("a whole number 0–{max}"))),
+                .ok_or_else(|| EnvError::invalid(key, v, accepted)),
         }
     }
 

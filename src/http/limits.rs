@@ -54,27 +54,12 @@ impl Limits {
     pub fn from_vars(vars: &EnvVars) -> Result<Limits, EnvError> {
         let d = Limits::default();
         let count = |key: &str, default: usize| -> Result<usize, EnvError> {
-            match vars.get(key) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| EnvError::invalid(key, v, "a whole number above 0")),
-            }
+            let n = vars.whole(key, 1..=usize::MAX as u64, "a whole number above 0")?;
+            Ok(n.map_or(default, |n| n as usize))
         };
         let millis = |key: &str, default: Duration| -> Result<Duration, EnvError> {
-            match vars.get(key) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .map(Duration::from_millis)
-                    .ok_or_else(|| EnvError::invalid(key, v, "milliseconds above 0")),
-            }
+            let n = vars.whole(key, 1..=u64::MAX, "milliseconds above 0")?;
+            Ok(n.map_or(default, Duration::from_millis))
         };
         Ok(Limits {
             max_connections: count("PULSE_HTTP_MAX_CONNECTIONS", d.max_connections)?,
