@@ -76,17 +76,30 @@ export function form({ id, title, submit = 'Save', extra = [], onSubmit, long = 
 /** A plain button. */
 export const button = (label, onclick, attrs = {}) => h('button', { type: 'button', class: 'btn', onclick, ...attrs }, label);
 
+// The confirm button (by its data-key, else its aria-label) waiting for its second press. A list that repaints
+// (a health update, a reload after a save) builds new buttons: the one with this key starts
+// armed, so a repaint between the two presses does not swallow the first.
+let armedKey = null;
+
 /**
  * A button that asks once more before acting: the first press arms it ("Confirm …"), the second
- * acts; focus leaving disarms it.
+ * acts; focus moving elsewhere disarms it, a repaint of its list does not.
  */
 export function confirmButton(label, confirmLabel, act, attrs = {}) {
+  const key = attrs['data-key'] || attrs['aria-label'] || label;
+  const setArmed = (on) => {
+    if (on) { b.dataset.armed = '1'; b.textContent = confirmLabel; armedKey = key; return; }
+    delete b.dataset.armed;
+    b.textContent = label;
+    if (armedKey === key) armedKey = null;
+  };
   const b = button(label, () => {
-    if (b.dataset.armed) { delete b.dataset.armed; b.textContent = label; act(); return; }
-    b.dataset.armed = '1';
-    b.textContent = confirmLabel;
+    if (b.dataset.armed) { setArmed(false); act(); return; }
+    setArmed(true);
   }, { class: 'btn danger', ...attrs });
-  b.addEventListener('blur', () => { delete b.dataset.armed; b.textContent = label; });
+  if (armedKey === key) setArmed(true);
+  // Removal by a repaint may blur the button too: only a button still on the page disarms.
+  b.addEventListener('blur', () => setTimeout(() => { if (b.isConnected) setArmed(false); }));
   return b;
 }
 

@@ -87,7 +87,7 @@ export function securityPage(root) {
             sessStatus.textContent = `Session from ${x.ip || 'an unknown address'} ended.`;
           } catch (e) { sessErr.textContent = e.message; }
           loadSessions();
-        }, { 'aria-label': `End the session from ${x.ip || 'unknown'}`, 'data-act': 'end' })],
+        }, { 'aria-label': `End the session from ${x.ip || 'unknown'}`, 'data-act': 'end', 'data-key': `session ${x.id}` })],
     }))));
   }
 

@@ -402,7 +402,13 @@ fn node_added_through_the_ui_with_a_pinned_fingerprint_is_polled() {
         serde_json::Value::from(sim.fingerprint())
     );
     // Delete asks once more, then the node is gone from the configuration.
+    // The list repaints after the save above (its reload may land between the presses): the
+    // first press arms the button, and a repaint keeps it armed.
     b.click("#node-list tr[data-node] button[data-act=delete]");
+    b.wait(
+        "document.querySelector('#node-list tr[data-node] button[data-act=delete][data-armed]')",
+        20,
+    );
     b.click("#node-list tr[data-node] button[data-act=delete]");
     b.wait("!document.querySelector('#node-list tr[data-node]')", 20);
     assert_eq!(
