@@ -2,7 +2,8 @@
 //! instance), saved through the writer thread every five minutes and at shutdown.
 
 use crate::core::app::App;
-use crate::core::writer::Write;
+use crate::core::writer::{PieceStep, Prepare, Write};
+use crate::history::store;
 use crate::monitor::task_key::{InstanceKind, TaskKey};
 
 /// How often the history is handed to the writer (a crash loses at most this much; a clean
@@ -70,46 +71,70 @@ impl App {
         if !force {
             self.refresh_forecasts_if_due(now_s);
         }
-        let path = crate::history::store::path(&self.cfg.data_dir);
+        let path = store::path(&self.cfg.data_dir);
         if force {
-            self.history.saving = None;
+            // A save in progress is abandoned: its staging file goes with the final save.
+            // (A save under way had cleared `dirty`: what it was writing is still unsaved.)
+            let staged = self.history.saving.take().is_some();
             self.history.expire(now_s);
-            if !self.history.dirty {
+            if !self.history.dirty && !staged {
                 return;
             }
             // At shutdown the task pool is gone; the writer drains right after this.
-            let bytes = crate::history::store::encode(&self.history);
+            let bytes = store::encode(&self.history);
             self.history.saves_total += 1;
             self.history.saved_bytes = bytes.len() as u64;
-            if let Err(e) = self
-                .writer()
-                .submit(vec![Write::replace(path, bytes, 0o600)], None)
-            {
+            let mut writes = vec![Write::replace(&path, bytes, 0o600)];
+            if let (true, Ok(part), Some(dir)) = (
+                staged,
+                crate::util::atomic::staging_path(&path),
+                path.parent(),
+            ) {
+                writes.push(Write::Prune {
+                    dir: dir.to_path_buf(),
+                    prefix: part
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into(),
+                    keep: 0,
+                });
+            }
+            if let Err(e) = self.writer().submit(writes, None) {
                 crate::log_warn!("history not saved", reason = e.to_string());
             }
             return;
         }
         if let Some(mut partial) = self.history.saving.take() {
-            if !partial.step(&self.history, SAVE_SLICE) {
-                self.history.saving = Some(partial);
-                return;
+            // This tick's slice goes to the writer as one piece; its checksums are computed
+            // there. The last piece also publishes the file.
+            let mut writes = vec![Write::Piece {
+                path: path.clone(),
+                bytes: partial.step(&self.history, SAVE_SLICE),
+                mode: 0o600,
+                step: PieceStep::Append {
+                    prepare: Prepare::HistoryChecksums,
+                },
+            }];
+            let done = partial.done();
+            if done {
+                writes.push(Write::Piece {
+                    path,
+                    bytes: partial.count_patch(),
+                    mode: 0o600,
+                    step: PieceStep::Commit {
+                        len: partial.file_len(),
+                        patch_at: store::COUNT_AT,
+                    },
+                });
             }
-            // The checksum (a pass over megabytes) and the hand-over to the writer run on
-            // the task pool.
-            let bytes = partial.finish();
-            self.history.saves_total += 1;
-            self.history.saved_bytes = bytes.len() as u64 + 8;
-            let writer = self.writer().clone();
-            let job = Box::new(move || {
-                let bytes = crate::history::store::seal(bytes);
-                if let Err(e) = writer.submit(vec![Write::replace(path, bytes, 0o600)], None) {
-                    crate::log_warn!("history save skipped", reason = e.to_string());
+            match self.writer().submit(writes, None) {
+                Err(e) => self.history_save_refused(e),
+                Ok(()) if done => {
+                    self.history.saves_total += 1;
+                    self.history.saved_bytes = partial.file_len();
                 }
-            });
-            if self.tasks.try_submit(job).is_err() {
-                // A busy pool: the next due save starts over; the data stays in memory.
-                crate::log_warn!("history save postponed: task pool busy");
-                self.history.dirty = true;
+                Ok(()) => self.history.saving = Some(partial),
             }
             return;
         }
@@ -122,9 +147,23 @@ impl App {
         }
         self.history.dirty = false;
         self.history.last_save_s = now_s;
-        let mut partial = crate::history::store::Partial::start(&self.history);
-        // Done or not, the next tick continues it (or seals it) through the branch above.
-        partial.step(&self.history, SAVE_SLICE);
-        self.history.saving = Some(partial);
+        let begin = Write::Piece {
+            path,
+            bytes: store::Partial::header(),
+            mode: 0o600,
+            step: PieceStep::Begin,
+        };
+        match self.writer().submit(vec![begin], None) {
+            // The next ticks encode and hand over the slices (the branch above).
+            Ok(()) => self.history.saving = Some(store::Partial::start(&self.history)),
+            Err(e) => self.history_save_refused(e),
+        }
+    }
+
+    /// A piece of a save was refused (a full writer queue): the save is abandoned (the
+    /// file on disk stays the previous one) and the next due save starts over.
+    fn history_save_refused(&mut self, e: crate::core::writer::Refused) {
+        crate::log_warn!("history save postponed", reason = e.to_string());
+        self.history.dirty = true;
     }
 }

@@ -12,7 +12,7 @@
 //! (the newer bytes take its place and both waiters hear the outcome): a burst of settings saves
 //! costs one fsync per file, not one per request.
 
-use crate::util::atomic::write_atomic;
+use crate::util::atomic::{pieces, write_atomic};
 use std::collections::VecDeque;
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -42,6 +42,15 @@ pub enum Write {
         mode: u32,
         rotate_at: Option<u64>,
     },
+    /// One piece of a file written over several jobs (`util::atomic::pieces`): the metric
+    /// history, encoded a slice of resources per loop tick, so no whole copy of it is ever
+    /// held. The file is replaced only by a `Commit` after every piece arrived.
+    Piece {
+        path: PathBuf,
+        bytes: Vec<u8>,
+        mode: u32,
+        step: PieceStep,
+    },
     /// Keep only the `keep` newest files of `dir` whose name starts with `prefix` (names sort
     /// chronologically): the rolling `nodes.enc.backup-*`.
     Prune {
@@ -49,6 +58,35 @@ pub enum Write {
         prefix: String,
         keep: usize,
     },
+}
+
+/// Where a [`Write::Piece`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PieceStep {
+    /// Starts the staging file with these bytes.
+    Begin,
+    /// Appends the bytes after `prepare` (run here, on the writer thread, so work such as
+    /// checksums stays off the loop).
+    Append { prepare: Prepare },
+    /// Publishes the file if it holds `len` bytes, writing the bytes at `patch_at` first.
+    Commit { len: u64, patch_at: u64 },
+}
+
+/// Work done on a piece's bytes on the writer thread, before they are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prepare {
+    Nothing,
+    /// Framed history records: fill in each record's checksum (`history::store::seal`).
+    HistoryChecksums,
+}
+
+impl Prepare {
+    fn apply(self, bytes: &mut [u8]) {
+        match self {
+            Prepare::Nothing => {}
+            Prepare::HistoryChecksums => crate::history::store::seal(bytes),
+        }
+    }
 }
 
 impl Write {
@@ -72,14 +110,29 @@ impl Write {
     /// The file (or, for `Prune`, the directory) this write changes.
     pub fn path(&self) -> &Path {
         match self {
-            Write::Replace { path, .. } | Write::Append { path, .. } => path,
+            Write::Replace { path, .. }
+            | Write::Append { path, .. }
+            | Write::Piece { path, .. } => path,
             Write::Prune { dir, .. } => dir,
         }
     }
 
     /// Performs the write on the calling thread (the writer thread, or a tool without one).
-    pub fn perform(&self) -> io::Result<()> {
+    pub fn perform(&mut self) -> io::Result<()> {
         match self {
+            Write::Piece {
+                path,
+                bytes,
+                mode,
+                step,
+            } => match *step {
+                PieceStep::Begin => pieces::begin(path, bytes, *mode),
+                PieceStep::Append { prepare } => {
+                    prepare.apply(bytes);
+                    pieces::append(path, bytes)
+                }
+                PieceStep::Commit { len, patch_at } => pieces::commit(path, len, bytes, patch_at),
+            },
             Write::Replace { path, bytes, mode } => write_atomic(path, bytes, *mode),
             Write::Append {
                 path,
@@ -88,23 +141,23 @@ impl Write {
                 rotate_at,
             } => {
                 if let Some(limit) = rotate_at {
-                    if fs::metadata(path).is_ok_and(|m| m.len() >= *limit) {
+                    if fs::metadata(&*path).is_ok_and(|m| m.len() >= *limit) {
                         let mut rotated = path.clone().into_os_string();
                         rotated.push(".1");
-                        fs::rename(path, rotated)?;
+                        fs::rename(&*path, rotated)?;
                     }
                 }
                 let mut f = OpenOptions::new()
                     .create(true)
                     .append(true)
                     .mode(*mode)
-                    .open(path)?;
+                    .open(&*path)?;
                 // One write call per record: concurrent appenders never interleave inside it.
                 f.write_all(bytes)?;
                 f.sync_data()
             }
             Write::Prune { dir, prefix, keep } => {
-                let mut names: Vec<String> = fs::read_dir(dir)?
+                let mut names: Vec<String> = fs::read_dir(&*dir)?
                     .flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .filter(|n| n.starts_with(prefix.as_str()))
@@ -401,7 +454,8 @@ fn run(shared: &Shared) {
                 q = shared.work.wait(q).unwrap_or_else(|p| p.into_inner());
             }
         };
-        let result = job.writes.iter().try_for_each(|w| {
+        let mut job = job;
+        let result = job.writes.iter_mut().try_for_each(|w| {
             w.perform().map_err(|e| WriteError {
                 path: w.path().to_path_buf(),
                 message: e.to_string(),

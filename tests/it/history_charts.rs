@@ -292,6 +292,41 @@ fn history_survives_a_restart_and_a_damaged_file_is_set_aside() {
 }
 
 #[test]
+fn a_stop_during_a_save_writes_the_whole_history_and_no_staging_file() {
+    let dir = temp_dir("history-stop");
+    let env = [("PULSE_DATA_DIR", dir.to_str().unwrap())];
+    let s = TestServer::start(&env);
+    s.apply(|app| {
+        let now = pulse::util::time::now_ms() / 1000;
+        for i in 0..450 {
+            app.history.record(
+                &format!("g{i}"),
+                pulse::history::Kind::Guest,
+                now,
+                &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+            );
+        }
+        // Start a save and hand over its first slice, as two housekeeping ticks would; the
+        // stop comes before the rest.
+        app.history.last_save_s = 0;
+        app.save_history(false);
+        app.save_history(false);
+        assert!(app.history.saving.is_some(), "a save is under way");
+    });
+    s.stop();
+    let saved =
+        pulse::history::store::decode(&std::fs::read(dir.join("metrics-history.bin")).unwrap())
+            .expect("a complete file");
+    assert_eq!(
+        saved.resources.len(),
+        450,
+        "everything, not the slice under way"
+    );
+    assert!(!dir.join(".metrics-history.bin.part").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_running_server_saves_in_slices_through_the_writer() {
     let s = TestServer::start(&[]);
     s.apply(|app| {
@@ -313,9 +348,14 @@ fn the_running_server_saves_in_slices_through_the_writer() {
     while !file.exists() && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(100));
     }
-    // 450 resources at 200 per tick: three ticks of encoding, then sealed off the loop.
+    // 450 resources at 200 per tick: three pieces handed to the writer (which fills in the
+    // checksums), published by a rename once the last one is written.
     let saved = pulse::history::store::decode(&std::fs::read(&file).expect("saved while running"))
         .expect("a complete, checksummed file");
+    assert!(
+        !s.data_dir.join(".metrics-history.bin.part").exists(),
+        "the staging file is renamed, not left behind"
+    );
     assert_eq!(saved.resources.len(), 450);
     assert_eq!(saved.points("g7", 6, 0, 0, i64::MAX / 4).len(), 1);
 }

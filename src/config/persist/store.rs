@@ -289,8 +289,8 @@ impl ConfigStore {
             }
             other => other,
         };
-        let (writes, _) = self.nodes_writes(nodes, current.as_deref(), allow_empty, now)?;
-        for w in &writes {
+        let (mut writes, _) = self.nodes_writes(nodes, current.as_deref(), allow_empty, now)?;
+        for w in &mut writes {
             w.perform()
                 .map_err(|e| ConfigError::io("write", w.path(), e))?;
         }
