@@ -30,6 +30,9 @@ pub enum DetailKind {
     Snapshots,
 }
 
+/// How many kinds there are (the planner keeps one slot per kind and guest).
+const KINDS: usize = 5;
+
 impl DetailKind {
     /// The most requests one refresh of this detail makes.
     pub fn cost(self) -> u32 {
@@ -127,7 +130,9 @@ struct Done {
 #[derive(Debug, Clone, Default)]
 pub struct DetailPlanner {
     pub config: DetailConfig,
-    done: HashMap<(String, DetailKind), Done>,
+    /// By guest, one slot per kind: looked up by `&str` thousands of times per cycle, so no
+    /// key is built per lookup.
+    done: HashMap<String, [Option<Done>; KINDS]>,
 }
 
 /// Need classes, most urgent first.
@@ -157,7 +162,7 @@ impl DetailPlanner {
         let mut ranked: Vec<(u8, i64, DetailKind, usize)> = Vec::new();
         for (i, w) in wanted.iter().enumerate() {
             let interval = self.config.target_ms(w.memory);
-            let (class, age) = match self.done.get(&(w.guest.clone(), w.kind)) {
+            let (class, age) = match self.done_of(&w.guest, w.kind) {
                 None => (NEW, i64::MAX),
                 Some(d) if d.state != w.state => (CHANGED, now_ms - d.at_ms),
                 Some(d) => (AGED, now_ms - d.at_ms),
@@ -201,25 +206,46 @@ impl DetailPlanner {
     /// A detail was read (or its read failed: either way it is not asked again before its
     /// interval, so a broken agent cannot eat the budget).
     pub fn record(&mut self, guest: &str, kind: DetailKind, state: &str, now_ms: i64) {
-        self.done.insert(
-            (guest.to_string(), kind),
-            Done {
-                at_ms: now_ms,
-                state: state.to_string(),
-            },
-        );
+        let done = Some(Done {
+            at_ms: now_ms,
+            state: state.to_string(),
+        });
+        match self.done.get_mut(guest) {
+            Some(slots) => slots[kind as usize] = done,
+            None => {
+                let mut slots: [Option<Done>; KINDS] = Default::default();
+                slots[kind as usize] = done;
+                self.done.insert(guest.to_string(), slots);
+            }
+        }
+    }
+
+    fn done_of(&self, guest: &str, kind: DetailKind) -> Option<&Done> {
+        self.done.get(guest)?[kind as usize].as_ref()
     }
 
     /// Age of a detail in ms, `None` if never read.
     pub fn age_ms(&self, guest: &str, kind: DetailKind, now_ms: i64) -> Option<i64> {
-        self.done
-            .get(&(guest.to_string(), kind))
-            .map(|d| now_ms - d.at_ms)
+        self.done_of(guest, kind).map(|d| now_ms - d.at_ms)
     }
 
     /// Drops what is not wanted any more (guest gone, agent switched off, VM stopped).
     pub fn retain(&mut self, mut keep: impl FnMut(&str, DetailKind) -> bool) {
-        self.done.retain(|(g, k), _| keep(g, *k));
+        const ALL: [DetailKind; KINDS] = [
+            DetailKind::VmStatus,
+            DetailKind::VmFilesystems,
+            DetailKind::VmAgentMeta,
+            DetailKind::CtNetwork,
+            DetailKind::Snapshots,
+        ];
+        self.done.retain(|g, slots| {
+            for kind in ALL {
+                if slots[kind as usize].is_some() && !keep(g, kind) {
+                    slots[kind as usize] = None;
+                }
+            }
+            slots.iter().any(Option::is_some)
+        });
     }
 
     /// Oldest age (ms) per kind among `wanted`, never-read details counting as `None`
